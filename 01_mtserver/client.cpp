@@ -1,0 +1,41 @@
+// 01_mtserver/client.cpp: connects, asks for a message, sends it, and closes (mtclient.py of the slide).
+//
+// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 2 "Waiting for Data from 3 Clients".
+// Usage: ./client [HOST] [PORT] [--message TEXT]     (prompts `Give message : ` without --message)
+// See also: server.cpp.
+#include "netutil/cli.hpp"
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+
+int main(int argc, char** argv) {
+    CLI::App app{"Client of the multithreaded server (lecture 32): connects, then sends one message."};
+    std::string host = "localhost";
+    int port = 11267;
+    std::optional<std::string> message;
+    app.add_option("HOST", host, "server to connect to")->capture_default_str();
+    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("-m,--message", message, "the message to send (asked on stdin when missing)");
+    netutil::parse_or_exit(app, argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        const netutil::UniqueFd server = netutil::tcp_connect(host, static_cast<uint16_t>(port));
+        netutil::print_line("client is connected");
+        if (!message) message = netutil::prompt_line("Give message : ");
+        if (!message) {
+            netutil::print_line("no message (end of input): closing without sending");
+            return 0;
+        }
+        // The newline ends the message; shutting down our side tells the server nothing more will come.
+        netutil::write_all(server.get(), *message + "\n");
+        netutil::check(::shutdown(server.get(), SHUT_WR), "shutdown");
+        return 0;
+    });
+}

@@ -1,0 +1,56 @@
+# The kit's top-level Makefile. `make help` lists the targets.
+#
+#   make                 build every lab present (and netutil, the shared helper)
+#   make 04_prefork      build one lab, and point ./server and ./client here at its programs
+#   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
+#   make demo            play every lab's demo (LAB=01_mtserver: just that one)
+#   make bench           run the benchmarks and write docs/benchmarks.md (QUICK=1: short versions)
+#   make deps            install the Debian/Ubuntu packages that are missing
+#   make clean           remove everything built
+
+include mk/config.mk
+
+LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build netutil test demo bench deps clean help $(LABS)
+.DEFAULT_GOAL := all
+
+all: build
+
+# Every lab of the variant, in parallel, after netutil (built once, first).
+build: netutil
+	@$(MAKE) --no-print-directory -j$(JOBS) $(addprefix build-,$(LABS))
+
+netutil: deps
+	@$(MAKE) --no-print-directory -C netutil
+
+build-%: netutil
+	@$(MAKE) --no-print-directory -C $*
+
+# `make 04_prefork` at the root: build the lab, then link ./server and ./client to its programs.
+$(LABS): netutil
+	@$(MAKE) --no-print-directory -C $@
+ifeq ($(VARIANT),release)
+	@ln -sfn $@/server server && ln -sfn $@/client client
+	@echo "./server and ./client now run $@ (its README: $@/README.md)"
+endif
+
+test: build
+	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
+	@SAN=$(SAN) tests/run.sh
+
+demo: build
+	@mk/demo.sh $(LAB)
+
+bench: build
+	@bench/run.sh
+
+clean:
+	rm -rf build server client $(addsuffix /server,$(LABS)) $(addsuffix /client,$(LABS))
+	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# *//'
+	@echo
+	@echo "labs: $(LABS)"

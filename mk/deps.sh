@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# mk/deps.sh: installs the Debian/Ubuntu packages the kit needs, only those that are missing.
+# Silent when everything is present. Uses apt-get directly as root, through sudo otherwise.
+# Usage: mk/deps.sh [--list]   (--list: print what is missing and exit 1 if anything is)
+set -euo pipefail
+
+# package  test that tells it is present
+missing=()
+need() { local package=$1; shift; "$@" >/dev/null 2>&1 || missing+=("$package"); }
+have() { command -v "$1"; }
+
+need g++            have g++
+need make           have make
+need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
+need libgtest-dev   test -e /usr/include/gtest/gtest.h
+
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${missing[@]}"; exit 1; fi
+
+echo "deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then sudo=(); elif have sudo >/dev/null; then sudo=(sudo); else
+    echo "deps: missing ${missing[*]}, and neither root nor sudo is available to install them" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}" >&2

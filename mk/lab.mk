@@ -1,0 +1,44 @@
+# mk/lab.mk: the rules of a lab folder. A lab's Makefile names its programs and includes this file:
+#
+#   PROGRAMS := server client
+#   server_SRCS := server.cpp models.cpp     # optional; default: the program's name + .cpp
+#   include ../mk/lab.mk
+#
+# `make` (or `make LABNAME`) builds ./server and ./client here; with SAN=address|thread they go to
+# build/VARIANT/LAB/ instead, leaving the normal programs in place.
+
+include $(dir $(lastword $(MAKEFILE_LIST)))config.mk
+
+LAB := $(notdir $(CURDIR))
+OBJDIR := $(BUILD)/$(LAB)
+BINDIR := $(BIN_ROOT)/$(LAB)
+
+.PHONY: all $(LAB) clean FORCE
+all: $(addprefix $(BINDIR)/,$(PROGRAMS))
+$(LAB): all
+
+# netutil is built by its own Makefile; the top-level Makefile builds it first, so labs built in parallel
+# never build it twice at once.
+$(NETUTIL_LIB): FORCE | deps
+	@$(MAKE) --no-print-directory -C $(ROOT)/netutil
+
+define PROGRAM_RULES
+$(1)_SRCS ?= $(1).cpp
+$(1)_OBJS := $$(addprefix $(OBJDIR)/,$$(notdir $$($(1)_SRCS:.cpp=.o)))
+ALL_OBJS += $$($(1)_OBJS)
+$(BINDIR)/$(1): $$($(1)_OBJS) $(NETUTIL_LIB)
+	@mkdir -p $$(@D)
+	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(NETUTIL_LIB) $$($(1)_LDLIBS) $$(LDLIBS)
+endef
+$(foreach program,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(program))))
+
+vpath %.cpp $(sort $(dir $(foreach program,$(PROGRAMS),$($(program)_SRCS))))
+
+$(OBJDIR)/%.o: %.cpp | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+clean:
+	rm -rf $(OBJDIR) $(addprefix $(BINDIR)/,$(PROGRAMS))
+
+-include $(ALL_OBJS:.o=.d)

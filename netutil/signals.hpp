@@ -1,0 +1,68 @@
+// netutil/signals.hpp: signals handled the safe way.
+//
+// A signal handler may only do async-signal-safe work. The two designs used in the kit:
+//  - StopPipe + stop_on_signals: the handler writes one byte into a pipe (write() is async-signal-safe);
+//    every thread that polls the pipe's read end wakes up, and the pipe stays readable, so threads that
+//    look later see it too.
+//  - block_signals + wait_signal / make_signalfd: the signals are never delivered to a handler at all; one
+//    thread takes them synchronously, as ordinary events.
+#pragma once
+
+#include "netutil/fd.hpp"
+
+#include <csignal>
+#include <initializer_list>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace netutil {
+
+// SIGPIPE would kill the process when a client vanishes mid-reply; ignored, the write fails with EPIPE.
+void ignore_sigpipe();
+
+// A pipe that, once told to stop, stays readable forever. Owns both ends.
+// request_stop() is async-signal-safe and may be called from any thread or a signal handler.
+class StopPipe {
+public:
+    StopPipe();
+    ~StopPipe();  // also detaches stop_on_signals' handlers from this pipe
+    StopPipe(const StopPipe&) = delete;
+    StopPipe& operator=(const StopPipe&) = delete;
+    void request_stop() const noexcept;
+    bool stop_requested() const;          // polls, never blocks
+    int fd() const { return read_end_.get(); }  // watch this for POLLIN
+
+private:
+    friend void stop_on_signals(const StopPipe&, std::initializer_list<int>);
+    UniqueFd read_end_;
+    UniqueFd write_end_;
+};
+
+// Installs handlers for `signals` (by default SIGINT and SIGTERM) that only call stop.request_stop() and
+// remember the signal number. `stop` must outlive the handlers (keep it in main).
+void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals = {SIGINT, SIGTERM});
+// The last signal stop_on_signals caught, 0 if none.
+int caught_signal();
+
+sigset_t signal_set(std::initializer_list<int> signals);
+// Blocks the signals in the calling thread and in every thread it creates afterwards.
+void block_signals(const sigset_t& signals);
+// Waits for one of the (blocked) signals and returns its number.
+int wait_signal(const sigset_t& signals);
+// A signalfd for the (blocked) signals, to watch in a poll/epoll loop.
+UniqueFd make_signalfd(const sigset_t& signals);
+
+// One finished child, as waitpid() reports it.
+struct ChildExit {
+    pid_t pid;
+    int status;
+};
+// Reaps every child that has finished, without blocking. Safe to call at any time.
+std::vector<ChildExit> reap_children();
+// "SIGINT" for SIGINT.
+std::string signal_name(int signo);
+// A waitpid() status as text: "exit 0", "killed by SIGKILL".
+std::string describe_status(int status);
+
+}  // namespace netutil
