@@ -14,17 +14,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <latch>
 #include <string>
 #include <thread>
 
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::latch waiters_started{2};  // the question comes after both waiters have said hello, so lines never mix
 
 // Busy waiting: check the flag, and check again. With an interval of 0 this burns a whole core (watch it
 // in `top`); a short sleep between checks is still polling, but cheap.
 void busy_wait(int id, std::chrono::milliseconds interval) {
     netutil::print_line("thread " + std::to_string(id) + " busy waits on the shared flag");
+    waiters_started.count_down();
     long checks = 0;
     while (!stop_requested.load()) {
         ++checks;
@@ -35,6 +38,7 @@ void busy_wait(int id, std::chrono::milliseconds interval) {
 
 // Asks until the answer is n (or the input ends), then sets the flag that stops the others.
 void ask_user() {
+    waiters_started.wait();
     for (;;) {
         const auto answer = netutil::prompt_line("continue ? (y/n) ");
         if (!answer || *answer == "n" || *answer == "N") break;
