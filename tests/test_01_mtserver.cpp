@@ -196,7 +196,9 @@ TEST(MtServer, SigintWhileHandlersWaitJoinsThemAllAndExitsZero) {
     Connection idle(port);
     const std::string in_recv = handler_of(server, idle.local_port());
     ASSERT_TRUE(server.wait_for_line(in_recv + " waits for data"));
-    if (exact_thread_counts()) EXPECT_EQ(server.thread_count(), 4) << "main and three handlers";
+    if (exact_thread_counts()) {
+        EXPECT_EQ(server.thread_count(), 4) << "main and three handlers";
+    }
     server.signal_group(SIGINT);
     ASSERT_EQ(server.wait_exit(5s), 0);
     EXPECT_TRUE(server.wait_for_line(in_recv + " stops (was waiting for data)"));
@@ -282,7 +284,9 @@ TEST(StopFlag, AnsweringNStopsAllThreeThreads) {
     ASSERT_TRUE(stopflag.wait_for_text("continue ? (y/n) "));
     ASSERT_TRUE(stopflag.wait_for_line("thread 1 busy waits on the shared flag"));
     ASSERT_TRUE(stopflag.wait_for_line("thread 2 busy waits on the shared flag"));
-    if (exact_thread_counts()) EXPECT_EQ(stopflag.thread_count(), 4);
+    if (exact_thread_counts()) {
+        EXPECT_EQ(stopflag.thread_count(), 4);
+    }
     stopflag.write("y\n");
     ASSERT_TRUE(stopflag.wait_for_text("continue ? (y/n) y\ncontinue ? (y/n) "));
     EXPECT_TRUE(stopflag.running()) << "y means continue";
