@@ -72,6 +72,11 @@ Duration scaled(Duration d) {
     return Duration(static_cast<long>(static_cast<double>(d.count()) * scale));
 }
 
+bool sanitized() {
+    const char* variant = std::getenv("LABKIT_VARIANT");
+    return variant != nullptr && std::string(variant) != "release";
+}
+
 bool exact_thread_counts() {
     const char* variant = std::getenv("LABKIT_VARIANT");
     return variant == nullptr || std::string(variant) != "tsan";

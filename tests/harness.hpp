@@ -34,6 +34,10 @@ using Duration = std::chrono::milliseconds;
 // Deadlines are multiplied by this (environment LABKIT_TIME_SCALE, default 1; the sanitizer runs set more).
 Duration scaled(Duration d);
 
+// True in the sanitizer builds (SAN=address or SAN=thread), where programs run several times slower:
+// the heaviest scale tests use smaller counts there (the behaviour checked stays the same).
+bool sanitized();
+
 // False under ThreadSanitizer, whose runtime starts threads of its own at moments of its choosing: tests
 // compare a process's thread count exactly only when this is true.
 bool exact_thread_counts();
