@@ -1,0 +1,331 @@
+// Unit tests of netutil, the one shared helper: descriptors, sockets, exact I/O, lines, signals, CPU time, CLI.
+#include "netutil/cli.hpp"
+#include "netutil/cputime.hpp"
+#include "netutil/error.hpp"
+#include "netutil/fd.hpp"
+#include "netutil/io.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace netutil;
+
+namespace {
+
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+std::pair<UniqueFd, UniqueFd> socket_pair() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+}  // namespace
+
+TEST(UniqueFd, ClosesOnceAndMovesOwnership) {
+    int raw = ::dup(STDERR_FILENO);
+    {
+        UniqueFd first(raw);
+        UniqueFd second(std::move(first));
+        EXPECT_FALSE(first.valid());
+        EXPECT_EQ(second.get(), raw);
+        UniqueFd third;
+        third = std::move(second);
+        EXPECT_TRUE(is_open(raw));
+    }
+    EXPECT_FALSE(is_open(raw));
+}
+
+TEST(UniqueFd, ReleaseGivesUpAndResetKeepsErrno) {
+    UniqueFd owner(::dup(STDERR_FILENO));
+    const int raw = owner.release();
+    EXPECT_FALSE(owner);
+    EXPECT_TRUE(is_open(raw));
+    owner.reset(raw);
+    errno = ENOSPC;
+    owner.reset();
+    EXPECT_EQ(errno, ENOSPC);
+    EXPECT_FALSE(is_open(raw));
+}
+
+TEST(Socket, ListenOnPortZeroReadsTheBoundPortBackOnIpv4AndIpv6) {
+    for (const std::string address : {"127.0.0.1", "::1", "0.0.0.0"}) {
+        const UniqueFd listener = tcp_listen(address, 0);
+        const SockAddr bound = local_address(listener.get());
+        EXPECT_NE(bound.port(), 0) << address;
+        EXPECT_EQ(bound.host(), address);
+        const std::string expected = address.find(':') != std::string::npos
+                                         ? "[" + address + "]:" + std::to_string(bound.port())
+                                         : address + ":" + std::to_string(bound.port());
+        EXPECT_EQ(bound.to_string(), expected);
+    }
+}
+
+TEST(Socket, ConnectAndAcceptSeeEachOther) {
+    const UniqueFd listener = tcp_listen("::1", 0);
+    const uint16_t port = local_address(listener.get()).port();
+    const UniqueFd client = tcp_connect("::1", port);
+    SockAddr peer;
+    const UniqueFd accepted = accept_client(listener.get(), &peer);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(peer.port(), local_address(client.get()).port());
+    EXPECT_EQ(peer_address(client.get()).port(), port);
+    EXPECT_NE(::fcntl(accepted.get(), F_GETFD) & FD_CLOEXEC, 0) << "accepted sockets are close-on-exec";
+    EXPECT_EQ(::fcntl(client.get(), F_GETFL) & O_NONBLOCK, 0) << "tcp_connect returns a blocking socket";
+}
+
+TEST(Socket, AcceptOnAnEmptyNonBlockingSocketReturnsNothing) {
+    const UniqueFd listener = tcp_listen("127.0.0.1", 0);
+    set_nonblocking(listener.get());
+    EXPECT_FALSE(accept_client(listener.get()));
+}
+
+TEST(Socket, BindingABusyPortNamesTheAddress) {
+    const UniqueFd first = tcp_listen("127.0.0.1", 0);
+    const uint16_t port = local_address(first.get()).port();
+    try {
+        tcp_listen("127.0.0.1", port);
+        FAIL() << "a second listener on the same port must fail";
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), EADDRINUSE);
+        EXPECT_NE(std::string(error.what()).find("bind 127.0.0.1:" + std::to_string(port)), std::string::npos);
+    }
+}
+
+TEST(Socket, ConnectionRefusedAndUnknownHostAreErrorsThatSayWhere) {
+    uint16_t port;
+    {
+        const UniqueFd listener = tcp_listen("127.0.0.1", 0);
+        port = local_address(listener.get()).port();
+    }
+    try {
+        tcp_connect("127.0.0.1", port);
+        FAIL();
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), ECONNREFUSED);
+        EXPECT_NE(std::string(error.what()).find("connect to 127.0.0.1:" + std::to_string(port)), std::string::npos);
+    }
+    EXPECT_THROW(tcp_connect("no-such-host.invalid", 80), std::system_error);
+}
+
+TEST(Socket, UdpDatagramsRoundTrip) {
+    const UniqueFd server = udp_bind("127.0.0.1", 0);
+    const SockAddr to = local_address(server.get());
+    const UniqueFd client = udp_socket(to);
+    ASSERT_EQ(::sendto(client.get(), "ping", 4, 0, to.get(), to.length), 4);
+    char buffer[16];
+    SockAddr from;
+    const ssize_t n = ::recvfrom(server.get(), buffer, sizeof buffer, 0, from.get(), &from.length);
+    ASSERT_EQ(n, 4);
+    EXPECT_EQ(std::string(buffer, 4), "ping");
+    EXPECT_EQ(from.port(), local_address(client.get()).port());
+}
+
+TEST(Io, ReadExactCollectsShortCountsAndStopsAtEof) {
+    auto [reader, writer] = socket_pair();
+    std::thread trickle([fd = writer.get()] {
+        for (char c : std::string("abcdefgh")) write_all(fd, &c, 1);  // one byte at a time
+        ::shutdown(fd, SHUT_WR);
+    });
+    char buffer[16] = {};
+    EXPECT_EQ(read_exact(reader.get(), buffer, 5), 5u);
+    EXPECT_EQ(std::string(buffer, 5), "abcde");
+    EXPECT_EQ(read_exact(reader.get(), buffer, 10), 3u) << "EOF after 3 more bytes: a short count, no error";
+    EXPECT_EQ(read_exact(reader.get(), buffer, 10), 0u);
+    trickle.join();
+}
+
+TEST(Io, WriteAllSendsEveryByteOfALargePayload) {
+    auto [reader, writer] = socket_pair();
+    const std::string payload(8 << 20, 'x');
+    std::string received;
+    std::thread drain([&, fd = reader.get()] {
+        char chunk[65536];
+        while (const size_t n = read_some(fd, chunk, sizeof chunk)) received.append(chunk, n);
+    });
+    write_all(writer.get(), payload);
+    writer.reset();
+    drain.join();
+    EXPECT_EQ(received.size(), payload.size());
+}
+
+TEST(Io, WriteAllToAVanishedPeerIsAnErrorNotSigpipe) {
+    auto [reader, writer] = socket_pair();
+    reader.reset();
+    try {
+        write_all(writer.get(), std::string(1 << 20, 'x'));
+        FAIL() << "writing to a closed peer must fail";
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), EPIPE);  // and this process is still alive: no SIGPIPE
+    }
+}
+
+TEST(Io, WriteAllWorksOnPipesToo) {
+    int ends[2];
+    ASSERT_EQ(::pipe(ends), 0);
+    UniqueFd read_end(ends[0]), write_end(ends[1]);
+    write_all(write_end.get(), "through a pipe");
+    char buffer[32];
+    EXPECT_EQ(read_exact(read_end.get(), buffer, 14), 14u);
+}
+
+TEST(Io, ReceiveTimeoutIsReportedAsTimedOut) {
+    auto [reader, writer] = socket_pair();
+    set_receive_timeout(reader.get(), std::chrono::milliseconds(20));
+    char byte;
+    try {
+        read_some(reader.get(), &byte, 1);
+        FAIL();
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), ETIMEDOUT);
+    }
+}
+
+TEST(LineReader, SplitsLinesAcrossReadsAndStripsCarriageReturns) {
+    auto [reader, writer] = socket_pair();
+    write_all(writer.get(), "first\r\nsec");
+    write_all(writer.get(), "ond\nthird");
+    writer.reset();
+    LineReader lines(reader.get(), 64);
+    std::string line;
+    ASSERT_EQ(lines.read_line(line), LineReader::Status::Line);
+    EXPECT_EQ(line, "first");
+    ASSERT_EQ(lines.read_line(line), LineReader::Status::Line);
+    EXPECT_EQ(line, "second");
+    ASSERT_EQ(lines.read_line(line), LineReader::Status::EofMidLine);
+    EXPECT_EQ(line, "third");
+    EXPECT_EQ(lines.read_line(line), LineReader::Status::Eof);
+}
+
+TEST(LineReader, RefusesLinesOverTheLimitButAcceptsOneExactlyAtIt) {
+    auto [reader, writer] = socket_pair();
+    write_all(writer.get(), std::string(8, 'a') + "\n" + std::string(9, 'b') + "\n");
+    LineReader lines(reader.get(), 8);
+    std::string line;
+    ASSERT_EQ(lines.read_line(line), LineReader::Status::Line);
+    EXPECT_EQ(line, std::string(8, 'a'));
+    EXPECT_EQ(lines.read_line(line), LineReader::Status::TooLong);
+}
+
+TEST(LineReader, StopsWhenTheStopPipeIsReadableAndTimesOut) {
+    auto [reader, writer] = socket_pair();
+    const StopPipe stop;
+    LineReader waiting(reader.get(), 64, stop.fd(), 10);
+    std::string line;
+    EXPECT_EQ(waiting.read_line(line), LineReader::Status::TimedOut);
+    stop.request_stop();
+    EXPECT_EQ(waiting.read_line(line), LineReader::Status::Stopped);
+    EXPECT_EQ(wait_readable(reader.get(), stop.fd(), 0), Wait::Stopped);
+}
+
+TEST(Signals, StopPipeStaysReadableForEveryWaiter) {
+    const StopPipe stop;
+    EXPECT_FALSE(stop.stop_requested());
+    std::vector<std::thread> waiters;
+    std::atomic<int> woken{0};
+    for (int i = 0; i < 4; ++i)
+        waiters.emplace_back([&] {
+            if (wait_readable(stop.fd(), -1, 10000) == Wait::Ready) ++woken;
+        });
+    stop.request_stop();
+    for (auto& waiter : waiters) waiter.join();
+    EXPECT_EQ(woken.load(), 4);
+    EXPECT_TRUE(stop.stop_requested());
+}
+
+TEST(Signals, StopOnSignalsWritesToThePipeFromTheHandler) {
+    const StopPipe stop;
+    stop_on_signals(stop, {SIGUSR1});
+    ::raise(SIGUSR1);
+    EXPECT_TRUE(stop.stop_requested());
+    EXPECT_EQ(caught_signal(), SIGUSR1);
+    ::signal(SIGUSR1, SIG_DFL);
+}
+
+TEST(Signals, BlockedSignalsAreTakenSynchronously) {
+    const sigset_t usr2 = signal_set({SIGUSR2});
+    sigset_t old;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &old);
+    block_signals(usr2);
+    const UniqueFd fd = make_signalfd(usr2);
+    ::raise(SIGUSR2);
+    EXPECT_EQ(wait_readable(fd.get(), -1, 1000), Wait::Ready);
+    EXPECT_EQ(wait_signal(usr2), SIGUSR2);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    EXPECT_EQ(signal_name(SIGUSR2), "SIGUSR2");
+}
+
+TEST(Signals, ReapChildrenCollectsFinishedChildren) {
+    const pid_t child = ::fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) ::_exit(3);
+    siginfo_t info{};
+    ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);  // exited, not yet reaped
+    const std::vector<ChildExit> reaped = reap_children();
+    ASSERT_EQ(reaped.size(), 1u);
+    EXPECT_EQ(reaped[0].pid, child);
+    EXPECT_EQ(describe_status(reaped[0].status), "exit 3");
+    EXPECT_TRUE(reap_children().empty());
+}
+
+TEST(CpuTime, GrowsWithWorkAndFormatsBothParts) {
+    const CpuTime before = cpu_time_self();
+    const Stopwatch watch;
+    volatile double sink = 0;
+    while (cpu_time_self().user_seconds - before.user_seconds < 0.02)
+        for (int i = 0; i < 100000; ++i) sink = sink + i;
+    EXPECT_GT(watch.seconds(), 0.0);
+    EXPECT_GE(cpu_time_total().total_seconds(), cpu_time_self().total_seconds() - 1e-6);
+    const std::string text = format_cpu_time({1.5, 0.25});
+    EXPECT_EQ(text, "user 1.500 s, system 0.250 s, total 1.750 s");
+}
+
+TEST(Error, CheckThrowsSystemErrorWithErrno) {
+    errno = 0;
+    EXPECT_EQ(check(5, "fine"), 5);
+    try {
+        check(::close(-1), "close -1");
+        FAIL();
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), EBADF);
+        EXPECT_EQ(std::string(error.what()).rfind("close -1: ", 0), 0u);
+    }
+}
+
+namespace {
+
+void parse(std::vector<std::string> args) {
+    CLI::App app{"test"};
+    int port = 0;
+    app.add_option("PORT", port)->check(kPortRange);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    parse_or_exit(app, static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST(Cli, UsageErrorsExitTwoWithOneLineAndHelpExitsZero) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(parse({"prog", "70000"}), testing::ExitedWithCode(2), "^prog: PORT: .*\\(see --help\\)\n$");
+    EXPECT_EXIT(parse({"prog", "--bogus"}), testing::ExitedWithCode(2), "prog: .*--bogus");
+    EXPECT_EXIT(parse({"prog", "--help"}), testing::ExitedWithCode(0), "");
+    EXPECT_EXIT((parse({"prog", "1"}), std::exit(7)), testing::ExitedWithCode(7), "");
+}
+
+TEST(Cli, RunMainTurnsSystemErrorsIntoStatusOne) {
+    testing::internal::CaptureStderr();
+    const int status = run_main([]() -> int { throw_error(ECONNREFUSED, "connect to x:1"); });
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(status, 1);
+    EXPECT_NE(err.find("connect to x:1: Connection refused"), std::string::npos) << err;
+    EXPECT_EQ(run_main([] { return 0; }), 0);
+}
