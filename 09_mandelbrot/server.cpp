@@ -1,0 +1,557 @@
+// 09_mandelbrot/server.cpp: the manager of a manager/worker computation of the Mandelbrot set.
+//
+// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 4 "Pleasingly Parallel Computations":
+// "The Mandelbrot Set" (500 x 400 pixels over x in [-2, 0.5], y in [-1, 1], grayscale 255 - k) and the
+// "Manager/Worker Paradigm": the server manages a job queue of columns, n handler threads serve n worker
+// clients, handler t hands out the columns k with k mod n = t (`--schedule static`, the slide) or whatever
+// column is next in one shared queue (`--schedule dynamic`, the lecture's dynamic load balancing).
+// Also the closing questions of seeds/02_lecture_client_server_multiprocessing.txt, "What happens when
+// something goes wrong?": a worker that dies loses nothing, its unfinished columns go to the others.
+//
+// Watch for: the picture and the total number of iterations are the same whatever the number of workers and
+// the schedule, and the same as `--local`; with the static schedule the workers of the middle columns (where
+// the set is) are busy much longer than the others, the dynamic schedule evens that out.
+//
+// Demo (three terminals):
+//   ./server 11268 2 -o mandelbrot.png        the manager waits for 2 workers
+//   ./client                                  worker 0
+//   ./client                                  worker 1; the manager hands out the columns, writes the picture
+// See also: client.cpp (the worker), mandelbrot.hpp (the computation and the protocol).
+#include "mandelbrot.hpp"
+
+#include "netutil/cli.hpp"
+#include "netutil/cputime.hpp"
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <png.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <poll.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using mandelbrot::Canvas;
+
+constexpr uint16_t kDefaultPort = 11268;
+constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
+constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
+
+enum class Schedule { Static, Dynamic };
+
+struct WorkerStats {
+    std::string peer;
+    int columns = 0;
+    uint64_t iterations = 0;
+    double busy_seconds = 0;  // from sending a column to having its pixels back, summed
+    bool lost = false;
+};
+
+// The job queue of the slide: which column goes to which worker, what is done, who is still there.
+// Owns the picture (column-major while it fills) and the statistics. Every member may be called from any
+// thread; one mutex guards everything, and a condition variable wakes handlers waiting for a column.
+class ColumnBoard {
+public:
+    ColumnBoard(const Canvas& canvas, int nworkers, Schedule schedule, const netutil::StopPipe& started,
+                const netutil::StopPipe& finished)
+        : canvas_(canvas), nworkers_(nworkers), schedule_(schedule), started_(started), finished_(finished),
+          own_(static_cast<size_t>(nworkers)), stats_(static_cast<size_t>(nworkers)),
+          taken_(static_cast<size_t>(nworkers), false), done_(static_cast<size_t>(canvas.width), false),
+          pixels_(static_cast<size_t>(canvas.width) * static_cast<size_t>(canvas.height)),
+          remaining_(canvas.width) {}
+
+    // Before the start: a worker that said HELLO takes the lowest free number, or nothing when all are taken.
+    // The last one to join starts the work.
+    std::optional<int> join(const std::string& peer) {
+        std::lock_guard lock(mutex_);
+        if (started_flag_) return std::nullopt;
+        const auto free = std::find(taken_.begin(), taken_.end(), false);
+        if (free == taken_.end()) return std::nullopt;
+        const int t = static_cast<int>(free - taken_.begin());
+        taken_[static_cast<size_t>(t)] = true;
+        stats_[static_cast<size_t>(t)].peer = peer;
+        netutil::print_line("worker " + std::to_string(t) + " connected from " + peer);
+        if (++joined_ == nworkers_) start_locked();
+        return t;
+    }
+
+    // A worker that leaves before the start frees its number (true); after the start it is a lost worker.
+    bool leave_before_start(int t) {
+        std::lock_guard lock(mutex_);
+        if (started_flag_) return false;
+        taken_[static_cast<size_t>(t)] = false;
+        --joined_;
+        netutil::print_line("worker " + std::to_string(t) + " left before the start: waiting for " +
+                            std::to_string(nworkers_ - joined_) + " more");
+        return true;
+    }
+
+    // The next column for worker t: its own (static) or the shared queue's next (dynamic), then any column a
+    // lost worker gave back. Waits while columns are out at other workers, since one of them may die and
+    // give its columns back. std::nullopt: every column is done, or the run is over.
+    std::optional<int> next(int t) {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            if (over_ || remaining_ == 0) return std::nullopt;
+            auto& own = own_[static_cast<size_t>(t)];
+            auto& queue = !own.empty() ? own : shared_;
+            if (!queue.empty()) {
+                const int column = queue.front();
+                queue.pop_front();
+                return column;
+            }
+            changed_.wait(lock);
+        }
+    }
+
+    // Column `column` came back from worker t, checked.
+    void finish(int t, int column, const std::vector<uint8_t>& gray, uint64_t iterations, double seconds) {
+        std::lock_guard lock(mutex_);
+        auto& stats = stats_[static_cast<size_t>(t)];
+        stats.busy_seconds += seconds;
+        if (done_[static_cast<size_t>(column)]) return;  // cannot happen: a column is out at one worker at a time
+        done_[static_cast<size_t>(column)] = true;
+        std::copy(gray.begin(), gray.end(), pixels_.begin() + static_cast<ptrdiff_t>(column) * canvas_.height);
+        stats.columns += 1;
+        stats.iterations += iterations;
+        if (--remaining_ == 0) {
+            changed_.notify_all();
+            finished_.request_stop();
+        }
+    }
+
+    // Worker t is gone (`why`) while it had `in_flight` out: that column and every column still waiting in
+    // its own list go back to the shared queue, for the others. With no worker left, the run is over.
+    void lose(int t, std::optional<int> in_flight, const std::string& why) {
+        std::lock_guard lock(mutex_);
+        auto& own = own_[static_cast<size_t>(t)];
+        size_t given_back = own.size();
+        if (in_flight && !done_[static_cast<size_t>(*in_flight)]) {
+            shared_.push_front(*in_flight);
+            ++given_back;
+        }
+        shared_.insert(shared_.end(), own.begin(), own.end());
+        own.clear();
+        stats_[static_cast<size_t>(t)].lost = true;
+        --alive_;
+        netutil::print_line("worker " + std::to_string(t) + " lost (" + why + "): " + std::to_string(given_back) +
+                            (given_back == 1 ? " unfinished column goes" : " unfinished columns go") +
+                            " to the other workers");
+        if (alive_ == 0 && remaining_ > 0) {
+            over_ = true;
+            finished_.request_stop();
+        }
+        changed_.notify_all();
+    }
+
+    // Ctrl-C, or the end: every handler waiting for a column returns.
+    void end() {
+        std::lock_guard lock(mutex_);
+        over_ = true;
+        changed_.notify_all();
+    }
+
+    int remaining() const {
+        std::lock_guard lock(mutex_);
+        return remaining_;
+    }
+    bool started() const {
+        std::lock_guard lock(mutex_);
+        return started_flag_;
+    }
+    std::vector<WorkerStats> stats() const {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+    // The picture, rows top to bottom, once every column is in.
+    std::vector<uint8_t> picture() const {
+        std::lock_guard lock(mutex_);
+        const auto width = static_cast<size_t>(canvas_.width), height = static_cast<size_t>(canvas_.height);
+        std::vector<uint8_t> rows(width * height);
+        for (size_t column = 0; column < width; ++column)
+            for (size_t row = 0; row < height; ++row) rows[row * width + column] = pixels_[column * height + row];
+        return rows;
+    }
+
+private:
+    // The slide's static assignment: handler t manages the columns k with k mod n = t. The dynamic schedule
+    // puts every column in one queue, so a worker takes the next one whenever it is free.
+    void start_locked() {
+        started_flag_ = true;
+        alive_ = nworkers_;
+        for (int column = 0; column < canvas_.width; ++column) {
+            if (schedule_ == Schedule::Static)
+                own_[static_cast<size_t>(column % nworkers_)].push_back(column);
+            else
+                shared_.push_back(column);
+        }
+        netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
+                            std::to_string(canvas_.width) + " columns, " +
+                            (schedule_ == Schedule::Static ? "static" : "dynamic") + " schedule");
+        started_.request_stop();
+    }
+
+    const Canvas canvas_;
+    const int nworkers_;
+    const Schedule schedule_;
+    const netutil::StopPipe& started_;
+    const netutil::StopPipe& finished_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::deque<int>> own_;  // static schedule: the columns still waiting for worker t
+    std::deque<int> shared_;            // dynamic schedule's queue, and columns given back by lost workers
+    std::vector<WorkerStats> stats_;
+    std::vector<bool> taken_;           // worker numbers in use before the start
+    std::vector<bool> done_;
+    std::vector<uint8_t> pixels_;       // column-major: column k is pixels_[k * height, (k + 1) * height)
+    int remaining_;
+    int joined_ = 0;
+    int alive_ = 0;
+    bool started_flag_ = false;
+    bool over_ = false;
+};
+
+struct Events {
+    const netutil::StopPipe& started;  // every worker is there
+    const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
+};
+
+// Why a worker's reply was not a column: raised inside serve_worker, caught there.
+struct Lost {
+    std::string why;
+};
+
+// One worker's column: asks for it and checks the reply (header line, then exactly height bytes whose
+// inverted grayscales add up to the iterations announced).
+std::vector<uint8_t> ask_column(int fd, const Canvas& canvas, int column, uint64_t& iterations, const Events& events,
+                                int reply_timeout_ms) {
+    netutil::write_all(fd, "COLUMN " + std::to_string(column) + "\n");
+    // A fresh reader per reply: the worker sends nothing between replies, so whatever this reader buffers
+    // past the header line belongs to this column's pixels.
+    netutil::LineReader reader(fd, mandelbrot::kMaxLine, events.quit.fd(), reply_timeout_ms);
+    std::string line;
+    switch (reader.read_line(line)) {
+    case netutil::LineReader::Status::Line: break;
+    case netutil::LineReader::Status::Stopped: throw Lost{"stopped"};
+    case netutil::LineReader::Status::TimedOut:
+        throw Lost{"no reply for column " + std::to_string(column) + " within " +
+                   std::to_string(reply_timeout_ms / 1000) + " s"};
+    case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
+    default: throw Lost{"connection closed"};
+    }
+    const auto w = mandelbrot::words(line);
+    if (w.size() == 3 && w[0] == "PIXELS") {
+        const auto got_column = mandelbrot::parse_number<int>(w[1], 0, canvas.width - 1);
+        const auto got_iterations = mandelbrot::parse_number<uint64_t>(w[2], 0, 1'000'000'000);
+        if (!got_column || *got_column != column)
+            throw Lost{"sent " + mandelbrot::quote(line) + " for column " + std::to_string(column)};
+        if (!got_iterations) throw Lost{"sent a bad iteration count in " + mandelbrot::quote(line)};
+        const auto height = static_cast<size_t>(canvas.height);
+        const std::string_view early = reader.buffered();
+        if (early.size() > height) throw Lost{"sent more bytes than column " + std::to_string(column) + " has"};
+        std::vector<uint8_t> gray(height);
+        std::copy(early.begin(), early.end(), gray.begin());
+        const size_t rest = netutil::read_exact(fd, gray.data() + early.size(), height - early.size());
+        if (early.size() + rest != height)
+            throw Lost{"connection closed in the middle of column " + std::to_string(column)};
+        if (mandelbrot::iterations_of(gray.data(), height) != *got_iterations)
+            throw Lost{"column " + std::to_string(column) + ": the grayscales do not add up to " +
+                       std::to_string(*got_iterations) + " iterations"};
+        iterations = *got_iterations;
+        return gray;
+    }
+    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + mandelbrot::quote(line)};
+    throw Lost{"sent " + mandelbrot::quote(line) + " instead of PIXELS " + std::to_string(column)};
+}
+
+// The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
+// and never counts as a worker), the wait for the others, then columns until none is left.
+void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& board, const Canvas& canvas,
+                  Events events, int reply_timeout_ms) {
+    const int fd = connection.get();
+    auto turn_away = [&](const std::string& why, const std::string& tell) {
+        netutil::print_line("turned away " + peer + ": " + why);
+        try {
+            netutil::write_all(fd, "error: " + tell + "\n");
+        } catch (const std::system_error&) {  // it is gone already: nothing to tell
+        }
+    };
+    std::optional<int> slot;
+    std::optional<int> in_flight;
+    try {
+        netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
+        netutil::set_receive_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
+        netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
+        std::string line;
+        switch (hello.read_line(line)) {
+        case netutil::LineReader::Status::Line: break;
+        case netutil::LineReader::Status::Stopped: return;
+        case netutil::LineReader::Status::TimedOut:
+            return turn_away("said nothing for " + std::to_string(kHelloTimeoutMs / 1000) + " s",
+                             "expected " + std::string(mandelbrot::kHello));
+        case netutil::LineReader::Status::TooLong:
+            return turn_away("sent a line too long", "expected " + std::string(mandelbrot::kHello));
+        default: return turn_away("closed without saying HELLO", "expected " + std::string(mandelbrot::kHello));
+        }
+        if (line != mandelbrot::kHello || !hello.buffered().empty())
+            return turn_away("sent " + mandelbrot::quote(line) + " instead of " + std::string(mandelbrot::kHello),
+                             "expected " + std::string(mandelbrot::kHello));
+        slot = board.join(peer);
+        if (!slot) return turn_away("every worker is there already", "the manager has all its workers");
+        netutil::write_all(fd, mandelbrot::canvas_line(canvas) + "\n");
+
+        // Waiting for the others: a worker that sends anything now, or closes, leaves.
+        pollfd fds[3] = {{fd, POLLIN, 0}, {events.started.fd(), POLLIN, 0}, {events.quit.fd(), POLLIN, 0}};
+        for (;;) {
+            if (::poll(fds, 3, -1) == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[2].revents != 0) return;
+            if (fds[1].revents != 0) break;
+            if (fds[0].revents != 0) {
+                if (board.leave_before_start(*slot)) return;
+                throw Lost{"connection closed"};
+            }
+        }
+
+        while ((in_flight = board.next(*slot))) {
+            uint64_t iterations = 0;
+            const netutil::Stopwatch watch;
+            const std::vector<uint8_t> gray = ask_column(fd, canvas, *in_flight, iterations, events, reply_timeout_ms);
+            board.finish(*slot, *in_flight, gray, iterations, watch.seconds());
+            in_flight.reset();
+        }
+        if (events.quit.stop_requested() && board.remaining() > 0) return;  // Ctrl-C: closing is the message
+        netutil::write_all(fd, "BYE\n");
+    } catch (const Lost& lost) {
+        if (lost.why == "stopped") return;
+        if (slot) board.lose(*slot, in_flight, lost.why);
+    } catch (const std::system_error& error) {
+        if (!slot) {
+            netutil::print_line("turned away " + peer + ": " + error.what());
+        } else if (!board.leave_before_start(*slot)) {
+            board.lose(*slot, in_flight, error.what());
+        }
+    }
+}
+
+// PGM (P5): a short text header, then the bytes row by row. Any image viewer opens it.
+void write_pgm(const std::string& path, const Canvas& canvas, const std::vector<uint8_t>& rows) {
+    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+    if (!file) netutil::throw_errno("open " + path);
+    const std::string header = "P5\n" + std::to_string(canvas.width) + " " + std::to_string(canvas.height) + "\n255\n";
+    if (std::fwrite(header.data(), 1, header.size(), file.get()) != header.size() ||
+        std::fwrite(rows.data(), 1, rows.size(), file.get()) != rows.size())
+        netutil::throw_errno("write " + path);
+    if (std::fclose(file.release()) != 0) netutil::throw_errno("write " + path);
+}
+
+// PNG through libpng (Debian's libpng-dev): 8-bit grayscale, no timestamp, so the same picture gives the same bytes.
+void write_png(const std::string& path, const Canvas& canvas, const std::vector<uint8_t>& rows) {
+    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+    if (!file) netutil::throw_errno("open " + path);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png ? png_create_info_struct(png) : nullptr;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, nullptr);
+        throw std::runtime_error("write " + path + ": libpng could not start");
+    }
+    std::vector<png_bytep> row_pointers(static_cast<size_t>(canvas.height));
+    for (size_t row = 0; row < row_pointers.size(); ++row)
+        row_pointers[row] = const_cast<png_bytep>(rows.data() + row * static_cast<size_t>(canvas.width));
+    if (setjmp(png_jmpbuf(png))) {  // libpng reports its errors by longjmp to here
+        png_destroy_write_struct(&png, &info);
+        throw std::runtime_error("write " + path + ": libpng failed");
+    }
+    png_init_io(png, file.get());
+    png_set_IHDR(png, info, static_cast<png_uint_32>(canvas.width), static_cast<png_uint_32>(canvas.height), 8,
+                 PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, row_pointers.data());
+    png_write_end(png, nullptr);
+    png_destroy_write_struct(&png, &info);
+    if (std::fclose(file.release()) != 0) netutil::throw_errno("write " + path);
+}
+
+// Always a PGM; a name ending in .png gets the PNG too, and the PGM beside it (NAME.pgm).
+void write_picture(const std::string& path, const Canvas& canvas, const std::vector<uint8_t>& rows) {
+    const bool png = path.size() > 4 && path.compare(path.size() - 4, 4, ".png") == 0;
+    const std::string pgm_path = png ? path.substr(0, path.size() - 4) + ".pgm" : path;
+    write_pgm(pgm_path, canvas, rows);
+    if (png) write_png(path, canvas, rows);
+    netutil::print_line("wrote " + pgm_path + (png ? " and " + path : std::string()) + " (" +
+                        std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ")");
+}
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f s", seconds);
+    return text;
+}
+
+void print_total(const Canvas& canvas, uint64_t iterations) {
+    const Canvas slide;
+    const bool slide_canvas = canvas.width == slide.width && canvas.height == slide.height;
+    netutil::print_line("total iterations " + std::to_string(iterations) +
+                        (slide_canvas ? " (the slide says 16,652,580: see README.md)" : ""));
+}
+
+// --local: the same columns computed here, one after the other, no sockets: the reference picture.
+int run_local(const Canvas& canvas, const std::string& output) {
+    const netutil::Stopwatch watch;
+    const auto width = static_cast<size_t>(canvas.width), height = static_cast<size_t>(canvas.height);
+    std::vector<uint8_t> column(height), rows(width * height);
+    uint64_t iterations = 0;
+    for (int k = 0; k < canvas.width; ++k) {
+        iterations += mandelbrot::compute_column(canvas, k, column.data());
+        for (size_t row = 0; row < height; ++row) rows[row * width + static_cast<size_t>(k)] = column[row];
+    }
+    print_total(canvas, iterations);
+    netutil::print_line("wall time " + seconds_text(watch.seconds()) + " (local, one thread, no sockets)");
+    write_picture(output, canvas, rows);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Manager of the Mandelbrot computation (lecture: pleasingly parallel computations): waits for\n"
+                 "NWORKERS worker clients, hands out the columns of the canvas, gathers the grayscales 255 - k,\n"
+                 "prints the total number of iterations and writes the picture. A worker that dies loses nothing:\n"
+                 "its columns go to the others."};
+    int port = kDefaultPort;
+    int nworkers = 2;
+    Schedule schedule = Schedule::Static;
+    Canvas canvas;
+    std::string output = "mandelbrot.pgm";
+    std::string bind_address = "0.0.0.0";
+    bool local = false;
+    int reply_timeout = 60;
+    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
+        ->capture_default_str()->check(CLI::Range(1, 256));
+    const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
+    app.add_option("--schedule", schedule, "static: worker t gets the columns k with k mod n = t (the slide); "
+                   "dynamic: one shared queue, a free worker takes the next column")
+        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))->default_str("static");
+    app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
+        ->check(CLI::Range(1, mandelbrot::kMaxSide));
+    app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
+        ->check(CLI::Range(1, mandelbrot::kMaxSide));
+    app.add_option("-o,--output", output, "picture file: always a PGM; a name ending in .png also gets a PNG "
+                   "(and the PGM beside it, NAME.pgm)")->capture_default_str();
+    app.add_flag("--local", local, "compute here, one thread, no sockets (the reference for speed and for the picture)");
+    app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one column before it counts "
+                   "as lost and its columns go to the others")->capture_default_str()->check(CLI::Range(1, 3600));
+    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::parse_or_exit(app, argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        if (local) return run_local(canvas, output);
+
+        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::set_nonblocking(listener.get());
+        netutil::print_listening(listener.get());
+        netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: canvas " +
+                            std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ", x in [" +
+                            mandelbrot::format_double(canvas.xmin) + ", " + mandelbrot::format_double(canvas.xmax) +
+                            "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
+                            mandelbrot::format_double(canvas.ymax) + "], " +
+                            (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
+
+        const netutil::StopPipe stop;      // Ctrl-C or SIGTERM
+        netutil::stop_on_signals(stop);
+        const netutil::StopPipe started;   // every worker is there
+        const netutil::StopPipe finished;  // every column is done, or no worker is left
+        const netutil::StopPipe quit;      // the handlers stop waiting
+        ColumnBoard board(canvas, nworkers, schedule, started, finished);
+        const Events events{started, quit};
+        const netutil::Stopwatch wall;
+        std::optional<netutil::Stopwatch> since_start;
+
+        // The acceptor: one handler thread per connection while workers are missing; once the work has
+        // started, newcomers are told so and closed right here.
+        std::vector<std::thread> handlers;
+        std::vector<std::shared_ptr<std::atomic<bool>>> running;
+        pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
+                         {started.fd(), POLLIN, 0}};
+        for (;;) {
+            if (::poll(fds, since_start ? 3 : 4, -1) == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[1].revents != 0 || fds[2].revents != 0) break;
+            if (!since_start && fds[3].revents != 0) since_start.emplace();
+            if (fds[0].revents == 0) continue;
+            netutil::SockAddr peer;
+            netutil::UniqueFd connection = netutil::accept_client(listener.get(), &peer);
+            if (!connection) continue;
+            const auto pending = std::count_if(running.begin(), running.end(), [](const auto& flag) { return flag->load(); });
+            if (board.started() || pending >= kMaxPending) {
+                netutil::print_line("turned away " + peer.to_string() + ": " +
+                                    (board.started() ? "the work has started" : "too many connections at once"));
+                try {
+                    netutil::write_all(connection.get(), board.started() ? "error: the manager has all its workers\n"
+                                                                         : "error: too many connections at once\n");
+                } catch (const std::system_error&) {
+                }
+                continue;
+            }
+            auto flag = std::make_shared<std::atomic<bool>>(true);
+            running.push_back(flag);
+            handlers.emplace_back([&board, &canvas, events, reply_timeout, flag, peer = peer.to_string(),
+                                   connection = std::move(connection)]() mutable {
+                serve_worker(std::move(connection), peer, board, canvas, events, reply_timeout * 1000);
+                flag->store(false);
+            });
+        }
+        listener.reset();
+        quit.request_stop();
+        board.end();
+        for (auto& handler : handlers) handler.join();
+
+        const int signo = netutil::caught_signal();
+        const int remaining = board.remaining();
+        if (remaining > 0 && signo != 0) {
+            netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
+                                (board.started() ? std::to_string(canvas.width - remaining) + " of " +
+                                                       std::to_string(canvas.width) + " columns were done"
+                                                 : std::string("the work had not started")) +
+                                ", no picture written");
+            return 0;
+        }
+        uint64_t iterations = 0;
+        const auto stats = board.stats();
+        for (size_t t = 0; t < stats.size(); ++t) {
+            const auto& s = stats[t];
+            iterations += s.iterations;
+            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
+                                std::to_string(s.iterations) + " iterations, busy " + seconds_text(s.busy_seconds) +
+                                (s.lost ? " (lost)" : ""));
+        }
+        if (remaining > 0) {
+            netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
+                                 std::to_string(canvas.width) + " columns not computed, no picture written");
+            return 1;
+        }
+        print_total(canvas, iterations);
+        netutil::print_line("wall time " + seconds_text(since_start ? since_start->seconds() : wall.seconds()) +
+                            " (from the start of the work)");
+        write_picture(output, canvas, board.picture());
+        return 0;
+    });
+}
