@@ -1,0 +1,310 @@
+// 02_mtnserver/server.cpp: n handler threads serve m client requests; a manager restarts each handler
+// as soon as it has handled its request, until m requests are handled.
+//
+// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 3 "n Handler Threads for m Client Requests"
+// (mtnserver.py: main(), restart(), manage()). The default manager is the "ndone" pattern of
+// seeds/04_lecture_network_programming_server_design.txt (UNP's web client: a finished thread signals a
+// condition variable, the main thread joins it); `--poll SECONDS` runs the slide's polling manager.
+//
+// Watch for: a thread cannot be restarted, so the manager joins the finished one and starts a new thread
+// under the same name (slot). Only the manager counts requests, so the counter needs no lock; the counts
+// always add up to m. The polling manager prints `0 is alive, cnt = 0` lines and notices a finished handler
+// up to SECONDS late; the condition-variable manager wakes the moment a handler finishes.
+//
+// Demo (several terminals):
+//   ./server 11267 3 7          or just ./server, and answer the two prompts (3, then 7)
+//   ./server 11267 3 7 --poll 2 the slide's polling manager
+//   ./client --message 1        one request per connection; or ./client --count 7 for seven
+// See also: client.cpp (the peer), ../01_mtserver (handlers that each serve one client, no manager).
+#include "netutil/cli.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr uint16_t kDefaultPort = 11267;
+constexpr size_t kBufferSize = 80;           // the slide's Handler(str(i), server, 80): 80 bytes per recv
+constexpr size_t kMaxMessage = 64 * 1024;    // a longer message is cut off here, and the handler says so
+constexpr long kMaxHandlers = 1000;
+constexpr long kMaxRequests = 1000000000;
+
+// What became of one handler thread.
+enum class Outcome {
+    Handled,  // it accepted a client and dealt with its request (a message, nothing, or a failure)
+    Stopped,  // Ctrl-C came while it still waited for a client: no request was taken
+};
+
+// The ndone pattern: a handler that is done appends its slot to `finished` and signals `changed`; the
+// manager sleeps on `changed` until there is something to join. Owned by main, shared by every thread.
+struct DoneBoard {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<int> finished;  // slots whose thread has returned and is waiting to be joined
+};
+
+// One handler slot: the thread currently running under this name and what it reported.
+// `outcome` is written by the handler before it sets `done`; the manager reads it after seeing `done`
+// (or after join), so the atomic flag orders the two.
+struct Slot {
+    std::thread thread;
+    std::atomic<bool> done{false};
+    Outcome outcome = Outcome::Handled;
+    long served = 0;  // requests this slot's threads have handled, for the summary (manager only)
+};
+
+struct Shared {
+    int listen_fd;
+    const netutil::StopPipe& stop;
+    std::chrono::milliseconds grace;  // after Ctrl-C, how long an accepted client may still take to send
+    DoneBoard& board;
+};
+
+// The slide's Handler.run(): accept one client, receive its message, print it, return.
+Outcome handle_request(const std::string& name, const Shared& shared) {
+    // Every waiting handler wakes for a new connection; those that lose the race find nothing to accept
+    // (the socket is non-blocking) and wait again.
+    netutil::UniqueFd client;
+    netutil::SockAddr peer;
+    while (!client) {
+        if (netutil::wait_readable(shared.listen_fd, shared.stop.fd()) == netutil::Wait::Stopped) {
+            netutil::print_line(name + " stops (was waiting for a client)");
+            return Outcome::Stopped;
+        }
+        client = netutil::accept_client(shared.listen_fd, &peer);
+    }
+    netutil::print_line(name + " accepted request from " + peer.to_string());
+    netutil::print_line(name + " waits for data");
+
+    // A request that was accepted is never dropped by Ctrl-C: once stopping, the handler still waits
+    // for the client's message, but only for the grace period.
+    std::string message;
+    char buffer[kBufferSize];
+    bool stopping = false;
+    const auto give_up_at = [&] { return std::chrono::steady_clock::now() + shared.grace; };
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    for (;;) {
+        netutil::Wait waited;
+        if (!stopping) {
+            waited = netutil::wait_readable(client.get(), shared.stop.fd());
+            if (waited == netutil::Wait::Stopped) {
+                stopping = true;
+                deadline = give_up_at();
+                continue;
+            }
+        } else {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            waited = netutil::wait_readable(client.get(), -1, static_cast<int>(std::max<long>(0, left.count())));
+            if (waited == netutil::Wait::TimedOut) {
+                netutil::print_line(name + " gave up on its client: no message within the grace period");
+                return Outcome::Handled;
+            }
+        }
+        const size_t n = netutil::read_some(client.get(), buffer, sizeof buffer);
+        if (n == 0) break;  // the client closed its side: the message is complete
+        message.append(buffer, n);
+        if (message.find('\n') != std::string::npos) break;
+        if (message.size() > kMaxMessage) {
+            netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
+            break;
+        }
+    }
+    if (const auto end = message.find('\n'); end != std::string::npos) message.resize(end);
+    if (!message.empty() && message.back() == '\r') message.pop_back();
+    if (message.empty())
+        netutil::print_line(name + " received nothing (the client closed without sending)");
+    else
+        netutil::print_line(name + " received " + message);
+    return Outcome::Handled;  // the connection closes here: the client sees EOF, its request was taken
+}
+
+// The body of every handler thread: handle one request, report, end. A failure (a reset connection)
+// ends this request only; it still counts as handled, since a client was taken from the queue.
+void run_handler(int slot_index, Slot& slot, const Shared& shared) {
+    const std::string name = std::to_string(slot_index);
+    try {
+        slot.outcome = handle_request(name, shared);
+    } catch (const std::system_error& error) {
+        netutil::print_line(name + " failed: " + error.what());
+        slot.outcome = Outcome::Handled;
+    }
+    slot.done.store(true, std::memory_order_release);
+    const std::lock_guard lock(shared.board.mutex);
+    shared.board.finished.push_back(slot_index);
+    shared.board.changed.notify_one();
+}
+
+// The requests still to be started and handled. Only the manager (main thread) touches it.
+struct Tally {
+    long requests;   // m
+    long started;    // handler threads started so far (each takes at most one request)
+    long cnt = 0;    // requests handled: the slide's cnt
+};
+
+class Manager {
+public:
+    Manager(std::vector<Slot>& slots, const Shared& shared, long requests)
+        : slots_(slots), shared_(shared), tally_{requests, 0} {}
+
+    void start_all() {
+        netutil::print_line("server starts " + std::to_string(slots_.size()) + " threads");
+        for (size_t i = 0; i < slots_.size(); ++i) start(static_cast<int>(i));
+    }
+
+    // The slide's restart(): a thread cannot be restarted, so join the finished one and start a new
+    // thread in its place, under the same name.
+    void start(int i) {
+        Slot& slot = slots_[static_cast<size_t>(i)];
+        if (slot.thread.joinable()) slot.thread.join();
+        slot.done.store(false, std::memory_order_relaxed);
+        slot.thread = std::thread(run_handler, i, std::ref(slot), std::cref(shared_));
+        ++tally_.started;
+        ++live_;
+    }
+
+    // A finished handler: join it, count its request, and restart it while requests remain. The slide's
+    // condition `cnt <= mrq - nbr` is `started < m` here: exactly m handler threads are ever started.
+    void retire(int i) {
+        Slot& slot = slots_[static_cast<size_t>(i)];
+        slot.thread.join();
+        --live_;
+        if (slot.outcome == Outcome::Handled) {
+            ++tally_.cnt;
+            ++slot.served;
+            netutil::print_line(std::to_string(i) + " handled request " + std::to_string(tally_.cnt));
+        }
+        if (tally_.started < tally_.requests && !shared_.stop.stop_requested()) {
+            netutil::print_line("restarting " + std::to_string(i));
+            start(i);
+        }
+    }
+
+    // The default manager: sleeps on the condition variable, wakes when a handler is done.
+    void manage_with_condition_variable() {
+        while (live_ > 0) {
+            std::deque<int> finished;
+            {
+                std::unique_lock lock(shared_.board.mutex);
+                shared_.board.changed.wait(lock, [&] { return !shared_.board.finished.empty(); });
+                finished.swap(shared_.board.finished);
+            }
+            for (int i : finished) retire(i);
+        }
+    }
+
+    // The slide's manage(): every `period`, look at each thread; alive ones are reported, a finished one
+    // is counted and restarted. A handler done just after a look waits up to a whole period to be noticed.
+    void manage_by_polling(std::chrono::milliseconds period) {
+        while (live_ > 0) {
+            if (netutil::wait_readable(shared_.stop.fd(), -1, static_cast<int>(period.count())) ==
+                netutil::Wait::Ready) {
+                // Ctrl-C: no more sleeping, just collect the handlers as they stop.
+                for (size_t i = 0; i < slots_.size(); ++i)
+                    if (slots_[i].thread.joinable()) retire(static_cast<int>(i));
+                break;
+            }
+            for (size_t i = 0; i < slots_.size(); ++i) {
+                Slot& slot = slots_[i];
+                if (!slot.thread.joinable()) continue;  // the slide's `dead` list: never restarted
+                if (!slot.done.load(std::memory_order_acquire))
+                    netutil::print_line(std::to_string(i) + " is alive, cnt = " + std::to_string(tally_.cnt));
+                else
+                    retire(static_cast<int>(i));
+            }
+        }
+        const std::lock_guard lock(shared_.board.mutex);
+        shared_.board.finished.clear();  // the polling manager does not use the board
+    }
+
+    const Tally& tally() const { return tally_; }
+
+private:
+    std::vector<Slot>& slots_;
+    const Shared& shared_;
+    Tally tally_;
+    long live_ = 0;  // threads started and not yet joined
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
+                 "accept one client and print its message; a manager restarts each finished handler until\n"
+                 "NREQUESTS requests are handled, then the server exits. Ctrl-C stops it early."};
+    int port = kDefaultPort;
+    long nclients = 0;
+    long nrequests = 0;
+    double poll_seconds = 0;
+    double grace_seconds = 5;
+    std::string bind_address = "0.0.0.0";
+    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads "
+                                           "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxHandlers));
+    auto* nrequests_option = app.add_option("NREQUESTS", nrequests, "m: requests to handle before exiting "
+                                            "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxRequests));
+    app.add_option("--poll", poll_seconds, "run the slide's polling manager, looking at the threads every SECONDS "
+                   "(default: no polling, a condition variable wakes the manager)")->check(CLI::Range(0.001, 60.0));
+    app.add_option("--grace", grace_seconds, "after Ctrl-C, how long a client already accepted may still take to "
+                   "send its message")->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::parse_or_exit(app, argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::set_nonblocking(listener.get());
+        netutil::print_listening(listener.get());
+
+        if (nclients_option->count() == 0)
+            nclients = netutil::prompt_number("give the number of clients : ", 1, kMaxHandlers);
+        if (nrequests_option->count() == 0)
+            nrequests = netutil::prompt_number("give the number of requests : ", 1, kMaxRequests);
+        netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
+        // The slide assumes m > n. With fewer requests than handlers, only m handlers are started: every
+        // handler takes one request, so more would accept clients the server never counts.
+        const long nthreads = std::min(nclients, nrequests);
+        if (nthreads < nclients)
+            netutil::print_line("only " + std::to_string(nrequests) + " requests: " + std::to_string(nthreads) +
+                                " handlers are enough");
+
+        // Ctrl-C or SIGTERM only writes a byte into `stop` (async-signal-safe); the handlers do the rest.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop);
+
+        DoneBoard board;
+        const Shared shared{listener.get(), stop,
+                            std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)), board};
+        std::vector<Slot> slots(static_cast<size_t>(nthreads));
+        Manager manager(slots, shared, nrequests);
+        manager.start_all();
+        if (poll_seconds > 0)
+            manager.manage_by_polling(std::chrono::milliseconds(static_cast<long>(poll_seconds * 1000)));
+        else
+            manager.manage_with_condition_variable();
+        listener.reset();
+
+        // Every thread has been joined: the summary, per handler, adding up to the total.
+        const Tally& tally = manager.tally();
+        std::string per_handler;
+        for (size_t i = 0; i < slots.size(); ++i)
+            per_handler += (i == 0 ? "" : ", ") + std::to_string(i) + ": " + std::to_string(slots[i].served);
+        if (const int signo = netutil::caught_signal(); signo != 0)
+            netutil::print_line("server stopped by " + netutil::signal_name(signo) + " after " +
+                                std::to_string(tally.cnt) + " of " + std::to_string(tally.requests) +
+                                " requests, every handler joined");
+        netutil::print_line("server handled " + std::to_string(tally.cnt) + " requests (per handler " +
+                            per_handler + ")");
+        return 0;
+    });
+}
