@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
     std::string bind_address = "0.0.0.0";
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client "
-                                           "(asked on stdin when missing)")->check(CLI::Range(1, 1000));
+    auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client, 1 to "
+                                           "1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler");
     netutil::parse_or_exit(app, argc, argv);

@@ -33,7 +33,8 @@ int run_main(const std::function<int()>& body);
 // a number out of range or end of input is a usage error.
 long prompt_number(std::string_view prompt, long min, long max);
 
-// Validator for a TCP/UDP port on the command line: 0 (any free port) to 65535.
-inline const CLI::Range kPortRange{0, 65535};
+// Validator for a TCP/UDP port on the command line: 0 (any free port) to 65535. Its description is left
+// out of --help (which then reads `PORT INT=11267`); an out-of-range value still says the range.
+inline const CLI::Validator kPortRange = CLI::Range(0, 65535).description("");
 
 }  // namespace netutil
