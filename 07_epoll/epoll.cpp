@@ -1,0 +1,107 @@
+// 07_epoll/epoll.cpp: --mode epoll (level-triggered) and --mode epoll-et (edge-triggered).
+//
+// The kernel keeps the interest list (epoll_ctl) between calls and hands back only the ready
+// descriptors (epoll_wait): the cost of a call follows the number of events, not the number of
+// connections. That is the flat epoll column of the lecture's table.
+//
+// Level-triggered (EPOLLIN): epoll_wait reports a socket as long as it is readable. We read once per
+// report and come back; if we do not want input (output is stuck), we must say so with EPOLL_CTL_MOD,
+// or epoll_wait would report the same socket again and again.
+// Edge-triggered (EPOLLIN | EPOLLOUT | EPOLLET): reported when the socket BECOMES readable or writable.
+// Registered once, never modified; but after each report we must read (and accept) until EAGAIN:
+// bytes left in the socket would get no new report until more bytes arrive, which may be never.
+#include "07_epoll/connections.hpp"
+
+#include "netutil/error.hpp"
+#include "netutil/fd.hpp"
+
+#include <cerrno>
+#include <sys/epoll.h>
+
+namespace echo {
+
+namespace {
+
+constexpr int kMaxEvents = 256;
+
+void control(int epoll_fd, int op, int fd, uint32_t events) {
+    epoll_event event{};
+    event.events = events;
+    event.data.fd = fd;
+    netutil::check(::epoll_ctl(epoll_fd, op, fd, &event), "epoll_ctl");
+}
+
+}  // namespace
+
+void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
+    const netutil::UniqueFd epoll_fd(netutil::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+    const uint32_t edge = edge_triggered ? uint32_t(EPOLLET) : 0u;
+    control(epoll_fd.get(), EPOLL_CTL_ADD, stop_fd, EPOLLIN);
+    control(epoll_fd.get(), EPOLL_CTL_ADD, server.listen_fd(), EPOLLIN | edge);
+    bool listener_watched = true;
+    const int listen_fd = server.listen_fd();  // the number stays ours until begin_stop() closes it
+
+    // Level-triggered: keep the registration in step with what the connection wants.
+    auto sync = [&](int fd) {
+        Connection* connection = server.find(fd);
+        if (connection == nullptr) return;  // closed: closing removed it from the interest list
+        const uint32_t wanted = (connection->wants_read() ? uint32_t(EPOLLIN) : 0u) | (connection->wants_write() ? uint32_t(EPOLLOUT) : 0u);
+        if (wanted != connection->registered) {
+            control(epoll_fd.get(), EPOLL_CTL_MOD, fd, wanted);
+            connection->registered = wanted;
+        }
+    };
+    auto add = [&](const std::vector<int>& accepted) {
+        for (const int fd : accepted) {
+            if (edge_triggered) {
+                // Once and for all. Data that came before this call is reported too: adding a ready
+                // descriptor puts it on the ready list.
+                control(epoll_fd.get(), EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+            } else {
+                control(epoll_fd.get(), EPOLL_CTL_ADD, fd, EPOLLIN);
+                server.find(fd)->registered = EPOLLIN;
+            }
+        }
+    };
+
+    epoll_event events[kMaxEvents];
+    while (!server.done()) {
+        if (server.resume_due()) add(server.accept_clients(0));
+        // EMFILE: a level-triggered listener we cannot empty would be reported on every call.
+        if (!edge_triggered && !server.stopping() && listener_watched != server.accepting()) {
+            listener_watched = server.accepting();
+            control(epoll_fd.get(), EPOLL_CTL_MOD, listen_fd, listener_watched ? uint32_t(EPOLLIN) : 0u);
+        }
+        const int ready = ::epoll_wait(epoll_fd.get(), events, kMaxEvents, server.wait_timeout_ms());
+        if (ready == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("epoll_wait");
+        }
+        for (int i = 0; i < ready; ++i) {
+            const int fd = events[i].data.fd;
+            const uint32_t what = events[i].events;
+            if (fd == stop_fd) {
+                // The stop pipe stays readable: forget it, or level-triggered epoll reports it forever.
+                control(epoll_fd.get(), EPOLL_CTL_DEL, stop_fd, 0);
+                server.begin_stop();  // closes the listening socket, which leaves the interest list
+                continue;
+            }
+            if (fd == listen_fd && !server.stopping()) {
+                // Edge-triggered: accept until EAGAIN, or the clients still queued are never reported.
+                if (server.accepting()) add(server.accept_clients(edge_triggered ? 0 : 64));
+                continue;
+            }
+            if (edge_triggered) {
+                // Whatever the edge (input, output room, hang-up): flush, then read until EAGAIN.
+                server.on_writable(fd, true);
+                continue;
+            }
+            Progress progress = Progress::Open;
+            if (what & EPOLLOUT) progress = server.on_writable(fd, false);
+            if (progress == Progress::Open && (what & (EPOLLIN | EPOLLHUP | EPOLLERR))) progress = server.on_readable(fd, false);
+            if (progress == Progress::Open) sync(fd);
+        }
+    }
+}
+
+}  // namespace echo

@@ -1,0 +1,106 @@
+// 07_epoll/server.cpp: one process, one thread, many clients: an echo server in four modes.
+//
+// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" to "Event
+// Driven Architectures": C10k, level- vs edge-triggered notification, select() and poll() against epoll
+// (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides (epoll_create, epoll_ctl,
+// epoll_wait, accept and add to the interest list, read and write back, close on EOF).
+//
+//   --mode select    select.cpp   level-triggered; cannot watch descriptors >= FD_SETSIZE (refused)
+//   --mode poll      poll.cpp     level-triggered; the whole list passed in and scanned on every call
+//   --mode epoll     epoll.cpp    level-triggered; the kernel keeps the list, returns only ready sockets
+//   --mode epoll-et  epoll.cpp    edge-triggered; must read and accept until EAGAIN
+//
+// Watch for: one thread serves every client, none waits for another; a client that stops reading
+// gets its echo kept in its own output buffer (connections.cpp) while the others go on; out of
+// descriptors (EMFILE) the server pauses accepting instead of spinning.
+//
+// Demo (three terminals):
+//   ./server 9879 --mode epoll
+//   ./client                                     type lines, each comes back
+//   ./client --idle 1000 --connections 10 --messages 1000
+// See also: client.cpp, ../06_sigio (signal-driven I/O), bench/07_epoll.sh (the lecture's table).
+#include "07_epoll/connections.hpp"
+
+#include "netutil/cli.hpp"
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <climits>
+#include <map>
+#include <sys/resource.h>
+#include <sys/select.h>
+
+namespace {
+
+constexpr int kDefaultPort = 9879;
+
+// Servers of many connections raise their soft descriptor limit to the hard one (as nginx's
+// worker_rlimit_nofile does). Returns the limit now in force.
+rlim_t raise_descriptor_limit() {
+    rlimit limit{};
+    netutil::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit RLIMIT_NOFILE");
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        netutil::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit RLIMIT_NOFILE");
+    }
+    return limit.rlim_cur;
+}
+
+std::string describe(echo::Mode mode) {
+    switch (mode) {
+        case echo::Mode::Select: return "select(), level-triggered, descriptors below FD_SETSIZE (" + std::to_string(FD_SETSIZE) + ") only";
+        case echo::Mode::Poll: return "poll(), level-triggered";
+        case echo::Mode::Epoll: return "epoll, level-triggered";
+        case echo::Mode::EpollEt: return "epoll, edge-triggered (EPOLLET), drained to EAGAIN";
+    }
+    return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
+                 "client sends comes back; one thread serves all clients. Ctrl-C prints a summary and CPU time."};
+    int port = kDefaultPort;
+    std::string bind_address = "0.0.0.0";
+    echo::Settings settings;
+    const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select}, {"poll", echo::Mode::Poll},
+                                                  {"epoll", echo::Mode::Epoll}, {"epoll-et", echo::Mode::EpollEt}};
+    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("--mode", settings.mode, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
+                   "epoll-et (edge-triggered)")
+        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))->default_str("epoll");
+    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_flag("-q,--quiet", settings.quiet, "no line per connection (for thousands of clients and benchmarks)");
+    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, seconds connected clients may go on before they are cut off")
+        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+    netutil::parse_or_exit(app, argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        const rlim_t fd_limit = raise_descriptor_limit();
+        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::print_listening(listener.get());
+        netutil::print_line("mode " + echo::mode_name(settings.mode) + ": " + describe(settings.mode) +
+                            "; descriptor limit " + std::to_string(fd_limit));
+
+        // Ctrl-C and SIGTERM only write a byte into `stop`; the loop watches its read end like a socket.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop);
+
+        echo::EchoServer server(std::move(listener), settings, settings.mode == echo::Mode::Select ? FD_SETSIZE : INT_MAX);
+        switch (settings.mode) {
+            case echo::Mode::Select: echo::run_select(server, stop.fd()); break;
+            case echo::Mode::Poll: echo::run_poll(server, stop.fd()); break;
+            case echo::Mode::Epoll: echo::run_epoll(server, stop.fd(), false); break;
+            case echo::Mode::EpollEt: echo::run_epoll(server, stop.fd(), true); break;
+        }
+        if (server.open_count() > 0)
+            netutil::print_line("grace period over: closing " + std::to_string(server.open_count()) + " connections");
+        server.close_all();
+        server.print_summary(netutil::caught_signal());
+        return 0;
+    });
+}
