@@ -1,0 +1,359 @@
+// 08_webclient/async.cpp: `-c async`, a single-threaded event loop (epoll, non-blocking sockets, a small
+// state machine per connection), the C++ counterpart of the handout's asyncio server. `--workers N` runs N
+// such loops, each in its own thread with its own SO_REUSEPORT listener on the same port, as nginx runs its
+// worker processes: the kernel spreads new connections over the listeners, and the loops share nothing.
+//
+// Watch for: nothing here ever blocks. A read that would block returns EAGAIN and the loop waits for
+// EPOLLIN; a response that does not fit in the socket buffer stays in the connection's state and the loop
+// waits for EPOLLOUT; the -d delay is a timer, not a sleep. So an idle or slow client costs memory only,
+// never the loop's time.
+#include "serve.hpp"
+
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+namespace web {
+
+namespace {
+
+constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
+constexpr auto kLinger = std::chrono::seconds(1);               // reading the rest after a closing response
+constexpr size_t kMaxBuffered = http::kMaxRequestLine + http::kMaxHeaderBytes + http::kMaxBody + 4096;
+
+// One connection's state. The loop moves it along: read requests -> (delay) -> send the response -> next.
+struct Connection {
+    netutil::UniqueFd fd;
+    ConnectionInfo info;
+    std::string in;                         // bytes received, not yet parsed into requests
+    std::optional<Response> out;            // the response being sent
+    size_t head_sent = 0;
+    std::optional<http::ParseResult> delayed;  // -d: a request waiting for its timer
+    Clock::time_point delay_until{};
+    Clock::time_point deadline{};           // idle deadline, or the end of the linger
+    bool eof = false;                       // the client closed its side
+    bool lingering = false;                 // we closed our side and read what still comes, then close
+    uint32_t events = 0;                    // what epoll watches for it now
+};
+
+class EventLoop {
+public:
+    EventLoop(int index, netutil::UniqueFd listener, const Settings& settings, int stop_fd)
+        : worker_{index, "loop " + std::to_string(index)}, listener_(std::move(listener)), settings_(settings),
+          stop_fd_(stop_fd), epoll_(netutil::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")) {
+        netutil::set_nonblocking(listener_.get());
+        watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
+        watch(stop_fd_, EPOLLIN, EPOLL_CTL_ADD);
+    }
+
+    void run() {
+        std::vector<epoll_event> events(256);
+        auto next_scan = Clock::now() + kScanInterval;
+        for (;;) {
+            const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms(next_scan));
+            if (n == -1 && errno != EINTR) netutil::throw_errno("epoll_wait");
+            for (int i = 0; i < n; ++i) {
+                const int fd = events[i].data.fd;
+                if (fd == listener_.get()) accept_all();
+                else if (fd == stop_fd_) begin_stop();
+                else if (const auto it = connections_.find(fd); it != connections_.end()) on_event(*it->second, events[i].events);
+            }
+            const auto now = Clock::now();
+            run_timers(now);
+            if (now >= next_scan) {
+                close_idle(now);
+                next_scan = now + kScanInterval;
+            }
+            if (stopping_ && (connections_.empty() || now >= grace_deadline_)) break;
+        }
+        // The grace period is over: whatever is left is closed (its client sees the connection end).
+        connections_.clear();
+    }
+
+private:
+    void watch(int fd, uint32_t events, int op) {
+        epoll_event event{};
+        event.events = events;
+        event.data.fd = fd;
+        netutil::check(::epoll_ctl(epoll_.get(), op, fd, &event), "epoll_ctl");
+    }
+
+    void want(Connection& c, uint32_t events) {
+        if (c.events == events) return;
+        c.events = events;
+        watch(c.fd.get(), events, EPOLL_CTL_MOD);
+    }
+
+    int timeout_ms(Clock::time_point next_scan) const {
+        auto wake = next_scan;
+        if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
+        return static_cast<int>(std::clamp<long>(left + 1, 0, kScanInterval.count()));
+    }
+
+    void accept_all() {
+        for (;;) {
+            netutil::SockAddr peer;
+            netutil::UniqueFd client = acceptor_.accept(listener_.get(), &peer);
+            if (!client) return;
+            netutil::set_nonblocking(client.get());
+            const int one = 1;
+            ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            auto c = std::make_unique<Connection>();
+            c->info = ConnectionInfo{++shared_stats().connections, peer.to_string()};
+            c->deadline = idle_deadline();
+            c->events = EPOLLIN;
+            watch(client.get(), EPOLLIN, EPOLL_CTL_ADD);
+            c->fd = std::move(client);
+            shared_stats().worker_connections[worker_.index]++;
+            log_line(settings_, worker_, c->info, "connected");
+            const int fd = c->fd.get();
+            connections_[fd] = std::move(c);
+        }
+    }
+
+    Clock::time_point idle_deadline() const {
+        return settings_.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings_.idle_timeout_s)
+                                            : Clock::time_point::max();
+    }
+
+    // Ctrl-C: stop accepting (close the listener), then let each connection finish what it has begun.
+    void begin_stop() {
+        if (stopping_) return;
+        stopping_ = true;
+        grace_deadline_ = Clock::now() + std::chrono::seconds(settings_.grace_s);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, stop_fd_, nullptr);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_.get(), nullptr);
+        listener_.reset();
+        std::vector<int> fds;
+        for (const auto& [fd, c] : connections_) fds.push_back(fd);
+        for (const int fd : fds) {
+            const auto it = connections_.find(fd);
+            if (it == connections_.end()) continue;
+            Connection& c = *it->second;
+            if (!c.out && !c.delayed && !c.lingering) {
+                // A request may be waiting in the socket: it was received, so it is answered.
+                if (read_in(c)) advance(c);
+                else close(c, "closed: connection error");
+            }
+        }
+    }
+
+    void on_event(Connection& c, uint32_t events) {
+        if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+            if (!read_in(c)) {
+                close(c, "closed: connection error");
+                return;
+            }
+        }
+        advance(c);
+    }
+
+    // Reads what the socket has (bounded per call, so one busy client cannot monopolize the loop).
+    // False on a connection error.
+    bool read_in(Connection& c) {
+        char chunk[16 * 1024];
+        for (int round = 0; round < 4 && !c.eof; ++round) {
+            const ssize_t n = ::recv(c.fd.get(), chunk, sizeof chunk, 0);
+            if (n > 0) {
+                if (!c.lingering) c.in.append(chunk, static_cast<size_t>(n));
+                if (static_cast<size_t>(n) < sizeof chunk) break;
+                continue;
+            }
+            if (n == 0) {
+                c.eof = true;
+                break;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) break;
+            return false;
+        }
+        return true;
+    }
+
+    // Moves the connection as far as it can go without blocking. False if it was closed.
+    bool advance(Connection& c) {
+        for (;;) {
+            if (c.lingering) {
+                if (c.eof) return close(c, nullptr);
+                want(c, EPOLLIN);
+                return true;
+            }
+            if (c.out) {
+                const int sent = flush(c);
+                if (sent < 0) return close(c, "dropped: connection error");
+                if (sent == 0) {
+                    want(c, EPOLLOUT);
+                    return true;
+                }
+                shared_stats().requests++;
+                shared_stats().worker_requests[worker_.index]++;
+                const bool close_after = c.out->close_after;
+                c.out.reset();
+                c.deadline = idle_deadline();
+                if (close_after) return linger(c);
+                continue;
+            }
+            if (c.delayed) {
+                if (Clock::now() < c.delay_until) {
+                    want(c, 0);
+                    return true;
+                }
+                c.out = respond(*c.delayed, settings_, worker_, c.info);
+                c.head_sent = 0;
+                c.delayed.reset();
+                continue;
+            }
+            const http::ParseResult parsed = http::parse_request(c.in);
+            if (parsed.status == http::ParseStatus::Incomplete) {
+                if (c.eof) return close(c, "closed by the client");
+                if (stopping_ && c.in.empty()) return close(c, "closed: the server is stopping");
+                want(c, c.in.size() < kMaxBuffered ? uint32_t{EPOLLIN} : 0u);
+                return true;
+            }
+            c.in.erase(0, parsed.consumed);
+            if (settings_.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
+                c.delayed = parsed;
+                c.delay_until = Clock::now() + std::chrono::milliseconds(settings_.delay_ms);
+                timers_.emplace(c.delay_until, c.fd.get());
+                continue;
+            }
+            c.out = respond(parsed, settings_, worker_, c.info);
+            c.head_sent = 0;
+        }
+    }
+
+    // Sends what the socket takes: 1 when the response is all out, 0 when the socket is full, -1 on error.
+    int flush(Connection& c) {
+        Response& r = *c.out;
+        while (c.head_sent < r.head.size()) {
+            const int more = r.remaining > 0 ? MSG_MORE : 0;
+            const ssize_t n = ::send(c.fd.get(), r.head.data() + c.head_sent, r.head.size() - c.head_sent,
+                                     MSG_NOSIGNAL | more);
+            if (n >= 0) {
+                c.head_sent += static_cast<size_t>(n);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            return errno == EAGAIN ? 0 : -1;
+        }
+        while (r.remaining > 0) {
+            const ssize_t n = ::sendfile(c.fd.get(), r.file.get(), &r.offset, std::min<size_t>(r.remaining, 1 << 20));
+            if (n > 0) {
+                r.remaining -= static_cast<size_t>(n);
+                c.deadline = idle_deadline();  // a client that reads is not idle
+                continue;
+            }
+            if (n == 0) return -1;  // the file shrank: the promised length cannot be kept
+            if (errno == EINTR) continue;
+            return errno == EAGAIN ? 0 : -1;
+        }
+        return 1;
+    }
+
+    // A closing response is out: shut our side and read (discard) what the client still sends until it
+    // closes, for at most kLinger, so that unread bytes never make the kernel reset the connection before
+    // the client has read the response.
+    bool linger(Connection& c) {
+        log_line(settings_, worker_, c.info, "closed after the response");
+        ::shutdown(c.fd.get(), SHUT_WR);
+        c.lingering = true;
+        c.in.clear();
+        c.deadline = Clock::now() + kLinger;
+        return advance(c);
+    }
+
+    bool close(Connection& c, const char* why) {
+        if (why != nullptr) log_line(settings_, worker_, c.info, why);
+        const int fd = c.fd.get();
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        connections_.erase(fd);  // closes the descriptor
+        return false;
+    }
+
+    void run_timers(Clock::time_point now) {
+        while (!timers_.empty() && timers_.begin()->first <= now) {
+            const auto [when, fd] = *timers_.begin();
+            timers_.erase(timers_.begin());
+            const auto it = connections_.find(fd);
+            if (it != connections_.end() && it->second->delayed && it->second->delay_until == when) advance(*it->second);
+        }
+    }
+
+    // A connection that has not completed a request (or read any of its response) within the idle timeout
+    // gets a 408 and is closed: this is what keeps slowloris clients from piling up forever.
+    void close_idle(Clock::time_point now) {
+        std::vector<int> expired;
+        for (const auto& [fd, c] : connections_)
+            if (now >= c->deadline && !c->delayed) expired.push_back(fd);
+        for (const int fd : expired) {
+            Connection& c = *connections_.at(fd);
+            if (!c.lingering && !c.out) {
+                const Response response = timeout_response();
+                [[maybe_unused]] auto ignored = ::send(fd, response.head.data(), response.head.size(),
+                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
+            close(c, c.lingering ? nullptr : c.out ? "dropped: the client stopped reading" : "timed out (408)");
+        }
+    }
+
+    Worker worker_;
+    netutil::UniqueFd listener_;
+    const Settings& settings_;
+    int stop_fd_;
+    netutil::UniqueFd epoll_;
+    Acceptor acceptor_;
+    std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+    std::multimap<Clock::time_point, int> timers_;
+    bool stopping_ = false;
+    Clock::time_point grace_deadline_{};
+};
+
+}  // namespace
+
+void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
+    // Every loop gets its own listener on the same port; the first is the one main already opened.
+    std::vector<std::unique_ptr<EventLoop>> loops;
+    loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
+    for (int i = 1; i < settings.workers; ++i)
+        loops.push_back(std::make_unique<EventLoop>(i, listen_on(settings.bind_address, port, true), settings, stop.fd()));
+
+    std::vector<std::thread> threads;
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    for (size_t i = 1; i < loops.size(); ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                loops[i]->run();
+            } catch (...) {
+                const std::lock_guard lock(failure_mutex);
+                failure = std::current_exception();
+                stop.request_stop();
+            }
+        });
+    }
+    try {
+        loops[0]->run();
+    } catch (...) {
+        const std::lock_guard lock(failure_mutex);
+        failure = std::current_exception();
+        stop.request_stop();
+    }
+    for (auto& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace web

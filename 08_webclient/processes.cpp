@@ -1,0 +1,153 @@
+// 08_webclient/processes.cpp: the modes with processes: a child per connection (the handout's `-c process`)
+// and N pre-forked workers that each accept and serve (`-c process-pool`).
+//
+// The parent never starts a thread, so forking is safe (also under ThreadSanitizer). Ctrl-C reaches the
+// children too (the terminal signals the whole group), and even a SIGTERM sent to the parent alone reaches
+// them: the stop pipe was created before the forks, so every process watches the same pipe. The children
+// finish what they have; the parent waits for them (grace period plus a margin, then SIGKILL) and reaps
+// every one.
+#include "serve.hpp"
+
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace web {
+
+namespace {
+
+constexpr int kReapIntervalMs = 100;  // the parent looks for finished children this often
+
+// Waits for the listener (true) or the stop pipe (false), at most kReapIntervalMs; `timed_out` tells which.
+bool wait_listener_or_stop(int listen_fd, int stop_fd, bool watch_listener, bool& timed_out) {
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {watch_listener ? listen_fd : -1, POLLIN, 0}};
+    const int n = ::poll(fds, 2, kReapIntervalMs);
+    if (n == -1 && errno != EINTR) netutil::throw_errno("poll");
+    timed_out = n <= 0;
+    return !(n > 0 && (fds[0].revents & POLLIN));
+}
+
+// After Ctrl-C: give the children the grace period (and a second more) to finish, then kill what is left;
+// reap them all.
+void wait_for_children(std::map<pid_t, int>& children, const Settings& settings) {
+    const auto deadline = Clock::now() + std::chrono::seconds(settings.grace_s + 1);
+    while (!children.empty() && Clock::now() < deadline) {
+        for (const auto& exit : netutil::reap_children()) children.erase(exit.pid);
+        if (!children.empty()) ::poll(nullptr, 0, 20);
+    }
+    for (const auto& [pid, slot] : children) {
+        netutil::print_error("server: child " + std::to_string(pid) + " did not finish in the grace period: killed");
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    children.clear();
+}
+
+}  // namespace
+
+// A child per connection: the parent accepts, forks, closes its copy of the connection, and goes back to
+// accept; the child closes its copy of the listener, serves, and exits.
+void run_process_per_connection(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
+    std::map<pid_t, int> children;
+    Acceptor acceptor;
+    bool said_full = false;
+    for (;;) {
+        for (const auto& exit : netutil::reap_children()) children.erase(exit.pid);
+        const bool full = static_cast<int>(children.size()) >= settings.max_clients;
+        if (full && !said_full) {
+            netutil::print_line("server: " + std::to_string(settings.max_clients) +
+                                " clients connected (--max-clients): new clients wait in the backlog");
+            said_full = true;
+        }
+        bool timed_out = false;
+        if (!wait_listener_or_stop(listen_fd, stop.fd(), !full, timed_out)) break;
+        if (timed_out || full) continue;
+        netutil::SockAddr peer;
+        netutil::UniqueFd client = acceptor.accept(listen_fd, &peer);
+        if (!client) continue;
+        const ConnectionInfo connection{++shared_stats().connections, peer.to_string()};
+        const pid_t pid = ::fork();
+        if (pid == -1) {
+            netutil::print_error(std::string("server: fork: ") + std::strerror(errno) + " (client dropped)");
+            continue;
+        }
+        if (pid == 0) {
+            ::close(listen_fd);
+            int status = 0;
+            try {
+                serve_connection(std::move(client), connection, Worker{0, "pid " + std::to_string(::getpid())},
+                                 settings, stop.fd());
+            } catch (const std::exception& error) {
+                netutil::print_error("server: connection " + std::to_string(connection.id) + ": " + error.what());
+                status = 1;
+            }
+            ::_exit(status);  // not exit(): the parent's objects (and its summary) are not the child's to finish
+        }
+        children.emplace(pid, 0);
+    }
+    wait_for_children(children, settings);
+}
+
+// N workers forked at the start, each accepting on the shared listening socket (non-blocking: when several
+// wake for one client, the others find nothing and wait again) and serving one connection at a time.
+// A worker that dies is replaced, so the pool serves on.
+void run_process_pool(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
+    std::map<pid_t, int> children;  // pid -> slot
+    const auto start_worker = [&](int slot) {
+        const pid_t pid = ::fork();
+        if (pid == -1) netutil::throw_errno("fork");
+        if (pid != 0) {
+            children.emplace(pid, slot);
+            return;
+        }
+        int status = 0;
+        try {
+            const Worker worker{slot, "worker " + std::to_string(slot) + " (pid " + std::to_string(::getpid()) + ")"};
+            Acceptor acceptor;
+            for (;;) {
+                bool timed_out = false;
+                if (!wait_listener_or_stop(listen_fd, stop.fd(), true, timed_out)) break;
+                if (timed_out) continue;
+                netutil::SockAddr peer;
+                netutil::UniqueFd client = acceptor.accept(listen_fd, &peer);
+                if (!client) continue;
+                const ConnectionInfo connection{++shared_stats().connections, peer.to_string()};
+                try {
+                    serve_connection(std::move(client), connection, worker, settings, stop.fd());
+                } catch (const std::exception& error) {
+                    netutil::print_error("server: connection " + std::to_string(connection.id) + ": " + error.what());
+                }
+            }
+        } catch (const std::exception& error) {
+            netutil::print_error(std::string("server: worker ") + std::to_string(slot) + ": " + error.what());
+            status = 1;
+        }
+        ::_exit(status);
+    };
+    for (int slot = 0; slot < settings.processes; ++slot) start_worker(slot);
+
+    for (;;) {
+        pollfd stop_pfd{stop.fd(), POLLIN, 0};
+        if (::poll(&stop_pfd, 1, kReapIntervalMs) > 0 && (stop_pfd.revents & POLLIN)) break;
+        for (const auto& exit : netutil::reap_children()) {
+            const auto it = children.find(exit.pid);
+            if (it == children.end()) continue;
+            const int slot = it->second;
+            children.erase(it);
+            if (stop.stop_requested()) continue;
+            netutil::print_line("server: worker " + std::to_string(slot) + " (pid " + std::to_string(exit.pid) + ") " +
+                                netutil::describe_status(exit.status) + ", starting a new one");
+            start_worker(slot);
+        }
+    }
+    wait_for_children(children, settings);
+}
+
+}  // namespace web

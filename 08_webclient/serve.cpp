@@ -1,0 +1,318 @@
+// 08_webclient/serve.cpp: the answer to a request, and the blocking connection handler (see serve.hpp).
+#include "serve.hpp"
+
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <new>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace web {
+
+Stats& shared_stats() {
+    static Stats* stats = [] {
+        void* memory = ::mmap(nullptr, sizeof(Stats), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (memory == MAP_FAILED) netutil::throw_errno("mmap for the shared counters");
+        return new (memory) Stats();
+    }();
+    return *stats;
+}
+
+void log_line(const Settings& settings, const Worker& worker, const ConnectionInfo& connection,
+              const std::string& what) {
+    if (!settings.verbose) return;
+    netutil::print_line("[conn " + std::to_string(connection.id) + " " + connection.peer + ", " + worker.name + "] " +
+                        what);
+}
+
+Response respond(const http::ParseResult& parsed, const Settings& settings, const Worker& worker,
+                 const ConnectionInfo& connection) {
+    Response response;
+    if (parsed.status == http::ParseStatus::Error) {
+        // A malformed or refused request: the stream can no longer be trusted, so answer and close.
+        response.status = parsed.error_status;
+        response.head = http::error_response(parsed.error_status, false);
+        response.close_after = true;
+        log_line(settings, worker, connection, "bad request -> " + std::to_string(response.status));
+        return response;
+    }
+    const http::Request& request = parsed.request;
+    response.close_after = !request.keep_alive;
+    http::Resolved resolved = http::resolve_target(request.target, settings.root.get());
+    response.status = resolved.status;
+    if (resolved.status != 200) {
+        // 400 (a target we cannot read) closes; 403 and 404 are ordinary answers on a kept-alive connection.
+        if (resolved.status == 400) response.close_after = true;
+        response.head = http::error_response(resolved.status, !response.close_after, request.head());
+    } else {
+        const auto size = static_cast<size_t>(resolved.info.st_size);
+        response.head = http::response_head(200, size, http::content_type(resolved.relative), !response.close_after,
+                                            resolved.info.st_mtime);
+        if (!request.head() && size > 0) {
+            response.file = std::move(resolved.file);
+            response.remaining = size;
+        }
+    }
+    log_line(settings, worker, connection,
+             request.method + " " + request.target + " -> " + std::to_string(response.status) +
+                 (response.status == 200 ? " (" + std::to_string(resolved.info.st_size) + " bytes)" : ""));
+    return response;
+}
+
+Response timeout_response() {
+    Response response;
+    response.status = 408;
+    response.head = http::error_response(408, false);
+    response.close_after = true;
+    return response;
+}
+
+Acceptor::Acceptor() : spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+
+netutil::UniqueFd Acceptor::accept(int listen_fd, netutil::SockAddr* peer) {
+    try {
+        return netutil::accept_client(listen_fd, peer);
+    } catch (const std::system_error& error) {
+        const int code = error.code().value();
+        if ((code == EMFILE || code == ENFILE) && spare_) {
+            // Give the spare descriptor up for a moment to take the client off the backlog and refuse it.
+            spare_.reset();
+            netutil::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+            if (client) {
+                const std::string refusal = http::error_response(503, false);
+                [[maybe_unused]] auto ignored = ::send(client.get(), refusal.data(), refusal.size(),
+                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+                netutil::print_error("server: out of descriptors, refused a client with 503");
+            }
+            client.reset();
+            spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+            return {};
+        }
+        if (code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM || code == EPROTO ||
+            code == EPERM || code == ENETDOWN || code == EHOSTUNREACH) {
+            netutil::print_error(std::string("server: accept: ") + error.what() + " (carrying on)");
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // never spin on a lasting failure
+            return {};
+        }
+        throw;
+    }
+}
+
+netutil::UniqueFd listen_on(const std::string& bind_address, uint16_t port, bool reuse_port) {
+    if (!reuse_port) return netutil::tcp_listen(bind_address, port);
+    const netutil::SockAddr address = netutil::resolve(bind_address, port);
+    netutil::UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) netutil::throw_errno("socket");
+    const int on = 1;
+    netutil::check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), "setsockopt SO_REUSEADDR");
+    netutil::check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), "setsockopt SO_REUSEPORT");
+    const std::string where = bind_address + ":" + std::to_string(port);
+    if (::bind(fd.get(), address.get(), address.length) == -1) netutil::throw_errno("bind " + where);
+    if (::listen(fd.get(), SOMAXCONN) == -1) netutil::throw_errno("listen " + where);
+    return fd;
+}
+
+namespace {
+
+// The state of one blocking connection: its deadlines, and whether Ctrl-C was seen.
+class BlockingConnection {
+public:
+    BlockingConnection(int fd, const Settings& settings, int stop_fd)
+        : fd_(fd), settings_(settings), stop_fd_(stop_fd) {
+        restart_idle_clock();
+    }
+
+    void restart_idle_clock() {
+        idle_deadline_ = settings_.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings_.idle_timeout_s)
+                                                       : Clock::time_point::max();
+    }
+    bool stopping() const { return stopping_; }
+    bool past_idle_deadline() const { return Clock::now() >= idle_deadline_; }
+
+    enum class Event { Ready, Stop, Timeout };
+
+    // Waits until the socket is ready for `events` (POLLIN/POLLOUT), Ctrl-C is first seen, or a deadline
+    // passes: the idle deadline, and after Ctrl-C also the end of the grace period.
+    Event wait(short events) {
+        for (;;) {
+            Clock::time_point deadline = idle_deadline_;
+            if (stopping_) deadline = std::min(deadline, grace_deadline_);
+            const auto now = Clock::now();
+            if (now >= deadline) return Event::Timeout;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+            const int timeout = deadline == Clock::time_point::max() ? -1 : static_cast<int>(std::min<long>(left, 60000));
+            pollfd fds[2] = {{fd_, events, 0}, {stop_fd_, POLLIN, 0}};
+            const int n = ::poll(fds, stopping_ ? 1 : 2, timeout);
+            if (n == -1 && errno == EINTR) continue;
+            if (n == -1) netutil::throw_errno("poll");
+            if (n == 0) continue;  // recompute: maybe a deadline passed
+            if (!stopping_ && (fds[1].revents & POLLIN)) {
+                stopping_ = true;
+                grace_deadline_ = Clock::now() + std::chrono::seconds(settings_.grace_s);
+                return Event::Stop;
+            }
+            if (fds[0].revents != 0) return Event::Ready;
+        }
+    }
+
+    // Sends the whole response: the head, then the file with sendfile(), which copies from the page cache
+    // to the socket in the kernel (no read into our memory, however large the file). False if the client
+    // vanished or stopped reading past a deadline.
+    bool send(Response& response) {
+        size_t sent = 0;
+        const int more = response.remaining > 0 ? MSG_MORE : 0;  // head and body in the same segments
+        while (sent < response.head.size()) {
+            const ssize_t n = ::send(fd_, response.head.data() + sent, response.head.size() - sent, MSG_NOSIGNAL | more);
+            if (n >= 0) {
+                sent += static_cast<size_t>(n);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN || !wait_writable()) return false;
+        }
+        while (response.remaining > 0) {
+            const ssize_t n = ::sendfile(fd_, response.file.get(), &response.offset,
+                                         std::min<size_t>(response.remaining, 1 << 20));
+            if (n > 0) {
+                response.remaining -= static_cast<size_t>(n);
+                restart_idle_clock();  // a client that reads is not idle
+                continue;
+            }
+            if (n == 0) return false;  // the file shrank under us: the promised length cannot be kept
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN || !wait_writable()) return false;
+        }
+        return true;
+    }
+
+private:
+    bool wait_writable() {
+        for (;;) {
+            switch (wait(POLLOUT)) {
+            case Event::Ready: return true;
+            case Event::Stop: continue;  // keep sending: the response already begun is finished
+            case Event::Timeout: return false;
+            }
+        }
+    }
+
+    int fd_;
+    const Settings& settings_;
+    int stop_fd_;
+    bool stopping_ = false;
+    Clock::time_point idle_deadline_;
+    Clock::time_point grace_deadline_ = Clock::time_point::max();
+};
+
+// Reads what is there without waiting: >0 bytes appended, 0 at EOF, -1 nothing yet (EAGAIN), -2 an error.
+ssize_t read_available(int fd, std::string& buffer) {
+    char chunk[16 * 1024];
+    for (;;) {
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n > 0) buffer.append(chunk, static_cast<size_t>(n));
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN ? -1 : -2;
+    }
+}
+
+}  // namespace
+
+void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection, const Worker& worker,
+                      const Settings& settings, int stop_fd) {
+    Stats& stats = shared_stats();
+    stats.worker_connections[worker.index]++;
+    netutil::set_nonblocking(client.get());  // every wait is a poll with a deadline, never a blocked read
+    const int one = 1;
+    ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    log_line(settings, worker, connection, "connected");
+
+    BlockingConnection conn(client.get(), settings, stop_fd);
+    std::string buffer;
+    const char* ending = "closed by the client";
+    for (;;) {
+        // Answer every complete request already here, in order (pipelining).
+        bool closing = false;
+        for (;;) {
+            const http::ParseResult parsed = http::parse_request(buffer);
+            if (parsed.status == http::ParseStatus::Incomplete) break;
+            if (settings.delay_ms > 0 && parsed.status == http::ParseStatus::Complete)
+                std::this_thread::sleep_for(std::chrono::milliseconds(settings.delay_ms));
+            Response response = respond(parsed, settings, worker, connection);
+            stats.requests++;
+            stats.worker_requests[worker.index]++;
+            if (!conn.send(response)) {
+                ending = "dropped: the client stopped reading";
+                closing = true;
+                break;
+            }
+            conn.restart_idle_clock();
+            if (response.close_after) {
+                ending = "closed after the response";
+                closing = true;
+                break;
+            }
+            buffer.erase(0, parsed.consumed);
+        }
+        if (closing) break;
+
+        // After Ctrl-C: an idle connection is closed at once, once what it already sent is answered.
+        if (conn.stopping() && buffer.empty()) {
+            const ssize_t n = read_available(client.get(), buffer);
+            if (n > 0) continue;
+            ending = "closed: the server is stopping";
+            break;
+        }
+        const auto event = conn.wait(POLLIN);
+        if (event == BlockingConnection::Event::Stop) continue;
+        if (event == BlockingConnection::Event::Timeout) {
+            if (conn.past_idle_deadline()) {
+                // The client did not complete a request in time (idle, or a slowloris trickling bytes).
+                Response response = timeout_response();
+                [[maybe_unused]] auto ignored = ::send(client.get(), response.head.data(), response.head.size(),
+                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+                ending = "timed out (408)";
+            } else {
+                ending = "closed: the grace period is over";
+            }
+            break;
+        }
+        const ssize_t n = read_available(client.get(), buffer);
+        if (n == 0) break;
+        if (n == -2) {
+            ending = "closed: connection error";
+            break;
+        }
+    }
+    // Closing with unread request bytes would make the kernel send a reset, which can destroy the response
+    // still in flight: shut our side, then read what the client still sends (at most a second) until it
+    // closes too.
+    if (std::string_view(ending) != "closed by the client") {
+        ::shutdown(client.get(), SHUT_WR);
+        const auto linger_end = Clock::now() + std::chrono::seconds(1);
+        for (;;) {
+            std::string discard;
+            const ssize_t n = read_available(client.get(), discard);
+            if (n == 0 || n == -2) break;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(linger_end - Clock::now()).count();
+            if (left <= 0) break;
+            if (n == -1) {
+                pollfd pfd{client.get(), POLLIN, 0};
+                if (::poll(&pfd, 1, static_cast<int>(left)) == 0) break;
+            }
+        }
+    }
+    log_line(settings, worker, connection, ending);
+}
+
+}  // namespace web

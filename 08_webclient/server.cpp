@@ -1,0 +1,120 @@
+// 08_webclient/server.cpp: the concurrent HTTP/1.1 file server of the lab handout.
+//
+// Mirrors: seeds/03_lab_concurrent_http_server.txt (the whole handout): the CLI
+// `server [-h] [-p PORT] [-v] [-d] [-f FOLDER] [-c {thread,thread-pool,process,process-pool,async}]`,
+// default port 8085, default concurrency `thread`, Ctrl-C that lets connected clients finish and joins every
+// thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against.
+//
+// The modes, each in its own file: threads.cpp (iterative, thread, thread-pool), processes.cpp (process,
+// process-pool), async.cpp (async, `--workers N` event loops). What they share is in serve.cpp (the answer
+// to a request, the blocking connection handler) and http.cpp (the parser and the path resolver).
+//
+// Watch for: with -d every request takes --delay-ms; ten clients at once finish together in every mode but
+// iterative, where they finish one after another. `-v` prefixes each log line with the connection and the
+// worker (thread, process, event loop) that served it.
+//
+// Demo (three terminals):
+//   ./server -f www -v -d                       (serves ./www on port 8085, 1 s per request)
+//   curl -v http://localhost:8085/index.html
+//   ./client 3 localhost index.html a.txt b.txt c.txt
+// See also: client.cpp (the lecture's threaded web client).
+#include "serve.hpp"
+
+#include "netutil/cli.hpp"
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+
+#include <fcntl.h>
+#include <map>
+
+namespace {
+
+constexpr uint16_t kDefaultPort = 8085;
+
+void print_summary(const web::Settings& settings) {
+    const web::Stats& stats = web::shared_stats();
+    int workers = 0;
+    if (settings.concurrency == "thread-pool") workers = settings.threads;
+    if (settings.concurrency == "process-pool") workers = settings.processes;
+    if (settings.concurrency == "async" && settings.workers > 1) workers = settings.workers;
+    const char* kind = settings.concurrency == "async" ? "loop" : settings.concurrency == "thread-pool" ? "pool thread" : "worker";
+    for (int i = 0; i < workers; ++i)
+        netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
+                            std::to_string(stats.worker_connections[i].load()) + " connections, " +
+                            std::to_string(stats.worker_requests[i].load()) + " requests");
+    netutil::print_line("served " + std::to_string(stats.connections.load()) + " connections, " +
+                        std::to_string(stats.requests.load()) + " requests in all");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"The concurrent HTTP/1.1 file server of the lab handout: GET and HEAD of the files under FOLDER\n"
+                 "(never outside it), keep-alive, pipelining. Ctrl-C stops accepting, lets every request already\n"
+                 "received finish (within --grace), joins every thread and reaps every child."};
+    int port = kDefaultPort;
+    web::Settings settings;
+    bool delay = false;
+    app.add_option("-p,--port", port, "port to bind to (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
+    app.add_flag("-d,--delay", delay, "add a delay (--delay-ms) before answering each request, to show concurrency");
+    app.add_option("-f,--folder", settings.folder, "folder to serve files from")->capture_default_str();
+    app.add_option("-c,--concurrency", settings.concurrency,
+                   "concurrency: iterative (one client at a time), thread (one per connection), thread-pool "
+                   "(--threads), process (one per connection), process-pool (--processes), async (epoll event "
+                   "loops, --workers)")
+        ->capture_default_str()
+        ->transform(CLI::IsMember({"iterative", "thread", "thread-pool", "process", "process-pool", "async"},
+                                  CLI::ignore_case));
+    auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms, "length of -d's delay in milliseconds "
+                                    "(giving it turns the delay on) [default: 1000]")->check(CLI::Range(0, 600000));
+    app.add_option("--threads", settings.threads, "thread-pool: number of threads")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_option("--processes", settings.processes, "process-pool: number of worker processes")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_option("--workers", settings.workers, "async: number of event loops, each with its own SO_REUSEPORT listener")->capture_default_str()->check(CLI::Range(1, 64));
+    app.add_option("--idle-timeout", settings.idle_timeout_s, "seconds a connection may take to complete a request "
+                   "(from accept, restarted by each request) before a 408 closes it; 0: none")->capture_default_str()->check(CLI::Range(0, 86400));
+    app.add_option("--grace", settings.grace_s, "seconds Ctrl-C waits for requests in progress")->capture_default_str()->check(CLI::Range(0, 3600));
+    app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once; "
+                   "more wait in the backlog")->capture_default_str()->check(CLI::Range(1, 100000));
+    app.add_option("--bind", settings.bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::parse_or_exit(app, argc, argv);
+    if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        settings.root.reset(::open(settings.folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!settings.root) netutil::throw_errno("folder " + settings.folder);
+        web::shared_stats();  // the shared counters exist before any fork
+
+        const bool reuse_port = settings.concurrency == "async" && settings.workers > 1;
+        netutil::UniqueFd listener = web::listen_on(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
+        netutil::set_nonblocking(listener.get());
+        netutil::print_listening(listener.get());
+        const uint16_t bound_port = netutil::local_address(listener.get()).port();
+        std::string how = settings.concurrency;
+        if (how == "thread-pool") how += " of " + std::to_string(settings.threads) + " threads";
+        if (how == "process-pool") how += " of " + std::to_string(settings.processes) + " processes";
+        if (how == "async") how += " with " + std::to_string(settings.workers) + " event loop(s)";
+        netutil::print_line("serving " + settings.folder + " (concurrency: " + how + ")" +
+                            (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
+
+        // Ctrl-C or SIGTERM writes a byte into `stop` (async-signal-safe), which every thread and every
+        // child process watches.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop);
+
+        const std::string& mode = settings.concurrency;
+        if (mode == "iterative") web::run_iterative(listener.get(), settings, stop);
+        else if (mode == "thread") web::run_thread_per_connection(listener.get(), settings, stop);
+        else if (mode == "thread-pool") web::run_thread_pool(listener.get(), settings, stop);
+        else if (mode == "process") web::run_process_per_connection(listener.get(), settings, stop);
+        else if (mode == "process-pool") web::run_process_pool(listener.get(), settings, stop);
+        else web::run_async(std::move(listener), bound_port, settings, stop);
+
+        const int signo = netutil::caught_signal();
+        netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) +
+                            ", every thread joined and every child reaped");
+        print_summary(settings);
+        return 0;
+    });
+}
