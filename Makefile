@@ -4,6 +4,7 @@
 #   make 04_prefork      build one lab, and point ./server and ./client here at its programs
 #   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
+#   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
 #   make bench           run the benchmarks and write docs/benchmarks.md (QUICK=1: short versions)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make clean           remove everything built
@@ -13,7 +14,7 @@ include mk/config.mk
 LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build netutil test demo bench deps clean help $(LABS)
+.PHONY: all build netutil test demo live bench deps clean help $(LABS)
 .DEFAULT_GOAL := all
 
 all: build
@@ -43,6 +44,9 @@ test: build
 demo: build
 	@mk/demo.sh $(LAB)
 
+live: build
+	@mk/live.sh $(LAB)
+
 bench: build
 	@bench/run.sh
 
@@ -51,6 +55,6 @@ clean:
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# *//'
+	@sed -n '3,10p' Makefile | sed 's/^# *//'
 	@echo
 	@echo "labs: $(LABS)"

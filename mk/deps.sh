@@ -13,6 +13,7 @@ need g++            have g++
 need make           have make
 need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
+need tmux           have tmux
 need libpng-dev     test -e /usr/include/png.h
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

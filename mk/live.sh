@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# mk/live.sh LAB: the slides' "clients run simultaneously in separate terminals", in one tmux window:
+# the lab's server in the top pane, each client in a pane of its own, ready to type into.
+# `make live LAB=01_mtserver` runs it. Quit with Ctrl-b d (detach) or `tmux kill-session -t labkit-LAB`.
+#
+# LAB/live.conf (optional, bash) says what to start; the defaults suit most labs:
+#   LIVE_SERVER="./server 0 3"                 # run in the lab folder; port 0, the real port is read back
+#   LIVE_CLIENTS=3                             # how many client panes
+#   LIVE_CLIENT="./client localhost PORT"     # PORT is replaced by the server's port
+#   LIVE_HINT="type a message in each client pane"
+# Environment: LIVE_SESSION (default labkit-LAB), LIVE_ATTACH=0 to leave the session detached,
+# LIVE_TMUX_SOCKET to use a tmux server of its own (tmux -L NAME), as the tests do.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+lab=${1:-}
+lab=${lab%/}
+if [ -z "$lab" ] || [ ! -d "$root/$lab" ]; then
+    echo "live: usage: make live LAB=NN_name (one of: $(cd "$root" && ls -d [0-9][0-9]_*/ | tr -d / | tr '\n' ' '))" >&2
+    exit 2
+fi
+command -v tmux >/dev/null || "$root/mk/deps.sh"
+
+LIVE_SERVER="./server 0 3"
+LIVE_CLIENTS=3
+LIVE_CLIENT="./client localhost PORT"
+LIVE_HINT="type into the client panes; Ctrl-b then an arrow key moves between panes, Ctrl-b d leaves"
+[ -f "$root/$lab/live.conf" ] && source "$root/$lab/live.conf"
+session=${LIVE_SESSION:-labkit-$lab}
+tmux=(tmux)
+[ -n "${LIVE_TMUX_SOCKET:-}" ] && tmux=(tmux -L "$LIVE_TMUX_SOCKET")
+
+"${tmux[@]}" kill-session -t "$session" 2>/dev/null || true
+"${tmux[@]}" new-session -d -s "$session" -x 200 -y 50 -c "$root/$lab"
+"${tmux[@]}" set-option -t "$session" remain-on-exit on >/dev/null
+"${tmux[@]}" set-option -t "$session" pane-border-status top >/dev/null
+"${tmux[@]}" select-pane -t "$session:0.0" -T "server: $LIVE_SERVER"
+"${tmux[@]}" send-keys -t "$session:0.0" "$LIVE_SERVER" Enter
+
+# The clients need the server's real port: read it from the server pane's first line.
+port=
+for _ in $(seq 100); do
+    port=$("${tmux[@]}" capture-pane -p -t "$session:0.0" | sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' | head -n 1)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "live: the server did not print its listening line; see: ${tmux[*]} attach -t $session" >&2
+    exit 1
+fi
+
+for i in $(seq "$LIVE_CLIENTS"); do
+    client=${LIVE_CLIENT//PORT/$port}
+    "${tmux[@]}" split-window -t "$session:0" -c "$root/$lab"
+    "${tmux[@]}" select-pane -t "$session:0.$i" -T "client $i: $client"
+    "${tmux[@]}" send-keys -t "$session:0.$i" "$client" Enter
+    "${tmux[@]}" select-layout -t "$session:0" tiled >/dev/null
+done
+"${tmux[@]}" select-layout -t "$session:0" main-horizontal >/dev/null
+"${tmux[@]}" select-pane -t "$session:0.1"
+"${tmux[@]}" display-message -t "$session" "$LIVE_HINT" 2>/dev/null || true
+
+echo "live: $lab in tmux session '$session' (server on port $port, $LIVE_CLIENTS clients): $LIVE_HINT"
+if [ "${LIVE_ATTACH:-1}" = 1 ] && [ -t 0 ] && [ -t 1 ]; then
+    if [ -n "${TMUX:-}" ]; then exec "${tmux[@]}" switch-client -t "$session"; fi
+    exec "${tmux[@]}" attach -t "$session"
+fi
+echo "live: attach with: ${tmux[*]} attach -t $session"

@@ -1,0 +1,65 @@
+// `make live LAB=...` (mk/live.sh): the tmux session with the server and each client in its own pane,
+// driven here as a user would, with tmux send-keys, and read back with capture-pane.
+#include "tests/harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+using namespace harness;
+
+namespace {
+
+const std::string kSocket = "labkit-test-" + std::to_string(::getpid());  // a tmux server of our own
+
+Result tmux(std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "tmux", "-L", kSocket});
+    return run(args);
+}
+
+// Waits until the pane shows `text`, polling capture-pane (tmux has no way to wait for output).
+bool pane_shows(const std::string& pane, const std::string& text, Duration timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+    std::string screen;
+    while (std::chrono::steady_clock::now() < deadline) {
+        screen = tmux({"capture-pane", "-p", "-t", pane}).out;
+        if (screen.find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "pane " << pane << " never showed \"" << text << "\"; it shows:\n" << screen;
+    return false;
+}
+
+class Live : public ::testing::Test {
+protected:
+    void TearDown() override { tmux({"kill-server"}); }
+};
+
+}  // namespace
+
+TEST_F(Live, OpensTheServerAndThreeClientsReadyToTypeInto) {
+    if (std::getenv("LABKIT_VARIANT") != nullptr && std::string(std::getenv("LABKIT_VARIANT")) != "release")
+        GTEST_SKIP() << "make live runs the normal build's programs";
+    const Result live = run({LABKIT_SOURCE_ROOT "/mk/live.sh", "01_mtserver"}, "", 20s,
+                            {.env = {"LIVE_TMUX_SOCKET=" + kSocket, "LIVE_ATTACH=0", "LIVE_SESSION=live-test"}});
+    ASSERT_EQ(live.status, 0) << live.err;
+    EXPECT_NE(live.out.find("3 clients"), std::string::npos) << live.out;
+    ASSERT_TRUE(pane_shows("live-test:0.0", "server starts 3 threads"));
+    for (const std::string pane : {"live-test:0.1", "live-test:0.2", "live-test:0.3"})
+        ASSERT_TRUE(pane_shows(pane, "Give message :"));  // capture-pane drops trailing blanks
+    // As on the slide: the first client types last.
+    tmux({"send-keys", "-t", "live-test:0.2", "this is B", "Enter"});
+    tmux({"send-keys", "-t", "live-test:0.3", "this is C", "Enter"});
+    ASSERT_TRUE(pane_shows("live-test:0.0", "received this is C"));
+    tmux({"send-keys", "-t", "live-test:0.1", "this is A", "Enter"});
+    ASSERT_TRUE(pane_shows("live-test:0.0", "received this is A"));
+    EXPECT_TRUE(pane_shows("live-test:0.0", "received this is B"));
+    EXPECT_TRUE(pane_shows("live-test:0.1", "Give message : this is A"));
+}
+
+TEST_F(Live, AnUnknownLabIsAUsageError) {
+    const Result live = run({LABKIT_SOURCE_ROOT "/mk/live.sh", "99_nothing"}, "", 10s,
+                            {.env = {"LIVE_TMUX_SOCKET=" + kSocket, "LIVE_ATTACH=0"}});
+    EXPECT_EQ(live.status, 2);
+    EXPECT_NE(live.err.find("usage: make live LAB="), std::string::npos) << live.err;
+}
