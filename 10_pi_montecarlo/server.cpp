@@ -1,0 +1,460 @@
+// 10_pi_montecarlo/server.cpp: the manager of a Monte Carlo estimate of pi, with a job queue.
+//
+// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3: "Use a multithreaded server to estimate
+// pi counting the number of samples (x, y) in [0, 1] x [0, 1]: x^2 + y^2 <= 1. The job queue maintained by the
+// server is a list of tuples. Each tuple contains the number of samples and the seed for the random number
+// generator." And the manager/worker paradigm of section 4, with the closing questions of
+// seeds/02_lecture_client_server_multiprocessing.txt ("What happens when something goes wrong?"): a worker
+// that dies mid-job loses nothing, the job goes back to the queue, and no job is ever counted twice.
+//
+// Watch for: each job's result is printed as it arrives, in whatever order the workers finish; the estimate
+// only depends on the jobs (their samples and seeds), so it is the same for 1, 2 or 8 workers and for --local.
+//
+// Demo (three terminals):
+//   ./server 11269 2            the manager waits for 2 workers
+//   ./client                    worker 0
+//   ./client                    worker 1; the jobs go out, the results come back, the estimate is printed
+// See also: client.cpp (the worker), montecarlo.hpp (the generator and the protocol).
+#include "montecarlo.hpp"
+
+#include "netutil/cli.hpp"
+#include "netutil/cputime.hpp"
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <numbers>
+#include <poll.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr uint16_t kDefaultPort = 11269;
+constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
+constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
+
+struct Job {
+    int number;
+    uint64_t samples;
+    uint64_t seed;
+};
+
+struct WorkerStats {
+    std::string peer;
+    int jobs = 0;
+    uint64_t samples = 0;
+    double busy_seconds = 0;
+    bool lost = false;
+};
+
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
+
+// The job queue of the assignment: (samples, seed) tuples waiting, out at a worker, or done. A job counts
+// once, when its result comes back checked; a lost worker's job goes back to the front of the queue.
+// Every member may be called from any thread; one mutex guards everything.
+class JobQueue {
+public:
+    JobQueue(int njobs, uint64_t samples, uint64_t base_seed, int nworkers, const netutil::StopPipe& started,
+             const netutil::StopPipe& finished)
+        : nworkers_(nworkers), started_(started), finished_(finished), stats_(static_cast<size_t>(nworkers)),
+          taken_(static_cast<size_t>(nworkers), false), inside_(static_cast<size_t>(njobs)),
+          done_(static_cast<size_t>(njobs), false), remaining_(njobs) {
+        for (int j = 0; j < njobs; ++j) waiting_.push_back({j, samples, montecarlo::job_seed(base_seed, j)});
+        jobs_ = std::vector<Job>(waiting_.begin(), waiting_.end());
+    }
+
+    // Before the start: a worker that said HELLO takes the lowest free number; the last one starts the work.
+    std::optional<int> join(const std::string& peer) {
+        std::lock_guard lock(mutex_);
+        if (started_flag_) return std::nullopt;
+        const auto free = std::find(taken_.begin(), taken_.end(), false);
+        if (free == taken_.end()) return std::nullopt;
+        const int t = static_cast<int>(free - taken_.begin());
+        taken_[static_cast<size_t>(t)] = true;
+        stats_[static_cast<size_t>(t)].peer = peer;
+        netutil::print_line("worker " + std::to_string(t) + " connected from " + peer);
+        if (++joined_ == nworkers_) {
+            started_flag_ = true;
+            alive_ = nworkers_;
+            netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
+                                std::to_string(jobs_.size()) + " jobs");
+            started_.request_stop();
+        }
+        return t;
+    }
+
+    bool leave_before_start(int t) {
+        std::lock_guard lock(mutex_);
+        if (started_flag_) return false;
+        taken_[static_cast<size_t>(t)] = false;
+        --joined_;
+        netutil::print_line("worker " + std::to_string(t) + " left before the start: waiting for " +
+                            std::to_string(nworkers_ - joined_) + " more");
+        return true;
+    }
+
+    // The next job from the front of the queue. Waits while jobs are out at other workers (one of them may
+    // die and give its job back); std::nullopt when every job is done or the run is over.
+    std::optional<Job> next() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            if (over_ || remaining_ == 0) return std::nullopt;
+            if (!waiting_.empty()) {
+                const Job job = waiting_.front();
+                waiting_.pop_front();
+                return job;
+            }
+            changed_.wait(lock);
+        }
+    }
+
+    // Job `job` came back from worker t, checked: printed and counted, once.
+    void finish(int t, const Job& job, uint64_t inside, double seconds) {
+        std::lock_guard lock(mutex_);
+        auto& stats = stats_[static_cast<size_t>(t)];
+        stats.busy_seconds += seconds;
+        if (done_[static_cast<size_t>(job.number)]) return;  // cannot happen: a job is out at one worker at a time
+        done_[static_cast<size_t>(job.number)] = true;
+        inside_[static_cast<size_t>(job.number)] = inside;
+        stats.jobs += 1;
+        stats.samples += job.samples;
+        netutil::print_line("job " + std::to_string(job.number) + " (" + std::to_string(job.samples) + " samples, seed " +
+                            std::to_string(job.seed) + ") by worker " + std::to_string(t) + ": " +
+                            std::to_string(inside) + " inside, pi ~ " +
+                            fixed(4.0 * static_cast<double>(inside) / static_cast<double>(job.samples), 6));
+        if (--remaining_ == 0) {
+            changed_.notify_all();
+            finished_.request_stop();
+        }
+    }
+
+    // Worker t is gone while it had `in_flight`: that job goes back to the front of the queue.
+    void lose(int t, const std::optional<Job>& in_flight, const std::string& why) {
+        std::lock_guard lock(mutex_);
+        const bool give_back = in_flight && !done_[static_cast<size_t>(in_flight->number)];
+        if (give_back) waiting_.push_front(*in_flight);
+        stats_[static_cast<size_t>(t)].lost = true;
+        --alive_;
+        netutil::print_line("worker " + std::to_string(t) + " lost (" + why + ")" +
+                            (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue"
+                                       : std::string()));
+        if (alive_ == 0 && remaining_ > 0) {
+            over_ = true;
+            finished_.request_stop();
+        }
+        changed_.notify_all();
+    }
+
+    void end() {
+        std::lock_guard lock(mutex_);
+        over_ = true;
+        changed_.notify_all();
+    }
+
+    int remaining() const {
+        std::lock_guard lock(mutex_);
+        return remaining_;
+    }
+    int size() const { return static_cast<int>(jobs_.size()); }
+    bool started() const {
+        std::lock_guard lock(mutex_);
+        return started_flag_;
+    }
+    std::vector<WorkerStats> stats() const {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+    // Samples and hits over every job, added in job order (integers: the order could not matter anyway).
+    std::pair<uint64_t, uint64_t> totals() const {
+        std::lock_guard lock(mutex_);
+        uint64_t samples = 0, inside = 0;
+        for (size_t j = 0; j < jobs_.size(); ++j) {
+            samples += jobs_[j].samples;
+            inside += inside_[j];
+        }
+        return {samples, inside};
+    }
+
+private:
+    const int nworkers_;
+    const netutil::StopPipe& started_;
+    const netutil::StopPipe& finished_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<Job> jobs_;
+    std::deque<Job> waiting_;
+    std::vector<WorkerStats> stats_;
+    std::vector<bool> taken_;
+    std::vector<uint64_t> inside_;
+    std::vector<bool> done_;
+    int remaining_;
+    int joined_ = 0;
+    int alive_ = 0;
+    bool started_flag_ = false;
+    bool over_ = false;
+};
+
+struct Events {
+    const netutil::StopPipe& started;  // every worker is there
+    const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
+};
+
+struct Lost {
+    std::string why;
+};
+
+// Sends one job and checks the reply: RESULT with the same job number and sample count, and a count of
+// points inside that is at most the samples.
+uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
+    netutil::write_all(fd, "JOB " + std::to_string(job.number) + " " + std::to_string(job.samples) + " " +
+                               std::to_string(job.seed) + "\n");
+    std::string line;
+    switch (reader.read_line(line)) {
+    case netutil::LineReader::Status::Line: break;
+    case netutil::LineReader::Status::Stopped: throw Lost{"stopped"};
+    case netutil::LineReader::Status::TimedOut: throw Lost{"no result for job " + std::to_string(job.number) + " in time"};
+    case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
+    default: throw Lost{"connection closed"};
+    }
+    const auto w = montecarlo::words(line);
+    if (w.size() == 4 && w[0] == "RESULT") {
+        const auto number = montecarlo::parse_number<int>(w[1], 0, montecarlo::kMaxJobs);
+        const auto samples = montecarlo::parse_number<uint64_t>(w[2], 1, montecarlo::kMaxSamples);
+        const auto inside = montecarlo::parse_number<uint64_t>(w[3], 0, montecarlo::kMaxSamples);
+        if (!number || *number != job.number || !samples || *samples != job.samples)
+            throw Lost{"sent " + montecarlo::quote(line) + " for job " + std::to_string(job.number)};
+        if (!inside || *inside > job.samples) throw Lost{"sent an impossible count in " + montecarlo::quote(line)};
+        if (!reader.buffered().empty()) throw Lost{"sent more than one result for job " + std::to_string(job.number)};
+        return *inside;
+    }
+    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + montecarlo::quote(line)};
+    throw Lost{"sent " + montecarlo::quote(line) + " instead of RESULT " + std::to_string(job.number)};
+}
+
+// The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
+// and never counts as a worker), the wait for the others, then jobs until none is left.
+void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queue, Events events, int reply_timeout_ms) {
+    const int fd = connection.get();
+    auto turn_away = [&](const std::string& why) {
+        netutil::print_line("turned away " + peer + ": " + why);
+        try {
+            netutil::write_all(fd, "error: expected " + std::string(montecarlo::kHello) + "\n");
+        } catch (const std::system_error&) {
+        }
+    };
+    std::optional<int> slot;
+    std::optional<Job> in_flight;
+    try {
+        netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
+        netutil::LineReader hello(fd, montecarlo::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
+        std::string line;
+        switch (hello.read_line(line)) {
+        case netutil::LineReader::Status::Line: break;
+        case netutil::LineReader::Status::Stopped: return;
+        case netutil::LineReader::Status::TimedOut:
+            return turn_away("said nothing for " + std::to_string(kHelloTimeoutMs / 1000) + " s");
+        case netutil::LineReader::Status::TooLong: return turn_away("sent a line too long");
+        default: return turn_away("closed without saying HELLO");
+        }
+        if (line != montecarlo::kHello || !hello.buffered().empty())
+            return turn_away("sent " + montecarlo::quote(line) + " instead of " + std::string(montecarlo::kHello));
+        slot = queue.join(peer);
+        if (!slot) {
+            netutil::print_line("turned away " + peer + ": every worker is there already");
+            netutil::write_all(fd, "error: the manager has all its workers\n");
+            return;
+        }
+
+        pollfd fds[3] = {{fd, POLLIN, 0}, {events.started.fd(), POLLIN, 0}, {events.quit.fd(), POLLIN, 0}};
+        for (;;) {
+            if (::poll(fds, 3, -1) == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[2].revents != 0) return;
+            if (fds[1].revents != 0) break;
+            if (fds[0].revents != 0) {
+                if (queue.leave_before_start(*slot)) return;
+                throw Lost{"connection closed"};
+            }
+        }
+
+        netutil::LineReader reader(fd, montecarlo::kMaxLine, events.quit.fd(), reply_timeout_ms);
+        while ((in_flight = queue.next())) {
+            const netutil::Stopwatch watch;
+            const uint64_t inside = run_job(reader, fd, *in_flight);
+            queue.finish(*slot, *in_flight, inside, watch.seconds());
+            in_flight.reset();
+        }
+        if (events.quit.stop_requested() && queue.remaining() > 0) return;  // Ctrl-C: closing is the message
+        netutil::write_all(fd, "BYE\n");
+    } catch (const Lost& lost) {
+        if (lost.why == "stopped") return;
+        if (slot) queue.lose(*slot, in_flight, lost.why);
+    } catch (const std::system_error& error) {
+        if (!slot) {
+            netutil::print_line("turned away " + peer + ": " + error.what());
+        } else if (!queue.leave_before_start(*slot)) {
+            queue.lose(*slot, in_flight, error.what());
+        }
+    }
+}
+
+void print_estimate(uint64_t samples, uint64_t inside, int njobs, double seconds) {
+    const double estimate = 4.0 * static_cast<double>(inside) / static_cast<double>(samples);
+    char error[32];
+    std::snprintf(error, sizeof error, "%.3e", std::fabs(estimate - std::numbers::pi));
+    netutil::print_line("estimate of pi " + fixed(estimate, 10) + " (" + std::to_string(inside) + " of " +
+                        std::to_string(samples) + " samples inside, " + std::to_string(njobs) + " jobs)");
+    netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0);
+    netutil::print_line("wall time " + fixed(seconds, 3) + " s, " + rate + " samples/s");
+}
+
+// --local: the same jobs run here, one after the other, no sockets: the reference estimate.
+int run_local(int njobs, uint64_t samples, uint64_t base_seed) {
+    const netutil::Stopwatch watch;
+    uint64_t inside = 0;
+    for (int j = 0; j < njobs; ++j) {
+        const uint64_t seed = montecarlo::job_seed(base_seed, j);
+        const uint64_t count = montecarlo::count_inside(samples, seed);
+        netutil::print_line("job " + std::to_string(j) + " (" + std::to_string(samples) + " samples, seed " +
+                            std::to_string(seed) + ") local: " + std::to_string(count) + " inside, pi ~ " +
+                            fixed(4.0 * static_cast<double>(count) / static_cast<double>(samples), 6));
+        inside += count;
+    }
+    print_estimate(samples * static_cast<uint64_t>(njobs), inside, njobs, watch.seconds());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Manager of the Monte Carlo estimate of pi (lecture: assignment 3): keeps a job queue of (samples,\n"
+                 "seed) tuples, hands the jobs to NWORKERS worker clients, prints each result as it arrives and the\n"
+                 "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them."};
+    int port = kDefaultPort;
+    int nworkers = 2;
+    int njobs = 16;
+    uint64_t samples = 10'000'000;
+    uint64_t seed = 1;
+    bool local = false;
+    int reply_timeout = 600;
+    std::string bind_address = "0.0.0.0";
+    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
+        ->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
+        ->check(CLI::Range(1, montecarlo::kMaxJobs));
+    app.add_option("--samples", samples, "samples per job")->capture_default_str()
+        ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
+    app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
+    app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
+    app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one job before it counts as "
+                   "lost and its job goes back to the queue")->capture_default_str()->check(CLI::Range(1, 86400));
+    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::parse_or_exit(app, argc, argv);
+    if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        if (local) return run_local(njobs, samples, seed);
+
+        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::set_nonblocking(listener.get());
+        netutil::print_listening(listener.get());
+        netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: " + std::to_string(njobs) +
+                            " jobs of " + std::to_string(samples) + " samples, seeds " + std::to_string(seed) +
+                            " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
+
+        const netutil::StopPipe stop;      // Ctrl-C or SIGTERM
+        netutil::stop_on_signals(stop);
+        const netutil::StopPipe started;   // every worker is there
+        const netutil::StopPipe finished;  // every job is done, or no worker is left
+        const netutil::StopPipe quit;      // the handlers stop waiting
+        JobQueue queue(njobs, samples, seed, nworkers, started, finished);
+        const Events events{started, quit};
+        std::optional<netutil::Stopwatch> since_start;
+
+        // The acceptor: one handler thread per connection while workers are missing; once the work has
+        // started, newcomers are told so and closed right here.
+        std::vector<std::thread> handlers;
+        std::vector<std::shared_ptr<std::atomic<bool>>> running;
+        pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
+                         {started.fd(), POLLIN, 0}};
+        for (;;) {
+            if (::poll(fds, since_start ? 3 : 4, -1) == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[1].revents != 0 || fds[2].revents != 0) break;
+            if (!since_start && fds[3].revents != 0) since_start.emplace();
+            if (fds[0].revents == 0) continue;
+            netutil::SockAddr peer;
+            netutil::UniqueFd connection = netutil::accept_client(listener.get(), &peer);
+            if (!connection) continue;
+            const auto pending = std::count_if(running.begin(), running.end(), [](const auto& flag) { return flag->load(); });
+            if (queue.started() || pending >= kMaxPending) {
+                netutil::print_line("turned away " + peer.to_string() + ": " +
+                                    (queue.started() ? "the work has started" : "too many connections at once"));
+                try {
+                    netutil::write_all(connection.get(), queue.started() ? "error: the manager has all its workers\n"
+                                                                         : "error: too many connections at once\n");
+                } catch (const std::system_error&) {
+                }
+                continue;
+            }
+            auto flag = std::make_shared<std::atomic<bool>>(true);
+            running.push_back(flag);
+            handlers.emplace_back([&queue, events, reply_timeout, flag, peer = peer.to_string(),
+                                   connection = std::move(connection)]() mutable {
+                serve_worker(std::move(connection), peer, queue, events, reply_timeout * 1000);
+                flag->store(false);
+            });
+        }
+        listener.reset();
+        quit.request_stop();
+        queue.end();
+        for (auto& handler : handlers) handler.join();
+
+        const int signo = netutil::caught_signal();
+        const int remaining = queue.remaining();
+        if (remaining > 0 && signo != 0) {
+            netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
+                                (queue.started() ? std::to_string(queue.size() - remaining) + " of " +
+                                                       std::to_string(queue.size()) + " jobs were done"
+                                                 : std::string("the work had not started")) +
+                                ", no estimate");
+            return 0;
+        }
+        const auto stats = queue.stats();
+        for (size_t t = 0; t < stats.size(); ++t)
+            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[t].jobs) + " jobs, " +
+                                std::to_string(stats[t].samples) + " samples, busy " +
+                                fixed(stats[t].busy_seconds, 3) + " s" + (stats[t].lost ? " (lost)" : ""));
+        if (remaining > 0) {
+            netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
+                                 std::to_string(queue.size()) + " jobs not done, no estimate");
+            return 1;
+        }
+        const auto [total_samples, inside] = queue.totals();
+        print_estimate(total_samples, inside, queue.size(), since_start ? since_start->seconds() : 0.0);
+        return 0;
+    });
+}
