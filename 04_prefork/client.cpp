@@ -1,0 +1,172 @@
+// 04_prefork/client.cpp: the load client of the server design alternatives (UNP's client.c, ch. 30).
+//
+// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Comparing Multi Process/Multi Thread
+// Designs": the one client that drives every server model of labs 04 and 05, so their CPU times compare.
+// NCHILDREN client processes each make NLOOPS connections; on each connection they ask for NBYTES bytes
+// (a line "NBYTES\n"), check that exactly NBYTES come back, and close. The parent waits for them all and
+// prints what they did. Exit status 0 only when every byte count was right.
+//
+// Usage:  ./client HOST PORT NCHILDREN NLOOPS NBYTES      e.g. ./client localhost 9877 5 500 4000
+//         (the lecture's table: 5 children x 500 connections x 4000 bytes)
+// See also: server.cpp (04_prefork), ../05_prethread/server.cpp, protocol.hpp.
+#include "04_prefork/protocol.hpp"
+
+#include "netutil/cli.hpp"
+#include "netutil/cputime.hpp"
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+struct Settings {
+    std::string host = "localhost";
+    int port = 9877;
+    int nchildren = 5;
+    int nloops = 500;
+    long nbytes = 4000;
+    int requests = 1;        // requests per connection
+    double timeout_s = 10;   // connect and reply timeout
+    int max_messages = 5;    // error lines printed per child
+};
+
+// What one client child did, in memory shared with the parent (written by the child only, read by the
+// parent after waitpid(), which orders the two).
+struct ChildReport {
+    long connections = 0;  // connections that got every reply right
+    long long bytes = 0;
+    long errors = 0;
+};
+
+std::string fmt(const char* format, double value) {
+    char text[64];
+    std::snprintf(text, sizeof text, format, value);
+    return text;
+}
+
+// One connection: `requests` times, ask for nbytes and read exactly that many. Throws on any failure.
+void one_connection(const Settings& s, const std::chrono::milliseconds timeout, long long& bytes) {
+    const netutil::UniqueFd server = netutil::tcp_connect(s.host, static_cast<uint16_t>(s.port), timeout);
+    netutil::set_receive_timeout(server.get(), timeout);
+    const std::string request = std::to_string(s.nbytes) + "\n";
+    std::vector<char> reply(static_cast<size_t>(s.nbytes));
+    for (int r = 0; r < s.requests; ++r) {
+        netutil::write_all(server.get(), request);
+        size_t got = 0;
+        try {
+            got = netutil::read_exact(server.get(), reply.data(), reply.size());
+        } catch (const std::system_error& error) {
+            if (error.code().value() == ETIMEDOUT)
+                throw std::runtime_error("no reply within " + fmt("%g", s.timeout_s) + " s");
+            throw;
+        }
+        if (got != reply.size()) {
+            std::string what = "asked for " + std::to_string(s.nbytes) + " bytes, got " + std::to_string(got) +
+                               " before the server closed";
+            const std::string start(reply.data(), std::min<size_t>(got, 80));
+            if (start.rfind("error:", 0) == 0) what += ": " + start.substr(0, start.find('\n'));
+            throw std::runtime_error(what);
+        }
+        bytes += s.nbytes;
+    }
+}
+
+// The body of one client child: NLOOPS connections, one after the other, as in UNP's client.c.
+void child_main(int index, const Settings& s, ChildReport& report) {
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(s.timeout_s * 1000));
+    for (int loop = 0; loop < s.nloops; ++loop) {
+        try {
+            one_connection(s, timeout, report.bytes);
+            ++report.connections;
+        } catch (const std::exception& error) {
+            if (++report.errors <= s.max_messages)
+                netutil::print_error("client: child " + std::to_string(index) + ", connection " +
+                                     std::to_string(loop) + ": " + error.what());
+        }
+    }
+    if (report.errors > s.max_messages)
+        netutil::print_error("client: child " + std::to_string(index) + ": " +
+                             std::to_string(report.errors - s.max_messages) + " more errors not shown");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Load client of the server models (labs 04 and 05): NCHILDREN processes each make NLOOPS\n"
+                 "connections asking for NBYTES bytes, check every byte count, and print a summary.\n"
+                 "Exit status 0 only when every reply was right."};
+    Settings s;
+    app.add_option("HOST", s.host, "server to connect to")->capture_default_str();
+    app.add_option("PORT", s.port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("NCHILDREN", s.nchildren, "client processes running at once")->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    app.add_option("NLOOPS", s.nloops, "connections each child makes, one after the other")->capture_default_str()
+        ->check(CLI::Range(1, 10000000));
+    app.add_option("NBYTES", s.nbytes, "bytes to ask for on each request (1 to 1048576)")->capture_default_str()
+        ->check(CLI::Range(1L, byte_count::kMaxBytes));
+    app.add_option("--requests", s.requests, "requests on each connection before closing it")
+        ->capture_default_str()->check(CLI::Range(1, 100000));
+    app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection or a reply")
+        ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+    netutil::parse_or_exit(app, argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        // One report slot per child, in shared memory (MAP_SHARED survives fork).
+        const size_t size = sizeof(ChildReport) * static_cast<size_t>(s.nchildren);
+        void* shared = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) netutil::throw_errno("mmap");
+        auto* reports = static_cast<ChildReport*>(shared);
+        for (int i = 0; i < s.nchildren; ++i) new (&reports[i]) ChildReport{};
+
+        const netutil::Stopwatch wall;
+        std::vector<pid_t> children;
+        for (int i = 0; i < s.nchildren; ++i) {
+            const pid_t pid = ::fork();
+            if (pid == -1) netutil::throw_errno("fork");
+            if (pid == 0) {
+                child_main(i, s, reports[i]);
+                ::_exit(0);
+            }
+            children.push_back(pid);
+        }
+        long died = 0;
+        for (size_t i = 0; i < children.size(); ++i) {
+            int status = 0;
+            while (::waitpid(children[i], &status, 0) == -1)
+                if (errno != EINTR) netutil::throw_errno("waitpid");
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                netutil::print_error("client: child " + std::to_string(i) + " " + netutil::describe_status(status));
+                ++died;
+            }
+        }
+        const double seconds = wall.seconds();
+
+        long connections = 0, errors = died;
+        long long bytes = 0;
+        for (int i = 0; i < s.nchildren; ++i) {
+            connections += reports[i].connections;
+            bytes += reports[i].bytes;
+            errors += reports[i].errors;
+        }
+        ::munmap(shared, size);
+        netutil::print_line(std::to_string(s.nchildren) + " children x " + std::to_string(s.nloops) +
+                            " connections x " + std::to_string(s.nbytes) + " bytes" +
+                            (s.requests > 1 ? " x " + std::to_string(s.requests) + " requests" : std::string()) +
+                            ": " + std::to_string(connections) + " connections, " + std::to_string(bytes) +
+                            " bytes, " + std::to_string(errors) + " errors, " + fmt("%.3f", seconds) + " s wall (" +
+                            fmt("%.0f", seconds > 0 ? static_cast<double>(connections) / seconds : 0) +
+                            " connections/s)");
+        return errors == 0 ? 0 : 1;
+    });
+}

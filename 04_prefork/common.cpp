@@ -1,0 +1,216 @@
+// 04_prefork/common.cpp: what the parents and children of every model share (see models.hpp).
+#include "04_prefork/models.hpp"
+#include "04_prefork/protocol.hpp"
+
+#include "netutil/cputime.hpp"
+#include "netutil/error.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace prefork {
+
+std::string model_name(Model model) {
+    switch (model) {
+        case Model::Iterative: return "iterative";
+        case Model::Fork: return "fork";
+        case Model::NoLock: return "nolock";
+        case Model::Flock: return "flock";
+        case Model::Mutex: return "mutex";
+        case Model::Pass: return "pass";
+    }
+    return "?";
+}
+
+std::string model_description(Model model) {
+    switch (model) {
+        case Model::Iterative: return "one process serves one client at a time";
+        case Model::Fork: return "one child forked per client";
+        case Model::NoLock: return "preforked children call accept() with no lock";
+        case Model::Flock: return "preforked children call accept() under an fcntl() record lock";
+        case Model::Mutex: return "preforked children call accept() under a process-shared pthread mutex";
+        case Model::Pass: return "the parent accepts and passes each descriptor to an idle child";
+    }
+    return "?";
+}
+
+// ------------------------------------------------------------------------------------------------ parent
+
+namespace {
+const sigset_t& parent_signal_set() {
+    static const sigset_t set = netutil::signal_set({SIGINT, SIGTERM, SIGCHLD});
+    return set;
+}
+}  // namespace
+
+ParentSignals::ParentSignals() {
+    netutil::block_signals(parent_signal_set());
+    fd_ = netutil::make_signalfd(parent_signal_set());
+}
+
+ParentSignals::Pending ParentSignals::read() {
+    Pending pending;
+    signalfd_siginfo info{};
+    for (;;) {
+        const ssize_t n = ::read(fd_.get(), &info, sizeof info);
+        if (n == -1 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof info)) break;  // EAGAIN: nothing more pending
+        if (info.ssi_signo == SIGCHLD)
+            pending.child_ended = true;
+        else
+            pending.stop_signal = static_cast<int>(info.ssi_signo);
+    }
+    return pending;
+}
+
+StopPipe::StopPipe() {
+    int ends[2];
+    netutil::check(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
+    read_end.reset(ends[0]);
+    write_end.reset(ends[1]);
+}
+
+void StopPipe::request_stop() const {
+    const char byte = 's';
+    [[maybe_unused]] auto ignored = ::write(write_end.get(), &byte, 1);  // stays readable: never drained
+}
+
+// ------------------------------------------------------------------------------------------------ child
+
+namespace {
+
+volatile sig_atomic_t child_waiting = 0;  // blocked waiting for work: SIGTERM may end the child at once
+volatile sig_atomic_t child_stop = 0;     // SIGTERM came while busy
+
+// Async-signal-safe: _exit() and flags only. Exiting while idle loses nothing (the count of a connection
+// is taken after it is accepted); a held fcntl lock is released by the kernel, a held robust mutex is
+// recovered by the next child to lock it.
+extern "C" void on_child_sigterm(int) {
+    if (child_waiting) ::_exit(0);
+    child_stop = 1;
+}
+
+}  // namespace
+
+void begin_waiting() {
+    child_waiting = 1;
+    if (child_stop) ::_exit(0);  // a SIGTERM that came just before: the flag is set, so it is seen here
+}
+
+void end_waiting() { child_waiting = 0; }
+
+bool stop_requested() { return child_stop != 0; }
+
+pid_t fork_child(const std::function<void()>& body) {
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == -1) netutil::throw_errno("fork");
+    if (pid > 0) return pid;
+
+    // The child. Signals stay blocked (as inherited) until the handlers are in place.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGINT, &ignore, nullptr);
+    struct sigaction term {};
+    term.sa_handler = on_child_sigterm;
+    ::sigemptyset(&term.sa_mask);
+    ::sigaction(SIGTERM, &term, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGCHLD, &dfl, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orphan would serve on forever: end it with its parent
+    if (::getppid() != parent) ::_exit(0);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int status = 0;
+    try {
+        body();
+    } catch (const std::exception& error) {
+        netutil::print_error(netutil::program_name() + ": child " + std::to_string(::getpid()) + ": " + error.what());
+        status = 1;
+    }
+    ::_exit(status);  // never return into the parent's code; no destructors of the parent's objects
+}
+
+// ------------------------------------------------------------------------------------------------ stopping
+
+void stop_children(Server& server, std::vector<pid_t> pids, const std::function<void(pid_t, int)>& on_reaped) {
+    server.stop.request_stop();
+    for (const pid_t pid : pids) ::kill(pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long>(server.settings.grace_s * 1000));
+    bool killed = false;
+    while (!pids.empty()) {
+        for (const auto& done : netutil::reap_children()) {
+            std::erase(pids, done.pid);
+            if (on_reaped) on_reaped(done.pid, done.status);
+        }
+        if (pids.empty()) break;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 && !killed) {
+            netutil::print_line("grace period over: killing " + std::to_string(pids.size()) + " busy children");
+            for (const pid_t pid : pids) ::kill(pid, SIGKILL);
+            killed = true;
+        }
+        pollfd pfd{server.signals.fd(), POLLIN, 0};
+        ::poll(&pfd, 1, killed ? 100 : static_cast<int>(std::max<long>(1, std::min<long>(left.count(), 100))));
+        server.signals.read();  // SIGCHLD (and any further Ctrl-C) consumed; the reaping above does the work
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ serving
+
+netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who) {
+    static bool said = false;
+    try {
+        netutil::UniqueFd client = netutil::accept_client(listen_fd);
+        said = false;
+        return client;
+    } catch (const std::system_error& error) {
+        const int code = error.code().value();
+        if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
+        if (!said) netutil::print_line(who + ": out of descriptors (" + error.what() + "): waiting");
+        said = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return {};
+    }
+}
+
+bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
+    const byte_count::Served served =
+        byte_count::serve_connection(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()});
+    if (!served.detail.empty()) {
+        std::string peer = "a client";
+        try {
+            peer = netutil::peer_address(fd).to_string();
+        } catch (const std::system_error&) {
+        }
+        netutil::print_line(who + ": " + peer + ": " + served.detail);
+    }
+    return served.ending == byte_count::Ending::Stopped;
+}
+
+void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
+                   long total) {
+    netutil::print_line("server stopped by " + netutil::signal_name(stop_signal));
+    for (const auto& worker : workers)
+        netutil::print_line(worker.name + ": " + std::to_string(worker.connections) + " connections");
+    if (!workers_line.empty()) netutil::print_line(workers_line);
+    netutil::print_line("connections: " + std::to_string(total) + " in all");
+    netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_total()) +
+                        " (the server and all its children)");
+}
+
+}  // namespace prefork

@@ -1,0 +1,57 @@
+// 04_prefork/fork_per_client.cpp: the traditional concurrent server, one child forked per client
+// (UNP's serv01; the lecture's "Traditional concurrent server model").
+//
+// Watch for: every connection costs a fork() and an exit(), and the parent must reap each child (here on
+// SIGCHLD, read from a signalfd). That process control is what the lecture's table charges this model
+// with: by far the highest CPU time of all.
+// Limit: at most --max-clients children serve at once; above it the parent stops accepting (clients wait
+// in the listen backlog) and says so once.
+#include "04_prefork/models.hpp"
+
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
+
+#include <poll.h>
+#include <set>
+
+namespace prefork {
+
+void run_fork_per_client(Server& server) {
+    netutil::set_nonblocking(server.listener.get());
+    std::set<pid_t> serving;
+    long forked = 0;
+    bool said_full = false;
+    int stop_signal = 0;
+    while (stop_signal == 0) {
+        const bool full = static_cast<int>(serving.size()) >= server.settings.max_clients;
+        if (full && !said_full) {
+            netutil::print_line("max-clients " + std::to_string(server.settings.max_clients) +
+                                " reached: new clients wait in the backlog until a child ends");
+            said_full = true;
+        }
+        pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
+        if (::poll(fds, full ? 1 : 2, -1) == -1) continue;
+        if (fds[0].revents != 0) {
+            const auto pending = server.signals.read();
+            stop_signal = pending.stop_signal;
+            if (pending.child_ended)
+                for (const auto& done : netutil::reap_children()) serving.erase(done.pid);
+        }
+        if (stop_signal != 0 || full || fds[1].revents == 0) continue;
+        netutil::UniqueFd client = accept_or_wait(server.listener.get(), "server");
+        if (!client) continue;
+        const pid_t pid = fork_child([&] {
+            server.listener.reset();  // the child serves this one client only
+            server.close_parent_only();
+            serve(client.get(), server, server.stop.read_end.get(), "child " + std::to_string(::getpid()));
+        });
+        serving.insert(pid);
+        ++forked;
+        // `client` closes here in the parent: the child holds its own copy of the descriptor.
+    }
+    stop_children(server, {serving.begin(), serving.end()});
+    print_summary(stop_signal, {}, "children forked: " + std::to_string(forked) + ", one connection each", forked);
+}
+
+}  // namespace prefork

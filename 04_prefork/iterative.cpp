@@ -1,0 +1,33 @@
+// 04_prefork/iterative.cpp: the iterative server, the lecture's base case (UNP's serv00 / "Iterative Servers").
+//
+// One process accepts a client, serves it to the end, then accepts the next: no fork, no lock, no
+// process control at all, so its CPU time is the baseline the table subtracts from every other model.
+// Watch for: a second client waits (in the listen backlog) until the first one closes.
+#include "04_prefork/models.hpp"
+
+#include "netutil/output.hpp"
+#include "netutil/socket.hpp"
+
+#include <poll.h>
+
+namespace prefork {
+
+void run_iterative(Server& server) {
+    netutil::set_nonblocking(server.listener.get());  // only this process uses it: poll, then accept
+    long served = 0;
+    int stop_signal = 0;
+    while (stop_signal == 0) {
+        pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) == -1) continue;  // EINTR
+        if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
+        if (stop_signal != 0 || fds[1].revents == 0) continue;
+        const netutil::UniqueFd client = accept_or_wait(server.listener.get(), "server");
+        if (!client) continue;
+        ++served;
+        // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.
+        serve(client.get(), server, server.signals.fd(), "server");
+    }
+    print_summary(stop_signal, {{"server", served}}, "", served);
+}
+
+}  // namespace prefork

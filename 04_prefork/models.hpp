@@ -1,0 +1,108 @@
+// 04_prefork/models.hpp: the server models of lab 04, and what their parents and children share.
+//
+// Every model runs in one process (the parent) that owns the listening socket; all but `iterative` fork
+// children. The parent never starts a thread: it waits for SIGINT, SIGTERM and SIGCHLD on a signalfd, so
+// a signal is an ordinary event in its poll loop, and forking from it is always safe.
+#pragma once
+
+#include "netutil/fd.hpp"
+
+#include <csignal>
+#include <functional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace prefork {
+
+enum class Model { Iterative, Fork, NoLock, Flock, Mutex, Pass };
+std::string model_name(Model model);
+std::string model_description(Model model);
+
+struct Settings {
+    Model model = Model::NoLock;
+    int nchildren = 5;
+    int idle_timeout_s = 10;  // 0: none (the book's servers)
+    int max_clients = 256;    // fork model: children serving at once
+    double grace_s = 5;       // on Ctrl-C, how long busy children may take to finish
+    int idle_timeout_ms() const { return idle_timeout_s > 0 ? idle_timeout_s * 1000 : -1; }
+};
+
+// The parent's signals: SIGINT and SIGTERM (stop) and SIGCHLD (a child ended) are blocked and read from a
+// signalfd. Owns the signalfd.
+class ParentSignals {
+public:
+    ParentSignals();
+    int fd() const { return fd_.get(); }
+    struct Pending {
+        int stop_signal = 0;      // SIGINT or SIGTERM if one came
+        bool child_ended = false;
+    };
+    Pending read();                 // every signal pending now (never blocks)
+    void close_in_child() { fd_.reset(); }
+
+private:
+    netutil::UniqueFd fd_;
+};
+
+// The parent's means of stopping busy children: a pipe that every child watches while it serves a
+// connection, and that the parent writes once when it stops. Owns both ends (children close the write end).
+struct StopPipe {
+    StopPipe();
+    void request_stop() const;
+    netutil::UniqueFd read_end;
+    netutil::UniqueFd write_end;
+};
+
+// Everything a model's parent has: the listening socket, its signals, the stop pipe, the settings.
+struct Server {
+    netutil::UniqueFd listener;
+    ParentSignals signals;
+    StopPipe stop;
+    Settings settings;
+    // Closes, in a freshly forked child, what only the parent needs.
+    void close_parent_only() {
+        signals.close_in_child();
+        stop.write_end.reset();
+    }
+};
+
+// Forks a child that runs `body` and exits (0, or 1 if body throws). In the child, before `body`: SIGINT is
+// ignored (Ctrl-C at a terminal reaches the whole group, and the parent stops the children itself),
+// SIGTERM ends the child at once while it waits for work and after its current connection otherwise, and
+// the child is sent SIGTERM if the parent dies. The child never returns from this function.
+pid_t fork_child(const std::function<void()>& body);
+
+// In a child: call begin_waiting() before blocking for a new connection (accept, a lock, recvmsg) and
+// end_waiting() when it has one. A SIGTERM in between ends the child at once: nothing is lost.
+void begin_waiting();
+void end_waiting();
+bool stop_requested();  // a SIGTERM came while busy: finish this connection, then exit
+
+// Stops the children: tells busy ones through the stop pipe, idle ones with SIGTERM, reaps them all, and
+// SIGKILLs those still running after the grace period. `on_reaped` sees every child reaped.
+void stop_children(Server& server, std::vector<pid_t> pids, const std::function<void(pid_t, int)>& on_reaped = {});
+
+// accept() that survives running out of descriptors: EMFILE/ENFILE is logged once and waited out (100 ms),
+// never spun on or fatal. An empty result means nothing was accepted; try again.
+netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who);
+
+// Serves one connection of the byte-count protocol, logging anything unusual under `who`. Returns true if
+// the server is stopping (the stop pipe was seen).
+bool serve(int fd, const Server& server, int stop_fd, const std::string& who);
+
+// The summary printed once, by the parent, after every child is reaped.
+struct WorkerCount {
+    std::string name;  // "child 3"
+    long connections;
+};
+void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
+                   long total);
+
+// The models. Each returns when stopped, after printing the summary.
+void run_iterative(Server& server);
+void run_fork_per_client(Server& server);
+void run_preforked(Server& server);  // nolock, flock, mutex
+void run_descriptor_passing(Server& server);
+
+}  // namespace prefork

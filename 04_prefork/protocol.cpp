@@ -1,0 +1,181 @@
+// 04_prefork/protocol.cpp: serving one connection of the byte-count protocol (see protocol.hpp).
+#include "04_prefork/protocol.hpp"
+
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/socket.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <cerrno>
+#include <chrono>
+#include <poll.h>
+#include <sys/socket.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace byte_count {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The bytes of every reply: one buffer written as many times as needed (UNP's web_child does the same).
+// Filled at compile time, so forked children share it untouched instead of each filling its own copy.
+constexpr std::array<char, 65536> kReplyBytes = [] {
+    std::array<char, 65536> filled{};
+    for (size_t i = 0; i < filled.size(); ++i) filled[i] = static_cast<char>('a' + i % 26);
+    return filled;
+}();
+
+std::string printable(std::string_view text) {
+    std::string shown;
+    for (const char c : text) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return shown;
+}
+
+int ms_until(Clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return left < 0 ? 0 : static_cast<int>(left);
+}
+
+// After an `error:` line: stop sending, then swallow what the client is still sending for a moment, so
+// that closing does not turn into a reset that could destroy the error line before the client reads it.
+// Bounded: at most 1 s and 1 MiB, and it ends as soon as the client is quiet for 100 ms.
+void close_after_error(int fd) {
+    ::shutdown(fd, SHUT_WR);
+    const auto deadline = Clock::now() + std::chrono::seconds(1);
+    char discard[4096];
+    for (size_t swallowed = 0; swallowed < static_cast<size_t>(kMaxBytes);) {
+        pollfd pfd{fd, POLLIN, 0};
+        const int wait_ms = std::min(100, ms_until(deadline));
+        const int ready = ::poll(&pfd, 1, wait_ms);
+        if (ready == -1 && errno == EINTR) continue;
+        if (ready <= 0) return;
+        const ssize_t n = ::recv(fd, discard, sizeof discard, 0);
+        if (n == -1 && errno == EINTR) continue;
+        if (n <= 0) return;
+        swallowed += static_cast<size_t>(n);
+    }
+}
+
+Served refuse(Served served, int fd, const std::string& why) {
+    const std::string line = "error: " + why + "\n";
+    ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);  // the client may be gone already
+    close_after_error(fd);
+    served.ending = Ending::BadRequest;
+    served.detail = "error: " + why;
+    return served;
+}
+
+}  // namespace
+
+std::optional<long> parse_request(std::string_view line, std::string& why) {
+    const std::string range = "a byte count from 1 to " + std::to_string(kMaxBytes);
+    if (line.empty()) {
+        why = "empty request, expected " + range;
+        return std::nullopt;
+    }
+    for (const char c : line) {
+        if (c < '0' || c > '9') {
+            why = "\"" + printable(line) + "\" is not " + range;
+            return std::nullopt;
+        }
+    }
+    // More than 7 digits (after leading zeros) is out of range whatever they say: no overflow possible.
+    const size_t first = std::min(line.find_first_not_of('0'), line.size());
+    long count = 0;
+    if (line.size() - first <= 7)
+        for (const char c : line.substr(first)) count = count * 10 + (c - '0');
+    else
+        count = kMaxBytes + 1;
+    if (count < 1 || count > kMaxBytes) {
+        why = "byte count " + printable(line) + " is out of range, expected " + range;
+        return std::nullopt;
+    }
+    return count;
+}
+
+Served serve_connection(int fd, const ServeOptions& options) {
+    Served served;
+    const bool has_timeout = options.idle_timeout_ms > 0;
+    // A client that stops reading cannot hold this worker forever either: writes give up after the timeout.
+    if (has_timeout) {
+        try {
+            netutil::set_send_timeout(fd, std::chrono::milliseconds(options.idle_timeout_ms));
+        } catch (const std::system_error&) {
+        }
+    }
+    auto deadline = Clock::now() + std::chrono::milliseconds(has_timeout ? options.idle_timeout_ms : 0);
+    bool stopping = false;  // once the server stops: serve only what has already arrived, then close
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+        // A complete request in the buffer: answer it.
+        if (const auto newline = buffer.find('\n'); newline != std::string::npos && newline <= kMaxLine) {
+            std::string_view line(buffer.data(), newline);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            std::string why;
+            const std::optional<long> count = parse_request(line, why);
+            if (!count) return refuse(std::move(served), fd, why);
+            buffer.erase(0, newline + 1);
+            try {
+                const auto& bytes = kReplyBytes;
+                for (long left = *count; left > 0;) {
+                    const size_t n = static_cast<size_t>(std::min<long>(left, static_cast<long>(bytes.size())));
+                    netutil::write_all(fd, bytes.data(), n);
+                    left -= static_cast<long>(n);
+                }
+            } catch (const std::system_error& error) {
+                served.ending = Ending::Vanished;
+                served.detail = std::string("vanished in the middle of a reply (") + error.what() + ")";
+                return served;
+            }
+            ++served.requests;
+            served.bytes += *count;
+            deadline = Clock::now() + std::chrono::milliseconds(has_timeout ? options.idle_timeout_ms : 0);
+            continue;
+        }
+        if (buffer.size() > kMaxLine)
+            return refuse(std::move(served), fd, "request line longer than " + std::to_string(kMaxLine) + " bytes");
+
+        // Wait for more of the request, for the server to stop, or for the idle timeout.
+        pollfd fds[2] = {{fd, POLLIN, 0}, {options.stop_fd, POLLIN, 0}};
+        const nfds_t count = (options.stop_fd >= 0 && !stopping) ? 2 : 1;
+        const int timeout_ms = stopping ? 0 : has_timeout ? ms_until(deadline) : -1;
+        const int ready = ::poll(fds, count, timeout_ms);
+        if (ready == -1 && errno == EINTR) continue;
+        if (ready == -1) {
+            served.ending = Ending::Vanished;
+            served.detail = std::string("poll failed (") + std::strerror(errno) + ")";
+            return served;
+        }
+        if (ready == 0) {
+            served.ending = stopping ? Ending::Stopped : Ending::IdleTimeout;
+            if (!stopping)
+                served.detail = "idle for " + std::to_string(options.idle_timeout_ms / 1000) + " s, closed";
+            return served;
+        }
+        if (count == 2 && fds[1].revents != 0) {
+            stopping = true;
+            if (fds[0].revents == 0) continue;  // look once more, without waiting, for a request already sent
+        }
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n == -1 && errno == EINTR) continue;
+        if (n == -1) {
+            served.ending = Ending::Vanished;
+            served.detail = std::string("receive failed (") + std::strerror(errno) + ")";
+            return served;
+        }
+        if (n == 0) {
+            if (buffer.empty()) return served;  // Ending::ClientClosed
+            return refuse(std::move(served), fd, "connection closed in the middle of a request");
+        }
+        buffer.append(chunk, static_cast<size_t>(n));
+    }
+}
+
+std::string describe(const Served& served) { return served.detail; }
+
+}  // namespace byte_count

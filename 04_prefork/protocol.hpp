@@ -1,0 +1,51 @@
+// 04_prefork/protocol.hpp: the byte-count protocol every server model of labs 04 and 05 speaks.
+//
+// The client writes one line holding a decimal byte count from 1 to 1 MiB; the server writes exactly that
+// many bytes back. The client may ask again on the same connection or close. Anything else (0, a negative
+// or too big count, not a number, a line over 64 bytes, EOF in the middle of a line) gets one line starting
+// `error:` and the connection is closed; the server and its other clients carry on.
+//
+// This is UNP's web_child(): the one piece of work every model does, so the models compare fairly.
+// See also: client.cpp (the load client that drives it), server.cpp, ../05_prethread/server.cpp.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace byte_count {
+
+inline constexpr long kMaxBytes = 1048576;  // the largest reply a client may ask for (1 MiB)
+inline constexpr size_t kMaxLine = 64;      // a request line longer than this is refused
+
+// Parses a request line: the count, or std::nullopt with `why` set to the error text (without "error: ").
+std::optional<long> parse_request(std::string_view line, std::string& why);
+
+struct ServeOptions {
+    int stop_fd = -1;            // readable once the server stops: finish what was asked, then close
+    int idle_timeout_ms = -1;    // a connection that completes no request for this long is closed (-1: never)
+};
+
+enum class Ending {
+    ClientClosed,  // the client closed between requests: the normal end
+    Stopped,       // the server is stopping and nothing more was asked
+    IdleTimeout,   // no complete request within the idle timeout
+    BadRequest,    // an `error:` line was sent and the connection closed
+    Vanished,      // the client went away in the middle of a reply (EPIPE, ECONNRESET, send timeout)
+};
+
+struct Served {
+    long requests = 0;     // replies written in full
+    long long bytes = 0;   // bytes of those replies
+    Ending ending = Ending::ClientClosed;
+    std::string detail;    // what went wrong, for the log (empty for ClientClosed and Stopped)
+};
+
+// Serves one connection until the client closes, the server stops, the idle timeout passes or a bad
+// request comes. Never throws for the client's misbehaviour: per-client failures end this connection only.
+Served serve_connection(int fd, const ServeOptions& options);
+
+// "idle for 10 s" / "error: ..." / "vanished mid-reply (...)": a log line's tail, empty for normal ends.
+std::string describe(const Served& served);
+
+}  // namespace byte_count
