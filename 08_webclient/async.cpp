@@ -226,6 +226,8 @@ private:
             }
             c.in.erase(0, parsed.consumed);
             if (settings_.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
+                log_line(settings_, worker_, c.info, parsed.request.method + " " + parsed.request.target +
+                                                         " received, answering in " + std::to_string(settings_.delay_ms) + " ms");
                 c.delayed = parsed;
                 c.delay_until = Clock::now() + std::chrono::milliseconds(settings_.delay_ms);
                 timers_.emplace(c.delay_until, c.fd.get());

@@ -246,8 +246,11 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
         for (;;) {
             const http::ParseResult parsed = http::parse_request(buffer);
             if (parsed.status == http::ParseStatus::Incomplete) break;
-            if (settings.delay_ms > 0 && parsed.status == http::ParseStatus::Complete)
+            if (settings.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
+                log_line(settings, worker, connection, parsed.request.method + " " + parsed.request.target +
+                                                           " received, answering in " + std::to_string(settings.delay_ms) + " ms");
                 std::this_thread::sleep_for(std::chrono::milliseconds(settings.delay_ms));
+            }
             Response response = respond(parsed, settings, worker, connection);
             stats.requests++;
             stats.worker_requests[worker.index]++;
