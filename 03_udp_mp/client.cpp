@@ -1,0 +1,209 @@
+// 03_udp_mp/client.cpp: the UDP client, alone or as K client processes at once.
+//
+// Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, "Client in Python" (its printed lines) and
+// "Multiple client processes" (--processes K, each saying `Hi from PID at HOST:PORT`). UDP loses
+// datagrams and nothing tells the sender, so every request has a reply timeout and is sent again a few
+// times before the client gives up with an error. The client sends each datagram to where the last reply
+// came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the
+// rest of the conversation goes there, ending with `bye`.
+// Usage: ./client [HOST] [PORT] [MESSAGE] [--processes K] [--count N] [--timeout SECONDS] [--retries R]
+// See also: server.cpp.
+#include "netutil/cli.hpp"
+#include "netutil/error.hpp"
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+#include "netutil/socket.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <netdb.h>
+#include <optional>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+constexpr size_t kMaxDatagram = 65507;
+constexpr char kGoodbye[] = "bye";
+
+struct Settings {
+    std::string host = "localhost";
+    int port = 10001;
+    std::optional<std::string> message;
+    int processes = 1;
+    long count = 1;
+    double timeout_seconds = 1;
+    int retries = 3;
+};
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", seconds);
+    return text;
+}
+
+// The server's address. The servers bind 0.0.0.0 unless told otherwise, so an IPv4 address is preferred
+// when the name has both (UDP cannot try one and fall back: a datagram to the wrong one just vanishes).
+netutil::SockAddr resolve_server(const std::string& host, int port) {
+    const netutil::SockAddr first = netutil::resolve(host, static_cast<uint16_t>(port), SOCK_DGRAM);
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (first.family() == AF_INET || ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0)
+        return first;
+    netutil::SockAddr v4;
+    std::memcpy(&v4.storage, found->ai_addr, found->ai_addrlen);
+    v4.length = found->ai_addrlen;
+    ::freeaddrinfo(found);
+    return v4;
+}
+
+// One client: its socket, the address it talks to, and what it prints.
+class UdpClient {
+public:
+    UdpClient(const Settings& settings, const netutil::SockAddr& server, std::string prefix)
+        : settings_(settings), server_(server), peer_(server), socket_(netutil::udp_socket(server)),
+          prefix_(std::move(prefix)) {}
+
+    void say(const std::string& line) const { netutil::print_line(prefix_ + line); }
+
+    // Sends `text` and returns the reply, sending again after each timeout, `retries` times at most.
+    std::string ask(const std::string& text) {
+        const auto timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_seconds * 1000));
+        for (int attempt = 0; attempt <= settings_.retries; ++attempt) {
+            if (::sendto(socket_.get(), text.data(), text.size(), 0, peer_.get(), peer_.length) == -1)
+                netutil::throw_errno("sendto " + peer_.to_string());
+            if (attempt == 0) {
+                say("Sent to server: " + text);
+                say("Waiting for response...");
+            } else {
+                say("No reply within " + seconds_text(settings_.timeout_seconds) + " s: sent again (retry " +
+                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
+            }
+            const auto deadline = std::chrono::steady_clock::now() + timeout;
+            if (std::optional<std::string> reply = receive_until(deadline)) return *reply;
+        }
+        netutil::throw_error(ETIMEDOUT, "no reply from " + peer_.to_string() + " after " +
+                                            std::to_string(settings_.retries + 1) + " tries, " +
+                                            seconds_text(settings_.timeout_seconds) + " s each (is the server running?)");
+    }
+
+    // The whole exchange: `count` requests, then `bye` if the server moved the conversation to a new port.
+    void run(const std::string& message) {
+        for (long i = 0; i < settings_.count; ++i) say("Received message from server: " + ask(message));
+        if (moved_) {
+            const std::string answer = ask(kGoodbye);
+            say(answer == kGoodbye ? "The server said bye" : "Received message from server: " + answer);
+        }
+        socket_.reset();
+        say("Socket closed");
+    }
+
+private:
+    // The next reply before `deadline`. Until the first reply, any port of the server's host may answer
+    // (the conversation server answers from a new one); after that, only the address that answered.
+    std::optional<std::string> receive_until(std::chrono::steady_clock::time_point deadline) {
+        std::vector<char> buffer(kMaxDatagram + 1);
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return std::nullopt;
+            if (netutil::wait_readable(socket_.get(), -1, static_cast<int>(left.count())) == netutil::Wait::TimedOut)
+                return std::nullopt;
+            netutil::SockAddr from;
+            const ssize_t n = ::recvfrom(socket_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT, from.get(), &from.length);
+            if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+            if (n == -1) netutil::throw_errno("recvfrom");
+            const bool from_peer = from.to_string() == peer_.to_string();
+            if (!from_peer && (answered_ || from.host() != server_.host())) {
+                say("Ignored a datagram from " + from.to_string());
+                continue;
+            }
+            if (!from_peer) {
+                say("The server answers from port " + std::to_string(from.port()) + ": the conversation goes on there");
+                peer_ = from;
+                moved_ = true;
+            }
+            answered_ = true;
+            return std::string(buffer.data(), static_cast<size_t>(n));
+        }
+    }
+
+    const Settings& settings_;
+    netutil::SockAddr server_;  // the well-known address we first write to
+    netutil::SockAddr peer_;    // where the next datagram goes: the server, or the port its reply came from
+    netutil::UniqueFd socket_;
+    std::string prefix_;
+    bool answered_ = false;
+    bool moved_ = false;
+};
+
+int run_one(const Settings& settings, const netutil::SockAddr& server, const std::string& prefix) {
+    return netutil::run_main([&] {
+        const std::string message = settings.message.value_or("Hi from " + std::to_string(::getpid()) + " at " +
+                                                              server.to_string());
+        UdpClient client(settings, server, prefix);
+        client.run(message);
+        return 0;
+    });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
+                 "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times."};
+    Settings settings;
+    app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
+    app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("MESSAGE", settings.message, "what to send (default: `Hi from PID at ADDRESS:PORT`; with the "
+                   "server's --square, a number)");
+    app.add_option("-p,--processes", settings.processes, "client processes sending at once")
+        ->capture_default_str()->check(CLI::Range(1, 1000));
+    app.add_option("-n,--count", settings.count, "requests per process, one after another (conversation mode: "
+                   "all on the conversation's port)")->capture_default_str()->check(CLI::Range(1L, 1000000L));
+    app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
+        ->capture_default_str()->check(CLI::Range(0.01, 600.0));
+    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up")
+        ->capture_default_str()->check(CLI::Range(0, 100));
+    netutil::parse_or_exit(app, argc, argv);
+    if (settings.message && settings.message->empty())
+        netutil::usage_error("MESSAGE must not be empty (the servers do not answer an empty datagram)");
+    if (settings.message && settings.message->size() > kMaxDatagram)
+        netutil::usage_error("MESSAGE is longer than " + std::to_string(kMaxDatagram) + " bytes, the most one UDP datagram holds");
+
+    netutil::SockAddr server;
+    const int resolved = netutil::run_main([&] {
+        server = resolve_server(settings.host, settings.port);
+        return 0;
+    });
+    if (resolved != 0) return resolved;
+    if (settings.processes == 1) return run_one(settings, server, "");
+
+    // The lecture's "multiple client processes": K children, each a whole client; the parent waits for all.
+    std::vector<pid_t> children;
+    for (int k = 0; k < settings.processes; ++k) {
+        const pid_t pid = ::fork();
+        if (pid == 0) ::_exit(run_one(settings, server, std::to_string(::getpid()) + ": "));
+        if (pid == -1) {
+            netutil::print_error(netutil::program_name() + ": fork: " + std::strerror(errno));
+            break;
+        }
+        children.push_back(pid);
+    }
+    int succeeded = 0;
+    for (const pid_t pid : children) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) ++succeeded;
+    }
+    netutil::print_line(std::to_string(succeeded) + " of " + std::to_string(settings.processes) +
+                        " client processes got their replies");
+    return succeeded == settings.processes ? 0 : 1;
+}

@@ -1,0 +1,76 @@
+// 03_udp_mp/fork_per_datagram.cpp: a child process per datagram (UNP 22.7's first kind of concurrent UDP
+// server): the parent only reads; each child sends the reply, with its own pid in it, and exits.
+//
+// Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, exercise "A client process sends a hello
+// message ... the server spawns a process that sends back a hello message with its own process ID"
+// (Multiprocessing server). The slide's parent calls p.join() right after p.start(), so it serves one
+// datagram at a time after all; here the parent goes straight back to recvfrom and reaps children as
+// SIGCHLD reports them, so no child is ever left a zombie.
+// The cost: a fork per datagram, far more than the work of the reply (the lecture: "the added cost of
+// process creation dominates the added efficiency gained from concurrency").
+#include "udp_server.hpp"
+
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <set>
+
+namespace udp {
+
+int run_fork_per_datagram(int socket_fd, const Settings& settings) {
+    SignalEvents signals{SIGINT, SIGTERM, SIGCHLD};
+    SharedCounters served(1);
+    std::set<pid_t> children;
+    long forked = 0;
+    bool said_full = false;
+    int stopped_by = 0;
+    while (stopped_by == 0) {
+        // At the limit, the parent stops reading: datagrams wait in the socket's buffer (or are dropped
+        // when it is full, and the clients retry) until a child exits.
+        const bool full = static_cast<int>(children.size()) >= settings.max_children;
+        if (full && !said_full) {
+            netutil::print_line(std::to_string(settings.max_children) + " children running (--max-children): "
+                                "waiting for one to finish");
+            said_full = true;
+        }
+        if (wait_event(full ? -1 : socket_fd, signals) == Event::Signal) {
+            for (int signo : signals.take())
+                if (signo != SIGCHLD) stopped_by = signo;
+            for (const auto& done : netutil::reap_children()) children.erase(done.pid);
+            continue;
+        }
+        std::optional<Datagram> datagram = receive(socket_fd);
+        if (!datagram) continue;
+        netutil::print_line("Received message '" + printable(datagram->data) + "' at " + datagram->from.to_string());
+        if (datagram->data.empty()) {
+            netutil::print_line("An empty datagram: no reply");
+            continue;
+        }
+        const pid_t pid = fork_child([&] {
+            signals.close();
+            const std::string reply = reply_for(settings, datagram->data, datagram->from);
+            if (!send_reply(socket_fd, reply, datagram->from)) return 1;
+            served[0].fetch_add(1);
+            netutil::print_line("Sent to client: " + printable(reply));
+            return 0;
+        });
+        if (pid == -1) {
+            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) + ": no reply (the client will retry)");
+            continue;
+        }
+        children.insert(pid);
+        ++forked;
+        said_full = false;
+    }
+    netutil::print_line("stopping: waiting for " + std::to_string(children.size()) + " children");
+    reap_all(children, signals, settings.grace_seconds, false);
+    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": served " +
+                        std::to_string(served[0].load()) + " datagrams, one child process each (" +
+                        std::to_string(forked) + " children, all reaped)");
+    return 0;
+}
+
+}  // namespace udp

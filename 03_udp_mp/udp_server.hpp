@@ -1,0 +1,128 @@
+// 03_udp_mp/udp_server.hpp: what the four UDP server models share: their settings, the replies, the
+// square of the exercise, datagrams in and out, and signals taken as events.
+//
+// The models themselves are one file each: iterative.cpp, fork_per_datagram.cpp, pool.cpp,
+// conversation.cpp. Every model is single-threaded, so forking is safe (a child of a multithreaded
+// parent could find a lock held by a thread that does not exist in the child).
+#pragma once
+
+#include "netutil/fd.hpp"
+#include "netutil/socket.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace udp {
+
+inline constexpr size_t kMaxDatagram = 65507;  // the largest UDP payload over IPv4
+inline constexpr size_t kMaxDigits = 1000;     // --square: longer numbers get an error reply
+inline constexpr char kIterativeReply[] = "Hi client! Nice to connect with you!";
+inline constexpr char kGoodbye[] = "bye";      // ends a conversation (conversation mode)
+
+enum class Mode { Iterative, Fork, Pool, Conversation };
+
+struct Settings {
+    Mode mode = Mode::Iterative;
+    std::string bind_address = "0.0.0.0";
+    bool square = false;        // the exercise: the reply to a number is its square
+    int workers = 4;            // pool: the lecture's number_processes = 4
+    int max_children = 64;      // fork, conversation: children alive at once
+    double idle_seconds = 10;   // conversation: a child ends after this long without a datagram
+    double grace_seconds = 5;   // Ctrl-C: how long children get to finish before SIGKILL
+};
+
+// The reply to `message` from `client`: the square (or an error) with --square; otherwise the slide's
+// greeting, the iterative one, or `Hi ADDR:PORT. This is server PID` naming the process that answers.
+std::string reply_for(const Settings& settings, std::string_view message, const netutil::SockAddr& client);
+
+// --square: the square of a decimal number (integer or with a fraction, any sign, up to kMaxDigits
+// digits; computed digit by digit, so it never overflows), or `error: ...` for anything else.
+std::string square_reply(std::string_view message);
+
+// A datagram as text fit for one log line: non-printable bytes as \xNN, long ones cut, with the size.
+std::string printable(std::string_view data, size_t max_shown = 120);
+
+struct Datagram {
+    std::string data;
+    netutil::SockAddr from;
+};
+// recvfrom() on a non-blocking socket; std::nullopt when there is nothing (another process took it).
+std::optional<Datagram> receive(int fd);
+// sendto() the reply; a failure is logged, never fatal: it costs this one datagram.
+bool send_reply(int fd, std::string_view reply, const netutil::SockAddr& to);
+
+// Signals as events: blocks `signals` in this process and reads them from a signalfd, which a model
+// polls beside its socket. Owns the signalfd.
+class SignalEvents {
+public:
+    explicit SignalEvents(std::initializer_list<int> signals);
+    int fd() const { return fd_.get(); }
+    // The signals that have arrived since the last call, in order.
+    std::vector<int> take();
+    void close() { fd_.reset(); }
+
+private:
+    netutil::UniqueFd fd_;
+};
+
+enum class Event { Datagram, Signal, TimedOut };
+// Waits for the socket (`socket_fd`, -1: not now) or a signal, at most `timeout_ms` (-1: forever).
+Event wait_event(int socket_fd, const SignalEvents& signals, int timeout_ms = -1);
+
+// Waits until every child in `children` has ended and is reaped (SIGTERM first when `terminate`),
+// sending SIGKILL to those still running after `grace_seconds`. `signals` must include SIGCHLD.
+void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_seconds, bool terminate);
+
+// Counters in memory shared with the children (MAP_SHARED), so the parent can sum up what they served.
+class SharedCounters {
+public:
+    explicit SharedCounters(size_t count);
+    ~SharedCounters();
+    SharedCounters(const SharedCounters&) = delete;
+    SharedCounters& operator=(const SharedCounters&) = delete;
+    std::atomic<long>& operator[](size_t i) { return counters_[i]; }
+    size_t size() const { return count_; }
+
+private:
+    static_assert(std::atomic<long>::is_always_lock_free, "atomics shared between processes must be lock-free");
+    std::atomic<long>* counters_;
+    size_t count_;
+};
+
+// Forks; in the child runs `body`, which returns the exit status, and ends with _exit() so the child
+// never unwinds into main and never prints the parent's summary. Returns the child's pid (-1 on failure).
+template <typename Body>
+pid_t fork_child(Body&& body);
+
+// The four models. Each returns main's exit status once stopped by SIGINT or SIGTERM.
+int run_iterative(int socket_fd, const Settings& settings);
+int run_fork_per_datagram(int socket_fd, const Settings& settings);
+int run_pool(int socket_fd, const Settings& settings);
+int run_conversation(int socket_fd, const Settings& settings);
+
+}  // namespace udp
+
+#include "netutil/output.hpp"
+
+#include <exception>
+#include <unistd.h>
+
+template <typename Body>
+pid_t udp::fork_child(Body&& body) {
+    const pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    int status = 1;
+    try {
+        status = body();
+    } catch (const std::exception& error) {
+        netutil::print_error(netutil::program_name() + " (child " + std::to_string(::getpid()) + "): " + error.what());
+    }
+    ::_exit(status);
+}
