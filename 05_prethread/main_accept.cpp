@@ -1,0 +1,111 @@
+// 05_prethread/main_accept.cpp: prethreaded, the main thread accepts and hands each descriptor to the pool
+// through a shared array (UNP's serv08; the lecture's "Prethreaded Server Main-Thread accept()").
+//
+// Watch for: the slide's clifd[MAXNCLI] array with iget and iput, guarded by clifd_mutex; workers sleep on
+// clifd_cond while it is empty. The slide's main thread quits (err_quit) when iput catches up with iget;
+// here a full array makes the main thread wait on a second condition variable until a worker takes a
+// descriptor: never overwritten, never fatal. New clients meanwhile wait in the listen backlog.
+#include "05_prethread/models.hpp"
+
+#include "netutil/io.hpp"
+#include "netutil/output.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace prethread {
+
+namespace {
+
+// The slide's clifd array as a ring: iput is where the main thread stores, iget where a worker takes.
+// Owns the descriptors stored in it. Any thread may call it.
+class DescriptorArray {
+public:
+    explicit DescriptorArray(int size) : slots_(static_cast<size_t>(size)) {}
+
+    // Main thread: stores a descriptor, waiting while the array is full. False once closed.
+    bool put(netutil::UniqueFd fd) {
+        std::unique_lock lock(mutex_);
+        if (count_ == slots_.size() && !said_full_) {
+            said_full_ = true;
+            netutil::print_line("the array of " + std::to_string(slots_.size()) +
+                                " descriptors is full: the main thread waits for a worker");
+        }
+        not_full_.wait(lock, [&] { return count_ < slots_.size() || closed_; });
+        if (closed_) return false;
+        slots_[iput_] = std::move(fd);
+        iput_ = (iput_ + 1) % slots_.size();
+        ++count_;
+        not_empty_.notify_one();  // the slide's pthread_cond_signal(&clifd_cond)
+        return true;
+    }
+
+    // Worker: takes the next descriptor, sleeping while there is none; empty once closed and drained.
+    netutil::UniqueFd get() {
+        std::unique_lock lock(mutex_);
+        not_empty_.wait(lock, [&] { return count_ > 0 || closed_; });
+        if (count_ == 0) return {};
+        netutil::UniqueFd fd = std::move(slots_[iget_]);
+        iget_ = (iget_ + 1) % slots_.size();
+        --count_;
+        not_full_.notify_one();
+        return fd;
+    }
+
+    // No more puts; workers drain what is stored (the server is stopping, so each one is quick), then stop.
+    void close() {
+        const std::lock_guard lock(mutex_);
+        closed_ = true;
+        not_empty_.notify_all();
+        not_full_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;                     // the slide's clifd_mutex
+    std::condition_variable not_empty_;    // the slide's clifd_cond
+    std::condition_variable not_full_;     // ours: instead of err_quit("iput = iget")
+    std::vector<netutil::UniqueFd> slots_; // clifd[MAXNCLI]
+    size_t iget_ = 0, iput_ = 0, count_ = 0;
+    bool closed_ = false;
+    bool said_full_ = false;
+};
+
+}  // namespace
+
+void run_main_thread_accept(Server& server) {
+    const int n = server.settings.nthreads;
+    DescriptorArray clifd(server.settings.array_size);
+    std::vector<long> connections(static_cast<size_t>(n), 0);
+
+    auto thread_main = [&](int i) {
+        const std::string who = "thread " + std::to_string(i);
+        netutil::print_line(who + " starting");
+        while (netutil::UniqueFd client = clifd.get()) {
+            ++connections[static_cast<size_t>(i)];
+            server.serve(client.get(), who);
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) threads.emplace_back(thread_main, i);
+
+    // The main thread accepts, and stores each connected descriptor in the array for a worker.
+    for (;;) {
+        if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped) break;
+        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "main thread");
+        if (client && !clifd.put(std::move(client))) break;
+    }
+    clifd.close();
+    for (auto& thread : threads) thread.join();
+
+    std::vector<byte_count::WorkerCount> workers;
+    long total = 0;
+    for (int i = 0; i < n; ++i) {
+        workers.push_back({"thread " + std::to_string(i), connections[static_cast<size_t>(i)]});
+        total += connections[static_cast<size_t>(i)];
+    }
+    byte_count::print_summary(netutil::caught_signal(), workers, "", total, "the whole process, every thread");
+}
+
+}  // namespace prethread

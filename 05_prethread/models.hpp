@@ -1,0 +1,47 @@
+// 05_prethread/models.hpp: the server models of lab 05, threads instead of processes.
+//
+// One process; every wait of every thread also watches one stop pipe (netutil::StopPipe), written by the
+// SIGINT/SIGTERM handler, so Ctrl-C wakes a thread wherever it is blocked: in poll before accept, or
+// waiting for a client's next request. Threads are joined, never detached.
+#pragma once
+
+#include "04_prefork/protocol.hpp"
+#include "netutil/fd.hpp"
+#include "netutil/signals.hpp"
+
+#include <string>
+
+namespace prethread {
+
+enum class Model { Thread, Accept, Main };
+std::string model_name(Model model);
+std::string model_description(Model model);
+
+struct Settings {
+    Model model = Model::Accept;
+    int nthreads = 5;
+    int idle_timeout_s = 10;  // 0: none (the book's servers)
+    int max_clients = 256;    // thread model: threads serving at once
+    int array_size = 32;      // main model: the shared array of connected descriptors (UNP's MAXNCLI)
+};
+
+// What every model gets: the listening socket (non-blocking: threads poll it together with the stop
+// pipe, then accept), the stop pipe, the settings.
+struct Server {
+    netutil::UniqueFd listener;
+    const netutil::StopPipe& stop;
+    Settings settings;
+
+    // Serves one connection (the byte-count protocol); true if it ended because the server stops.
+    bool serve(int fd, const std::string& who) const {
+        const int idle_ms = settings.idle_timeout_s > 0 ? settings.idle_timeout_s * 1000 : -1;
+        return byte_count::serve_and_log(fd, {.stop_fd = stop.fd(), .idle_timeout_ms = idle_ms}, who);
+    }
+};
+
+// The models. Each returns once stopped, every thread joined, after printing the summary.
+void run_thread_per_client(Server& server);
+void run_prethreaded_accept(Server& server);
+void run_main_thread_accept(Server& server);
+
+}  // namespace prethread
