@@ -81,12 +81,12 @@ int main(int argc, char** argv) {
             return std::to_string(columns) + " columns, " + std::to_string(iterations) + " iterations, busy " +
                    std::to_string(busy).substr(0, std::to_string(busy).find('.') + 4) + " s";
         };
+        std::string line;
         try {
             netutil::write_all(manager.get(), std::string(mandelbrot::kHello) + "\n");
             netutil::LineReader reader(manager.get(), mandelbrot::kMaxLine, -1, timeout_seconds * 1000);
             std::optional<mandelbrot::Canvas> canvas;
             std::vector<uint8_t> gray;
-            std::string line;
             for (;;) {
                 const auto status = reader.read_line(line);
                 if (status == netutil::LineReader::Status::Eof) {
@@ -123,12 +123,15 @@ int main(int argc, char** argv) {
                 iterations += column_iterations;
                 if (verbose) netutil::print_line("computed column " + std::to_string(*column));
             }
-            netutil::write_all(manager.get(), "error: unexpected " + mandelbrot::quote(line) + "\n");
-            throw std::runtime_error("the manager sent " + mandelbrot::quote(line) + ", which is not the protocol");
         } catch (const std::system_error& error) {
             if (!manager_gone(error)) throw;
             netutil::print_line("manager closed the connection: " + summary());
             return 0;
         }
+        try {
+            netutil::write_all(manager.get(), "error: unexpected " + mandelbrot::quote(line) + "\n");
+        } catch (const std::system_error&) {
+        }
+        throw std::runtime_error("the manager sent " + mandelbrot::quote(line) + ", which is not the protocol");
     });
 }

@@ -463,6 +463,10 @@ int main(int argc, char** argv) {
         netutil::ignore_sigpipe();
         if (local) return run_local(canvas, output);
 
+        // Ctrl-C or SIGTERM only writes a byte into `stop`; handlers are in place before anyone can see the
+        // listening line and send a signal.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop);
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
@@ -473,8 +477,6 @@ int main(int argc, char** argv) {
                             mandelbrot::format_double(canvas.ymax) + "], " +
                             (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
 
-        const netutil::StopPipe stop;      // Ctrl-C or SIGTERM
-        netutil::stop_on_signals(stop);
         const netutil::StopPipe started;   // every worker is there
         const netutil::StopPipe finished;  // every column is done, or no worker is left
         const netutil::StopPipe quit;      // the handlers stop waiting

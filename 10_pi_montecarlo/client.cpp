@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(0, 60000));
     app.add_option("--timeout", timeout_seconds, "seconds to wait for the manager's next message (it waits for "
                    "the other workers first) before giving up")->capture_default_str()->check(CLI::Range(1, 86400));
-    app.add_flag("-v,--verbose", verbose, "print a line per job");
+    app.add_flag("-v,--verbose", verbose, "print a line as each job arrives");
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
                 const auto samples = montecarlo::parse_number<uint64_t>(w[2], 1, montecarlo::kMaxSamples);
                 const auto seed = montecarlo::parse_number<uint64_t>(w[3], 0, UINT64_MAX);
                 if (!number || !samples || !seed) break;
+                if (verbose) netutil::print_line("working on job " + std::to_string(*number));
                 if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
                 const netutil::Stopwatch watch;
                 const uint64_t inside = montecarlo::count_inside(*samples, *seed);
@@ -116,9 +117,6 @@ int main(int argc, char** argv) {
                                                       " " + std::to_string(inside) + "\n");
                 ++jobs;
                 samples_done += *samples;
-                if (verbose)
-                    netutil::print_line("job " + std::to_string(*number) + ": " + std::to_string(inside) + " of " +
-                                        std::to_string(*samples) + " inside");
             }
         } catch (const std::system_error& error) {
             if (!manager_gone(error)) throw;

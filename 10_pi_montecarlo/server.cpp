@@ -376,6 +376,10 @@ int main(int argc, char** argv) {
         netutil::ignore_sigpipe();
         if (local) return run_local(njobs, samples, seed);
 
+        // Ctrl-C or SIGTERM only writes a byte into `stop`; handlers are in place before anyone can see the
+        // listening line and send a signal.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop);
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
@@ -383,8 +387,6 @@ int main(int argc, char** argv) {
                             " jobs of " + std::to_string(samples) + " samples, seeds " + std::to_string(seed) +
                             " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
 
-        const netutil::StopPipe stop;      // Ctrl-C or SIGTERM
-        netutil::stop_on_signals(stop);
         const netutil::StopPipe started;   // every worker is there
         const netutil::StopPipe finished;  // every job is done, or no worker is left
         const netutil::StopPipe quit;      // the handlers stop waiting
