@@ -6,6 +6,7 @@
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
 #   make bench           run the benchmarks and write docs/benchmarks.md (QUICK=1: short versions)
+#   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make clean           remove everything built
 
@@ -14,7 +15,7 @@ include mk/config.mk
 LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build netutil test demo live bench deps clean help $(LABS)
+.PHONY: all build netutil test demo live bench fuzz deps clean help $(LABS)
 .DEFAULT_GOAL := all
 
 all: build
@@ -47,6 +48,10 @@ demo: build
 live: build
 	@mk/live.sh $(LAB)
 
+fuzz:
+	@mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory -C fuzz run
+
 bench: build
 	@bench/run.sh
 
@@ -55,6 +60,6 @@ clean:
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# *//'
+	@sed -n '3,11p' Makefile | sed 's/^# *//'
 	@echo
 	@echo "labs: $(LABS)"

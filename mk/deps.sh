@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mk/deps.sh: installs the Debian/Ubuntu packages the kit needs, only those that are missing.
 # Silent when everything is present. Uses apt-get directly as root, through sudo otherwise.
-# Usage: mk/deps.sh [--list]   (--list: print what is missing and exit 1 if anything is)
+# Usage: mk/deps.sh [fuzz] [--list]   (fuzz: also clang and libFuzzer, for `make fuzz`;
+#                                      --list: print what is missing and exit 1 if anything is)
 set -euo pipefail
 
 # package  test that tells it is present
@@ -15,6 +16,11 @@ need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
 need tmux           have tmux
 need libpng-dev     test -e /usr/include/png.h
+if [ "${1:-}" = fuzz ]; then
+    shift
+    need clang              have clang++
+    need libclang-rt-14-dev compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${missing[@]}"; exit 1; fi
