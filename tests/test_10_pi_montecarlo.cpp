@@ -1,0 +1,284 @@
+// Tests of 10_pi_montecarlo, run as a user runs it: the real ./server (the manager) and ./client (the workers).
+//
+// Seed: seeds/01_lecture_multithreaded_servers.txt, assignment 3 (estimate pi with a job queue of (samples,
+// seed) tuples) and the manager/worker paradigm of section 4; the closing questions of
+// seeds/02_lecture_client_server_multiprocessing.txt ("What happens when something goes wrong?").
+// Demo: ./server 11269 2, then ./client twice.
+// What to watch for: the estimate depends only on the jobs: the same for 1, 2 or 4 workers and for --local,
+// and equal to what the generator spelled out in the README gives (recomputed here independently); a job
+// lost with its worker is redone and counted once; bad peers are turned away.
+#include "tests/harness.hpp"
+
+#include "netutil/io.hpp"
+#include "netutil/socket.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <regex>
+#include <set>
+
+using namespace harness;
+
+namespace {
+
+const std::string kServer = program("10_pi_montecarlo", "server");
+const std::string kClient = program("10_pi_montecarlo", "client");
+
+std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
+    argv.insert(argv.end(), more.begin(), more.end());
+    return argv;
+}
+
+std::vector<std::string> worker_args(uint16_t port, const std::vector<std::string>& more = {}) {
+    return with({kClient, "localhost", std::to_string(port)}, more);
+}
+
+// The README's generator, written out again from its description: SplitMix64, one draw per sample, X the
+// high and Y the low 32 bits, inside when (2X+1)^2 + (2Y+1)^2 <= 2^66.
+uint64_t readme_count_inside(uint64_t samples, uint64_t seed) {
+    uint64_t state = seed, inside = 0;
+    for (uint64_t i = 0; i < samples; ++i) {
+        state += 0x9E3779B97F4A7C15ULL;
+        uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const unsigned __int128 x = 2 * (z >> 32) + 1, y = 2 * (z & 0xFFFFFFFFULL) + 1;
+        if (x * x + y * y <= (static_cast<unsigned __int128>(1) << 66)) ++inside;
+    }
+    return inside;
+}
+
+// "estimate of pi 3.1415... (H of N samples inside, J jobs)"
+std::string estimate_line(const std::string& out) {
+    std::smatch match;
+    static const std::regex estimate("estimate of pi [^\n]*");
+    return std::regex_search(out, match, estimate) ? match[0].str() : "missing";
+}
+
+const std::vector<std::string> kJobs = {"--jobs", "6", "--samples", "200000", "--seed", "42"};
+
+std::string run_with_workers(int nworkers, const std::vector<std::string>& jobs) {
+    Process server(with({kServer, "0", std::to_string(nworkers)}, jobs));
+    const uint16_t port = server.wait_for_listening();
+    std::vector<std::unique_ptr<Process>> workers;
+    for (int i = 0; i < nworkers; ++i)
+        workers.push_back(std::make_unique<Process>(worker_args(port), Options{.name = "worker " + std::to_string(i)}));
+    for (auto& worker : workers) {
+        EXPECT_EQ(worker->wait_exit(scaled(30s)), 0);
+        EXPECT_TRUE(worker->wait_for_text("manager says BYE: "));
+    }
+    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
+    server.wait_output_closed();
+    return server.out();
+}
+
+// Every "job J (...) by worker T: ..." line: the job numbers seen, each must appear once.
+std::multiset<int> jobs_reported(const std::string& out) {
+    std::multiset<int> jobs;
+    static const std::regex job("job (\\d+) \\(\\d+ samples, seed \\d+\\) by worker \\d+: \\d+ inside, pi ~ [0-9.]+");
+    for (const auto& line : lines(out)) {
+        std::smatch match;
+        if (std::regex_match(line, match, job)) jobs.insert(std::stoi(match[1].str()));
+    }
+    return jobs;
+}
+
+}  // namespace
+
+// The estimate is the same for 1, 2 and 4 workers and for --local, and it is exactly what the generator
+// described in the README gives.
+TEST(PiMonteCarlo, EstimateIndependentOfWorkersAndEqualToLocal) {
+    const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
+    ASSERT_EQ(local.status, 0) << local.err;
+    uint64_t inside = 0;
+    for (int j = 0; j < 6; ++j) inside += readme_count_inside(200000, 42 + static_cast<uint64_t>(j));
+    char expected[128];
+    std::snprintf(expected, sizeof expected, "estimate of pi %.10f (%llu of 1200000 samples inside, 6 jobs)",
+                  4.0 * static_cast<double>(inside) / 1200000.0, static_cast<unsigned long long>(inside));
+    EXPECT_EQ(estimate_line(local.out), expected);
+    EXPECT_NE(local.out.find("\nerror "), std::string::npos);
+    EXPECT_NE(local.out.find(" samples/s"), std::string::npos);
+    for (const int nworkers : {1, 2, 4}) {
+        SCOPED_TRACE(std::to_string(nworkers) + " workers");
+        const std::string out = run_with_workers(nworkers, kJobs);
+        EXPECT_EQ(estimate_line(out), expected);
+        EXPECT_EQ(jobs_reported(out), (std::multiset<int>{0, 1, 2, 3, 4, 5})) << out;
+        EXPECT_NE(out.find("\nerror "), std::string::npos);
+        EXPECT_TRUE(std::regex_search(out, std::regex("wall time [0-9.]+ s, [0-9.e+]+ samples/s")));
+    }
+}
+
+// Each result is printed as it arrives, with the job's tuple; the seeds are --seed + j.
+TEST(PiMonteCarlo, ResultsPrintedPerJobWithTheirTuples) {
+    Process server({kServer, "0", "1", "--jobs", "3", "--samples", "1000", "--seed", "7"});
+    const uint16_t port = server.wait_for_listening();
+    ASSERT_TRUE(server.wait_for_line("manager waits for 1 workers: 3 jobs of 1000 samples, seeds 7 to 9"));
+    Process worker(worker_args(port, {"--verbose"}));
+    for (int j = 0; j < 3; ++j) {
+        const uint64_t inside = readme_count_inside(1000, 7 + static_cast<uint64_t>(j));
+        char line[128];
+        std::snprintf(line, sizeof line, "job %d (1000 samples, seed %d) by worker 0: %llu inside, pi ~ %.6f", j, 7 + j,
+                      static_cast<unsigned long long>(inside), 4.0 * static_cast<double>(inside) / 1000.0);
+        EXPECT_TRUE(server.wait_for_line(line));
+        EXPECT_TRUE(worker.wait_for_line("working on job " + std::to_string(j)));
+    }
+    EXPECT_EQ(worker.wait_exit(), 0);
+    EXPECT_EQ(server.wait_exit(), 0);
+}
+
+// A worker killed while it holds a job: the job goes back to the queue, another worker does it, and it is
+// counted once: the estimate is unchanged.
+TEST(PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
+    const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
+    Process server(with({kServer, "0", "2"}, kJobs));
+    const uint16_t port = server.wait_for_listening();
+    Process steady(worker_args(port, {"--delay-ms", "20"}), {.name = "steady worker"});
+    ASSERT_TRUE(server.wait_for_text("worker 0 connected from"));
+    Process doomed(worker_args(port, {"--delay-ms", "5000", "--verbose"}), {.name = "doomed worker"});
+    const auto holding = doomed.wait_for_match(std::regex("working on job \\d+"), scaled(10s));
+    ASSERT_TRUE(holding);
+    const std::string job = holding->substr(std::string("working on job ").size());
+    doomed.signal(SIGKILL);
+    ASSERT_TRUE(server.wait_for_line("worker 1 lost (connection closed): job " + job + " goes back to the queue",
+                                     scaled(10s)));
+    EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
+    server.wait_output_closed();
+    EXPECT_EQ(estimate_line(server.out()), estimate_line(local.out));
+    EXPECT_EQ(jobs_reported(server.out()), (std::multiset<int>{0, 1, 2, 3, 4, 5})) << "every job counted once";
+    EXPECT_EQ(server.count_matching(std::regex("job " + job + " .* by worker 0: .*")), 1u);
+}
+
+TEST(PiMonteCarlo, NoWorkerLeftExitsNonZero) {
+    Process server(with({kServer, "0", "1"}, kJobs));
+    const uint16_t port = server.wait_for_listening();
+    Process only(worker_args(port, {"--delay-ms", "5000", "--verbose"}));
+    ASSERT_TRUE(only.wait_for_text("working on job 0", scaled(10s)));
+    only.signal(SIGKILL);
+    EXPECT_EQ(server.wait_exit(scaled(10s)), 1);
+    EXPECT_TRUE(server.wait_for_err_text("no worker left: 6 of 6 jobs not done, no estimate"));
+    EXPECT_EQ(estimate_line(server.out()), "missing");
+}
+
+// Connections that do not speak the protocol are turned away with one error line and never count as
+// workers; one real worker then does every job.
+TEST(PiMonteCarlo, BadPeersAreTurnedAway) {
+    Process server(with({kServer, "0", "1"}, kJobs));
+    const uint16_t port = server.wait_for_listening();
+    for (const std::string garbage : {"GET / HTTP/1.0\r\n\r\n", "HELLO mandelbrot 1\n", "HELLO pi 2\n"}) {
+        Connection peer(port);
+        peer.send(garbage);
+        EXPECT_EQ(peer.read_line(scaled(5s)), "error: expected HELLO pi 1");
+        EXPECT_TRUE(peer.wait_closed(scaled(5s)));
+        ASSERT_TRUE(server.wait_for_text("turned away 127.0.0.1:" + std::to_string(peer.local_port()) + ": sent "));
+    }
+    {
+        Connection silent(port);
+        silent.close();
+        ASSERT_TRUE(server.wait_for_text(": closed without saying HELLO"));
+    }
+    EXPECT_EQ(server.count_matching(std::regex("worker \\d+ connected from .*")), 0u) << "a bad peer counted as a worker";
+    Process worker(worker_args(port));
+    EXPECT_EQ(worker.wait_exit(scaled(20s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+    server.wait_output_closed();
+    EXPECT_EQ(jobs_reported(server.out()).size(), 6u);
+}
+
+// A worker that says HELLO and then returns a wrong result (another job, more inside than samples, another
+// sample count, not a number) is dropped; its job goes back and is counted once, from the honest worker.
+TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
+    const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
+    for (const std::string bad : {"RESULT 99 200000 1", "RESULT J 200000 200001", "RESULT J 100 50", "RESULT J 200000 x",
+                                  "PIXELS 0 0"}) {
+        SCOPED_TRACE(bad);
+        Process server(with({kServer, "0", "2"}, kJobs));
+        const uint16_t port = server.wait_for_listening();
+        Connection fake(port);
+        fake.send("HELLO pi 1\n");
+        ASSERT_TRUE(server.wait_for_text("worker 0 connected from"));
+        Process honest(worker_args(port, {"--delay-ms", "10"}));
+        const auto job = fake.read_line(scaled(10s));
+        ASSERT_TRUE(job && std::regex_match(*job, std::regex("JOB \\d+ 200000 \\d+"))) << job.value_or("nothing");
+        const std::string number = job->substr(4, job->find(' ', 4) - 4);
+        std::string reply = bad;
+        if (const auto j = reply.find(" J "); j != std::string::npos) reply.replace(j + 1, 1, number);
+        fake.send(reply + "\n");
+        ASSERT_TRUE(server.wait_for_match(std::regex("worker 0 lost \\(.*\\): job " + number + " goes back to the queue"),
+                                          scaled(10s)));
+        EXPECT_TRUE(fake.wait_closed(scaled(5s)));
+        EXPECT_EQ(honest.wait_exit(scaled(20s)), 0);
+        EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+        server.wait_output_closed();
+        EXPECT_EQ(estimate_line(server.out()), estimate_line(local.out));
+        EXPECT_EQ(jobs_reported(server.out()), (std::multiset<int>{0, 1, 2, 3, 4, 5}));
+    }
+}
+
+// The worker checks the manager too: a job it cannot run is refused with status 1.
+TEST(PiMonteCarlo, WorkerRejectsABadManager) {
+    for (const std::string bad : {"JOB 0 0 1", "JOB -1 10 1", "JOB 0 10 -5", "JOB 0 10", "COLUMN 3"}) {
+        SCOPED_TRACE(bad);
+        const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
+        const uint16_t port = netutil::local_address(listener.get()).port();
+        Process worker(worker_args(port));
+        const netutil::UniqueFd connection = netutil::accept_client(listener.get());
+        ASSERT_TRUE(connection);
+        netutil::LineReader reader(connection.get(), 200, -1, static_cast<int>(scaled(5s).count()));
+        std::string line;
+        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
+        EXPECT_EQ(line, "HELLO pi 1");
+        netutil::write_all(connection.get(), bad + "\n");
+        EXPECT_EQ(worker.wait_exit(), 1);
+        EXPECT_TRUE(worker.wait_for_err_text("which is not the protocol"));
+        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
+        EXPECT_EQ(line.rfind("error: unexpected", 0), 0u) << line;
+    }
+}
+
+// Workers may start before the manager: they retry connecting for --retry seconds.
+TEST(PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
+    uint16_t port = 0;
+    {
+        Process probe({kServer, "0", "1"});
+        port = probe.wait_for_listening();
+        probe.signal(SIGTERM);
+        EXPECT_EQ(probe.wait_exit(), 0);
+    }
+    Process early(worker_args(port, {"--retry", "20"}), {.name = "early worker"});
+    ASSERT_TRUE(early.wait_for_line("manager not there yet: retrying for 20 s"));
+    Process server(with({kServer, std::to_string(port), "1"}, kJobs));
+    ASSERT_EQ(server.wait_for_listening(), port);
+    EXPECT_EQ(early.wait_exit(scaled(20s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+}
+
+// Ctrl-C of the manager mid-run: it exits 0 within seconds with no estimate; the workers exit 0.
+TEST(PiMonteCarlo, CtrlCStopsManagerAndWorkersCleanly) {
+    Process server(with({kServer, "0", "2"}, kJobs));
+    const uint16_t port = server.wait_for_listening();
+    Process a(worker_args(port, {"--delay-ms", "300", "--verbose"}), {.name = "worker A"});
+    Process b(worker_args(port, {"--delay-ms", "300", "--verbose"}), {.name = "worker B"});
+    ASSERT_TRUE(a.wait_for_text("working on job", scaled(10s)));
+    server.signal_group(SIGINT);
+    EXPECT_EQ(server.wait_exit(scaled(5s)), 0);
+    EXPECT_TRUE(server.wait_for_match(std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate")));
+    EXPECT_EQ(a.wait_exit(scaled(5s)), 0);
+    EXPECT_EQ(b.wait_exit(scaled(5s)), 0);
+    EXPECT_TRUE(a.wait_for_text("manager closed the connection: "));
+}
+
+TEST(PiMonteCarlo, UsageErrorsExit2) {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"--jobs", "0"}, {"--samples", "0"}, {"--samples", "-3"}, {"--seed", "x"}, {"0", "0"}}) {
+        const Result result = run(with({kServer}, args));
+        EXPECT_EQ(result.status, 2) << args[0];
+        EXPECT_EQ(lines(result.err).size(), 1u) << result.err;
+    }
+    const Result help = run({kServer, "--help"});
+    EXPECT_EQ(help.status, 0);
+    for (const std::string word : {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269"})
+        EXPECT_NE(help.out.find(word), std::string::npos) << word;
+}
