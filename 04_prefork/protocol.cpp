@@ -1,18 +1,23 @@
 // 04_prefork/protocol.cpp: serving one connection of the byte-count protocol (see protocol.hpp).
 #include "04_prefork/protocol.hpp"
 
+#include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
+#include "netutil/output.hpp"
+#include "netutil/signals.hpp"
 #include "netutil/io.hpp"
 #include "netutil/socket.hpp"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <cerrno>
 #include <chrono>
 #include <poll.h>
 #include <sys/socket.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 
 namespace byte_count {
@@ -165,7 +170,7 @@ Served serve_connection(int fd, const ServeOptions& options) {
         if (n == -1 && errno == EINTR) continue;
         if (n == -1) {
             served.ending = Ending::Vanished;
-            served.detail = std::string("receive failed (") + std::strerror(errno) + ")";
+            served.detail = std::string("vanished (receive failed: ") + std::strerror(errno) + ")";
             return served;
         }
         if (n == 0) {
@@ -176,6 +181,42 @@ Served serve_connection(int fd, const ServeOptions& options) {
     }
 }
 
-std::string describe(const Served& served) { return served.detail; }
+bool serve_and_log(int fd, const ServeOptions& options, const std::string& who) {
+    const Served served = serve_connection(fd, options);
+    if (!served.detail.empty()) {
+        std::string peer = "a client";
+        try {
+            peer = netutil::peer_address(fd).to_string();
+        } catch (const std::system_error&) {  // already reset by the client
+        }
+        netutil::print_line(who + ": " + peer + ": " + served.detail);
+    }
+    return served.ending == Ending::Stopped;
+}
+
+netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who) {
+    static std::atomic<bool> said{false};
+    try {
+        netutil::UniqueFd client = netutil::accept_client(listen_fd);
+        said.store(false, std::memory_order_relaxed);
+        return client;
+    } catch (const std::system_error& error) {
+        const int code = error.code().value();
+        if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
+        if (!said.exchange(true)) netutil::print_line(who + ": out of descriptors (" + error.what() + "): waiting");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return {};
+    }
+}
+
+void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
+                   long total, const std::string& cpu_note) {
+    netutil::print_line("server stopped by " + netutil::signal_name(stop_signal));
+    for (const auto& worker : workers)
+        netutil::print_line(worker.name + ": " + std::to_string(worker.connections) + " connections");
+    if (!workers_line.empty()) netutil::print_line(workers_line);
+    netutil::print_line("connections: " + std::to_string(total) + " in all");
+    netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_total()) + " (" + cpu_note + ")");
+}
 
 }  // namespace byte_count

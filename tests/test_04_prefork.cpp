@@ -1,0 +1,259 @@
+// Tests of 04_prefork, run as a user runs it: the real ./server (every --model) and the load client.
+//
+// Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" through
+// "Comparing Multi Process/Multi Thread Designs" (preforking in its three forms, the thundering herd).
+// Demo: ./server 9877 5 --model mutex, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
+// Watch for: the byte-count suite (byte_count_suite.hpp) runs over every model; the tests below are the
+// process pool's own: a child killed at any moment, even holding the accept lock, is reaped and replaced.
+#include "tests/byte_count_suite.hpp"
+
+#include <arpa/inet.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/syscall.h>
+
+using namespace harness;
+using byte_count_suite::ByteCountServer;
+using byte_count_suite::ModelCase;
+
+namespace {
+
+const std::string kLab = "04_prefork";
+const std::string kServer = program(kLab, "server");
+const std::string kClient = program(kLab, "client");
+
+// What system call `pid` is blocked in (/proc/PID/syscall's first field), or -1.
+long blocked_in(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long number = -1;
+    in >> number;
+    return in ? number : -1;
+}
+
+// The child blocked in accept(): with a lock around accept, the one holding it.
+pid_t child_in_accept(Process& server, Duration timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+        for (const pid_t child : server.children()) {
+            const long call = blocked_in(child);
+            if (call == SYS_accept4 || call == SYS_accept) return child;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+}
+
+std::vector<std::string> pool_args(const std::string& model, int n) {
+    return {kServer, "0", std::to_string(n), "--model", model};
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Prefork, ByteCountServer,
+                         testing::Values(ModelCase{kLab, "iterative", false, false}, ModelCase{kLab, "fork", true, false},
+                                         ModelCase{kLab, "nolock", false, true}, ModelCase{kLab, "flock", false, true},
+                                         ModelCase{kLab, "mutex", false, true}, ModelCase{kLab, "pass", false, true}),
+                         byte_count_suite::case_name);
+
+// ------------------------------------------------------------------------------------------- the pools
+
+class ProcessPool : public testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Prefork, ProcessPool, testing::Values("nolock", "flock", "mutex", "pass"),
+                         [](const auto& info) { return info.param; });
+
+// UNP's "child %ld starting": one line per child, after the listening line and the model line.
+TEST_P(ProcessPool, PreforksTheChildrenItWasAskedFor) {
+    Process server(pool_args(GetParam(), 4));
+    server.wait_for_listening();
+    ASSERT_TRUE(server.wait_for_match(std::regex("model " + GetParam() + ": .*, 4 children")));
+    for (int i = 0; i < 4; ++i)
+        EXPECT_TRUE(server.wait_for_match(std::regex("child " + std::to_string(i) + R"( starting \(pid \d+\))")));
+    EXPECT_TRUE(byte_count_suite::wait_for_children(server, 4));
+    EXPECT_EQ(server.out_lines().at(1).rfind("model " + GetParam() + ": ", 0), 0u);
+}
+
+TEST_P(ProcessPool, AKilledChildIsReplacedAndThePoolServesOn) {
+    Process server(pool_args(GetParam(), 3));
+    const uint16_t port = server.wait_for_listening();
+    ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
+    const auto children = server.children();
+    const pid_t victim = children.at(1);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    ASSERT_TRUE(server.wait_for_match(
+        std::regex(R"(child \d \(pid )" + std::to_string(victim) + R"(\) killed by SIGKILL: replaced by pid \d+)")));
+    EXPECT_TRUE(byte_count_suite::wait_for_children(server, 3)) << "the pool is back to 3, no zombie";
+    const auto now = server.children();
+    EXPECT_EQ(std::count(now.begin(), now.end(), victim), 0);
+    const Result client = run({kClient, "127.0.0.1", std::to_string(port), "4", "25", "4000"}, "", 30s);
+    EXPECT_EQ(client.status, 0) << client.err;
+    server.signal_group(SIGINT);
+    ASSERT_EQ(server.wait_exit(10s), 0);
+    server.wait_output_closed();
+    const auto summary = byte_count_suite::parse_summary(server.out_lines());
+    EXPECT_EQ(summary.worker_lines, 3);
+    EXPECT_EQ(summary.total, 100);
+    EXPECT_EQ(summary.worker_sum, 100);
+}
+
+// The child in accept() is the one holding the lock (flock, mutex). Killed there, it must not freeze the
+// pool: the kernel drops its fcntl lock; the robust mutex is recovered by the next child (EOWNERDEAD).
+TEST_P(ProcessPool, KillingTheChildInAcceptEvenHoldingTheLockDoesNotFreezeThePool) {
+    Process server(pool_args(GetParam(), 3));
+    const uint16_t port = server.wait_for_listening();
+    ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
+    for (int round = 0; round < 2; ++round) {
+        if (GetParam() == "pass") {  // no child calls accept: the parent does
+            const auto children = server.children();
+            EXPECT_TRUE(std::none_of(children.begin(), children.end(), [](pid_t child) {
+                return blocked_in(child) == SYS_accept4 || blocked_in(child) == SYS_accept;
+            }));
+            ASSERT_EQ(::kill(server.children().at(0), SIGKILL), 0);
+        } else {
+            const pid_t holder = child_in_accept(server);
+            ASSERT_GT(holder, 0) << "no child found blocked in accept()";
+            ASSERT_EQ(::kill(holder, SIGKILL), 0);
+        }
+        ASSERT_TRUE(server.wait_for_match(std::regex(R"(child \d \(pid \d+\) killed by SIGKILL: replaced by pid \d+)")));
+        ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
+        Connection connection(port);
+        byte_count_suite::expect_reply(connection, 4000);
+    }
+    if (GetParam() == "mutex") {
+        EXPECT_TRUE(server.wait_for_text("the accept mutex's owner died holding it: recovered (EOWNERDEAD)"));
+    }
+    const Result client = run({kClient, "127.0.0.1", std::to_string(port), "3", "20", "100"}, "", 30s);
+    EXPECT_EQ(client.status, 0) << client.err;
+}
+
+// Killing the parent outright (SIGKILL: no chance to stop anything) must not leave orphans serving on.
+TEST_P(ProcessPool, ChildrenDieWithTheirParent) {
+    Process server(pool_args(GetParam(), 3));
+    server.wait_for_listening();
+    ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
+    const auto children = server.children();
+    server.signal(SIGKILL);
+    server.wait_exit();
+    // Ended (gone, or a zombie waiting for whoever adopted it to reap it), not serving on.
+    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+    auto ended = [](pid_t pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');
+        return text.empty() || close == std::string::npos || text.substr(close + 2, 1) == "Z";
+    };
+    while (!std::all_of(children.begin(), children.end(), ended) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(std::all_of(children.begin(), children.end(), ended)) << "children outlived a killed parent";
+}
+
+// A child sent SIGTERM on its own finishes (it is idle: at once) and is replaced like any dead child.
+TEST_P(ProcessPool, ASigtermedChildExitsCleanlyAndIsReplaced) {
+    Process server(pool_args(GetParam(), 2));
+    server.wait_for_listening();
+    ASSERT_TRUE(byte_count_suite::wait_for_children(server, 2));
+    const pid_t victim = server.children().at(0);
+    ASSERT_EQ(::kill(victim, SIGTERM), 0);
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex(R"(child \d \(pid )" + std::to_string(victim) + R"(\) exit 0: replaced by pid \d+)")));
+    EXPECT_TRUE(byte_count_suite::wait_for_children(server, 2));
+}
+
+// ------------------------------------------------------------------------------------------- the lab
+
+TEST(Prefork, HelpShowsEveryModelAndTheDefaults) {
+    const Result server = run({kServer, "--help"});
+    EXPECT_EQ(server.status, 0);
+    for (const char* text : {"9877", "nolock", "iterative", "fork", "flock", "mutex", "pass", "--idle-timeout",
+                             "--max-clients", "256", "--grace", "--bind"})
+        EXPECT_NE(server.out.find(text), std::string::npos) << text;
+    const Result client = run({kClient, "--help"});
+    EXPECT_EQ(client.status, 0);
+    for (const char* text : {"NCHILDREN", "NLOOPS", "NBYTES", "4000", "--requests", "--timeout"})
+        EXPECT_NE(client.out.find(text), std::string::npos) << text;
+}
+
+TEST(Prefork, DefaultModelIsNolockAndModelNamesIgnoreCase) {
+    {
+        Process server({kServer, "0", "2"});
+        server.wait_for_listening();
+        EXPECT_TRUE(server.wait_for_line("model nolock: preforked children call accept() with no lock, 2 children"));
+    }
+    Process server({kServer, "0", "2", "--model", "MUTEX"});
+    server.wait_for_listening();
+    EXPECT_TRUE(server.wait_for_match(std::regex("model mutex: .*")));
+}
+
+TEST(Prefork, BadArgumentsExitTwoWithOneLine) {
+    const std::vector<std::vector<std::string>> bad = {
+        {kServer, "abc"}, {kServer, "70000"}, {kServer, "0", "0"}, {kServer, "0", "2", "--model", "threads"},
+        {kServer, "0", "2", "--idle-timeout", "-1"}, {kServer, "0", "2", "--max-clients", "0"}, {kServer, "0", "2", "x"},
+        {kClient, "localhost", "9877", "0", "1", "1"}, {kClient, "localhost", "9877", "1", "1", "0"},
+        {kClient, "localhost", "9877", "1", "1", "1048577"}, {kClient, "localhost", "port"},
+        {kClient, "localhost", "9877", "1", "x", "1"}};
+    for (const auto& args : bad) {
+        const Result result = run(args);
+        EXPECT_EQ(result.status, 2) << args.back();
+        EXPECT_EQ(lines(result.err).size(), 1u) << result.err;
+        EXPECT_TRUE(result.out.empty()) << result.out;
+    }
+}
+
+TEST(Prefork, ABusyPortExitsOneNamingThePort) {
+    Process first({kServer, "0", "1"});
+    const uint16_t port = first.wait_for_listening();
+    const Result second = run({kServer, std::to_string(port), "2"});
+    EXPECT_EQ(second.status, 1);
+    EXPECT_NE(second.err.find(":" + std::to_string(port)), std::string::npos) << second.err;
+    EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
+}
+
+TEST(Prefork, ServesOverIpv6) {
+    Process server({kServer, "0", "2", "--bind", "::1", "--model", "pass"});
+    const uint16_t port = server.wait_for_listening();
+    EXPECT_EQ(server.out_lines().at(0), "listening on [::1]:" + std::to_string(port));
+    const Result client = run({kClient, "::1", std::to_string(port), "2", "5", "1000"}, "", 30s);
+    EXPECT_EQ(client.status, 0) << client.err;
+}
+
+TEST(LoadClient, NoServerExitsOneSayingWhy) {
+    uint16_t free_port;
+    {
+        Process server({kServer, "0", "1"});
+        free_port = server.wait_for_listening();
+    }
+    const Result result = run({kClient, "127.0.0.1", std::to_string(free_port), "2", "3", "10"}, "", 30s);
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("connect to 127.0.0.1:" + std::to_string(free_port)), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
+    EXPECT_NE(result.out.find(": 0 connections, 0 bytes, 6 errors, "), std::string::npos) << result.out;
+}
+
+// A server that answers short (here: one that closes at once) is an error the client reports and counts.
+TEST(LoadClient, AShortReplyIsAnError) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 16), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    std::thread closer([listener] {
+        for (int i = 0; i < 2; ++i) {
+            const int fd = ::accept(listener, nullptr, nullptr);
+            if (fd < 0) return;
+            char request[16];
+            [[maybe_unused]] auto got = ::recv(fd, request, sizeof request, 0);  // "100\n"
+            ::send(fd, "error: nope\n", 12, MSG_NOSIGNAL);
+            ::close(fd);
+        }
+    });
+    const Result result =
+        run({kClient, "127.0.0.1", std::to_string(ntohs(address.sin_port)), "1", "2", "100"}, "", 30s);
+    closer.join();
+    ::close(listener);
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("asked for 100 bytes, got 12 before the server closed: error: nope"), std::string::npos)
+        << result.err;
+}
