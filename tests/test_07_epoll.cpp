@@ -1,0 +1,302 @@
+// Tests of 07_epoll (seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" to
+// "Event Driven Architectures"): one suite run over every mode, select, poll, epoll and epoll-et, so no
+// mode can skip a behaviour. Each test runs the real ./server and ./client.
+//
+// Demo of what is checked: ./server 9879 --mode poll   then   ./client --connections 500 --messages 10
+// Watch for: every byte echoed whatever the size; a client that stops reading costs only itself;
+// select refuses descriptors >= FD_SETSIZE; EMFILE pauses accepting (no CPU burnt) and the clients
+// waiting in the backlog are served once descriptors are free; epoll holds 10,000 connections.
+#include "tests/harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <sys/resource.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace harness;
+
+namespace {
+
+const std::string kServer = program("07_epoll", "server");
+const std::string kClient = program("07_epoll", "client");
+
+// Server CPU time (user + system) in seconds, from /proc/PID/stat.
+double cpu_seconds(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i)
+        if (i == 14 || i == 15) ticks += std::stod(field);
+    return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+// Raises this process's soft descriptor limit (children inherit it); false if the hard limit is lower.
+bool raise_own_fd_limit(rlim_t wanted) {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_max < wanted) return false;
+    if (limit.rlim_cur < wanted) {
+        limit.rlim_cur = wanted;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return true;
+}
+
+// Sockets the server holds (from /proc/PID/fd): with every client gone, only the listening socket is left.
+int socket_count(pid_t pid) {
+    int sockets = 0;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+        std::error_code link_error;
+        const auto target = std::filesystem::read_symlink(entry.path(), link_error);
+        if (!link_error && target.string().rfind("socket:", 0) == 0) ++sockets;
+    }
+    return sockets;
+}
+
+// Waits until the server holds only its listening socket: every client connection closed, none leaked.
+bool wait_only_listener(Process& server, Duration timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (socket_count(server.pid()) == 1) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return socket_count(server.pid()) == 1;
+}
+
+class EchoModes : public ::testing::TestWithParam<std::string> {
+protected:
+    std::unique_ptr<Process> start(std::vector<std::string> extra = {}, Options options = {}) {
+        std::vector<std::string> argv{kServer, "0", "--mode", GetParam()};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        options.name = "server " + GetParam();
+        auto server = std::make_unique<Process>(argv, options);
+        port_ = server->wait_for_listening();
+        return server;
+    }
+    std::vector<std::string> client(std::vector<std::string> extra) const {
+        std::vector<std::string> argv{kClient, "127.0.0.1", std::to_string(port_)};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+    }
+    uint16_t port_ = 0;
+};
+
+}  // namespace
+
+// Typed lines come back, as in a terminal: `./client`, then `hello`.
+TEST_P(EchoModes, InteractiveLinesComeBack) {
+    auto server = start();
+    ASSERT_NE(port_, 0);
+    const Result result = run(client({}), "hello\nsecond line\n", scaled(10s));
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("client is connected"), std::string::npos);
+    EXPECT_NE(result.out.find("echo: hello\n"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("echo: second line\n"), std::string::npos) << result.out;
+    EXPECT_TRUE(server->wait_for_match(std::regex("mode " + GetParam() + ": .*")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("accepted 127\\.0\\.0\\.1:\\d+ on fd \\d+")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("closed fd \\d+ \\(127\\.0\\.0\\.1:\\d+\\): end of input")));
+}
+
+// From 1 byte to several MiB per message, many messages per connection, every byte checked by the client.
+TEST_P(EchoModes, EchoesOneByteToSeveralMiB) {
+    auto server = start({"--quiet"});
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--size", "1", "--messages", "500"},
+             {"--size", "65537", "--messages", "30", "--connections", "4"},
+             {"--size", std::to_string(6 << 20), "--messages", "2", "--connections", "2"}}) {
+        const Result result = run(client(args), "", scaled(60s));
+        EXPECT_EQ(result.status, 0) << result.err;
+        EXPECT_NE(result.out.find("echoed and verified"), std::string::npos) << result.out;
+    }
+    server->signal(SIGINT);
+    EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
+    // 500 + 4*30*65537 + 2*2*6 MiB bytes went through the server.
+    const uint64_t total = 500ull + 4ull * 30 * 65537 + 2ull * 2 * (6 << 20);
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 7 connections served .*, " + std::to_string(total) + " bytes, 0 closed on errors.*")));
+}
+
+// 500 clients at once, all served by one thread; afterwards the server holds no descriptor of theirs.
+TEST_P(EchoModes, FiveHundredClientsAtOnce) {
+    auto server = start({"--quiet"});
+    const int clients = sanitized() ? 200 : 500;
+    const Result result = run(client({"--connections", std::to_string(clients), "--messages", "10", "--size", "1000"}), "", scaled(60s));
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find(std::to_string(clients) + " connections x 10 messages of 1000 bytes echoed and verified"), std::string::npos) << result.out;
+    EXPECT_TRUE(wait_only_listener(*server)) << "client sockets left open: " << socket_count(server->pid()) - 1;
+}
+
+// A client that sends but never reads fills its socket: the server keeps that echo in the client's output
+// buffer and serves everyone else meanwhile; when the client reads, every byte arrives, in order.
+TEST_P(EchoModes, StuckClientIsBufferedOthersGoOn) {
+    auto server = start({"--quiet"});
+    Connection stuck(port_);
+    std::string payload(32 << 20, '\0');
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = char('A' + (i * 7919 % 26));
+    std::thread sender([&] { stuck.send(payload); });
+    const Result other = run(client({"--message", "still served"}), "", scaled(10s));
+    EXPECT_EQ(other.status, 0) << other.err;
+    EXPECT_NE(other.out.find("echo: still served"), std::string::npos);
+    const std::string echoed = stuck.read_exact(payload.size(), scaled(60s));
+    sender.join();
+    EXPECT_EQ(echoed.size(), payload.size());
+    EXPECT_TRUE(echoed == payload) << "the echo differs from what was sent";
+}
+
+// Clients that vanish mid-stream (reset with unread data, or half-way through a message) cost only their
+// own connection: the others finish and no descriptor is left behind.
+TEST_P(EchoModes, AbruptDisconnectsCloseOnlyThatConnection) {
+    auto server = start();
+    Process load(client({"--connections", "10", "--messages", "300", "--size", "20000"}), {.name = "load client"});
+    for (int i = 0; i < 40; ++i) {
+        Connection gone(port_);
+        gone.send(std::string(size_t(100000 + i * 1000), 'x'));
+        if (i % 2 == 0) gone.read_exact(1000, scaled(10s));  // some of the echo read, the rest never
+        // closing with unread data sends a reset; the server meets ECONNRESET or EPIPE
+    }
+    EXPECT_EQ(load.wait_exit(scaled(60s)), 0);
+    load.wait_output_closed();
+    EXPECT_NE(load.out().find("echoed and verified"), std::string::npos);
+    EXPECT_TRUE(wait_only_listener(*server)) << "client sockets left open: " << socket_count(server->pid()) - 1;
+    EXPECT_TRUE(server->running());
+    const Result after = run(client({"--message", "after"}), "", scaled(10s));
+    EXPECT_NE(after.out.find("echo: after"), std::string::npos);
+}
+
+// select() cannot watch a descriptor >= FD_SETSIZE: such connections are closed with a log line, and the
+// others are still served. The other modes have no such limit and serve them all.
+TEST_P(EchoModes, FdSetsizeLimitOnlyForSelect) {
+    const int count = 1100;
+    if (!raise_own_fd_limit(count + 200)) GTEST_SKIP() << "the hard descriptor limit is below " << count + 200;
+    auto server = start({"--quiet"});
+    std::vector<std::unique_ptr<Connection>> connections;
+    for (int i = 0; i < count; ++i) connections.push_back(std::make_unique<Connection>(port_));
+    int echoed = 0, closed = 0;
+    for (auto& connection : connections) {
+        connection->send("x");
+        const std::string reply = connection->read_exact(1, scaled(10s));
+        if (reply == "x") ++echoed;
+        else if (connection->wait_closed(scaled(5s))) ++closed;
+    }
+    const size_t refused = server->count_matching(std::regex("refused 127\\.0\\.0\\.1:\\d+: descriptor \\d+ >= FD_SETSIZE \\(1024\\), select\\(\\) cannot watch it"));
+    if (GetParam() == "select") {
+        EXPECT_GT(echoed, 1000);
+        EXPECT_LE(echoed, 1024);
+        EXPECT_EQ(closed, count - echoed);
+        EXPECT_EQ(refused, size_t(closed));
+    } else {
+        EXPECT_EQ(echoed, count);
+        EXPECT_EQ(refused, 0u);
+    }
+    // The first clients are still served after the refusals.
+    connections.front()->send("again");
+    EXPECT_EQ(connections.front()->read_exact(5, scaled(10s)), "again");
+}
+
+// Out of descriptors (EMFILE): the server pauses accepting rather than spinning on a listening socket it
+// cannot empty; the clients wait in the backlog and are all served once others close.
+TEST_P(EchoModes, EmfilePausesWithoutSpinningThenServesAll) {
+    auto server = start({}, {.rlimits = {{RLIMIT_NOFILE, 32}}});
+    const int total = 40, first = 20;
+    std::vector<std::unique_ptr<Connection>> connections;
+    for (int i = 0; i < total; ++i) {
+        connections.push_back(std::make_unique<Connection>(port_));  // completes in the backlog
+        connections.back()->send("ping\n");
+    }
+    ASSERT_TRUE(server->wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\) with \\d+ clients connected: new clients wait in the backlog")));
+    for (int i = 0; i < first; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
+    // Saturated and waiting: no CPU burnt.
+    const double before = cpu_seconds(server->pid());
+    std::this_thread::sleep_for(1s);
+    const double used = cpu_seconds(server->pid()) - before;
+    EXPECT_LT(used, 0.2) << "the server spins while out of descriptors";
+    for (int i = 0; i < first; ++i) connections[size_t(i)]->close();
+    for (int i = first; i < total; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
+    EXPECT_TRUE(server->wait_for_match(std::regex("accepting again \\(\\d+ clients connected\\)")));
+}
+
+// Idle connections cost an event-driven server nothing while they stay silent.
+TEST_P(EchoModes, IdleConnectionsCostNoCpu) {
+    auto server = start({"--quiet"});
+    std::vector<std::unique_ptr<Connection>> connections;
+    for (int i = 0; i < 200; ++i) connections.push_back(std::make_unique<Connection>(port_));
+    connections.back()->send("x");
+    ASSERT_EQ(connections.back()->read_exact(1, scaled(10s)), "x");
+    const double before = cpu_seconds(server->pid());
+    std::this_thread::sleep_for(500ms);
+    EXPECT_LT(cpu_seconds(server->pid()) - before, 0.05);
+}
+
+// C10k: 10,000 connections open at once (each proven served by an echo) while 10 active ones exchange
+// messages. Resident memory stays small: an idle connection holds no buffer.
+TEST_P(EchoModes, TenThousandConnections) {
+    if (GetParam() == "select") GTEST_SKIP() << "select cannot watch more than FD_SETSIZE (1024) descriptors: see FdSetsizeLimitOnlyForSelect";
+    const int idle = sanitized() ? 2000 : 10000;
+    if (!raise_own_fd_limit(rlim_t(idle) + 200))
+        GTEST_SKIP() << "the hard descriptor limit (ulimit -Hn) is below " << idle + 200 << ": cannot hold " << idle << " connections";
+    auto server = start({"--quiet"});
+    const Result result = run(client({"--idle", std::to_string(idle), "--connections", "10", "--messages", "20"}), "", scaled(120s));
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("holding " + std::to_string(idle) + " idle connections"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("10 connections x 20 messages of 64 bytes echoed and verified"), std::string::npos);
+    server->signal(SIGINT);
+    EXPECT_EQ(server->wait_exit(scaled(20s)), 0);
+    const auto summary = server->wait_for_match(std::regex("CPU time: .*; peak resident memory (\\d+) MiB"));
+    ASSERT_TRUE(summary);
+    if (!sanitized()) {
+        std::smatch match;
+        ASSERT_TRUE(std::regex_match(*summary, match, std::regex(".*peak resident memory (\\d+) MiB")));
+        EXPECT_LT(std::stoi(match[1]), 64);
+    }
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: " + std::to_string(idle + 10) + " connections served \\(at most " +
+                                                  std::to_string(idle + 10) + " at once\\).*")));
+}
+
+// Ctrl-C: stop accepting, let the connected clients finish, print the summary, exit 0.
+TEST_P(EchoModes, CtrlCPrintsSummaryAndExits) {
+    auto server = start();
+    const Result result = run(client({"--message", "bye"}), "", scaled(10s));
+    EXPECT_EQ(result.status, 0);
+    server->signal_group(SIGINT);
+    EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 1 connections served \\(at most 1 at once\\), 1 reads echoed, 4 bytes, .*")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModes, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et"),
+                         [](const auto& info) { std::string name = info.param; std::erase(name, '-'); return name; });
+
+TEST(EchoServer, UsageErrors) {
+    const Result bad_mode = run({kServer, "0", "--mode", "kqueue"});
+    EXPECT_EQ(bad_mode.status, 2);
+    EXPECT_EQ(lines(bad_mode.err).size(), 1u) << bad_mode.err;
+    const Result help = run({kServer, "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("epoll-et"), std::string::npos);
+    const Result client_help = run({kClient, "--help"});
+    EXPECT_NE(client_help.out.find("--idle"), std::string::npos);
+    const Result both = run({kClient, "--message", "x", "--idle", "3"});
+    EXPECT_EQ(both.status, 2);
+}
+
+TEST(EchoClient, RefusedConnectionIsARuntimeError) {
+    // A port nobody listens on: find one by binding and closing.
+    uint16_t port = 0;
+    {
+        Process server({kServer, "0"});
+        port = server.wait_for_listening();
+    }
+    const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--message", "x"});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
+}
