@@ -31,7 +31,7 @@ namespace web {
 namespace {
 
 constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
-constexpr auto kLinger = std::chrono::seconds(1);               // reading the rest after a closing response
+constexpr auto kLinger = std::chrono::milliseconds(500);              // reading the rest after a closing response
 constexpr size_t kMaxBuffered = http::kMaxRequestLine + http::kMaxHeaderBytes + http::kMaxBody + 4096;
 
 // One connection's state. The loop moves it along: read requests -> (delay) -> send the response -> next.
@@ -202,9 +202,11 @@ private:
                 shared_stats().requests++;
                 shared_stats().worker_requests[worker_.index]++;
                 const bool close_after = c.out->close_after;
+                const bool unread_input = c.out->status >= 400 && c.out->status != 404 && c.out->status != 403;
                 c.out.reset();
                 c.deadline = idle_deadline();
-                if (close_after) return linger(c);
+                if (close_after && (unread_input || !c.in.empty())) return linger(c);
+                if (close_after) return close(c, "closed after the response");
                 continue;
             }
             if (c.delayed) {

@@ -240,6 +240,7 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
     BlockingConnection conn(client.get(), settings, stop_fd);
     std::string buffer;
     const char* ending = "closed by the client";
+    bool unread_input = false;  // the client may still be sending bytes we will never read
     for (;;) {
         // Answer every complete request already here, in order (pipelining).
         bool closing = false;
@@ -261,6 +262,7 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             }
             conn.restart_idle_clock();
             if (response.close_after) {
+                unread_input = parsed.status == http::ParseStatus::Error || buffer.size() > parsed.consumed;
                 ending = "closed after the response";
                 closing = true;
                 break;
@@ -285,6 +287,7 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
                 [[maybe_unused]] auto ignored = ::send(client.get(), response.head.data(), response.head.size(),
                                                        MSG_NOSIGNAL | MSG_DONTWAIT);
                 ending = "timed out (408)";
+                unread_input = !buffer.empty();
             } else {
                 ending = "closed: the grace period is over";
             }
@@ -298,11 +301,11 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
         }
     }
     // Closing with unread request bytes would make the kernel send a reset, which can destroy the response
-    // still in flight: shut our side, then read what the client still sends (at most a second) until it
-    // closes too.
-    if (std::string_view(ending) != "closed by the client") {
+    // still in flight: when the client may still be sending, shut our side, then read what it sends (at
+    // most half a second) until it closes too.
+    if (unread_input) {
         ::shutdown(client.get(), SHUT_WR);
-        const auto linger_end = Clock::now() + std::chrono::seconds(1);
+        const auto linger_end = Clock::now() + std::chrono::milliseconds(500);
         for (;;) {
             std::string discard;
             const ssize_t n = read_available(client.get(), discard);
