@@ -487,8 +487,13 @@ int main(int argc, char** argv) {
 
         // The acceptor: one handler thread per connection while workers are missing; once the work has
         // started, newcomers are told so and closed right here.
-        std::vector<std::thread> handlers;
-        std::vector<std::shared_ptr<std::atomic<bool>>> running;
+        // Handlers of connections turned away finish at once; they are joined as new connections come, so a
+        // flood of bad peers cannot pile up threads.
+        struct Handler {
+            std::thread thread;
+            std::shared_ptr<std::atomic<bool>> running;
+        };
+        std::vector<Handler> handlers;
         pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
                          {started.fd(), POLLIN, 0}};
         for (;;) {
@@ -502,8 +507,14 @@ int main(int argc, char** argv) {
             netutil::SockAddr peer;
             netutil::UniqueFd connection = netutil::accept_client(listener.get(), &peer);
             if (!connection) continue;
-            const auto pending = std::count_if(running.begin(), running.end(), [](const auto& flag) { return flag->load(); });
-            if (board.started() || pending >= kMaxPending) {
+            std::erase_if(handlers, [](Handler& handler) {
+                if (handler.running->load()) return false;
+                handler.thread.join();
+                return true;
+            });
+            // Up to nworkers handlers serve workers; the others are still saying hello.
+            const bool crowded = static_cast<int>(handlers.size()) >= nworkers + kMaxPending;
+            if (board.started() || crowded) {
                 netutil::print_line("turned away " + peer.to_string() + ": " +
                                     (board.started() ? "the work has started" : "too many connections at once"));
                 try {
@@ -514,17 +525,17 @@ int main(int argc, char** argv) {
                 continue;
             }
             auto flag = std::make_shared<std::atomic<bool>>(true);
-            running.push_back(flag);
-            handlers.emplace_back([&board, &canvas, events, reply_timeout, flag, peer = peer.to_string(),
+            std::thread thread([&board, &canvas, events, reply_timeout, flag, peer = peer.to_string(),
                                    connection = std::move(connection)]() mutable {
                 serve_worker(std::move(connection), peer, board, canvas, events, reply_timeout * 1000);
                 flag->store(false);
             });
+            handlers.push_back({std::move(thread), flag});
         }
         listener.reset();
         quit.request_stop();
         board.end();
-        for (auto& handler : handlers) handler.join();
+        for (auto& handler : handlers) handler.thread.join();
 
         const int signo = netutil::caught_signal();
         const int remaining = board.remaining();
