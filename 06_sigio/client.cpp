@@ -70,8 +70,14 @@ netutil::UniqueFd connect_to(const netutil::SockAddr& address, const std::string
     return fd;
 }
 
-// CPU time of another process (the server), from /proc/PID/stat: user + system, in seconds.
-std::optional<netutil::CpuTime> cpu_of(int pid) {
+// CPU time of another process (the server): user and system from /proc/PID/stat (in clock ticks, 10 ms),
+// and the exact time on CPU from /proc/PID/schedstat (nanoseconds; the main thread, which is the whole
+// of a single-threaded server).
+struct ProcessCpu {
+    netutil::CpuTime ticks;
+    double on_cpu_seconds = 0;
+};
+std::optional<ProcessCpu> cpu_of(int pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string text;
     if (!std::getline(stat, text)) return std::nullopt;
@@ -83,7 +89,12 @@ std::optional<netutil::CpuTime> cpu_of(int pid) {
         if (i == 15) system = std::stoul(field);
     }
     const double tick = double(::sysconf(_SC_CLK_TCK));
-    return netutil::CpuTime{double(user) / tick, double(system) / tick};
+    ProcessCpu cpu{{double(user) / tick, double(system) / tick}, 0};
+    std::ifstream schedstat("/proc/" + std::to_string(pid) + "/schedstat");
+    unsigned long long nanoseconds = 0;
+    if (schedstat >> nanoseconds) cpu.on_cpu_seconds = double(nanoseconds) / 1e9;
+    else cpu.on_cpu_seconds = cpu.ticks.total_seconds();
+    return cpu;
 }
 
 std::string fixed(double value, int decimals) {
@@ -195,10 +206,11 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
                         std::to_string(load.size) + " bytes echoed and verified in " + fixed(seconds, 3) + " s: " +
                         fixed(total / seconds, 0) + " messages/s");
     if (cpu_before && cpu_after) {
-        const netutil::CpuTime used{cpu_after->user_seconds - cpu_before->user_seconds,
-                                    cpu_after->system_seconds - cpu_before->system_seconds};
-        netutil::print_line("server CPU for those messages: " + netutil::format_cpu_time(used) + " = " +
-                            fixed(used.total_seconds() * 100000.0 / total, 3) + " s per 100000 messages");
+        const netutil::CpuTime used{cpu_after->ticks.user_seconds - cpu_before->ticks.user_seconds,
+                                    cpu_after->ticks.system_seconds - cpu_before->ticks.system_seconds};
+        const double on_cpu = cpu_after->on_cpu_seconds - cpu_before->on_cpu_seconds;
+        netutil::print_line("server CPU for those messages: " + netutil::format_cpu_time(used) + " (10 ms ticks); " +
+                            fixed(on_cpu, 4) + " s on CPU = " + fixed(on_cpu * 100000.0 / total, 3) + " s per 100000 messages");
     } else if (load.server_pid) {
         netutil::print_error(netutil::program_name() + ": cannot read /proc/" + std::to_string(load.server_pid) + "/stat");
     }

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# bench/07_epoll.sh: the lecture's poll/select/epoll table (seeds/04_lecture_network_programming_server_design.txt,
+# "Level-Triggered and Edge-Triggered Notification": CPU time against the number N of monitored descriptors),
+# measured with the kit's own 07_epoll server and client: N connections open, one of them active, the
+# server's CPU time (user + system, read from /proc by the client) per 100,000 echoed messages.
+# Also: echo throughput with 100 active connections, and the server's peak memory at the largest N.
+#   bash bench/07_epoll.sh            full run (a couple of minutes)
+#   QUICK=1 bash bench/07_epoll.sh    short run (fewer messages per point)
+# Prints one markdown section on stdout (also writes the plot docs/07_epoll_cpu.svg); progress on stderr.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+make -s --no-print-directory -C 07_epoll >&2
+bin=$root/07_epoll
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+quick=${QUICK:-}
+modes=(select poll epoll epoll-et)
+sizes=(10 100 1000 10000)
+# Messages per point: enough CPU time to measure, fewer where each message costs more (poll, select at large N).
+messages_for() {  # N
+    local n=$1 k
+    k=$((4000000 / n))
+    [ "$k" -gt 20000 ] && k=20000
+    [ "$k" -lt 1000 ] && k=1000
+    [ -n "$quick" ] && k=$((k / 4))
+    echo "$k"
+}
+throughput_messages=$([ -n "$quick" ] && echo 100 || echo 500)
+
+start_server() {  # MODE
+    "$bin/server" 0 --mode "$1" --quiet --grace 1 >"$tmp/server.out" 2>&1 &
+    server_pid=$!
+    local tries=0
+    until grep -q '^listening on ' "$tmp/server.out"; do
+        tries=$((tries + 1))
+        if [ $tries -gt 100 ]; then echo "bench: the $1 server did not start" >&2; exit 1; fi
+        sleep 0.1
+    done
+    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/server.out" | head -n 1)
+}
+stop_server() {
+    kill -INT "$server_pid"
+    wait "$server_pid" || true
+    server_pid=
+}
+
+declare -A cpu rate rss
+for mode in "${modes[@]}"; do
+    for n in "${sizes[@]}"; do
+        if [ "$mode" = select ] && [ "$n" -gt 1000 ]; then continue; fi  # FD_SETSIZE
+        k=$(messages_for "$n")
+        echo "bench: 07 $mode N=$n ($k messages)" >&2
+        start_server "$mode"
+        "$bin/client" 127.0.0.1 "$port" --idle $((n - 1)) --connections 1 --messages "$k" --size 16 \
+            --server-pid "$server_pid" --timeout 60 >"$tmp/client.out"
+        stop_server
+        cpu[$mode,$n]=$(sed -n 's/.*= \([0-9.]*\) s per 100000 messages$/\1/p' "$tmp/client.out")
+        rss[$mode,$n]=$(sed -n 's/.*peak resident memory \([0-9]*\) MiB$/\1/p' "$tmp/server.out")
+    done
+    echo "bench: 07 $mode, 100 active connections" >&2
+    start_server "$mode"
+    "$bin/client" 127.0.0.1 "$port" --connections 100 --messages "$throughput_messages" --size 64 --timeout 60 >"$tmp/client.out"
+    stop_server
+    rate[$mode]=$(sed -n 's/.*: \([0-9]*\) messages\/s$/\1/p' "$tmp/client.out")
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) printf "n/a"; else if (a / b < 10) printf "%.1fx", a / b; else printf "%.0fx", a / b }'; }
+cell() { local v=${cpu[$1,$2]:-}; echo "${v:--}"; }
+
+echo "## 07_epoll: select, poll and epoll as the number of descriptors grows"
+echo
+echo "The lecture's table (TLPI 63-9): N descriptors monitored, one of them active, CPU time for 100,000"
+echo "monitoring operations. Here: the 07_epoll server with N connections open (N-1 idle, each first proven"
+echo "served by a one-byte echo), one client connection sending 16-byte messages one at a time; the server's"
+echo "CPU time (user + system, from /proc/PID/stat) during those messages, scaled to 100,000 messages."
+echo "select stops at N = 1,000: it cannot watch descriptors >= FD_SETSIZE (1024)."
+echo
+echo "| N | select (s) | poll (s) | epoll (s) | epoll-et (s) | poll / epoll | lecture: select | lecture: poll | lecture: epoll |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+declare -A lecture_select=([10]=0.73 [100]=3.0 [1000]=35 [10000]=930)
+declare -A lecture_poll=([10]=0.61 [100]=2.9 [1000]=35 [10000]=990)
+declare -A lecture_epoll=([10]=0.41 [100]=0.42 [1000]=0.53 [10000]=0.66)
+for n in "${sizes[@]}"; do
+    echo "| $n | $(cell select "$n") | $(cell poll "$n") | $(cell epoll "$n") | $(cell epoll-et "$n") | $(ratio "${cpu[poll,$n]:-0}" "${cpu[epoll,$n]:-0}") | ${lecture_select[$n]} | ${lecture_poll[$n]} | ${lecture_epoll[$n]} |"
+done
+echo
+echo "Shape: epoll at N = 10,000 costs $(awk -v a="${cpu[epoll,10000]:-0}" -v b="${cpu[epoll,10]:-0}" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') times its cost at N = 10 (target: within 2x);"
+echo "poll grows $(awk -v a="${cpu[poll,10000]:-0}" -v b="${cpu[poll,10]:-0}" 'BEGIN { if (b > 0) printf "%.0f", a / b; else printf "n/a" }')-fold from N = 10 to N = 10,000 (a 1,000-fold increase in N; linear would be up to 1,000-fold"
+echo "once the per-descriptor scan dominates the fixed cost of a message). A direct measurement on this"
+echo "class of machine (one active descriptor among N idle, per 100,000 calls) gives poll 0.16 s at N = 10"
+echo "rising to 50-94 s at N = 10,000 and epoll flat near 0.15 s. Our figures include the whole echo (read,"
+echo "write, TCP on loopback), not only the wait call, so the small-N costs are higher and the ratios smaller."
+echo
+if python3 - "$tmp" "$root/docs/07_epoll_cpu.svg" <<PY >&2
+import math, sys
+series = {
+$(for mode in "${modes[@]}"; do
+    printf '    "%s": [' "$mode"
+    for n in "${sizes[@]}"; do v=${cpu[$mode,$n]:-}; [ -n "$v" ] && printf '(%s, %s), ' "$n" "$v"; done
+    printf '],\n'
+done)
+    "lecture poll": [(10, 0.61), (100, 2.9), (1000, 35), (10000, 990)],
+    "lecture epoll": [(10, 0.41), (100, 0.42), (1000, 0.53), (10000, 0.66)],
+}
+colors = {"select": "#d62728", "poll": "#ff7f0e", "epoll": "#1f77b4", "epoll-et": "#2ca02c",
+          "lecture poll": "#ff7f0e", "lecture epoll": "#1f77b4"}
+W, H, L, R, T, B = 640, 420, 70, 150, 30, 50
+values = [v for s in series.values() for _, v in s if v > 0]
+ymin = 10 ** math.floor(math.log10(min(values))); ymax = 10 ** math.ceil(math.log10(max(values)))
+def x(n): return L + (math.log10(n) - 1) / 3 * (W - L - R)
+def y(v): return T + (math.log10(ymax) - math.log10(max(v, ymin))) / (math.log10(ymax) - math.log10(ymin)) * (H - T - B)
+out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
+       f'<text x="{L}" y="18">Server CPU seconds per 100,000 messages, one active connection among N (log-log)</text>']
+for n in (10, 100, 1000, 10000):
+    out.append(f'<line x1="{x(n)}" y1="{T}" x2="{x(n)}" y2="{H-B}" stroke="#ddd"/><text x="{x(n)}" y="{H-B+16}" text-anchor="middle">{n}</text>')
+e = int(math.log10(ymin))
+while 10 ** e <= ymax:
+    out.append(f'<line x1="{L}" y1="{y(10**e)}" x2="{W-R}" y2="{y(10**e)}" stroke="#ddd"/><text x="{L-6}" y="{y(10**e)+4}" text-anchor="end">{10**e:g}</text>')
+    e += 1
+out.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">N (descriptors monitored)</text>')
+for i, (name, points) in enumerate(series.items()):
+    if not points: continue
+    dash = ' stroke-dasharray="5,4"' if name.startswith("lecture") else ""
+    path = " ".join(f"{x(n):.1f},{y(v):.1f}" for n, v in points)
+    out.append(f'<polyline points="{path}" fill="none" stroke="{colors[name]}" stroke-width="2"{dash}/>')
+    for n, v in points: out.append(f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="3" fill="{colors[name]}"/>')
+    out.append(f'<line x1="{W-R+10}" y1="{T+10+i*18}" x2="{W-R+30}" y2="{T+10+i*18}" stroke="{colors[name]}" stroke-width="2"{dash}/><text x="{W-R+35}" y="{T+14+i*18}">{name}</text>')
+out.append("</svg>")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+then
+    echo "![CPU time against N, log-log](07_epoll_cpu.svg)"
+    echo
+    echo "(docs/07_epoll_cpu.svg: solid lines are this run, dashed the lecture's figures.)"
+    echo
+fi
+echo "Echo throughput, 100 active connections each sending $throughput_messages messages of 64 bytes (one at a time):"
+echo
+echo "| mode | messages/s |"
+echo "|---|---:|"
+for mode in "${modes[@]}"; do echo "| $mode | ${rate[$mode]:--} |"; done
+echo
+echo "Peak resident memory of the server (getrusage ru_maxrss) holding N connections (target: under 64 MiB"
+echo "at N = 10,000 for the epoll modes; an idle connection keeps no buffer):"
+echo
+echo "| mode | N | peak resident memory (MiB) |"
+echo "|---|---:|---:|"
+for mode in "${modes[@]}"; do
+    n=10000; [ "$mode" = select ] && n=1000
+    echo "| $mode | $n | ${rss[$mode,$n]:--} |"
+done
+echo
+echo "Commands (one point; the script starts a fresh server per point, port 0):"
+echo
+echo '```'
+echo "./07_epoll/server 0 --mode poll --quiet &"
+echo "./07_epoll/client 127.0.0.1 PORT --idle 9999 --connections 1 --messages 1000 --size 16 --server-pid \$!"
+echo "./07_epoll/client 127.0.0.1 PORT --connections 100 --messages $throughput_messages --size 64"
+echo '```'
+echo
+echo "Messages per point: $(for n in "${sizes[@]}"; do printf 'N=%s: %s; ' "$n" "$(messages_for "$n")"; done)${quick:+(QUICK=1)}"
+echo
