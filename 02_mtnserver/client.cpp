@@ -42,22 +42,23 @@ bool send_request(const Settings& settings, std::optional<std::string> message) 
         netutil::print_line("no message (end of input): closing without sending");
         return false;
     }
-    netutil::write_all(server.get(), *message + "\n");
-    netutil::check(::shutdown(server.get(), SHUT_WR), "shutdown");
-
-    char byte;
-    for (;;) {
-        const netutil::Wait waited = netutil::wait_readable(server.get(), -1, static_cast<int>(timeout.count()));
-        if (waited == netutil::Wait::TimedOut)
-            netutil::throw_error(ETIMEDOUT, "no handler took the request within " +
-                                                std::to_string(timeout.count()) + " ms (every handler busy?)");
-        try {
+    try {
+        netutil::write_all(server.get(), *message + "\n");
+        netutil::check(::shutdown(server.get(), SHUT_WR), "shutdown");
+        char byte;
+        for (;;) {
+            const netutil::Wait waited = netutil::wait_readable(server.get(), -1, static_cast<int>(timeout.count()));
+            if (waited == netutil::Wait::TimedOut)
+                netutil::throw_error(ETIMEDOUT, "no handler took the request within " +
+                                                    std::to_string(timeout.count()) + " ms (every handler busy?)");
             if (netutil::read_some(server.get(), &byte, 1) == 0) break;  // the server's handler closed
-        } catch (const std::system_error& error) {
-            if (error.code().value() == ECONNRESET)
-                netutil::throw_error(ECONNRESET, "the server closed before handling '" + *message + "'");
-            throw;
         }
+    } catch (const std::system_error& error) {
+        // A reset (on the write or the read) or a broken pipe: the server went away with our request.
+        const int code = error.code().value();
+        if (code == ECONNRESET || code == EPIPE || code == ENOTCONN)
+            netutil::throw_error(code, "the server closed before handling '" + *message + "'");
+        throw;
     }
     netutil::print_line("sent " + *message);
     return true;

@@ -75,6 +75,7 @@ struct Manager {
     std::string name;
     std::vector<std::string> options;
 };
+void PrintTo(const Manager& manager, std::ostream* out) { *out << manager.name; }
 
 class Managers : public testing::TestWithParam<Manager> {
 protected:
@@ -103,6 +104,7 @@ TEST(MtnServer, SlideTranscriptWithThePollingManager) {
     const Result client = run(client_args(port, {"--count", "7"}), "", 30s);
     EXPECT_EQ(client.status, 0) << client.err;
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     for (int i = 1; i <= 7; ++i) EXPECT_NE(client.out.find("sent " + std::to_string(i) + "\n"), std::string::npos);
 
     EXPECT_EQ(server.out_lines().at(1), "give the number of clients : 3");
@@ -119,6 +121,7 @@ TEST(MtnServer, TheConditionVariableManagerNeverPolls) {
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(run(client_args(port, {"--count", "3"})).status, 0);
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_EQ(server.count_matching(std::regex(".*is alive.*")), 0u);
     EXPECT_EQ(handled_numbers(server), one_to(3));
 }
@@ -133,6 +136,7 @@ TEST_P(Managers, ABurstOfClientsIsHandledExactlyMTimes) {
         clients.push_back(std::make_unique<Process>(client_args(port, {"--message", "burst " + std::to_string(i)})));
     for (auto& client : clients) EXPECT_EQ(client->wait_exit(30s), 0) << client->err();
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_EQ(handled_numbers(server), one_to(m));
     EXPECT_EQ(server.count_matching(std::regex("restarting [012]")), static_cast<size_t>(m - n));
     for (int i = 1; i <= m; ++i)
@@ -149,6 +153,7 @@ TEST_P(Managers, ClientsOneByOne) {
         EXPECT_TRUE(server.wait_for_match(std::regex("[01] received one " + std::to_string(i))));
     }
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_EQ(handled_numbers(server), one_to(5));
     expect_summary_adds_up(server, 5);
 }
@@ -171,6 +176,7 @@ TEST_P(Managers, ASlowClientDoesNotStopTheOthers) {
     slow.send("at last\n");
     EXPECT_TRUE(slow.wait_closed()) << "the handler closes the connection once it has the message";
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_TRUE(server.wait_for_line(slow_handler + " received at last"));
     EXPECT_EQ(handled_numbers(server), one_to(5));
     expect_summary_adds_up(server, 5);
@@ -189,6 +195,7 @@ TEST_P(Managers, AClientBeyondMIsToldItWasNotHandled) {
     ASSERT_TRUE(c.wait_for_line("client is connected"));  // both queued: the one handler is busy
     first.send("first\n");
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     const int status_b = b.wait_exit().value_or(-1);
     const int status_c = c.wait_exit().value_or(-1);
     EXPECT_EQ(status_b + status_c, 1) << "one of B and C is the second request, the other is refused";
@@ -203,7 +210,9 @@ TEST_P(Managers, SigintMidwayKeepsTheAcceptedRequestAndJoinsEveryThread) {
     Process server(server_args("3", "10"));
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(run(client_args(port, {"-m", "before"})).status, 0);
-    ASSERT_TRUE(server.wait_for_match(std::regex("[012] handled request 1")));
+    const auto first = server.wait_for_match(std::regex("[012] handled request 1"));
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(server.wait_for_line("restarting " + first->substr(0, 1)));
     Connection typing(port);
     const std::string busy = handler_of(server, typing.local_port());
     ASSERT_TRUE(server.wait_for_line(busy + " waits for data"));
@@ -216,6 +225,7 @@ TEST_P(Managers, SigintMidwayKeepsTheAcceptedRequestAndJoinsEveryThread) {
     EXPECT_TRUE(server.running()) << "it waits for the accepted client";
     typing.send("after ctrl-c\n");
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_TRUE(server.wait_for_line(busy + " received after ctrl-c"));
     EXPECT_TRUE(server.wait_for_line(busy + " handled request 2"));
     EXPECT_EQ(server.count_matching(std::regex("\\d stops \\(was waiting for a client\\)")), 2u);
@@ -233,6 +243,7 @@ TEST_P(Managers, SigintGivesUpOnASilentClientAfterTheGracePeriod) {
     ASSERT_TRUE(server.wait_for_line(busy + " waits for data"));
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(5s), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_TRUE(server.wait_for_line(busy + " gave up on its client: no message within the grace period"));
     EXPECT_TRUE(server.wait_for_line("server stopped by SIGTERM after 1 of 10 requests, every handler joined"));
     EXPECT_TRUE(silent.wait_closed(1s));
@@ -249,6 +260,7 @@ TEST(MtnServer, FewerRequestsThanHandlersStartsOnlyMHandlers) {
     ASSERT_TRUE(server.wait_for_line("server starts 2 threads"));
     EXPECT_EQ(run(client_args(port, {"--count", "2"})).status, 0);
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_EQ(handled_numbers(server), one_to(2));
     EXPECT_EQ(server.count_matching(std::regex("restarting \\d")), 0u);
 }
@@ -260,6 +272,7 @@ TEST(MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
     ASSERT_TRUE(server.wait_for_line("0 received nothing (the client closed without sending)"));
     EXPECT_EQ(run(client_args(port, {"-m", "real"})).status, 0);
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_EQ(handled_numbers(server), one_to(2));
 }
 
@@ -317,7 +330,9 @@ TEST(MtnClient, PromptsAfterConnectingAndHoldsItsHandlerMeanwhile) {
     ASSERT_TRUE(server.wait_for_line("0 waits for data"));
     client.write("typed\n");
     EXPECT_EQ(client.wait_exit(), 0);
+    client.wait_output_closed();
     EXPECT_EQ(client.out(), "client is connected\nGive message : typed\nsent typed\n");
     EXPECT_EQ(server.wait_exit(), 0);
+    server.wait_output_closed();  // all its output read
     EXPECT_TRUE(server.wait_for_line("0 received typed"));
 }

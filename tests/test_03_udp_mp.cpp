@@ -122,6 +122,14 @@ bool no_zombies(const Process& server, Duration timeout = 5s) {
     return server.zombie_children().empty();
 }
 
+// Waits until exactly `count` stdout lines match (the server's output is read as it comes).
+bool wait_count(const Process& server, const std::regex& pattern, size_t count, Duration timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+    while (server.count_matching(pattern) < count && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    return server.count_matching(pattern) == count;
+}
+
 // The pool's pids, from its "worker I is process PID" lines.
 std::set<pid_t> pool_pids(Process& server, int workers) {
     std::set<pid_t> pids;
@@ -136,6 +144,7 @@ struct Mode {
     std::string name;
     std::vector<std::string> options;
 };
+void PrintTo(const Mode& mode, std::ostream* out) { *out << mode.name; }
 
 class Modes : public testing::TestWithParam<Mode> {
 protected:
@@ -373,11 +382,8 @@ TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
         std::regex("worker (\\d) \\(process " + std::to_string(victim) + "\\) ended, killed by SIGKILL: starting a new one"));
     ASSERT_TRUE(replaced);
     const std::string index = replaced->substr(7, 1);
-    const std::regex started("worker " + index + " is process \\d+");
-    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
-    while (server.count_matching(started) < 2 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
-    ASSERT_EQ(server.count_matching(started), 2u) << "a new worker " << index << " is started";
+    ASSERT_TRUE(wait_count(server, std::regex("worker " + index + " is process \\d+"), 2))
+        << "a new worker " << index << " is started";
     pids.erase(victim);
     // The earlier "worker I is process" line for this index names the victim; the last one the new worker.
     pid_t newcomer = 0;
@@ -506,8 +512,8 @@ TEST(UdpClient, ManyProcessesEachSayHiWithTheirPid) {
     const uint16_t port = server.wait_for_listening();
     const Result result = run({kClient, "localhost", std::to_string(port), "--processes", "3"});
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_EQ(server.count_matching(std::regex("Received message 'Hi from \\d+ at 127\\.0\\.0\\.1:" + std::to_string(port) +
-                                               "' at 127\\.0\\.0\\.1:\\d+")), 3u);
+    EXPECT_TRUE(wait_count(server, std::regex("Received message 'Hi from \\d+ at 127\\.0\\.0\\.1:" + std::to_string(port) +
+                                              "' at 127\\.0\\.0\\.1:\\d+"), 3));
     const std::regex prefixed("(\\d+): Received message from server: Hi 127\\.0\\.0\\.1:\\d+\\. This is server \\d+");
     size_t replies = 0;
     for (const auto& line : lines(result.out)) replies += std::regex_match(line, prefixed) ? 1 : 0;
