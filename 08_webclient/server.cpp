@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     web::Settings settings;
     bool delay = false;
     app.add_option("-p,--port", port, "port to bind to (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("PORT", port, "the port, as the kit's other servers take it (same as -p)")->check(netutil::kPortRange);
     app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
     app.add_flag("-d,--delay", delay, "add a delay (--delay-ms) before answering each request, to show concurrency");
     app.add_option("-f,--folder", settings.folder, "folder to serve files from")->capture_default_str();
