@@ -55,6 +55,11 @@ const sigset_t& parent_signal_set() {
 }  // namespace
 
 ParentSignals::ParentSignals() {
+    // Default dispositions first: a signal that is ignored (as SIGINT is for a background job of a script)
+    // would be discarded rather than queued for the signalfd, and an ignored SIGCHLD would reap by itself.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (const int signo : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(signo, &dfl, nullptr);
     netutil::block_signals(parent_signal_set());
     fd_ = netutil::make_signalfd(parent_signal_set());
 }
@@ -172,45 +177,13 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
 
 // ------------------------------------------------------------------------------------------------ serving
 
-netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who) {
-    static bool said = false;
-    try {
-        netutil::UniqueFd client = netutil::accept_client(listen_fd);
-        said = false;
-        return client;
-    } catch (const std::system_error& error) {
-        const int code = error.code().value();
-        if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
-        if (!said) netutil::print_line(who + ": out of descriptors (" + error.what() + "): waiting");
-        said = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        return {};
-    }
-}
-
 bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
-    const byte_count::Served served =
-        byte_count::serve_connection(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()});
-    if (!served.detail.empty()) {
-        std::string peer = "a client";
-        try {
-            peer = netutil::peer_address(fd).to_string();
-        } catch (const std::system_error&) {
-        }
-        netutil::print_line(who + ": " + peer + ": " + served.detail);
-    }
-    return served.ending == byte_count::Ending::Stopped;
+    return byte_count::serve_and_log(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()}, who);
 }
 
-void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
-                   long total) {
-    netutil::print_line("server stopped by " + netutil::signal_name(stop_signal));
-    for (const auto& worker : workers)
-        netutil::print_line(worker.name + ": " + std::to_string(worker.connections) + " connections");
-    if (!workers_line.empty()) netutil::print_line(workers_line);
-    netutil::print_line("connections: " + std::to_string(total) + " in all");
-    netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_total()) +
-                        " (the server and all its children)");
+void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
+                   const std::string& workers_line, long total) {
+    byte_count::print_summary(stop_signal, workers, workers_line, total, "the server and all its children");
 }
 
 }  // namespace prefork

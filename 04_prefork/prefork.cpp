@@ -107,6 +107,11 @@ private:
     netutil::UniqueFd file_;  // flock: the lock file, shared by all children (fcntl locks belong to processes)
 };
 
+bool readable_now(int fd) {
+    pollfd pfd{fd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) > 0;
+}
+
 // UNP's child_main: lock, accept, unlock, serve; forever, until told to stop.
 void child_main(Server& server, AcceptLock& lock, std::atomic<long>& connections, int slot) {
     server.close_parent_only();
@@ -115,7 +120,11 @@ void child_main(Server& server, AcceptLock& lock, std::atomic<long>& connections
     for (;;) {
         begin_waiting();  // from here until end_waiting(), a SIGTERM ends this child at once
         lock.lock(who);
-        netutil::UniqueFd client = accept_or_wait(server.listener.get(), who);
+        // A child that waited for the fcntl lock while the server stopped may learn it only now (under
+        // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the stop
+        // pipe is readable once the parent stops, and also once it died (its write end is then closed).
+        if (server.settings.model == Model::Flock && readable_now(server.stop.read_end.get())) ::_exit(0);
+        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), who);
         lock.unlock();
         end_waiting();
         if (!client) continue;
@@ -163,7 +172,7 @@ void run_preforked(Server& server) {
     std::erase(pids, -1);
     stop_children(server, pids);
 
-    std::vector<WorkerCount> workers;
+    std::vector<byte_count::WorkerCount> workers;
     long total = 0;
     for (int slot = 0; slot < n; ++slot) {
         const long count = shared->connections[slot].load();

@@ -260,6 +260,7 @@ TEST_P(ByteCountServer, CtrlCPrintsOneSummaryWhoseCountsAddUp) {
     EXPECT_TRUE(group_gone(server.pid())) << "a child outlived the server";
     const Summary summary = parse_summary(server.out_lines());
     EXPECT_EQ(summary.stopped_lines, 1) << "only the parent prints the summary";
+    EXPECT_EQ(server.out().find("grace period over"), std::string::npos) << "idle workers must stop at once";
     EXPECT_EQ(summary.total, 61);
     EXPECT_EQ(summary.cpu_lines, 1);
     if (GetParam().pool) {
