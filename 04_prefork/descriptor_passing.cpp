@@ -160,7 +160,7 @@ void run_descriptor_passing(Server& server) {
         }
 
         if (fds[1].revents != 0) {
-            netutil::UniqueFd client = accept_or_wait(server.listener.get(), "server");
+            netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
             if (!client) continue;
             for (auto& child : children) {
                 if (!child.channel || child.busy) continue;
@@ -184,7 +184,7 @@ void run_descriptor_passing(Server& server) {
         if (child.pid > 0) pids.push_back(child.pid);
     }
     stop_children(server, pids);
-    std::vector<WorkerCount> workers;
+    std::vector<byte_count::WorkerCount> workers;
     long total = 0;
     for (int slot = 0; slot < n; ++slot) {
         workers.push_back({"child " + std::to_string(slot), children[static_cast<size_t>(slot)].connections});

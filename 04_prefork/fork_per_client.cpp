@@ -39,7 +39,7 @@ void run_fork_per_client(Server& server) {
                 for (const auto& done : netutil::reap_children()) serving.erase(done.pid);
         }
         if (stop_signal != 0 || full || fds[1].revents == 0) continue;
-        netutil::UniqueFd client = accept_or_wait(server.listener.get(), "server");
+        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
         if (!client) continue;
         const pid_t pid = fork_child([&] {
             server.listener.reset();  // the child serves this one client only

@@ -21,7 +21,7 @@ void run_iterative(Server& server) {
         if (::poll(fds, 2, -1) == -1) continue;  // EINTR
         if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
         if (stop_signal != 0 || fds[1].revents == 0) continue;
-        const netutil::UniqueFd client = accept_or_wait(server.listener.get(), "server");
+        const netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
         if (!client) continue;
         ++served;
         // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.

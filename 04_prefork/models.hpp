@@ -5,6 +5,7 @@
 // a signal is an ordinary event in its poll loop, and forking from it is always safe.
 #pragma once
 
+#include "04_prefork/protocol.hpp"
 #include "netutil/fd.hpp"
 
 #include <csignal>
@@ -83,21 +84,14 @@ bool stop_requested();  // a SIGTERM came while busy: finish this connection, th
 // SIGKILLs those still running after the grace period. `on_reaped` sees every child reaped.
 void stop_children(Server& server, std::vector<pid_t> pids, const std::function<void(pid_t, int)>& on_reaped = {});
 
-// accept() that survives running out of descriptors: EMFILE/ENFILE is logged once and waited out (100 ms),
-// never spun on or fatal. An empty result means nothing was accepted; try again.
-netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who);
-
 // Serves one connection of the byte-count protocol, logging anything unusual under `who`. Returns true if
 // the server is stopping (the stop pipe was seen).
 bool serve(int fd, const Server& server, int stop_fd, const std::string& who);
 
-// The summary printed once, by the parent, after every child is reaped.
-struct WorkerCount {
-    std::string name;  // "child 3"
-    long connections;
-};
-void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
-                   long total);
+// The summary is byte_count::print_summary (protocol.hpp), printed once, by the parent, after every child
+// is reaped, with the CPU time of the parent and all its children.
+void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
+                   const std::string& workers_line, long total);
 
 // The models. Each returns when stopped, after printing the summary.
 void run_iterative(Server& server);

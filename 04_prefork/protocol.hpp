@@ -1,4 +1,5 @@
-// 04_prefork/protocol.hpp: the byte-count protocol every server model of labs 04 and 05 speaks.
+// 04_prefork/protocol.hpp: the byte-count protocol every server model of labs 04 and 05 speaks, and the
+// few serving helpers (accept, log, summary) both labs' servers share.
 //
 // The client writes one line holding a decimal byte count from 1 to 1 MiB; the server writes exactly that
 // many bytes back. The client may ask again on the same connection or close. Anything else (0, a negative
@@ -9,9 +10,12 @@
 // See also: client.cpp (the load client that drives it), server.cpp, ../05_prethread/server.cpp.
 #pragma once
 
+#include "netutil/fd.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace byte_count {
 
@@ -45,7 +49,27 @@ struct Served {
 // request comes. Never throws for the client's misbehaviour: per-client failures end this connection only.
 Served serve_connection(int fd, const ServeOptions& options);
 
-// "idle for 10 s" / "error: ..." / "vanished mid-reply (...)": a log line's tail, empty for normal ends.
-std::string describe(const Served& served);
+// The serving side both labs' servers share --------------------------------------------------------------
+
+// serve_connection, then one log line `WHO: PEER: what happened` when it ended unusually (a bad request,
+// the idle timeout, a client that vanished mid-reply). Returns true if it ended because the server stops.
+bool serve_and_log(int fd, const ServeOptions& options, const std::string& who);
+
+// accept() that survives running out of descriptors: EMFILE/ENFILE is logged once and waited out (100 ms
+// at a time), never spun on and never fatal. An empty result means nothing was accepted: try again.
+netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who);
+
+// The summary a server prints once when it stops:
+//   server stopped by SIGINT
+//   child 0: 170 connections          (one line per worker, if any)
+//   WORKERS_LINE                      (if not empty, e.g. "children forked: 2500, one connection each")
+//   connections: 2500 in all
+//   CPU time: user 0.010 s, system 0.120 s, total 0.130 s (...)
+struct WorkerCount {
+    std::string name;
+    long connections;
+};
+void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
+                   long total, const std::string& cpu_note);
 
 }  // namespace byte_count
