@@ -139,6 +139,9 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
                     return close_connection(connection, std::string("write: ") + std::strerror(errno));
                 written = 0;
             }
+            if (!settings_.quiet)
+                netutil::print_line("fd " + std::to_string(fd) + ": read " + std::to_string(n) + " bytes, echoed " +
+                                    std::to_string(written) + (written < n ? ", the rest kept for later" : ""));
             if (written < n) {
                 connection.output.assign(read_buffer + written, size_t(n - written));
                 connection.output_sent = 0;

@@ -31,6 +31,7 @@
 #include <map>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 namespace {
 
@@ -84,7 +85,8 @@ int main(int argc, char** argv) {
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::print_listening(listener.get());
         netutil::print_line("mode " + echo::mode_name(settings.mode) + ": " + describe(settings.mode) +
-                            "; descriptor limit " + std::to_string(fd_limit));
+                            "; descriptor limit " + std::to_string(fd_limit) +
+                            "; pid " + std::to_string(::getpid()));
 
         // Ctrl-C and SIGTERM only write a byte into `stop`; the loop watches its read end like a socket.
         const netutil::StopPipe stop;
