@@ -52,9 +52,11 @@ int main(int argc, char** argv) {
     const std::map<std::string, udp::Mode> modes{{"iterative", udp::Mode::Iterative}, {"fork", udp::Mode::Fork},
                                                  {"pool", udp::Mode::Pool}, {"conversation", udp::Mode::Conversation}};
     app.add_option("PORT", port, "UDP port to bind (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("--mode", settings.mode, "iterative | fork (a process per datagram) | pool (--workers "
-                   "pre-forked processes) | conversation (a process and a new port per client)")
-        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))->default_str("iterative");
+    std::string mode_name = "iterative";
+    app.add_option("--mode", mode_name, "iterative (one datagram at a time) | fork (a process per datagram) | pool "
+                   "(--workers pre-forked processes) | conversation (a process and a new port per client)")
+        ->type_name("MODE")->capture_default_str()
+        ->transform(CLI::IsMember({"iterative", "fork", "pool", "conversation"}, CLI::ignore_case));
     auto* workers = app.add_option("-w,--workers", settings.workers, "pool: number of worker processes")
                         ->capture_default_str()->check(CLI::Range(1, 256));
     app.add_flag("--square", settings.square, "the exercise: reply to a number with its square (anything else: "
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(0.0, 600.0));
     app.add_option("--bind", settings.bind_address, "address to bind (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
+    settings.mode = modes.at(mode_name);
     if (workers->count() > 0 && settings.mode != udp::Mode::Pool) netutil::usage_error("--workers is for --mode pool");
     if (max_children->count() > 0 && settings.mode != udp::Mode::Fork && settings.mode != udp::Mode::Conversation)
         netutil::usage_error("--max-children is for --mode fork or conversation");
