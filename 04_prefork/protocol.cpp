@@ -182,15 +182,12 @@ Served serve_connection(int fd, const ServeOptions& options) {
 }
 
 bool serve_and_log(int fd, const ServeOptions& options, const std::string& who) {
+    // The client's address is taken first: once it has gone, getpeername() no longer knows it.
+    netutil::SockAddr peer;
+    const bool known = ::getpeername(fd, peer.get(), &peer.length) == 0;
     const Served served = serve_connection(fd, options);
-    if (!served.detail.empty()) {
-        std::string peer = "a client";
-        try {
-            peer = netutil::peer_address(fd).to_string();
-        } catch (const std::system_error&) {  // already reset by the client
-        }
-        netutil::print_line(who + ": " + peer + ": " + served.detail);
-    }
+    if (!served.detail.empty())
+        netutil::print_line(who + ": " + (known ? peer.to_string() : "a client") + ": " + served.detail);
     return served.ending == Ending::Stopped;
 }
 
