@@ -11,7 +11,7 @@
 namespace echo {
 
 void run_poll(EchoServer& server, int stop_fd) {
-    // entries[0]: the stop pipe, entries[1]: the listening socket, then one entry per connection.
+    // entries[0]: the signalfd of Ctrl-C and SIGTERM, entries[1]: the listening socket, then one entry per connection.
     std::vector<pollfd> entries{{stop_fd, POLLIN, 0}, {server.listen_fd(), POLLIN, 0}};
 
     auto events_of = [&](int fd) -> short {

@@ -31,6 +31,7 @@
 #include <map>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 namespace {
@@ -88,21 +89,25 @@ int main(int argc, char** argv) {
                             "; descriptor limit " + std::to_string(fd_limit) +
                             "; pid " + std::to_string(::getpid()));
 
-        // Ctrl-C and SIGTERM only write a byte into `stop`; the loop watches its read end like a socket.
-        const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        // Ctrl-C and SIGTERM are blocked and arrive on a signalfd, which the loop watches like a socket:
+        // no handler runs at all, so no system call is interrupted and no signal can slip past a wait.
+        const sigset_t stop_signals = netutil::signal_set({SIGINT, SIGTERM});
+        netutil::block_signals(stop_signals);
+        const netutil::UniqueFd stop = netutil::make_signalfd(stop_signals);
 
         echo::EchoServer server(std::move(listener), settings, settings.mode == echo::Mode::Select ? FD_SETSIZE : INT_MAX);
         switch (settings.mode) {
-            case echo::Mode::Select: echo::run_select(server, stop.fd()); break;
-            case echo::Mode::Poll: echo::run_poll(server, stop.fd()); break;
-            case echo::Mode::Epoll: echo::run_epoll(server, stop.fd(), false); break;
-            case echo::Mode::EpollEt: echo::run_epoll(server, stop.fd(), true); break;
+            case echo::Mode::Select: echo::run_select(server, stop.get()); break;
+            case echo::Mode::Poll: echo::run_poll(server, stop.get()); break;
+            case echo::Mode::Epoll: echo::run_epoll(server, stop.get(), false); break;
+            case echo::Mode::EpollEt: echo::run_epoll(server, stop.get(), true); break;
         }
         if (server.open_count() > 0)
             netutil::print_line("grace period over: closing " + std::to_string(server.open_count()) + " connections");
         server.close_all();
-        server.print_summary(netutil::caught_signal());
+        signalfd_siginfo info{};  // the signal that stopped the loop, still pending: take it now
+        const bool got = ::read(stop.get(), &info, sizeof info) == ssize_t(sizeof info);
+        server.print_summary(got ? static_cast<int>(info.ssi_signo) : 0);
         return 0;
     });
 }
