@@ -7,9 +7,9 @@
 // The protocol (one TCP connection per worker; lines end in "\n"; see README.md, "The protocol"):
 //   worker  -> manager   HELLO mandelbrot 1
 //   manager -> worker    CANVAS W H XMIN XMAX YMIN YMAX 255
-//   manager -> worker    COLUMN K                       (any number of times)
+//   manager -> worker    COLUMN K                       (any number of times, at most two unanswered)
 //   worker  -> manager   PIXELS K ITERATIONS            followed by exactly H bytes: the grayscales of
-//                                                        column K, top row first
+//                                                        column K, top row first; in the order asked
 //   manager -> worker    BYE                            (all columns are done)
 // Either side may send `error: TEXT` and close. Everything is checked on arrival; anything else ends the
 // connection.

@@ -9,8 +9,8 @@
 // something goes wrong?": a worker that dies loses nothing, its unfinished columns go to the others.
 //
 // Watch for: the picture and the total number of iterations are the same whatever the number of workers and
-// the schedule, and the same as `--local`; with the static schedule the workers of the middle columns (where
-// the set is) are busy much longer than the others, the dynamic schedule evens that out.
+// the schedule, and the same as `--local`; the static schedule gives every worker W/n columns however slow it
+// is, the dynamic schedule gives a slow worker fewer; a killed worker's columns are redone by the others.
 //
 // Demo (three terminals):
 //   ./server 11268 2 -o mandelbrot.png        the manager waits for 2 workers
@@ -48,6 +48,7 @@ using mandelbrot::Canvas;
 constexpr uint16_t kDefaultPort = 11268;
 constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
 constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
+constexpr size_t kWindow = 2;           // columns out at one worker at once
 
 enum class Schedule { Static, Dynamic };
 
@@ -100,8 +101,9 @@ public:
 
     // The next column for worker t: its own (static) or the shared queue's next (dynamic), then any column a
     // lost worker gave back. Waits while columns are out at other workers, since one of them may die and
-    // give its columns back. std::nullopt: every column is done, or the run is over.
-    std::optional<int> next(int t) {
+    // give its columns back. std::nullopt: every column is done, or the run is over, or (wait false) no
+    // column is free right now.
+    std::optional<int> next(int t, bool wait) {
         std::unique_lock lock(mutex_);
         for (;;) {
             if (over_ || remaining_ == 0) return std::nullopt;
@@ -112,6 +114,7 @@ public:
                 queue.pop_front();
                 return column;
             }
+            if (!wait) return std::nullopt;
             changed_.wait(lock);
         }
     }
@@ -132,14 +135,15 @@ public:
         }
     }
 
-    // Worker t is gone (`why`) while it had `in_flight` out: that column and every column still waiting in
-    // its own list go back to the shared queue, for the others. With no worker left, the run is over.
-    void lose(int t, std::optional<int> in_flight, const std::string& why) {
+    // Worker t is gone (`why`) while it had the columns `in_flight` out: those and every column still waiting
+    // in its own list go back to the shared queue, for the others. With no worker left, the run is over.
+    void lose(int t, const std::deque<int>& in_flight, const std::string& why) {
         std::lock_guard lock(mutex_);
         auto& own = own_[static_cast<size_t>(t)];
         size_t given_back = own.size();
-        if (in_flight && !done_[static_cast<size_t>(*in_flight)]) {
-            shared_.push_front(*in_flight);
+        for (auto column = in_flight.rbegin(); column != in_flight.rend(); ++column) {
+            if (done_[static_cast<size_t>(*column)]) continue;
+            shared_.push_front(*column);
             ++given_back;
         }
         shared_.insert(shared_.end(), own.begin(), own.end());
@@ -233,24 +237,56 @@ struct Lost {
     std::string why;
 };
 
-// One worker's column: asks for it and checks the reply (header line, then exactly height bytes whose
-// inverted grayscales add up to the iterations announced).
-std::vector<uint8_t> ask_column(int fd, const Canvas& canvas, int column, uint64_t& iterations, const Events& events,
-                                int reply_timeout_ms) {
-    netutil::write_all(fd, "COLUMN " + std::to_string(column) + "\n");
-    // A fresh reader per reply: the worker sends nothing between replies, so whatever this reader buffers
-    // past the header line belongs to this column's pixels.
-    netutil::LineReader reader(fd, mandelbrot::kMaxLine, events.quit.fd(), reply_timeout_ms);
-    std::string line;
-    switch (reader.read_line(line)) {
-    case netutil::LineReader::Status::Line: break;
-    case netutil::LineReader::Status::Stopped: throw Lost{"stopped"};
-    case netutil::LineReader::Status::TimedOut:
-        throw Lost{"no reply for column " + std::to_string(column) + " within " +
-                   std::to_string(reply_timeout_ms / 1000) + " s"};
-    case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
-    default: throw Lost{"connection closed"};
+// The manager's end of one worker's connection: reads the replies, header lines and blocks of bytes alike,
+// through one buffer (replies may follow each other closely, since two columns are out at once).
+// Every wait also watches `quit` and gives up after the reply timeout. One thread (the handler) only.
+class ReplyReader {
+public:
+    ReplyReader(int fd, const Events& events, int timeout_ms) : fd_(fd), events_(events), timeout_ms_(timeout_ms) {}
+
+    std::string read_line(int column) {
+        for (;;) {
+            if (const size_t newline = buffer_.find('\n'); newline != std::string::npos) {
+                std::string line = buffer_.substr(0, newline);
+                buffer_.erase(0, newline + 1);
+                return line;
+            }
+            if (buffer_.size() > mandelbrot::kMaxLine) throw Lost{"a reply line too long"};
+            if (!fill(column)) throw Lost{"connection closed"};
+        }
     }
+
+    void read_bytes(uint8_t* out, size_t size, int column) {
+        while (buffer_.size() < size)
+            if (!fill(column)) throw Lost{"connection closed in the middle of column " + std::to_string(column)};
+        std::copy(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(size), out);
+        buffer_.erase(0, size);
+    }
+
+private:
+    bool fill(int column) {
+        switch (netutil::wait_readable(fd_, events_.quit.fd(), timeout_ms_)) {
+        case netutil::Wait::Stopped: throw Lost{"stopped"};
+        case netutil::Wait::TimedOut:
+            throw Lost{"no reply for column " + std::to_string(column) + " within " + std::to_string(timeout_ms_ / 1000) + " s"};
+        case netutil::Wait::Ready: break;
+        }
+        char chunk[16384];
+        const size_t n = netutil::read_some(fd_, chunk, sizeof chunk);
+        buffer_.append(chunk, n);
+        return n > 0;
+    }
+
+    int fd_;
+    const Events& events_;
+    int timeout_ms_;
+    std::string buffer_;
+};
+
+// The reply for `column`, checked: the header line for that column, then exactly height bytes whose
+// inverted grayscales add up to the iterations announced.
+std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int column, uint64_t& iterations) {
+    const std::string line = reader.read_line(column);
     const auto w = mandelbrot::words(line);
     if (w.size() == 3 && w[0] == "PIXELS") {
         const auto got_column = mandelbrot::parse_number<int>(w[1], 0, canvas.width - 1);
@@ -258,15 +294,9 @@ std::vector<uint8_t> ask_column(int fd, const Canvas& canvas, int column, uint64
         if (!got_column || *got_column != column)
             throw Lost{"sent " + mandelbrot::quote(line) + " for column " + std::to_string(column)};
         if (!got_iterations) throw Lost{"sent a bad iteration count in " + mandelbrot::quote(line)};
-        const auto height = static_cast<size_t>(canvas.height);
-        const std::string_view early = reader.buffered();
-        if (early.size() > height) throw Lost{"sent more bytes than column " + std::to_string(column) + " has"};
-        std::vector<uint8_t> gray(height);
-        std::copy(early.begin(), early.end(), gray.begin());
-        const size_t rest = netutil::read_exact(fd, gray.data() + early.size(), height - early.size());
-        if (early.size() + rest != height)
-            throw Lost{"connection closed in the middle of column " + std::to_string(column)};
-        if (mandelbrot::iterations_of(gray.data(), height) != *got_iterations)
+        std::vector<uint8_t> gray(static_cast<size_t>(canvas.height));
+        reader.read_bytes(gray.data(), gray.size(), column);
+        if (mandelbrot::iterations_of(gray.data(), gray.size()) != *got_iterations)
             throw Lost{"column " + std::to_string(column) + ": the grayscales do not add up to " +
                        std::to_string(*got_iterations) + " iterations"};
         iterations = *got_iterations;
@@ -289,10 +319,9 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
         }
     };
     std::optional<int> slot;
-    std::optional<int> in_flight;
+    std::deque<int> in_flight;  // columns sent to the worker, replies still to come, in order
     try {
         netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
-        netutil::set_receive_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
         netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
         std::string line;
         switch (hello.read_line(line)) {
@@ -327,12 +356,24 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
             }
         }
 
-        while ((in_flight = board.next(*slot))) {
+        // Two columns out at once: while the worker computes one, the next is already in its socket, so it
+        // never idles for a round trip. Only with nothing out does the handler wait for a free column.
+        ReplyReader reader(fd, events, reply_timeout_ms);
+        std::optional<netutil::Stopwatch> busy;  // since the worker last had nothing to do
+        for (;;) {
+            while (in_flight.size() < kWindow) {
+                const std::optional<int> column = board.next(*slot, in_flight.empty());
+                if (!column) break;
+                if (in_flight.empty()) busy.emplace();
+                in_flight.push_back(*column);
+                netutil::write_all(fd, "COLUMN " + std::to_string(*column) + "\n");
+            }
+            if (in_flight.empty()) break;
             uint64_t iterations = 0;
-            const netutil::Stopwatch watch;
-            const std::vector<uint8_t> gray = ask_column(fd, canvas, *in_flight, iterations, events, reply_timeout_ms);
-            board.finish(*slot, *in_flight, gray, iterations, watch.seconds());
-            in_flight.reset();
+            const std::vector<uint8_t> gray = read_column(reader, canvas, in_flight.front(), iterations);
+            const int column = in_flight.front();
+            in_flight.pop_front();
+            board.finish(*slot, column, gray, iterations, in_flight.empty() ? busy->seconds() : 0.0);
         }
         if (events.quit.stop_requested() && board.remaining() > 0) return;  // Ctrl-C: closing is the message
         netutil::write_all(fd, "BYE\n");
