@@ -213,8 +213,12 @@ void fetch_with_threads(std::vector<File>& files, int maxnconn, const Options& o
 
     while (nlefttoread > 0) {
         while (nconn < maxnconn && nlefttoconn > 0) {
+            // The flags are written by the threads under ndone_mutex, so main reads them under it too
+            // (the slide reads them unlocked: a data race that ThreadSanitizer reports).
+            std::unique_lock scan_lock(ndone_mutex);
             File& file = *std::find_if(files.begin(), files.end(), [](const File& f) { return f.flags == 0; });
             file.flags = kConnecting;
+            scan_lock.unlock();
             file.thread_number = ++next_thread;
             file.thread = std::thread([&, &file = file] {
                 Outcome outcome = fetch_blocking(file.name, options);
