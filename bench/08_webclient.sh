@@ -18,7 +18,7 @@ cd "$root"
 if [ -n "${QUICK:-}" ]; then
     duration=${DURATION:-1}; repeat=${REPEAT:-1}; rtt_ms=${RTT_MS:-30}
 else
-    duration=${DURATION:-10}; repeat=${REPEAT:-3}; rtt_ms=${RTT_MS:-150}
+    duration=${DURATION:-5}; repeat=${REPEAT:-3}; rtt_ms=${RTT_MS:-150}
 fi
 log() { echo "bench 08: $*" >&2; }
 
