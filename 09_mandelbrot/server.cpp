@@ -160,6 +160,12 @@ public:
         changed_.notify_all();
     }
 
+    // Time worker t spent on columns it will never return (it was lost).
+    void add_busy(int t, double seconds) {
+        std::lock_guard lock(mutex_);
+        stats_[static_cast<size_t>(t)].busy_seconds += seconds;
+    }
+
     // Ctrl-C, or the end: every handler waiting for a column returns.
     void end() {
         std::lock_guard lock(mutex_);
@@ -320,6 +326,11 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
     };
     std::optional<int> slot;
     std::deque<int> in_flight;  // columns sent to the worker, replies still to come, in order
+    std::optional<netutil::Stopwatch> busy;  // since the worker last had nothing to do
+    auto lose = [&](const std::string& why) {
+        if (!in_flight.empty() && busy) board.add_busy(*slot, busy->seconds());
+        board.lose(*slot, in_flight, why);
+    };
     try {
         netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
         netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
@@ -359,7 +370,6 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
         // Two columns out at once: while the worker computes one, the next is already in its socket, so it
         // never idles for a round trip. Only with nothing out does the handler wait for a free column.
         ReplyReader reader(fd, events, reply_timeout_ms);
-        std::optional<netutil::Stopwatch> busy;  // since the worker last had nothing to do
         for (;;) {
             while (in_flight.size() < kWindow) {
                 const std::optional<int> column = board.next(*slot, in_flight.empty());
@@ -379,12 +389,12 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
         netutil::write_all(fd, "BYE\n");
     } catch (const Lost& lost) {
         if (lost.why == "stopped") return;
-        if (slot) board.lose(*slot, in_flight, lost.why);
+        if (slot) lose(lost.why);
     } catch (const std::system_error& error) {
         if (!slot) {
             netutil::print_line("turned away " + peer + ": " + error.what());
         } else if (!board.leave_before_start(*slot)) {
-            board.lose(*slot, in_flight, error.what());
+            lose(error.what());
         }
     }
 }
