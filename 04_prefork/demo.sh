@@ -6,7 +6,7 @@ source "$(dirname "$0")/../mk/demo-lib.sh"
 cd "$DEMO_BIN"
 
 # server_pid: the server process itself (the demo job is the pipeline around it).
-server_pid() { pgrep -o -f "^$DEMO_BIN/server 0 " ; }  # the oldest: the parent, not a child
+server_pid() { pgrep -P "$DEMO_SERVER_JOB" -f "^$DEMO_BIN/server 0 " ; }  # the parent, not its children
 # ctrl_c: what a terminal does: SIGINT to the server and all its children; then wait for its summary.
 ctrl_c() {
     demo_say "(pressing Ctrl-C)"

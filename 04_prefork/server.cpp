@@ -42,11 +42,13 @@ int main(int argc, char** argv) {
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NCHILDREN", settings.nchildren, "children in the pool (the preforked models)")
         ->capture_default_str()->check(CLI::Range(1, 1000));
-    app.add_option("--model", settings.model,
+    std::string model = "nolock";
+    app.add_option("--model", model,
                    "iterative: one client at a time; fork: a child per client; nolock: preforked children call "
                    "accept; flock: ... under an fcntl lock; mutex: ... under a shared pthread mutex; pass: the "
                    "parent accepts and passes the descriptor to a child")
-        ->transform(CLI::CheckedTransformer(models, CLI::ignore_case))->default_str("nolock");
+        ->transform(CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass"}, CLI::ignore_case))
+        ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may stay without completing a request before it is closed (0: never, "
                    "as in the book, so idle clients can starve a pool)")
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
+    settings.model = models.at(model);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();  // inherited by every child: a vanished client is an EPIPE, not a death

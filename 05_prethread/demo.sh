@@ -9,7 +9,7 @@ cd "$DEMO_BIN"
 # would die before the summary is printed), then wait for it.
 ctrl_c() {
     demo_say "(pressing Ctrl-C)"
-    kill -INT "$(pgrep -o -f "^$DEMO_BIN/server 0 ")" 2>/dev/null
+    kill -INT "$(pgrep -P "$DEMO_SERVER_JOB" -f "^$DEMO_BIN/server 0 ")" 2>/dev/null
     demo_wait_server 10
 }
 

@@ -60,10 +60,12 @@ int main(int argc, char** argv) {
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NTHREADS", settings.nthreads, "threads in the pool (the prethreaded models)")
         ->capture_default_str()->check(CLI::Range(1, 1000));
-    app.add_option("--model", settings.model,
+    std::string model = "accept";
+    app.add_option("--model", model,
                    "thread: a thread per client; accept: prethreaded, each thread calls accept under a mutex; "
                    "main: prethreaded, the main thread accepts into a shared array")
-        ->transform(CLI::CheckedTransformer(models, CLI::ignore_case))->default_str("accept");
+        ->transform(CLI::IsMember({"thread", "accept", "main"}, CLI::ignore_case))
+        ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may stay without completing a request before it is closed (0: never, "
                    "as in the book, so idle clients can starve a pool)")
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
+    settings.model = models.at(model);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
