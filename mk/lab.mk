@@ -9,7 +9,7 @@
 
 include $(dir $(lastword $(MAKEFILE_LIST)))config.mk
 
-LAB := $(notdir $(CURDIR))
+override LAB := $(notdir $(CURDIR))
 OBJDIR := $(BUILD)/$(LAB)
 BINDIR := $(BIN_ROOT)/$(LAB)
 
