@@ -27,6 +27,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <cctype>
 #include <climits>
 #include <map>
 #include <sys/resource.h>
@@ -71,14 +72,17 @@ int main(int argc, char** argv) {
     const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select}, {"poll", echo::Mode::Poll},
                                                   {"epoll", echo::Mode::Epoll}, {"epoll-et", echo::Mode::EpollEt}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("--mode", settings.mode, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
+    std::string mode_text = "epoll";
+    app.add_option("--mode", mode_text, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
                    "epoll-et (edge-triggered)")
-        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))->default_str("epoll");
+        ->capture_default_str()->check(CLI::IsMember({"select", "poll", "epoll", "epoll-et"}, CLI::ignore_case));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     app.add_flag("-q,--quiet", settings.quiet, "no line per connection (for thousands of clients and benchmarks)");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, seconds connected clients may go on before they are cut off")
         ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
     netutil::parse_or_exit(app, argc, argv);
+    for (char& c : mode_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    settings.mode = modes.at(mode_text);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
