@@ -16,6 +16,7 @@ need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
 need tmux           have tmux
 need libpng-dev     test -e /usr/include/png.h
+need libopenmpi-dev have mpicxx          # brings openmpi-bin (mpirun): 09/10 mpi.cpp
 if [ "${1:-}" = fuzz ]; then
     shift
     need clang              have clang++
