@@ -63,9 +63,10 @@ Response respond(const http::ParseResult& parsed, const Settings& settings, cons
             response.remaining = size;
         }
     }
-    log_line(settings, worker, connection,
-             request.method + " " + request.target + " -> " + std::to_string(response.status) +
-                 (response.status == 200 ? " (" + std::to_string(resolved.info.st_size) + " bytes)" : ""));
+    if (settings.verbose)  // (build the line only when it is printed: this runs for every request)
+        log_line(settings, worker, connection,
+                 request.method + " " + request.target + " -> " + std::to_string(response.status) +
+                     (response.status == 200 ? " (" + std::to_string(resolved.info.st_size) + " bytes)" : ""));
     return response;
 }
 

@@ -58,7 +58,7 @@ for i in 1 2 3 4 5 6 7 8 9; do head -c 1621 /dev/zero | tr '\0' 'g' >"$work/www/
 
 # Starts our server with the given options on a free port; sets PORT and SERVER_PID.
 start_server() {
-    local out=$work/server.out
+    local out=$work/server.$RANDOM.out
     : >"$out"
     "$server_bin" -p 0 -f "$work/www" "$@" >"$out" 2>&1 &
     SERVER_PID=$!
@@ -69,10 +69,6 @@ start_server() {
         sleep 0.05
     done
     PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -n 1)
-}
-stop_server() {
-    kill -INT "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
 }
 
 free_port() {
@@ -86,14 +82,14 @@ free_port() {
 
 # nginx with WORKERS worker processes, minimal config: static files, sendfile, no access log.
 start_nginx() {
-    local workers=$1
+    local workers=$1 dir=$work/nginx$1
     PORT=$(free_port)
-    mkdir -p "$work/nginx/tmp"
-    cat >"$work/nginx/nginx.conf" <<EOF
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
 worker_processes $workers;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 $( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 events { worker_connections 4096; }
 http {
@@ -101,66 +97,70 @@ http {
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
     types { text/html html; }
     server { listen 127.0.0.1:$PORT; root $work/www; }
 }
 EOF
-    "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>>"$work/nginx/error.log" &
+    "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
     SERVER_PID=$!
     pids+=("$SERVER_PID")
     local tries=0
     until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-        tries=$((tries + 1)); [ $tries -gt 100 ] && { log "nginx did not start: $(cat "$work/nginx/error.log")"; exit 1; }
+        tries=$((tries + 1)); [ $tries -gt 100 ] && { log "nginx did not start: $(cat "$dir/error.log")"; exit 1; }
         sleep 0.05
     done
 }
-stop_nginx() {
-    kill -QUIT "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-}
 
-# Best requests/s of $repeat wrk runs; sets RATE and ERRORS (socket errors + non-2xx of the best run).
-measure() {
-    local threads=$1 conns=$2 best=0 best_errors=0 out rate errors
-    for _ in $(seq 1 "$repeat"); do
-        out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "http://127.0.0.1:$PORT/page.html" 2>&1 || true)
-        rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
-        rate=${rate:-0}
-        errors=$(awk '/Socket errors/ {gsub(",", ""); n = $4 + $6 + $8 + $10} /Non-2xx/ {m = $5} END {print n + m + 0}' <<<"$out")
-        if awk -v a="$rate" -v b="$best" 'BEGIN {exit !(a > b)}'; then best=$rate; best_errors=$errors; fi
-    done
-    RATE=$(printf '%.0f' "$best")
-    ERRORS=$best_errors
+# One wrk run: prints "REQUESTS_PER_SECOND ERRORS" (errors: socket errors + non-2xx responses).
+wrk_once() {
+    local threads=$1 conns=$2 port=$3 out rate errors
+    out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/page.html" 2>&1 || true)
+    rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+    errors=$(awk '/Socket errors/ {gsub(",", ""); n = $4 + $6 + $8 + $10} /Non-2xx/ {m = $5} END {print n + m + 0}' <<<"$out")
+    echo "${rate:-0} $errors"
 }
 
 # --- table 1: the handout's benchmark ---------------------------------------------------------------------
+# Every server runs at once (idle when not measured), and the rounds go over all of them in turn, so the
+# machine's background load falls on every row alike; each cell is the best of $repeat rounds.
+labels=("nginx, 1 worker" "nginx, 2 workers" "iterative" "thread" "thread-pool (8 threads)" "process"
+        "process-pool (4 processes)" "async (1 event loop)" "async --workers 2")
+ports=()
+start_nginx 1; ports+=("$PORT")
+start_nginx 2; ports+=("$PORT")
+start_server -c iterative; ports+=("$PORT")
+start_server -c thread; ports+=("$PORT")
+start_server -c thread-pool --threads 8; ports+=("$PORT")
+start_server -c process; ports+=("$PORT")
+start_server -c process-pool --processes 4; ports+=("$PORT")
+start_server -c async; ports+=("$PORT")
+start_server -c async --workers 2; ports+=("$PORT")
+loads=("10 10" "2 100" "2 1000")
+declare -A best best_errors
+for round in $(seq 1 "$repeat"); do
+    for i in "${!labels[@]}"; do
+        log "round $round/$repeat: ${labels[$i]}"
+        for j in "${!loads[@]}"; do
+            read -r rate errors < <(wrk_once ${loads[$j]} "${ports[$i]}")
+            if awk -v a="$rate" -v b="${best[$i,$j]:-0}" 'BEGIN {exit !(a > b)}'; then
+                best[$i,$j]=$rate; best_errors[$i,$j]=$errors
+            fi
+        done
+    done
+done
+for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done  # nginx stops on SIGINT too
+for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+pids=()
+nginx1_c100=${best[0,1]:-0}
 declare -a rows
-nginx1_c100=0
-run_row() {
-    local label=$1 kind=$2; shift 2
-    if [ "$kind" = nginx ]; then start_nginx "$1"; else start_server "$@"; fi
-    log "$label"
-    measure 10 10;   local c10=$RATE e10=$ERRORS
-    measure 2 100;   local c100=$RATE e100=$ERRORS
-    measure 2 1000;  local c1000=$RATE e1000=$ERRORS
-    if [ "$kind" = nginx ]; then stop_nginx; else stop_server; fi
-    [ "$label" = "nginx, 1 worker" ] && nginx1_c100=$c100
-    rows+=("$label|$c10|$e10|$c100|$e100|$c1000|$e1000")
-}
-run_row "nginx, 1 worker" nginx 1
-run_row "nginx, 2 workers" nginx 2
-run_row "iterative" ours -c iterative
-run_row "thread" ours -c thread
-run_row "thread-pool (8 threads)" ours -c thread-pool --threads 8
-run_row "process" ours -c process
-run_row "process-pool (4 processes)" ours -c process-pool --processes 4
-run_row "async (1 event loop)" ours -c async
-run_row "async --workers 2" ours -c async --workers 2
+for i in "${!labels[@]}"; do
+    rows+=("${labels[$i]}|$(printf '%.0f' "${best[$i,0]:-0}")|${best_errors[$i,0]:-0}|$(printf '%.0f' "${best[$i,1]:-0}")|${best_errors[$i,1]:-0}|$(printf '%.0f' "${best[$i,2]:-0}")|${best_errors[$i,2]:-0}")
+done
 
 # --- table 2: the lecture's web client ------------------------------------------------------------------------
 log "web client, $rtt_ms ms per request"
@@ -176,6 +176,10 @@ client_time() {  # NCONNS MODE -> seconds (best of $repeat)
     done
     echo "$best"
 }
+stop_server() {
+    kill -INT "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
 declare -a client_rows
 lecture_nonblock=(6.0 4.1 3.0 2.8 2.5 2.4 2.3 2.2 2.0)
 lecture_threads=(6.3 4.2 3.1 3.0 2.7 2.5 2.3 2.3 2.2)
@@ -190,7 +194,8 @@ echo "## 08_webclient: the concurrent HTTP server (lab handout) and the threaded
 echo
 echo "### Requests per second, wrk against every concurrency mode, nginx as the reference"
 echo
-echo "A 4,096-byte page.html; keep-alive connections; best of $repeat runs of ${duration} s each; wrk and the server"
+echo "A 4,096-byte page.html; keep-alive connections; best of $repeat rounds of ${duration} s runs (every server once per"
+echo "round, in turn, so background load falls on all alike); wrk and the server"
 echo "share the machine's $(nproc) cores. The ratio is to nginx with one worker at -c100, measured in this run."
 echo
 echo "| server | -t10 -c10 req/s | -t2 -c100 req/s | ratio to nginx 1 worker (c100) | -t2 -c1000 req/s | errors c10 / c100 / c1000 |"
