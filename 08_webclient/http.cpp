@@ -244,6 +244,7 @@ Resolved resolve_target(std::string_view target, int root_fd) {
     const auto status_of_errno = [](int code) {
         switch (code) {
         case ENOENT: case ENOTDIR: case ENAMETOOLONG: return 404;
+        case EMFILE: case ENFILE: case ENOMEM: return 503;  // out of descriptors: refuse cleanly, never 403
         default: return 403;  // EXDEV (leads out of the folder), EACCES, ELOOP, ...
         }
     };

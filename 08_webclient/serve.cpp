@@ -51,8 +51,9 @@ Response respond(const http::ParseResult& parsed, const Settings& settings, cons
     http::Resolved resolved = http::resolve_target(request.target, settings.root.get());
     response.status = resolved.status;
     if (resolved.status != 200) {
-        // 400 (a target we cannot read) closes; 403 and 404 are ordinary answers on a kept-alive connection.
-        if (resolved.status == 400) response.close_after = true;
+        // 400 (a target we cannot read) and 503 close; 403 and 404 are ordinary answers on a kept-alive
+        // connection.
+        if (resolved.status == 400 || resolved.status == 503) response.close_after = true;
         response.head = http::error_response(resolved.status, !response.close_after, request.head());
     } else {
         const auto size = static_cast<size_t>(resolved.info.st_size);

@@ -74,7 +74,7 @@ start_server() {
 free_port() {
     local port
     for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 30000))
+        port=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), where outgoing connections live
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
     done
     echo 28085
@@ -82,6 +82,15 @@ free_port() {
 
 # nginx with WORKERS worker processes, minimal config: static files, sendfile, no access log.
 start_nginx() {
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        try_nginx "$1" && return
+        log "nginx could not bind port $PORT, trying another"
+    done
+    log "nginx did not start: $(tail -n 3 "$work/nginx$1/error.log")"
+    exit 1
+}
+try_nginx() {
     local workers=$1 dir=$work/nginx$1
     PORT=$(free_port)
     mkdir -p "$dir/tmp"
@@ -111,7 +120,11 @@ EOF
     pids+=("$SERVER_PID")
     local tries=0
     until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-        tries=$((tries + 1)); [ $tries -gt 100 ] && { log "nginx did not start: $(cat "$dir/error.log")"; exit 1; }
+        tries=$((tries + 1))
+        if [ $tries -gt 100 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null
+            return 1
+        fi
         sleep 0.05
     done
 }

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
@@ -557,4 +558,36 @@ TEST_P(WebClient, NotFoundAndUnreachableServerExitNonZeroNamingTheFile) {
     EXPECT_EQ(refused.status, 1);
     EXPECT_NE(refused.err.find("index.html"), std::string::npos) << refused.err;
     EXPECT_NE(refused.err.find("Connection refused"), std::string::npos) << refused.err;
+}
+
+// Out of descriptors (EMFILE): the server that holds every connection in one process (a thread each, or
+// one event loop) answers the clients it cannot take 503 (whether accept or opening the file ran out),
+// never spins or dies, and serves again once descriptors are free.
+TEST(WebServerLimits, OutOfDescriptorsAnswers503AndServesOn) {
+    for (const std::string mode : {"thread", "async"}) {
+        SCOPED_TRACE(mode);
+        Process server({kServer, "-p", "0", "-f", site().www.string(), "-c", mode},
+                       {.name = "server " + mode, .rlimits = {{RLIMIT_NOFILE, 32}}});
+        const uint16_t port = server.wait_for_listening();
+        std::vector<std::unique_ptr<Connection>> held;
+        int ok = 0, refused = 0;
+        for (int i = 0; i < 40; ++i) {
+            held.push_back(std::make_unique<Connection>(port));
+            held.back()->send(get("/index.html"));  // keep-alive: the server keeps the descriptor
+            const Reply reply = read_reply(*held.back());
+            if (reply.status == 200) ++ok;
+            if (reply.status == 503) ++refused;
+        }
+        EXPECT_EQ(ok + refused, 40);
+        EXPECT_GT(ok, 10);
+        EXPECT_GT(refused, 0) << "some clients must have met the descriptor limit";
+        held.clear();  // the clients leave: descriptors come back (once the server has seen them close)
+        int status = 0;
+        const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+        while (status != 200 && std::chrono::steady_clock::now() < deadline) status = fetch(port, "/page.html").status;
+        EXPECT_EQ(status, 200);
+        EXPECT_TRUE(server.running());
+        server.signal_group(SIGINT);
+        EXPECT_EQ(server.wait_exit(), 0);
+    }
 }
