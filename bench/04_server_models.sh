@@ -15,7 +15,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-make --no-print-directory 04_prefork 05_prethread >/dev/null
+# Built in place (not `make 04_prefork` at the root, which would repoint the ./server and ./client links).
+make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
 if [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
 nchildren=5 nbytes=4000 pool=15 herd=120
