@@ -16,6 +16,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <numeric>
+#include <ostream>
 #include <regex>
 #include <string>
 #include <sys/socket.h>
@@ -32,6 +33,8 @@ struct ModelCase {
     bool per_client;      // a worker per connection (fork, thread): --max-clients applies, no per-worker lines
     bool pool;            // a fixed set of workers, one summary line each
 };
+
+inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --model " << c.model; }
 
 inline std::string case_name(const testing::TestParamInfo<ModelCase>& info) { return info.param.model; }
 
@@ -306,9 +309,18 @@ TEST_P(ByteCountServer, NoZombiesAndNoDescriptorGrowthAfterAThousandConnections)
     const Result client = run(client_args(GetParam(), port, 4, per_child, 100), "", 120s);
     ASSERT_EQ(client.status, 0) << client.err;
     EXPECT_TRUE(wait_for_children(server, workers)) << "zombies or extra children left";
-    EXPECT_EQ(server.open_fd_count(), before);
+    // The client has its replies; the server may still be closing the last connections: wait for it.
     std::vector<int> children_after;
-    for (const pid_t child : server.children()) children_after.push_back(count_fds(child));
+    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
+    for (;;) {
+        children_after.clear();
+        for (const pid_t child : server.children()) children_after.push_back(count_fds(child));
+        if ((server.open_fd_count() == before && children_after == children_before) ||
+            std::chrono::steady_clock::now() > deadline)
+            break;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(server.open_fd_count(), before);
     EXPECT_EQ(children_after, children_before);
 }
 

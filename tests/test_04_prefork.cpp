@@ -114,7 +114,11 @@ TEST_P(ProcessPool, KillingTheChildInAcceptEvenHoldingTheLockDoesNotFreezeThePoo
             ASSERT_GT(holder, 0) << "no child found blocked in accept()";
             ASSERT_EQ(::kill(holder, SIGKILL), 0);
         }
-        ASSERT_TRUE(server.wait_for_match(std::regex(R"(child \d \(pid \d+\) killed by SIGKILL: replaced by pid \d+)")));
+        const std::regex replaced(R"(child \d \(pid \d+\) killed by SIGKILL: replaced by pid \d+)");
+        const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+        while (server.count_matching(replaced) < static_cast<size_t>(round + 1) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(10ms);
+        ASSERT_EQ(server.count_matching(replaced), static_cast<size_t>(round + 1));
         ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
         Connection connection(port);
         byte_count_suite::expect_reply(connection, 4000);
