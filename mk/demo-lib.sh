@@ -35,8 +35,11 @@ demo_server() {
     local log=$DEMO_TMP/server.out
     : >"$log"
     demo_say "\$ ./$program 0 $*${DEMO_SERVER_INPUT:+   (answers its prompt with: $(printf '%s' "$DEMO_SERVER_INPUT" | tr '\n' ' '))}"
-    (printf '%s' "${DEMO_SERVER_INPUT:-}" | "$DEMO_BIN/$program" 0 "$@" 2>&1 | tee "$log" |
-        sed -u "s/^/$(demo_label server)/") &
+    # The server records its own pid (then becomes the program), so Ctrl-C can go to it alone: signalling
+    # the whole pipeline would also stop the tee and sed that show its last lines.
+    (printf '%s' "${DEMO_SERVER_INPUT:-}" |
+        bash -c 'echo $$ >"$0"; exec "$@"' "$DEMO_TMP/server.pid" "$DEMO_BIN/$program" 0 "$@" 2>&1 |
+        tee "$log" | sed -u "s/^/$(demo_label server)/") &
     DEMO_SERVER_JOB=$!
     DEMO_JOBS+=("$DEMO_SERVER_JOB")
     local tries=0
@@ -66,13 +69,18 @@ demo_run() {
     "$@" 2>&1 | sed -u "s/^/$(demo_label "$label")/"
 }
 
+# demo_ctrl_c: SIGINT to the server (and so, through it, to its threads and children), as Ctrl-C would.
+demo_ctrl_c() {
+    demo_say "(pressing Ctrl-C)"
+    kill -INT "$(cat "$DEMO_TMP/server.pid" 2>/dev/null)" 2>/dev/null || true
+}
+
 # demo_wait_server SECONDS: waits for the server to finish by itself, stopping it (Ctrl-C) past SECONDS.
 demo_wait_server() {
     local limit=$1 waited=0
     while kill -0 "$DEMO_SERVER_JOB" 2>/dev/null; do
         if [ "$waited" -ge $((limit * 10)) ]; then
-            demo_say "(pressing Ctrl-C)"
-            kill -INT -- "-$DEMO_SERVER_JOB" 2>/dev/null
+            demo_ctrl_c
             waited=-1000000
         fi
         sleep 0.1
@@ -83,7 +91,6 @@ demo_wait_server() {
 
 # demo_interrupt_server: Ctrl-C to the server, then wait for it.
 demo_interrupt_server() {
-    demo_say "(pressing Ctrl-C)"
-    kill -INT -- "-$DEMO_SERVER_JOB" 2>/dev/null
+    demo_ctrl_c
     demo_wait_server 10
 }

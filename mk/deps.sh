@@ -15,6 +15,7 @@ need make           have make
 need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
 need tmux           have tmux
+need procps         have pgrep
 need libpng-dev     test -e /usr/include/png.h
 need libopenmpi-dev have mpicxx          # brings openmpi-bin (mpirun): 09/10 mpi.cpp
 if [ "${1:-}" = fuzz ]; then
