@@ -90,6 +90,15 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
         }
     };
 
+    const auto start_handler = [&](Handler& handler, const Worker& worker, int fd, const netutil::SockAddr& peer) {
+        handler.thread = std::thread([&settings, &stop, &handler, &finished, worker, connection = new_connection(peer), fd] {
+            serve_safely(netutil::UniqueFd(fd), connection, worker, settings, stop.fd());
+            handler.done = true;
+            const uint64_t one = 1;
+            [[maybe_unused]] auto ignored = ::write(finished.get(), &one, sizeof one);
+        });
+    };
+
     for (;;) {
         const bool full = static_cast<int>(handlers.size()) >= settings.max_clients;
         if (full && !said_full) {
@@ -105,16 +114,19 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
         if (!client) continue;
         Handler& handler = handlers.emplace_back();
         const Worker worker{0, "thread " + std::to_string(++next_thread)};
-        handler.thread = std::thread([&settings, &stop, &handler, &finished, worker, connection = new_connection(peer),
-                                      fd = client.release()] {
-            serve_safely(netutil::UniqueFd(fd), connection, worker, settings, stop.fd());
-            handler.done = true;
-            const uint64_t one = 1;
-            [[maybe_unused]] auto ignored = ::write(finished.get(), &one, sizeof one);
-        });
+        const int fd = client.release();  // the handler thread owns it from here
+        try {
+            start_handler(handler, worker, fd, peer);
+        } catch (const std::system_error& error) {
+            // No thread to be had (EAGAIN: out of threads or memory): this client only is refused.
+            ::close(fd);
+            handlers.pop_back();
+            netutil::print_error(std::string("server: cannot start a thread: ") + error.what() + " (client dropped)");
+        }
     }
     for (auto& handler : handlers) handler.thread.join();
 }
+
 
 namespace {
 
