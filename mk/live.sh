@@ -8,6 +8,7 @@
 #   LIVE_CLIENTS=3                             # how many client panes
 #   LIVE_CLIENT="./client localhost PORT"     # PORT is replaced by the server's port
 #   LIVE_HINT="type a message in each client pane"
+#   LIVE_EXPECT="Give message :"              # what a client pane shows once it is ready (for the tests)
 # Environment: LIVE_SESSION (default labkit-LAB), LIVE_ATTACH=0 to leave the session detached,
 # LIVE_TMUX_SOCKET to use a tmux server of its own (tmux -L NAME), as the tests do.
 set -euo pipefail

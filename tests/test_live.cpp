@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <unistd.h>
 
 using namespace harness;
@@ -30,18 +32,60 @@ bool pane_shows(const std::string& pane, const std::string& text, Duration timeo
     return false;
 }
 
+bool release_build() {
+    const char* variant = std::getenv("LABKIT_VARIANT");
+    return variant == nullptr || std::string(variant) == "release";
+}
+
 class Live : public ::testing::Test {
 protected:
+    void SetUp() override {
+        if (!release_build()) GTEST_SKIP() << "make live runs the normal build's programs";
+    }
     void TearDown() override { tmux({"kill-server"}); }
+
+    Result start(const std::string& lab, const std::string& session) {
+        return run({LABKIT_SOURCE_ROOT "/mk/live.sh", lab}, "", 30s,
+                   {.env = {"LIVE_TMUX_SOCKET=" + kSocket, "LIVE_ATTACH=0", "LIVE_SESSION=" + session}});
+    }
 };
+
+// Every lab folder with a live.conf (the labs `make live` knows how to lay out).
+std::vector<std::string> labs_with_live_conf() {
+    std::vector<std::string> labs;
+    for (const auto& entry : std::filesystem::directory_iterator(LABKIT_SOURCE_ROOT))
+        if (std::filesystem::exists(entry.path() / "live.conf")) labs.push_back(entry.path().filename().string());
+    std::sort(labs.begin(), labs.end());
+    return labs;
+}
+
+// A variable of LAB/live.conf, as mk/live.sh sees it.
+std::string live_setting(const std::string& lab, const std::string& name) {
+    const Result shell = run({"/bin/bash", "-c", "source '" LABKIT_SOURCE_ROOT "/" + lab + "/live.conf'; printf %s \"$" + name + "\""});
+    return shell.out;
+}
+
+class LiveLab : public Live, public ::testing::WithParamInterface<std::string> {};
 
 }  // namespace
 
+// For every lab: the server pane shows its listening line, and every client pane gets ready.
+TEST_P(LiveLab, ServerAndEveryClientPaneComeUp) {
+    const std::string lab = GetParam();
+    const std::string expect = live_setting(lab, "LIVE_EXPECT");
+    const int clients = std::stoi(live_setting(lab, "LIVE_CLIENTS"));
+    ASSERT_FALSE(expect.empty()) << lab << "/live.conf sets no LIVE_EXPECT";
+    const Result live = start(lab, "lab");
+    ASSERT_EQ(live.status, 0) << live.err;
+    ASSERT_TRUE(pane_shows("lab:0.0", "listening on "));
+    for (int pane = 1; pane <= clients; ++pane) EXPECT_TRUE(pane_shows("lab:0." + std::to_string(pane), expect));
+}
+
+INSTANTIATE_TEST_SUITE_P(Labs, LiveLab, ::testing::ValuesIn(labs_with_live_conf()),
+                         [](const auto& info) { return info.param; });
+
 TEST_F(Live, OpensTheServerAndThreeClientsReadyToTypeInto) {
-    if (std::getenv("LABKIT_VARIANT") != nullptr && std::string(std::getenv("LABKIT_VARIANT")) != "release")
-        GTEST_SKIP() << "make live runs the normal build's programs";
-    const Result live = run({LABKIT_SOURCE_ROOT "/mk/live.sh", "01_mtserver"}, "", 20s,
-                            {.env = {"LIVE_TMUX_SOCKET=" + kSocket, "LIVE_ATTACH=0", "LIVE_SESSION=live-test"}});
+    const Result live = start("01_mtserver", "live-test");
     ASSERT_EQ(live.status, 0) << live.err;
     EXPECT_NE(live.out.find("3 clients"), std::string::npos) << live.out;
     ASSERT_TRUE(pane_shows("live-test:0.0", "server starts 3 threads"));
