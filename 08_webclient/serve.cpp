@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -82,31 +83,51 @@ Response timeout_response() {
 Acceptor::Acceptor() : spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 netutil::UniqueFd Acceptor::accept(int listen_fd, netutil::SockAddr* peer) {
-    try {
-        return netutil::accept_client(listen_fd, peer);
-    } catch (const std::system_error& error) {
-        const int code = error.code().value();
-        if ((code == EMFILE || code == ENFILE) && spare_) {
-            // Give the spare descriptor up for a moment to take the client off the backlog and refuse it.
-            spare_.reset();
-            netutil::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-            if (client) {
-                const std::string refusal = http::error_response(503, false);
-                [[maybe_unused]] auto ignored = ::send(client.get(), refusal.data(), refusal.size(),
-                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
-                netutil::print_error("server: out of descriptors, refused a client with 503");
-            }
-            client.reset();
-            spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-            return {};
+    // accept4() itself rather than netutil::accept_client: here every errno is an expected event with its own
+    // answer, not an exception.
+    for (;;) {
+        netutil::SockAddr address;
+        const int fd = ::accept4(listen_fd, address.get(), &address.length, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (peer != nullptr) *peer = address;
+            return netutil::UniqueFd(fd);
         }
-        if (code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM || code == EPROTO ||
-            code == EPERM || code == ENETDOWN || code == EHOSTUNREACH) {
-            netutil::print_error(std::string("server: accept: ") + error.what() + " (carrying on)");
+        const int code = errno;
+        switch (code) {
+        case EINTR:
+            continue;
+        case EAGAIN:
+        case ECONNABORTED:
+            return {};  // nothing to accept, or the client gave up first
+        case EMFILE:
+        case ENFILE:
+            if (spare_) {
+                // Give the spare descriptor up for a moment to take the client off the backlog and refuse it.
+                spare_.reset();
+                netutil::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+                if (client) {
+                    const std::string refusal = http::error_response(503, false);
+                    [[maybe_unused]] auto ignored = ::send(client.get(), refusal.data(), refusal.size(),
+                                                           MSG_NOSIGNAL | MSG_DONTWAIT);
+                    netutil::print_error("server: out of descriptors, refused a client with 503");
+                }
+                client.reset();
+                spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                return {};
+            }
+            [[fallthrough]];
+        case ENOBUFS:
+        case ENOMEM:
+        case EPROTO:
+        case EPERM:
+        case ENETDOWN:
+        case EHOSTUNREACH:
+            netutil::print_error(std::string("server: accept: ") + std::strerror(code) + " (carrying on)");
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // never spin on a lasting failure
             return {};
+        default:
+            netutil::throw_errno("accept");
         }
-        throw;
     }
 }
 
