@@ -352,6 +352,9 @@ std::optional<int> Process::wait_exit(Duration timeout, bool expect_exit) {
         const pid_t done = ::waitpid(pid_, &status, WNOHANG);
         if (done == pid_) {
             status_ = decode_status(status);
+            // Everything it wrote before exiting is in the pipes: let the reader take it all, so that out()
+            // and err() are complete once wait_exit returns (bounded: a child it left may hold the pipes).
+            wait_output_closed(2s);
             return status_;
         }
         if (done == -1 && errno != EINTR) return std::nullopt;
@@ -366,6 +369,18 @@ std::optional<int> Process::wait_exit(Duration timeout, bool expect_exit) {
     }
     if (expect_exit) ADD_FAILURE() << name_ << " still running after " << scaled(timeout).count() << " ms";
     return std::nullopt;
+}
+
+bool Process::wait_for_thread_count(int count, Duration timeout) {
+    const auto deadline = deadline_after(timeout);
+    int now = thread_count();
+    while (now != count && ms_left(deadline) > 0) {
+        std::this_thread::sleep_for(5ms);  // /proc cannot be waited on; look again shortly
+        now = thread_count();
+    }
+    if (now == count) return true;
+    ADD_FAILURE() << name_ << " has " << now << " threads, not " << count;
+    return false;
 }
 
 bool Process::running() { return !wait_exit(0ms, false).has_value(); }

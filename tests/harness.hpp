@@ -91,7 +91,8 @@ public:
     void signal_group(int signo);
 
     // Waits for the process to exit: its exit status, 128+N if killed by signal N; std::nullopt (and a
-    // test failure unless `expect_exit` is false) if it is still running at the deadline.
+    // test failure unless `expect_exit` is false) if it is still running at the deadline. Once it returns
+    // a status, out() and err() hold everything the process wrote.
     std::optional<int> wait_exit(Duration timeout = 10s, bool expect_exit = true);
     bool running();
     // Waits (without failing) until both output pipes are closed: after exit, all output has been read.
@@ -99,6 +100,8 @@ public:
 
     // From /proc, while it runs: its threads, open descriptors, children, and children that are zombies.
     int thread_count() const;
+    // Waits until the process has exactly `count` threads (threads start a moment after they are created).
+    bool wait_for_thread_count(int count, Duration timeout = 10s);
     int open_fd_count() const;
     std::vector<pid_t> children() const;
     std::vector<pid_t> zombie_children() const;

@@ -197,7 +197,7 @@ TEST(MtServer, SigintWhileHandlersWaitJoinsThemAllAndExitsZero) {
     const std::string in_recv = handler_of(server, idle.local_port());
     ASSERT_TRUE(server.wait_for_line(in_recv + " waits for data"));
     if (exact_thread_counts()) {
-        EXPECT_EQ(server.thread_count(), 4) << "main and three handlers";
+        EXPECT_TRUE(server.wait_for_thread_count(4)) << "main and three handlers";
     }
     server.signal_group(SIGINT);
     ASSERT_EQ(server.wait_exit(5s), 0);
@@ -285,7 +285,7 @@ TEST(StopFlag, AnsweringNStopsAllThreeThreads) {
     ASSERT_TRUE(stopflag.wait_for_line("thread 1 busy waits on the shared flag"));
     ASSERT_TRUE(stopflag.wait_for_line("thread 2 busy waits on the shared flag"));
     if (exact_thread_counts()) {
-        EXPECT_EQ(stopflag.thread_count(), 4);
+        EXPECT_TRUE(stopflag.wait_for_thread_count(4));
     }
     stopflag.write("y\n");
     ASSERT_TRUE(stopflag.wait_for_text("continue ? (y/n) y\ncontinue ? (y/n) "));
@@ -306,4 +306,74 @@ TEST(StopFlag, EndOfInputStopsAllThreeThreads) {
     EXPECT_NE(result.out.find("thread 1 stops after "), std::string::npos);
     EXPECT_NE(result.out.find("thread 2 stops after "), std::string::npos);
     EXPECT_NE(result.out.find("all threads stopped"), std::string::npos);
+}
+
+namespace {
+
+const std::string kCounter = program("01_mtserver", "counter");
+const std::string kProdcons = program("01_mtserver", "prodcons");
+
+// The numbers in a line such as "counter = 9876 (expected 10000, ...": {9876, 10000}.
+std::pair<long, long> counter_totals(const std::string& out) {
+    std::smatch match;
+    static const std::regex totals(R"(counter = (\d+) \(expected (\d+))");
+    if (!std::regex_search(out, match, totals)) return {-1, -1};
+    return {std::stol(match[1]), std::stol(match[2])};
+}
+
+}  // namespace
+
+// "Using Mutex": two threads, NLOOP = 5000 each, under the mutex: never an update lost.
+TEST(Counter, WithTheMutexTheTotalIsExact) {
+    const Result slide = run({kCounter});
+    EXPECT_EQ(slide.status, 0);
+    EXPECT_EQ(slide.out, "counter = 10000 (expected 10000, with the mutex)\n");
+    const Result more = run({kCounter, "--threads", "4", "--loops", "20000"});
+    EXPECT_EQ(counter_totals(more.out), std::make_pair(80000L, 80000L)) << more.out;
+}
+
+// The slide's printf: every value from 1 to NLOOP x 2 is printed exactly once, by one thread or the other.
+TEST(Counter, PrintShowsEveryValueOnceUnderTheMutex) {
+    const Result result = run({kCounter, "--loops", "50", "--print"});
+    EXPECT_EQ(result.status, 0);
+    std::vector<int> seen(101, 0);
+    for (const auto& line : lines(result.out)) {
+        std::smatch match;
+        if (std::regex_match(line, match, std::regex(R"([01]: (\d+))"))) ++seen.at(std::stoul(match[1]));
+    }
+    for (int value = 1; value <= 100; ++value) EXPECT_EQ(seen[value], 1) << "value " << value;
+}
+
+// Without the mutex the program must say how many updates were lost, and the total can only fall short.
+TEST(Counter, WithoutTheMutexTheTotalIsReportedHonestly) {
+    const Result result = run({kCounter, "--no-mutex"});
+    EXPECT_EQ(result.status, 0);
+    const auto [total, expected] = counter_totals(result.out);
+    EXPECT_EQ(expected, 10000);
+    EXPECT_GT(total, 0);
+    EXPECT_LE(total, expected);
+    if (total < expected) {
+        EXPECT_NE(result.out.find(std::to_string(expected - total) + " updates lost, without the mutex"), std::string::npos)
+            << result.out;
+    }
+}
+
+// "Using Condition Variables": the sleeping consumer looks at avail about once per unit; the polling one
+// looks at it over and over while the producer sleeps.
+TEST(ProdCons, TheConditionVariableConsumerDoesNotPoll) {
+    const Result sleeping = run({kProdcons, "--units", "20", "--interval-ms", "5"});
+    EXPECT_EQ(sleeping.status, 0);
+    std::smatch match;
+    const std::regex summary(R"((polling|condition variable) consumer: consumed (\d+) units, checked avail (\d+) times, used [0-9.]+ s of CPU\n)");
+    ASSERT_TRUE(std::regex_match(sleeping.out, match, summary)) << sleeping.out;
+    EXPECT_EQ(match[1], "condition variable");
+    EXPECT_EQ(match[2], "20");
+    EXPECT_LE(std::stol(match[3]), 3 * 20 + 2) << "woken about once per unit, never spinning";
+
+    const Result polling = run({kProdcons, "--units", "20", "--interval-ms", "5", "--busy"});
+    EXPECT_EQ(polling.status, 0);
+    ASSERT_TRUE(std::regex_match(polling.out, match, summary)) << polling.out;
+    EXPECT_EQ(match[1], "polling");
+    EXPECT_EQ(match[2], "20");
+    EXPECT_GT(std::stol(match[3]), 20 * 20) << "the polling consumer keeps looking while the producer sleeps";
 }
