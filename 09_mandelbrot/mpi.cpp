@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -64,10 +65,17 @@ std::string seconds_text(double seconds) {
     return text;
 }
 
-// The same PGM (P5) as server.cpp writes: the header, then the bytes row by row.
-void write_pgm(const std::string& path, const Canvas& canvas, const std::vector<uint8_t>& rows) {
-    std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+using File = std::unique_ptr<FILE, int (*)(FILE*)>;
+
+// The picture file, opened before the work starts so that a bad path fails at once, not after the work.
+File open_output(const std::string& path) {
+    File file(std::fopen(path.c_str(), "wb"), std::fclose);
     if (!file) netutil::throw_errno("open " + path);
+    return file;
+}
+
+// The same PGM (P5) as server.cpp writes: the header, then the bytes row by row.
+void write_pgm(File file, const std::string& path, const Canvas& canvas, const std::vector<uint8_t>& rows) {
     const std::string header = "P5\n" + std::to_string(canvas.width) + " " + std::to_string(canvas.height) + "\n255\n";
     if (std::fwrite(header.data(), 1, header.size(), file.get()) != header.size() ||
         std::fwrite(rows.data(), 1, rows.size(), file.get()) != rows.size())
@@ -89,6 +97,7 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
                         ": canvas " + std::to_string(canvas.width) + "x" +
                         std::to_string(canvas.height) + ", " +
                         (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
+    File file = open_output(output);
     const netutil::Stopwatch wall;
     std::vector<uint8_t> rows(width * height), gray(height);
     std::vector<bool> done(width, false);
@@ -155,7 +164,7 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
     netutil::print_line("total iterations " + std::to_string(iterations) +
                         (slide_canvas ? " (the slide says 16,652,580: see README.md)" : ""));
     netutil::print_line("wall time " + seconds_text(seconds) + " (from the start of the work)");
-    write_pgm(output, canvas, rows);
+    write_pgm(std::move(file), output, canvas, rows);
     netutil::print_line("wrote " + output + " (" + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ")");
     return 0;
 }
