@@ -21,7 +21,7 @@
 //   ./client                 type: hello   (the server prints the signals and the data)
 //   ./client --connections 20 --messages 100 --size 100000      (add --quiet to the server first)
 // Force the overflow path: (ulimit -i 4; ./server 9878 --quiet), then the load client above.
-// See also: client.cpp; ../07_epoll (select, poll, epoll).
+// See also: ../07_epoll/client.cpp (the echo client, built here with port 9878); ../07_epoll (select, poll, epoll).
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"

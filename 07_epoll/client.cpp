@@ -1,6 +1,6 @@
 // 07_epoll/client.cpp: the echo client: type lines and see them come back, or load the server with N
 // active connections exchanging K messages while M idle connections stay open (`--idle M`), every byte
-// of every echo checked.
+// of every echo checked. 06_sigio builds this same file as its client, with its own default port.
 //
 // Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" and the
 // poll/select/epoll table: one active descriptor among N idle ones is how that table was measured.
@@ -32,7 +32,10 @@
 
 namespace {
 
-constexpr int kDefaultPort = 9879;
+#ifndef ECHO_DEFAULT_PORT
+#define ECHO_DEFAULT_PORT 9879  // 07_epoll's; 06_sigio's Makefile sets 9878
+#endif
+constexpr int kDefaultPort = ECHO_DEFAULT_PORT;
 
 struct Load {
     int connections = 1;
@@ -241,7 +244,7 @@ int run_lines(const std::string& host, uint16_t port, const std::optional<std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Echo client (single process servers). Without load options: sends each line typed and prints\n"
+    CLI::App app{"Echo client of the single process servers (labs 06 and 07). Without load options: sends each line typed and prints\n"
                  "its echo. With them: N active connections send K messages of S bytes each (one at a time,\n"
                  "waiting for the whole echo and checking every byte) while M idle connections stay open."};
     std::string host = "localhost";
