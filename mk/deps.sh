@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mk/deps.sh: installs the Debian/Ubuntu packages the kit needs, only those that are missing.
 # Silent when everything is present. Uses apt-get directly as root, through sudo otherwise.
-# Usage: mk/deps.sh [fuzz] [--list]   (fuzz: also clang and libFuzzer, for `make fuzz`;
-#                                      --list: print what is missing and exit 1 if anything is)
+# Usage: mk/deps.sh [fuzz|bench] [--list]   (fuzz: also clang and libFuzzer, for `make fuzz`;
+#                                            bench: also gnuplot, nginx, wrk and mpirun, for `make bench`;
+#                                            --list: print what is missing and exit 1 if anything is)
 set -euo pipefail
 
 # package  test that tells it is present
@@ -22,6 +23,12 @@ if [ "${1:-}" = fuzz ]; then
     shift
     need clang              have clang++
     need libclang-rt-14-dev compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'
+elif [ "${1:-}" = bench ]; then
+    shift
+    need gnuplot-nox        have gnuplot         # the plots of docs/benchmarks.md
+    need nginx              test -x /usr/sbin/nginx   # 08's reference server (bench starts its own)
+    need wrk                have wrk             # 08's load generator
+    need openmpi-bin        have mpirun          # 09/10: sockets beside MPI
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
@@ -35,4 +42,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The nginx package may start a system-wide nginx on port 80; the benchmark runs its own, on a free port.
+case " ${missing[*]} " in *" nginx "*) "${sudo[@]}" service nginx stop >/dev/null 2>&1 || true ;; esac
 echo "deps: installed ${missing[*]}" >&2
