@@ -7,10 +7,11 @@
 # The lecture has no table for it; this is ours.
 #   bash bench/03_udp_mp.sh            full run (about half a minute)
 #   QUICK=1 bash bench/03_udp_mp.sh    short run
-# Prints one markdown section on stdout; progress on stderr.
+# Prints one markdown section on stdout (and draws its plot, docs/03_udp_mp_cpu.svg); progress on stderr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source bench/lib.sh
 make -s --no-print-directory -C 03_udp_mp >&2
 bin=$root/03_udp_mp
 tmp=$(mktemp -d)
@@ -36,6 +37,7 @@ cpu_seconds() {
 }
 
 rows=()
+tsv mode "server CPU per request" >"$tmp/cpu.tsv"
 for mode in iterative fork pool conversation; do
     echo "bench 03: --mode $mode, $processes processes x $count requests" >&2
     rm -f "$tmp/server.out"  # never read the last server's listening line
@@ -45,7 +47,7 @@ for mode in iterative fork pool conversation; do
     port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/server.out" | head -n 1)
     [ -n "$port" ] || { echo "bench 03: no port in: $(cat "$tmp/server.out")" >&2; exit 1; }
     start=$(date +%s.%N)
-    "$bin/client" localhost "$port" "bench" --processes "$processes" --count "$count" --timeout 1 --retries 5 >"$tmp/client.out"
+    "$bin/client" localhost "$port" bench --processes "$processes" --count "$count" --timeout 1 --retries 5 >"$tmp/client.out"
     end=$(date +%s.%N)
     sleep 0.3  # the last children end and are reaped
     cpu=$(cpu_seconds "$server_pid")
@@ -55,6 +57,7 @@ for mode in iterative fork pool conversation; do
     retries=$(grep -c 'sent again' "$tmp/client.out" || true)
     rows+=("$(awk -v m="$mode" -v r="$requests" -v s="$start" -v e="$end" -v c="$cpu" -v t="$retries" 'BEGIN {
         w = e - s; printf "| `%s` | %d | %.2f | %.0f | %.2f | %.0f | %d |", m, r, w, r / w, c, c / r * 1e6, t }')")
+    tsv "$mode" "$(awk -v c="$cpu" -v r="$requests" 'BEGIN { printf "%.1f", c / r * 1e6 }')" >>"$tmp/cpu.tsv"
 done
 
 cat <<EOF2
@@ -69,8 +72,19 @@ mode each client process has one conversation: one fork per client, not per requ
 |---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
-Commands: \`bash bench/03_udp_mp.sh\` (\`QUICK=1\` for $([ -n "${QUICK:-}" ] && echo "this short run" || echo "a short run")); each row is
-\`./client localhost PORT bench --processes $processes --count $count\` against one mode.
-The lecture gives no figures; its claim is the ratio: \`fork\` pays a process creation per datagram, many
-times the cost of the reply itself, while \`pool\` and \`conversation\` pay it once per worker or per client.
+$(plot 03_udp_mp_cpu "Server CPU per request, by mode" --bars --key "top right" \
+    --title "03_udp_mp: server CPU time per UDP request ($requests requests, $processes client processes)" \
+    --xlabel "server mode (--mode)" --ylabel "server CPU per request (µs, user + system)" "$tmp/cpu.tsv")
+
+Commands (\`bash bench/03_udp_mp.sh\`, \`QUICK=1\` for a short run), one fresh server per mode, stopped with Ctrl-C (SIGINT):
+
+\`\`\`
+03_udp_mp/server 0 --mode MODE          # MODE: iterative fork pool conversation; PORT from its first line
+03_udp_mp/client localhost PORT bench --processes $processes --count $count --timeout 1 --retries 5
+\`\`\`
+
+The lecture's own figures: none. Its claim (\`seeds/04_lecture_network_programming_server_design.txt\`,
+"Concurrent, Connectionless Server": "the added cost of process creation dominates the added efficiency gained
+from concurrency") is the ratio: \`fork\` pays a process creation per datagram, many times the cost of the
+reply itself, while \`pool\` and \`conversation\` pay it once per worker or per client.
 EOF2

@@ -10,11 +10,13 @@
 #
 #   bash bench/04_server_models.sh          full run: median of 3 runs per model (about a minute)
 #   QUICK=1 bash bench/04_server_models.sh  5 x 100 connections, one run per model (a few seconds)
-# Prints one markdown section on stdout (bench/run.sh puts it in docs/benchmarks.md); progress on stderr.
+# Prints one markdown section on stdout (bench/run.sh puts it in docs/benchmarks.md) and draws its plots,
+# docs/04_server_models_cpu.svg and docs/04_server_models_herd.svg; progress on stderr.
 # Traffic goes to 127.0.0.1 only; every server started is stopped.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source bench/lib.sh
 # Built in place (not `make 04_prefork` at the root, which would repoint the ./server and ./client links).
 make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
@@ -68,29 +70,32 @@ measure() {
 
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }'; }
 
-# lab model workers lecture-figure description
+# lab model workers lecture-figure plot-label description
 models=(
-    "04_prefork iterative 1 0.0 Iterative (base case)"
-    "04_prefork fork 1 20.90 One fork per client request"
-    "04_prefork nolock $pool 1.80 Prefork, children call accept (no lock)"
-    "04_prefork flock $pool - Prefork, fcntl lock around accept"
-    "04_prefork mutex $pool 1.75 Prefork, mutex around accept"
-    "04_prefork pass $pool 2.58 Prefork, parent passes the socket to a child"
-    "05_prethread thread 1 0.99 Thread per client request"
-    "05_prethread accept $pool 1.93 Prethreaded, threads call accept (mutex)"
-    "05_prethread main $pool 2.05 Prethreaded, main thread calls accept"
+    "04_prefork iterative 1 0.0 iterative Iterative (base case)"
+    "04_prefork fork 1 20.90 fork One fork per client request"
+    "04_prefork nolock $pool 1.80 prefork_no_lock Prefork, children call accept (no lock)"
+    "04_prefork flock $pool - prefork_fcntl_lock Prefork, fcntl lock around accept"
+    "04_prefork mutex $pool 1.75 prefork_mutex Prefork, mutex around accept"
+    "04_prefork pass $pool 2.58 prefork_pass_fd Prefork, parent passes the socket to a child"
+    "05_prethread thread 1 0.99 thread Thread per client request"
+    "05_prethread accept $pool 1.93 prethreaded_accept Prethreaded, threads call accept (mutex)"
+    "05_prethread main $pool 2.05 prethreaded_main Prethreaded, main thread calls accept"
 )
 
 rows=()
 base=
+tsv model "this machine" "lecture" >"$tmp/cpu.tsv"
 for entry in "${models[@]}"; do
-    read -r lab model workers lecture description <<<"$entry"
+    read -r lab model workers lecture label description <<<"$entry"
     measure "$lab" "$model" "$workers"
     [ -z "$base" ] && base=$cpu
     rows+=("| $description | \`$lab/server 0 $workers --model $model\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread |")
+    tsv "${label//_/ }" "$(minus "$cpu" "$base")" "$lecture" >>"$tmp/cpu.tsv"
 done
 
 herd_rows=()
+tsv model "load, $pool children" "load, $herd children" "idle pool, $pool children" "idle pool, $herd children" >"$tmp/herd.tsv"
 for model in nolock mutex; do
     NO_LOAD=1 measure 04_prefork "$model" "$pool"
     small_idle=$cpu
@@ -100,6 +105,7 @@ for model in nolock mutex; do
     big_idle=$cpu
     measure 04_prefork "$model" "$herd"
     herd_rows+=("| $model | $small_cpu | $small_idle | $(minus "$small_cpu" "$small_idle") | $cpu | $big_idle | $(minus "$cpu" "$big_idle") | $small_wall / $wall | $small_spread / $spread |")
+    tsv "$model" "$(minus "$small_cpu" "$small_idle")" "$(minus "$cpu" "$big_idle")" "$small_idle" "$big_idle" >>"$tmp/herd.tsv"
 done
 
 connections=$((nchildren * nloops))
@@ -117,6 +123,21 @@ The lecture's figures come from a slower machine and 5,000 connections: compare 
 |---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
+$(plot 04_server_models_cpu "Process control CPU time per server model, this machine and the lecture" --bars \
+    --key "top right" --y2 3 \
+    --title "Server models: process control CPU time ($connections connections, pools of $pool)" \
+    --ylabel "this machine: server CPU minus iterative (s)" --y2label "lecture: process control CPU (s)" "$tmp/cpu.tsv")
+
+Commands (\`bash bench/04_server_models.sh\`, \`QUICK=1\` for a short run), a fresh server per run:
+
+\`\`\`
+04_prefork/server 0 WORKERS --model MODEL    # as in the table's command column; PORT from its first line
+04_prefork/client 127.0.0.1 PORT $nchildren $nloops $nbytes     # (the same client for 05_prethread/server)
+kill -TERM SERVER_PID                        # it prints "CPU time: user ... system ... total" and per-worker counts
+\`\`\`
+
+The lecture's own figures are its *process control CPU time* column (5,000 connections, at most 10 at once,
+pools of 15, on the hardware of UNP's time); they are in the *lecture* column and on the plot's right axis.
 For reference, Stevens' own C servers (UNP's serv00 to serv08), measured on this class of machine (2 cores,
 loopback, 2,500 connections), used about: iterative 0.09 s, the pools 0.10 to 0.24 s, thread per client
 0.73 s, fork per client 8.3 s of server CPU (compare with the *server CPU* column of a full run).
@@ -134,6 +155,15 @@ the children); *load* is the difference, what serving the connections cost with 
 | model | CPU, $pool children (s) | idle pool, $pool (s) | load, $pool (s) | CPU, $herd children (s) | idle pool, $herd (s) | load, $herd (s) | wall (s), $pool / $herd | per child (min/max), $pool / $herd |
 |---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${herd_rows[@]}")
+
+$(plot 04_server_models_herd "Thundering herd: CPU of the load and of the idle pool, $pool and $herd children" --bars \
+    --title "Thundering herd: prefork with $pool and $herd children ($connections connections)" \
+    --xlabel "accept model (--model)" --ylabel "server CPU (s)" "$tmp/herd.tsv")
+
+Commands: as above with \`04_prefork/server 0 $pool --model M\` and \`04_prefork/server 0 $herd --model M\`; the
+idle pool is the same server started, waited for, and stopped with SIGTERM, without the client.
+The lecture's own figures: none for the herd; it describes it ("all N children are awakened ... the remaining
+N - 1 will all go back to sleep") and answers it with the lock around accept (UNP 30.7, 30.8).
 
 On the lecture's kernels every child asleep in accept() woke for each connection (the thundering herd), so
 each connection cost more CPU with 120 children than with 15. Linux has long woken only one task blocked in
