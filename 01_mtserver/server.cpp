@@ -52,12 +52,19 @@ void handle_client(const std::string& name, int listen_fd, const netutil::StopPi
     netutil::print_line(name + " waits for data");
 
     // recv, kBufferSize bytes at a time, until the client ends its message with a newline or closes.
+    // Once told to stop, the handler still takes what has already arrived (a message sent just before
+    // Ctrl-C is printed, not lost), but no longer waits for more.
     std::string message;
     char buffer[kBufferSize];
+    bool stopping = false;
     for (;;) {
-        if (netutil::wait_readable(client.get(), stop.fd()) == netutil::Wait::Stopped) {
-            netutil::print_line(name + " stops (was waiting for data)");
-            return;
+        if (!stopping && netutil::wait_readable(client.get(), stop.fd()) == netutil::Wait::Stopped) stopping = true;
+        if (stopping && netutil::wait_readable(client.get(), -1, 0) != netutil::Wait::Ready) {
+            if (message.empty()) {
+                netutil::print_line(name + " stops (was waiting for data)");
+                return;
+            }
+            break;  // the part that came is printed: the stop ended the message
         }
         const size_t n = netutil::read_some(client.get(), buffer, sizeof buffer);
         if (n == 0) break;  // the client closed its side: the message is complete
@@ -95,16 +102,22 @@ void run_handler(const std::string& name, int listen_fd, const netutil::StopPipe
 
 int main(int argc, char** argv) {
     CLI::App app{"Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
-                 "the message it sends. Exits once every handler is done; Ctrl-C stops them all."};
+                 "the message it sends (up to a newline or the client closing). Exits once every handler is done.\n"
+                 "Limits: at most NCLIENTS clients are served, one per handler, fixed at start (more clients wait\n"
+                 "in the listen backlog); a message is cut off at 1 MiB, and the handler says so.\n"
+                 "Ctrl-C, SIGTERM or SIGHUP stop every handler (a message already received is still printed),\n"
+                 "and the server exits 0."};
     int port = kDefaultPort;
     int nclients = 0;
     std::string bind_address = "0.0.0.0";
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client, 1 to "
-                                           "1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
+    auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client,\n"
+                                           "1 to 1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
-    app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler");
+    app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler, also\n"
+                 "those waiting in accept or recv (default: off, 'stop' is a message\n"
+                 "like any other)");
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -117,9 +130,10 @@ int main(int argc, char** argv) {
             nclients = static_cast<int>(netutil::prompt_number("give the number of clients : ", 1, 1000));
         netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
 
-        // Ctrl-C or SIGTERM only writes a byte into `stop` (async-signal-safe); the handlers do the rest.
+        // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
+        // `stop` (async-signal-safe); the handlers do the rest.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         std::vector<std::thread> handlers;
         netutil::print_line("server starts " + std::to_string(nclients) + " threads");

@@ -72,12 +72,13 @@ int main(int argc, char** argv) {
     Settings settings;
     app.add_option("HOST", settings.host, "server to connect to")->capture_default_str();
     app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", settings.message, "the message to send (asked on stdin when there is neither "
-                   "--message nor --count)");
-    app.add_option("-n,--count", settings.count, "send N requests, one connection after another; the messages are "
-                   "1, 2, ..., N (as on the slide), or the --message text each time")->check(CLI::Range(1L, 1000000L));
-    app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for the connection, and then for a "
-                   "handler to take the request")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+    app.add_option("-m,--message", settings.message, "the message to send (asked with `Give message : ` when\n"
+                   "there is neither --message nor --count)");
+    app.add_option("-n,--count", settings.count, "send N requests (1 to 1000000), one connection after another;\n"
+                   "the messages are 1, 2, ..., N (as on the slide), or the --message\n"
+                   "text each time")->check(CLI::Range(1L, 1000000L).description(""));
+    app.add_option("--timeout", settings.timeout_seconds, "seconds (0.1 to 3600) to wait for the connection, and then\n"
+                   "for a handler to take the request")->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

@@ -240,8 +240,12 @@ private:
 
 int main(int argc, char** argv) {
     CLI::App app{"n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
-                 "accept one client and print its message; a manager restarts each finished handler until\n"
-                 "NREQUESTS requests are handled, then the server exits. Ctrl-C stops it early."};
+                 "accept one client and print its message (up to a newline or the client closing); a manager\n"
+                 "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
+                 "Limits: at most NCLIENTS clients are served at once, fixed at start (more wait in the listen\n"
+                 "backlog); a message is cut off at 64 KiB, and the handler says so.\n"
+                 "Ctrl-C, SIGTERM or SIGHUP stop it early: no new client is taken, a client already accepted\n"
+                 "may still send its message (--grace), every thread is joined, a summary, exit 0."};
     int port = kDefaultPort;
     long nclients = 0;
     long nrequests = 0;
@@ -249,14 +253,16 @@ int main(int argc, char** argv) {
     double grace_seconds = 5;
     std::string bind_address = "0.0.0.0";
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads "
-                                           "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxHandlers));
-    auto* nrequests_option = app.add_option("NREQUESTS", nrequests, "m: requests to handle before exiting "
-                                            "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxRequests));
-    app.add_option("--poll", poll_seconds, "run the slide's polling manager, looking at the threads every SECONDS "
-                   "(default: no polling, a condition variable wakes the manager)")->check(CLI::Range(0.001, 60.0));
-    app.add_option("--grace", grace_seconds, "after Ctrl-C, how long a client already accepted may still take to "
-                   "send its message")->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads, 1 to 1000\n"
+                                           "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxHandlers).description(""));
+    auto* nrequests_option = app.add_option("NREQUESTS", nrequests, "m: requests to handle before exiting,\n"
+                                            "1 to 10^9 (asked on stdin when missing)")->check(CLI::Range(1L, kMaxRequests).description(""));
+    app.add_option("--poll", poll_seconds, "run the slide's polling manager, looking at the threads\n"
+                   "every SECONDS, 0.001 to 60 (default: no polling, a condition\n"
+                   "variable wakes the manager)")->check(CLI::Range(0.001, 60.0).description(""));
+    app.add_option("--grace", grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
+                   "already accepted may still take to send its message")
+        ->capture_default_str()->check(CLI::Range(0.0, 600.0).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
 
@@ -278,9 +284,10 @@ int main(int argc, char** argv) {
             netutil::print_line("only " + std::to_string(nrequests) + " requests: " + std::to_string(nthreads) +
                                 " handlers are enough");
 
-        // Ctrl-C or SIGTERM only writes a byte into `stop` (async-signal-safe); the handlers do the rest.
+        // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
+        // `stop` (async-signal-safe); the handlers do the rest.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         DoneBoard board;
         const Shared shared{listener.get(), stop,

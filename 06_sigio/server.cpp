@@ -120,7 +120,9 @@ private:
     std::vector<std::unique_ptr<Connection>> table_;  // indexed by descriptor
     size_t open_ = 0;
     std::vector<char> buffer_ = std::vector<char>(kReadSize);
-    uint64_t accepted_ = 0, bytes_ = 0, signals_ = 0, overflows_ = 0, stale_ = 0;
+    bool short_of_descriptors_ = false;  // accept met EMFILE: clients wait in the backlog
+    bool accept_due_ = false;            // a descriptor was freed meanwhile: accept them now
+    uint64_t accepted_ = 0, bytes_ = 0, signals_ = 0, overflows_ = 0, stale_ = 0, pauses_ = 0;
 };
 
 // Signal-driven I/O is edge-triggered: one signal when connections arrive, however many: accept them all.
@@ -132,13 +134,24 @@ void SigioServer::accept_all() {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             if (errno == EMFILE || errno == ENFILE) {
-                // Clients wait in the backlog; the next close or overflow check accepts them.
-                netutil::print_line(std::string("accept: ") + std::strerror(errno) + ": clients wait in the backlog");
+                // Out of descriptors: the clients wait in the backlog, and the next close accepts them
+                // (the listening socket raised its signal once, and will not raise it again for them).
+                // Said once per shortage: each new client raises a signal, and meets EMFILE again.
+                if (!short_of_descriptors_) {
+                    netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
+                                        std::to_string(open_) + " clients connected: new clients wait in the backlog");
+                    ++pauses_;
+                }
+                short_of_descriptors_ = true;
                 return;
             }
             netutil::throw_errno("accept");
         }
         netutil::UniqueFd owned(fd);
+        if (short_of_descriptors_) {
+            short_of_descriptors_ = false;
+            netutil::print_line("accepting again (" + std::to_string(open_) + " clients connected)");
+        }
         enable_signal_driven_io(fd, conn_signal_);
         if (size_t(fd) >= table_.size()) table_.resize(size_t(fd) + 1);
         table_[fd] = std::make_unique<Connection>(Connection{std::move(owned), peer.to_string(), {}, 0});
@@ -209,9 +222,10 @@ void SigioServer::close_connection(int fd, const std::string& why) {
     log("socket " + std::to_string(fd) + " closed (" + table_[fd]->peer + "): " + why);
     table_[fd].reset();
     --open_;
-    // A descriptor is free: clients that met EMFILE may be waiting in the backlog, and their signal
-    // came and went. Look.
-    if (listener_) accept_all();
+    // A descriptor is free: clients that met EMFILE may be waiting in the backlog, and their signal came
+    // and went. The main loop accepts them after this event (not from here: a client accepted here could
+    // close at once and bring us back, one level deeper each time).
+    if (short_of_descriptors_) accept_due_ = true;
 }
 
 // The realtime queue overflowed: signals (events) were lost, we cannot know which. Throw away what is
@@ -232,7 +246,7 @@ void SigioServer::check_everything() {
 }
 
 int SigioServer::run() {
-    const sigset_t waited = netutil::signal_set({listen_signal_, conn_signal_, SIGIO, SIGINT, SIGTERM});
+    const sigset_t waited = netutil::signal_set({listen_signal_, conn_signal_, SIGIO, SIGINT, SIGTERM, SIGHUP});
     enable_signal_driven_io(listener_.get(), listen_signal_);
     netutil::print_line("listening socket fd " + std::to_string(listener_.get()) + " raises " + signal_label(listen_signal_) +
                         ", connections raise " + signal_label(conn_signal_) + ", a full realtime queue raises SIGIO");
@@ -242,6 +256,10 @@ int SigioServer::run() {
     using Clock = std::chrono::steady_clock;
     Clock::time_point deadline{};
     for (;;) {
+        while (accept_due_) {  // a connection closed while clients waited for a descriptor
+            accept_due_ = false;
+            if (listener_) accept_all();
+        }
         siginfo_t info{};
         int signo;
         if (stop_signal == 0) {
@@ -259,7 +277,7 @@ int SigioServer::run() {
             netutil::throw_errno("sigwaitinfo");
         }
         ++signals_;
-        if (signo == SIGINT || signo == SIGTERM) {
+        if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {  // SIGHUP: the terminal closed, stop the same way
             if (stop_signal != 0) continue;
             stop_signal = signo;
             listener_.reset();  // no new clients
@@ -291,7 +309,8 @@ int SigioServer::run() {
     netutil::print_line("server stopped" + (stop_signal ? " by " + netutil::signal_name(stop_signal) : std::string()) + ": " +
                         std::to_string(accepted_) + " connections served, " + std::to_string(bytes_) + " bytes echoed, " +
                         std::to_string(signals_) + " signals taken, " + std::to_string(overflows_) +
-                        " realtime queue overflows, " + std::to_string(stale_) + " signals for closed sockets");
+                        " realtime queue overflows, " + std::to_string(stale_) + " signals for closed sockets, " +
+                        std::to_string(pauses_) + " accept pauses (EMFILE)");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_self()));
     return 0;
 }
@@ -299,23 +318,29 @@ int SigioServer::run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). The listening socket\n"
-                 "raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server takes them with sigwaitinfo()\n"
-                 "and prints each one (si_fd, si_code, si_band). Ctrl-C prints a summary."};
+    CLI::App app{"Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). Every byte a client sends\n"
+                 "comes back. The listening socket raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server\n"
+                 "takes them with sigwaitinfo() and prints each one (si_fd, si_code, si_band).\n"
+                 "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
+                 "reading from it meanwhile); connections are limited by the descriptor limit (ulimit -n): beyond\n"
+                 "it, new clients wait in the listen backlog until one leaves. Ctrl-C, SIGTERM or SIGHUP: stop\n"
+                 "accepting, let connected clients finish (--grace), print a summary, exit 0."};
     int port = kDefaultPort;
     std::string bind_address = "0.0.0.0";
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet, "no line per signal, connection or read (overflows are still reported)");
-    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, seconds connected clients may go on before they are cut off")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+    app.add_flag("-q,--quiet", settings.quiet, "no line per signal, connection or read (the first overflow and the\n"
+                 "summary are still printed)");
+    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
+                   "clients may go on before they are cut off")
+        ->capture_default_str()->check(CLI::Range(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         // Blocked before anything can raise them: they wait in the queue until sigwaitinfo() takes them.
-        netutil::block_signals(netutil::signal_set({SIGRTMIN + 1, SIGRTMIN + 2, SIGIO, SIGINT, SIGTERM}));
+        netutil::block_signals(netutil::signal_set({SIGRTMIN + 1, SIGRTMIN + 2, SIGIO, SIGINT, SIGTERM, SIGHUP}));
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::print_listening(listener.get());
         SigioServer server(std::move(listener), settings);

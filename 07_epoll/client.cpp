@@ -232,6 +232,8 @@ int run_lines(const std::string& host, uint16_t port, const std::optional<std::s
         std::string echoed;
         switch (reader.read_line(echoed)) {
             case netutil::LineReader::Status::Line: netutil::print_line("echo: " + echoed); break;
+            case netutil::LineReader::Status::TooLong:
+                throw std::runtime_error("the echo is a line over 1 MiB, this client's limit for one line");
             case netutil::LineReader::Status::TimedOut:
                 throw std::runtime_error("no echo within " + fixed(timeout_seconds, 0) + " s");
             default: throw std::runtime_error("the server closed the connection");
@@ -244,28 +246,32 @@ int run_lines(const std::string& host, uint16_t port, const std::optional<std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Echo client of the single process servers (labs 06 and 07). Without load options: sends each line typed and prints\n"
-                 "its echo. With them: N active connections send K messages of S bytes each (one at a time,\n"
-                 "waiting for the whole echo and checking every byte) while M idle connections stay open."};
+    CLI::App app{"Echo client of the single process servers (labs 06 and 07). Without load options: sends each\n"
+                 "line typed (or --message) and prints its echo. With them: N active connections send K messages\n"
+                 "of S bytes each (one at a time, waiting for the whole echo and checking every byte) while M idle\n"
+                 "connections stay open; it prints the messages per second (and the server's CPU time with\n"
+                 "--server-pid)."};
     std::string host = "localhost";
     int port = kDefaultPort;
     std::optional<std::string> message;
     Load load;
     app.add_option("HOST", host, "server to connect to")->capture_default_str();
     app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", message, "send this one line, print its echo and exit (no prompt)");
-    auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
-    auto* messages = app.add_option("-k,--messages", load.messages, "load: messages K per active connection")
-        ->capture_default_str()->check(CLI::Range(1L, 1000000000L));
-    auto* size = app.add_option("-s,--size", load.size, "load: bytes per message (1 to 1 GiB)")
-        ->capture_default_str()->check(CLI::Range(1L, 1L << 30));
-    auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open (each first echoes one byte)")
-        ->capture_default_str()->check(CLI::Range(0, 1000000));
-    auto* pid = app.add_option("--server-pid", load.server_pid, "load: also print this process's CPU time (from /proc)\n"
-                               "during the active messages, per 100000 messages")->check(CLI::PositiveNumber);
-    app.add_option("--timeout", load.timeout_seconds, "seconds to wait for an echo before giving up")
-        ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+    app.add_option("-m,--message", message, "send this one line, print its echo and exit (no prompt);\n"
+                   "a line, typed or given, may be up to 1 MiB");
+    auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N, 1 to 100000")
+        ->capture_default_str()->check(CLI::Range(1, 100000).description(""));
+    auto* messages = app.add_option("-k,--messages", load.messages, "load: messages K per active connection, 1 to 10^9")
+        ->capture_default_str()->check(CLI::Range(1L, 1000000000L).description(""));
+    auto* size = app.add_option("-s,--size", load.size, "load: bytes S per message, 1 to 1 GiB (1073741824)")
+        ->capture_default_str()->check(CLI::Range(1L, 1L << 30).description(""));
+    auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open, 0 to 1000000 (each first\n"
+                                "echoes one byte, then stays silent)")
+        ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
+    auto* pid = app.add_option("--server-pid", load.server_pid, "load: also print the CPU time this process (the server)\n"
+                               "used during the active messages, from /proc, per 100000 messages")->check(CLI::PositiveNumber);
+    app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for an echo before giving up")
+        ->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
     if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");

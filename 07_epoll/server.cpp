@@ -65,7 +65,12 @@ std::string describe(echo::Mode mode) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
-                 "client sends comes back; one thread serves all clients. Ctrl-C prints a summary and CPU time."};
+                 "client sends comes back; one thread serves all clients.\n"
+                 "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
+                 "reading from it meanwhile); connections are limited by the descriptor limit, raised at start\n"
+                 "to the hard limit (ulimit -Hn): beyond it, new clients wait in the listen backlog until one\n"
+                 "leaves; select also refuses descriptors >= FD_SETSIZE (1024). Ctrl-C, SIGTERM or SIGHUP: stop\n"
+                 "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
     int port = kDefaultPort;
     std::string bind_address = "0.0.0.0";
     echo::Settings settings;
@@ -75,11 +80,13 @@ int main(int argc, char** argv) {
     std::string mode_text = "epoll";
     app.add_option("--mode", mode_text, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
                    "epoll-et (edge-triggered)")
-        ->capture_default_str()->check(CLI::IsMember({"select", "poll", "epoll", "epoll-et"}, CLI::ignore_case));
+        ->capture_default_str()->check(CLI::IsMember({"select", "poll", "epoll", "epoll-et"}, CLI::ignore_case).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet, "no line per connection (for thousands of clients and benchmarks)");
-    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, seconds connected clients may go on before they are cut off")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+    app.add_flag("-q,--quiet", settings.quiet, "no line per connection or read (for thousands of clients and benchmarks);\n"
+                 "out-of-descriptor lines and the summary are still printed");
+    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
+                   "clients may go on before they are cut off")
+        ->capture_default_str()->check(CLI::Range(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     for (char& c : mode_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     settings.mode = modes.at(mode_text);
@@ -93,9 +100,10 @@ int main(int argc, char** argv) {
                             "; descriptor limit " + std::to_string(fd_limit) +
                             "; pid " + std::to_string(::getpid()));
 
-        // Ctrl-C and SIGTERM are blocked and arrive on a signalfd, which the loop watches like a socket:
-        // no handler runs at all, so no system call is interrupted and no signal can slip past a wait.
-        const sigset_t stop_signals = netutil::signal_set({SIGINT, SIGTERM});
+        // Ctrl-C, SIGTERM and SIGHUP (the terminal closed: the same graceful stop) are blocked and arrive on
+        // a signalfd, which the loop watches like a socket: no handler runs at all, so no system call is
+        // interrupted and no signal can slip past a wait.
+        const sigset_t stop_signals = netutil::signal_set({SIGINT, SIGTERM, SIGHUP});
         netutil::block_signals(stop_signals);
         const netutil::UniqueFd stop = netutil::make_signalfd(stop_signals);
 
