@@ -6,10 +6,12 @@
 # Also: echo throughput with 100 active connections, and the server's peak memory at the largest N.
 #   bash bench/07_epoll.sh            full run (a couple of minutes)
 #   QUICK=1 bash bench/07_epoll.sh    short run (fewer messages per point)
-# Prints one markdown section on stdout (also writes the plot docs/07_epoll_cpu.svg); progress on stderr.
+# Prints one markdown section on stdout and draws its plots (docs/07_epoll_cpu.svg, docs/07_epoll_throughput.svg,
+# docs/07_epoll_memory.svg); progress on stderr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source bench/lib.sh
 make -s --no-print-directory -C 07_epoll >&2
 bin=$root/07_epoll
 tmp=$(mktemp -d)
@@ -96,6 +98,15 @@ for n in "${sizes[@]}"; do
     echo "| $n | $(cell select "$n") | $(cell poll "$n") | $(cell epoll "$n") | $(cell epoll-et "$n") | $(ratio "${cpu[poll,$n]:-0}" "${cpu[epoll,$n]:-0}") | ${lecture_select[$n]} | ${lecture_poll[$n]} | ${lecture_epoll[$n]} |"
 done
 echo
+tsv N select poll epoll epoll-et "lecture: select" "lecture: poll" "lecture: epoll" >"$tmp/cpu.tsv"
+for n in "${sizes[@]}"; do
+    tsv "$n" "$(cell select "$n")" "$(cell poll "$n")" "$(cell epoll "$n")" "$(cell epoll-et "$n")" \
+        "${lecture_select[$n]}" "${lecture_poll[$n]}" "${lecture_epoll[$n]}" >>"$tmp/cpu.tsv"
+done
+plot 07_epoll_cpu "Server CPU time against N, log-log: this run solid, the lecture dashed" --logx --logy \
+    --set "set xtics ($(IFS=,; echo "${sizes[*]}"))" \
+    --title "07_epoll: server CPU per 100,000 messages, one active connection among N" \
+    --xlabel "N, descriptors monitored (log scale)" --ylabel "CPU time (s, log scale)" "$tmp/cpu.tsv"
 echo "Shape: epoll at N = 10,000 costs $(awk -v a="${cpu[epoll,10000]:-0}" -v b="${cpu[epoll,10]:-0}" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }') times its cost at N = 10 (target: within 2x);"
 echo "poll grows $(awk -v a="${cpu[poll,10000]:-0}" -v b="${cpu[poll,10]:-0}" 'BEGIN { if (b > 0) printf "%.0f", a / b; else printf "n/a" }')-fold from N = 10 to N = 10,000 (a 1,000-fold increase in N; linear would be up to 1,000-fold"
 echo "once the per-descriptor scan dominates the fixed cost of a message). A direct measurement on this"
@@ -103,73 +114,48 @@ echo "class of machine (one active descriptor among N idle, per 100,000 calls) g
 echo "rising to 50-94 s at N = 10,000 and epoll flat near 0.15 s. Our figures include the whole echo (read,"
 echo "write, TCP on loopback), not only the wait call, so the small-N costs are higher and the ratios smaller."
 echo
-if python3 - "$tmp" "$root/docs/07_epoll_cpu.svg" <<PY >&2
-import math, sys
-series = {
-$(for mode in "${modes[@]}"; do
-    printf '    "%s": [' "$mode"
-    for n in "${sizes[@]}"; do v=${cpu[$mode,$n]:-}; [ -n "$v" ] && printf '(%s, %s), ' "$n" "$v"; done
-    printf '],\n'
-done)
-    "lecture poll": [(10, 0.61), (100, 2.9), (1000, 35), (10000, 990)],
-    "lecture epoll": [(10, 0.41), (100, 0.42), (1000, 0.53), (10000, 0.66)],
-}
-colors = {"select": "#d62728", "poll": "#ff7f0e", "epoll": "#1f77b4", "epoll-et": "#2ca02c",
-          "lecture poll": "#ff7f0e", "lecture epoll": "#1f77b4"}
-W, H, L, R, T, B = 640, 420, 70, 150, 30, 50
-values = [v for s in series.values() for _, v in s if v > 0]
-ymin = 10 ** math.floor(math.log10(min(values))); ymax = 10 ** math.ceil(math.log10(max(values)))
-def x(n): return L + (math.log10(n) - 1) / 3 * (W - L - R)
-def y(v): return T + (math.log10(ymax) - math.log10(max(v, ymin))) / (math.log10(ymax) - math.log10(ymin)) * (H - T - B)
-out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-       f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<text x="{L}" y="18">Server CPU seconds per 100,000 messages, one active connection among N (log-log)</text>']
-for n in (10, 100, 1000, 10000):
-    out.append(f'<line x1="{x(n)}" y1="{T}" x2="{x(n)}" y2="{H-B}" stroke="#ddd"/><text x="{x(n)}" y="{H-B+16}" text-anchor="middle">{n}</text>')
-e = int(math.log10(ymin))
-while 10 ** e <= ymax:
-    out.append(f'<line x1="{L}" y1="{y(10**e)}" x2="{W-R}" y2="{y(10**e)}" stroke="#ddd"/><text x="{L-6}" y="{y(10**e)+4}" text-anchor="end">{10**e:g}</text>')
-    e += 1
-out.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">N (descriptors monitored)</text>')
-for i, (name, points) in enumerate(series.items()):
-    if not points: continue
-    dash = ' stroke-dasharray="5,4"' if name.startswith("lecture") else ""
-    path = " ".join(f"{x(n):.1f},{y(v):.1f}" for n, v in points)
-    out.append(f'<polyline points="{path}" fill="none" stroke="{colors[name]}" stroke-width="2"{dash}/>')
-    for n, v in points: out.append(f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="3" fill="{colors[name]}"/>')
-    out.append(f'<line x1="{W-R+10}" y1="{T+10+i*18}" x2="{W-R+30}" y2="{T+10+i*18}" stroke="{colors[name]}" stroke-width="2"{dash}/><text x="{W-R+35}" y="{T+14+i*18}">{name}</text>')
-out.append("</svg>")
-open(sys.argv[2], "w").write("\n".join(out) + "\n")
-PY
-then
-    echo "![CPU time against N, log-log](07_epoll_cpu.svg)"
-    echo
-    echo "(docs/07_epoll_cpu.svg: solid lines are this run, dashed the lecture's figures.)"
-    echo
-fi
+echo "Commands (one point; the script starts a fresh server per point, port 0; K messages as listed below):"
+echo
+echo '```'
+echo "07_epoll/server 0 --mode MODE --quiet --grace 1 &      # MODE: select poll epoll epoll-et"
+echo "07_epoll/client 127.0.0.1 PORT --idle N-1 --connections 1 --messages K --size 16 --server-pid \$! --timeout 60"
+echo "kill -INT \$!                                           # (prints the peak resident memory used below)"
+echo '```'
+echo
+echo "Messages per point: $(for n in "${sizes[@]}"; do printf 'N=%s: %s; ' "$n" "$(messages_for "$n")"; done)${quick:+(QUICK=1)}"
+echo
 echo "Echo throughput, 100 active connections each sending $throughput_messages messages of 64 bytes (one at a time):"
 echo
 echo "| mode | messages/s |"
 echo "|---|---:|"
-for mode in "${modes[@]}"; do echo "| $mode | ${rate[$mode]:--} |"; done
+tsv mode "messages/s" >"$tmp/rate.tsv"
+for mode in "${modes[@]}"; do
+    echo "| $mode | ${rate[$mode]:--} |"
+    tsv "$mode" "${rate[$mode]:--}" >>"$tmp/rate.tsv"
+done
+echo
+plot 07_epoll_throughput "Echo throughput with 100 active connections, by mode" --bars \
+    --title "07_epoll: echo throughput, 100 active connections x $throughput_messages messages of 64 bytes" \
+    --xlabel "server mode (--mode)" --ylabel "messages echoed per second" "$tmp/rate.tsv"
+echo "Command: \`07_epoll/client 127.0.0.1 PORT --connections 100 --messages $throughput_messages --size 64 --timeout 60\` against"
+echo "\`07_epoll/server 0 --mode MODE --quiet --grace 1\`. The lecture's own figures: none for throughput; its point"
+echo "is the CPU table above (with every connection active, all modes do the same work per message)."
 echo
 echo "Peak resident memory of the server (getrusage ru_maxrss) holding N connections (target: under 64 MiB"
 echo "at N = 10,000 for the epoll modes; an idle connection keeps no buffer):"
 echo
 echo "| mode | N | peak resident memory (MiB) |"
 echo "|---|---:|---:|"
+tsv "mode (N)" "peak resident memory" >"$tmp/rss.tsv"
 for mode in "${modes[@]}"; do
-    n=10000; [ "$mode" = select ] && n=1000
+    n=${sizes[-1]}; [ "$mode" = select ] && [ "$n" -gt 1000 ] && n=1000
     echo "| $mode | $n | ${rss[$mode,$n]:--} |"
+    tsv "$mode (N=$n)" "${rss[$mode,$n]:--}" >>"$tmp/rss.tsv"
 done
 echo
-echo "Commands (one point; the script starts a fresh server per point, port 0):"
-echo
-echo '```'
-echo "./07_epoll/server 0 --mode poll --quiet &"
-echo "./07_epoll/client 127.0.0.1 PORT --idle 9999 --connections 1 --messages 1000 --size 16 --server-pid \$!"
-echo "./07_epoll/client 127.0.0.1 PORT --connections 100 --messages $throughput_messages --size 64"
-echo '```'
-echo
-echo "Messages per point: $(for n in "${sizes[@]}"; do printf 'N=%s: %s; ' "$n" "$(messages_for "$n")"; done)${quick:+(QUICK=1)}"
+plot 07_epoll_memory "Peak resident memory of the server holding N connections, by mode" --bars \
+    --title "07_epoll: server peak resident memory holding N connections" \
+    --xlabel "server mode (--mode), connections held" --ylabel "peak resident memory (MiB)" "$tmp/rss.tsv"
+echo "Measured in the CPU runs above: the server prints its ru_maxrss when stopped. The lecture's own figures:"
+echo "none for memory."
 echo

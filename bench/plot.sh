@@ -76,8 +76,8 @@ for ((i = 1; i < ${#names[@]}; i++)); do
         [ -n "$lecture" ] && style="fill pattern 5 border lc rgb '$color'"
         clauses+=("$(quote "$data") using $col:xtic(1) axes $axes title $(quote "$name") lc rgb '$color' $style")
     else
-        dash=1; [ -n "$lecture" ] && dash=2
-        clauses+=("$(quote "$data") using 1:$col axes $axes title $(quote "$name") with linespoints lw 3 pt 7 ps 1.2 dt $dash lc rgb '$color'")
+        dash=1 point=7; [ -n "$lecture" ] && dash=2 point=6
+        clauses+=("$(quote "$data") using 1:$col axes $axes title $(quote "$name") with linespoints lw 3 pt $point ps 0.8 dt $dash lc rgb '$color'")
     fi
 done
 plot=$(IFS=,; echo "${clauses[*]}")
@@ -104,8 +104,10 @@ script=$(mktemp "${TMPDIR:-/tmp}/plot.XXXXXX.gp")
         echo "set y2label $(quote "$y2label")"
         echo "set y2tics; set border 11; set y2range [0:*]"
     fi
-    [ -n "${QUICK:-}" ] && echo "set label 'QUICK=1 run: short, indicative numbers' at screen 0.99, screen 0.02 right font ',11' tc rgb '#888888'"
-    [ -n "$logx" ] && echo "set logscale x"
+    [ -n "${QUICK:-}" ] && echo "set label 'QUICK=1 run: short, indicative numbers' at screen 0.01, screen 0.02 left font ',11' tc rgb '#888888'"
+    # A log axis from the first x to the last would hide the first tic: leave room on both sides.
+    [ -n "$logx" ] && echo "set logscale x; set xrange [$(awk -F'\t' 'NR > 1 && $1 > 0 { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
+        END { print min / 1.4 ":" max * 1.4 }' "$data")]"
     [ -n "$logy" ] && echo "set logscale y; set yrange [*:*]; set y2range [*:*]"
     if [ -n "$bars" ]; then
         echo "set style data histograms"
