@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
                     throw std::runtime_error("the manager said nothing for " + std::to_string(timeout_seconds) + " s");
                 if (status != netutil::LineReader::Status::Line)
                     throw std::runtime_error("the manager sent a broken line");
-                if (line.rfind("error:", 0) == 0) throw std::runtime_error("the manager said " + mandelbrot::quote(line));
+                if (line.rfind("error:", 0) == 0) throw std::runtime_error("the manager said " + netutil::quote(line));
                 if (line == "BYE") {
                     netutil::print_line("manager says BYE: " + summary());
                     return 0;
@@ -109,15 +109,13 @@ int main(int argc, char** argv) {
                     netutil::print_line("canvas " + std::to_string(canvas->width) + "x" + std::to_string(canvas->height));
                     continue;
                 }
-                const auto w = mandelbrot::words(line);
-                const auto column = w.size() == 2 && w[0] == "COLUMN"
-                                        ? mandelbrot::parse_number<int>(w[1], 0, canvas->width - 1) : std::nullopt;
+                const auto column = mandelbrot::parse_column_line(line, canvas->width);
                 if (!column) break;
                 if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
                 const netutil::Stopwatch watch;
                 const uint64_t column_iterations = mandelbrot::compute_column(*canvas, *column, gray.data());
                 busy += watch.seconds();
-                const std::string header = "PIXELS " + std::to_string(*column) + " " + std::to_string(column_iterations) + "\n";
+                const std::string header = mandelbrot::pixels_line({*column, column_iterations}) + "\n";
                 netutil::write_all(manager.get(), header + std::string(gray.begin(), gray.end()));
                 ++columns;
                 iterations += column_iterations;
@@ -129,9 +127,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         try {
-            netutil::write_all(manager.get(), "error: unexpected " + mandelbrot::quote(line) + "\n");
+            netutil::write_all(manager.get(), "error: unexpected " + netutil::quote(line) + "\n");
         } catch (const std::system_error&) {
         }
-        throw std::runtime_error("the manager sent " + mandelbrot::quote(line) + ", which is not the protocol");
+        throw std::runtime_error("the manager sent " + netutil::quote(line) + ", which is not the protocol");
     });
 }

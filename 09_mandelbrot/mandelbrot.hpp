@@ -11,9 +11,11 @@
 //   worker  -> manager   PIXELS K ITERATIONS            followed by exactly H bytes: the grayscales of
 //                                                        column K, top row first; in the order asked
 //   manager -> worker    BYE                            (all columns are done)
-// Either side may send `error: TEXT` and close. Everything is checked on arrival; anything else ends the
-// connection.
+// Either side may send `error: TEXT` and close. Everything is checked on arrival, by the parse_* functions
+// below (fuzzed by fuzz/fuzz_worker_messages.cpp); anything else ends the connection.
 #pragma once
+
+#include "netutil/text.hpp"
 
 #include <charconv>
 #include <cstdint>
@@ -79,29 +81,6 @@ inline std::string format_double(double value) {
     return error == std::errc() ? std::string(text, end) : std::string("nan");
 }
 
-// The words of a line, split on single spaces (an empty word, from two spaces, makes the line malformed).
-inline std::vector<std::string_view> words(std::string_view line) {
-    std::vector<std::string_view> result;
-    size_t start = 0;
-    for (;;) {
-        const size_t space = line.find(' ', start);
-        result.push_back(line.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start));
-        if (space == std::string_view::npos) break;
-        start = space + 1;
-    }
-    return result;
-}
-
-// A whole decimal number in [min, max], nothing before or after it.
-template <typename Number>
-std::optional<Number> parse_number(std::string_view word, Number min, Number max) {
-    Number value{};
-    const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
-    if (word.empty() || error != std::errc() || end != word.data() + word.size() || !(value >= min && value <= max))
-        return std::nullopt;
-    return value;
-}
-
 inline std::string canvas_line(const Canvas& canvas) {
     return "CANVAS " + std::to_string(canvas.width) + " " + std::to_string(canvas.height) + " " +
            format_double(canvas.xmin) + " " + format_double(canvas.xmax) + " " + format_double(canvas.ymin) + " " +
@@ -111,16 +90,16 @@ inline std::string canvas_line(const Canvas& canvas) {
 // The worker's check of the CANVAS line: sizes in range, finite coordinates with xmin < xmax, ymin < ymax,
 // and the iteration limit it implements.
 inline std::optional<Canvas> parse_canvas_line(std::string_view line) {
-    const auto w = words(line);
+    const auto w = netutil::words(line);
     if (w.size() != 8 || w[0] != "CANVAS") return std::nullopt;
     Canvas canvas;
-    const auto width = parse_number<int>(w[1], 1, kMaxSide);
-    const auto height = parse_number<int>(w[2], 1, kMaxSide);
-    const auto xmin = parse_number<double>(w[3], -1e6, 1e6);
-    const auto xmax = parse_number<double>(w[4], -1e6, 1e6);
-    const auto ymin = parse_number<double>(w[5], -1e6, 1e6);
-    const auto ymax = parse_number<double>(w[6], -1e6, 1e6);
-    const auto limit = parse_number<int>(w[7], kMaxIterations, kMaxIterations);
+    const auto width = netutil::parse_number<int>(w[1], 1, kMaxSide);
+    const auto height = netutil::parse_number<int>(w[2], 1, kMaxSide);
+    const auto xmin = netutil::parse_number<double>(w[3], -1e6, 1e6);
+    const auto xmax = netutil::parse_number<double>(w[4], -1e6, 1e6);
+    const auto ymin = netutil::parse_number<double>(w[5], -1e6, 1e6);
+    const auto ymax = netutil::parse_number<double>(w[6], -1e6, 1e6);
+    const auto limit = netutil::parse_number<int>(w[7], kMaxIterations, kMaxIterations);
     if (!width || !height || !xmin || !xmax || !ymin || !ymax || !limit || !(*xmin < *xmax) || !(*ymin < *ymax))
         return std::nullopt;
     canvas.width = *width;
@@ -132,12 +111,36 @@ inline std::optional<Canvas> parse_canvas_line(std::string_view line) {
     return canvas;
 }
 
-// A line from the peer, fit to be quoted in a log line: printable ASCII only, at most 40 characters.
-inline std::string quote(std::string_view line) {
-    std::string text;
-    for (const char c : line.substr(0, 40)) text += (c >= 32 && c < 127) ? c : '?';
-    if (line.size() > 40) text += "...";
-    return "\"" + text + "\"";
+// COLUMN K, the manager's request: K is a column of a canvas `width` wide.
+inline std::string column_line(int column) { return "COLUMN " + std::to_string(column); }
+
+// The worker's check of a COLUMN line: the column number, or std::nullopt when the line is anything else.
+inline std::optional<int> parse_column_line(std::string_view line, int width) {
+    const auto w = netutil::words(line);
+    if (w.size() != 2 || w[0] != "COLUMN") return std::nullopt;
+    return netutil::parse_number<int>(w[1], 0, width - 1);
+}
+
+// The header of a worker's reply: PIXELS K ITERATIONS, followed on the wire by the column's bytes.
+struct PixelsHeader {
+    int column = 0;
+    uint64_t iterations = 0;  // the sum of the column's k's: at most height * 255
+};
+
+inline std::string pixels_line(const PixelsHeader& header) {
+    return "PIXELS " + std::to_string(header.column) + " " + std::to_string(header.iterations);
+}
+
+// The manager's check of a PIXELS line against its canvas: a column of the canvas, and an iteration count
+// a column of that height can reach (height * 255 at the most). std::nullopt for anything else.
+inline std::optional<PixelsHeader> parse_pixels_line(std::string_view line, const Canvas& canvas) {
+    const auto w = netutil::words(line);
+    if (w.size() != 3 || w[0] != "PIXELS") return std::nullopt;
+    const auto column = netutil::parse_number<int>(w[1], 0, canvas.width - 1);
+    const auto iterations = netutil::parse_number<uint64_t>(
+        w[2], 0, static_cast<uint64_t>(canvas.height) * static_cast<uint64_t>(kMaxIterations));
+    if (!column || !iterations) return std::nullopt;
+    return PixelsHeader{*column, *iterations};
 }
 
 }  // namespace mandelbrot

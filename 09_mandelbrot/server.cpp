@@ -293,23 +293,19 @@ private:
 // inverted grayscales add up to the iterations announced.
 std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int column, uint64_t& iterations) {
     const std::string line = reader.read_line(column);
-    const auto w = mandelbrot::words(line);
-    if (w.size() == 3 && w[0] == "PIXELS") {
-        const auto got_column = mandelbrot::parse_number<int>(w[1], 0, canvas.width - 1);
-        const auto got_iterations = mandelbrot::parse_number<uint64_t>(w[2], 0, 1'000'000'000);
-        if (!got_column || *got_column != column)
-            throw Lost{"sent " + mandelbrot::quote(line) + " for column " + std::to_string(column)};
-        if (!got_iterations) throw Lost{"sent a bad iteration count in " + mandelbrot::quote(line)};
+    if (const auto header = mandelbrot::parse_pixels_line(line, canvas)) {
+        if (header->column != column)
+            throw Lost{"sent " + netutil::quote(line) + " for column " + std::to_string(column)};
         std::vector<uint8_t> gray(static_cast<size_t>(canvas.height));
         reader.read_bytes(gray.data(), gray.size(), column);
-        if (mandelbrot::iterations_of(gray.data(), gray.size()) != *got_iterations)
+        if (mandelbrot::iterations_of(gray.data(), gray.size()) != header->iterations)
             throw Lost{"column " + std::to_string(column) + ": the grayscales do not add up to " +
-                       std::to_string(*got_iterations) + " iterations"};
-        iterations = *got_iterations;
+                       std::to_string(header->iterations) + " iterations"};
+        iterations = header->iterations;
         return gray;
     }
-    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + mandelbrot::quote(line)};
-    throw Lost{"sent " + mandelbrot::quote(line) + " instead of PIXELS " + std::to_string(column)};
+    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + netutil::quote(line)};
+    throw Lost{"sent " + netutil::quote(line) + " instead of PIXELS " + std::to_string(column)};
 }
 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
@@ -346,7 +342,7 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
         default: return turn_away("closed without saying HELLO", "expected " + std::string(mandelbrot::kHello));
         }
         if (line != mandelbrot::kHello || !hello.buffered().empty())
-            return turn_away("sent " + mandelbrot::quote(line) + " instead of " + std::string(mandelbrot::kHello),
+            return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(mandelbrot::kHello),
                              "expected " + std::string(mandelbrot::kHello));
         slot = board.join(peer);
         if (!slot) return turn_away("every worker is there already", "the manager has all its workers");
@@ -376,7 +372,7 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
                 if (!column) break;
                 if (in_flight.empty()) busy.emplace();
                 in_flight.push_back(*column);
-                netutil::write_all(fd, "COLUMN " + std::to_string(*column) + "\n");
+                netutil::write_all(fd, mandelbrot::column_line(*column) + "\n");
             }
             if (in_flight.empty()) break;
             uint64_t iterations = 0;

@@ -97,26 +97,21 @@ int main(int argc, char** argv) {
                     throw std::runtime_error("the manager said nothing for " + std::to_string(timeout_seconds) + " s");
                 if (status != netutil::LineReader::Status::Line)
                     throw std::runtime_error("the manager sent a broken line");
-                if (line.rfind("error:", 0) == 0) throw std::runtime_error("the manager said " + montecarlo::quote(line));
+                if (line.rfind("error:", 0) == 0) throw std::runtime_error("the manager said " + netutil::quote(line));
                 if (line == "BYE") {
                     netutil::print_line("manager says BYE: " + summary());
                     return 0;
                 }
-                const auto w = montecarlo::words(line);
-                if (w.size() != 4 || w[0] != "JOB") break;
-                const auto number = montecarlo::parse_number<int>(w[1], 0, montecarlo::kMaxJobs);
-                const auto samples = montecarlo::parse_number<uint64_t>(w[2], 1, montecarlo::kMaxSamples);
-                const auto seed = montecarlo::parse_number<uint64_t>(w[3], 0, UINT64_MAX);
-                if (!number || !samples || !seed) break;
-                if (verbose) netutil::print_line("working on job " + std::to_string(*number));
+                const auto job = montecarlo::parse_job_line(line);
+                if (!job) break;
+                if (verbose) netutil::print_line("working on job " + std::to_string(job->number));
                 if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
                 const netutil::Stopwatch watch;
-                const uint64_t inside = montecarlo::count_inside(*samples, *seed);
+                const uint64_t inside = montecarlo::count_inside(job->samples, job->seed);
                 busy += watch.seconds();
-                netutil::write_all(manager.get(), "RESULT " + std::to_string(*number) + " " + std::to_string(*samples) +
-                                                      " " + std::to_string(inside) + "\n");
+                netutil::write_all(manager.get(), montecarlo::result_line({job->number, job->samples, inside}) + "\n");
                 ++jobs;
-                samples_done += *samples;
+                samples_done += job->samples;
             }
         } catch (const std::system_error& error) {
             if (!manager_gone(error)) throw;
@@ -124,9 +119,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         try {
-            netutil::write_all(manager.get(), "error: unexpected " + montecarlo::quote(line) + "\n");
+            netutil::write_all(manager.get(), "error: unexpected " + netutil::quote(line) + "\n");
         } catch (const std::system_error&) {
         }
-        throw std::runtime_error("the manager sent " + montecarlo::quote(line) + ", which is not the protocol");
+        throw std::runtime_error("the manager sent " + netutil::quote(line) + ", which is not the protocol");
     });
 }

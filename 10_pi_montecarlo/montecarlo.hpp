@@ -16,10 +16,12 @@
 //   manager -> worker    JOB J SAMPLES SEED        (any number of times)
 //   worker  -> manager   RESULT J SAMPLES INSIDE
 //   manager -> worker    BYE                       (every job is done)
-// Either side may send `error: TEXT` and close. Everything is checked on arrival.
+// Either side may send `error: TEXT` and close. Everything is checked on arrival, by the parse_* functions
+// below (fuzzed by fuzz/fuzz_worker_messages.cpp).
 #pragma once
 
-#include <charconv>
+#include "netutil/text.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,7 +33,7 @@ namespace montecarlo {
 inline constexpr std::string_view kHello = "HELLO pi 1";
 inline constexpr size_t kMaxLine = 200;
 inline constexpr uint64_t kMaxSamples = 1'000'000'000'000;  // per job
-inline constexpr int kMaxJobs = 1'000'000;
+inline constexpr int kMaxJobs = 1'000'000;                   // jobs in the queue; numbered 0 to kMaxJobs - 1
 
 class SplitMix64 {
 public:
@@ -64,34 +66,51 @@ inline uint64_t count_inside(uint64_t samples, uint64_t seed) {
 // The job queue's tuples: job j has the seed base_seed + j (modulo 2^64).
 inline uint64_t job_seed(uint64_t base_seed, int job) { return base_seed + static_cast<uint64_t>(job); }
 
-inline std::vector<std::string_view> words(std::string_view line) {
-    std::vector<std::string_view> result;
-    size_t start = 0;
-    for (;;) {
-        const size_t space = line.find(' ', start);
-        result.push_back(line.substr(start, space == std::string_view::npos ? std::string_view::npos : space - start));
-        if (space == std::string_view::npos) break;
-        start = space + 1;
-    }
-    return result;
+// One tuple of the job queue: job `number` counts the points inside among `samples` draws from `seed`.
+struct Job {
+    int number = 0;
+    uint64_t samples = 0;
+    uint64_t seed = 0;
+};
+
+// A worker's answer to job `number`: `inside` of its `samples` points fell inside the quarter disk.
+struct Result {
+    int number = 0;
+    uint64_t samples = 0;
+    uint64_t inside = 0;
+};
+
+inline std::string job_line(const Job& job) {
+    return "JOB " + std::to_string(job.number) + " " + std::to_string(job.samples) + " " + std::to_string(job.seed);
+}
+inline std::string result_line(const Result& result) {
+    return "RESULT " + std::to_string(result.number) + " " + std::to_string(result.samples) + " " +
+           std::to_string(result.inside);
 }
 
-// A whole decimal number in [min, max], nothing before or after it.
-template <typename Number>
-std::optional<Number> parse_number(std::string_view word, Number min, Number max) {
-    Number value{};
-    const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
-    if (word.empty() || error != std::errc() || end != word.data() + word.size() || value < min || value > max)
-        return std::nullopt;
-    return value;
+// The worker's check of a JOB line: a job number in [0, kMaxJobs), 1 to kMaxSamples samples, any 64-bit
+// seed. std::nullopt for anything else.
+inline std::optional<Job> parse_job_line(std::string_view line) {
+    const auto w = netutil::words(line);
+    if (w.size() != 4 || w[0] != "JOB") return std::nullopt;
+    const auto number = netutil::parse_number<int>(w[1], 0, kMaxJobs - 1);
+    const auto samples = netutil::parse_number<uint64_t>(w[2], 1, kMaxSamples);
+    const auto seed = netutil::parse_number<uint64_t>(w[3], 0, UINT64_MAX);
+    if (!number || !samples || !seed) return std::nullopt;
+    return Job{*number, *samples, *seed};
 }
 
-// A line from the peer, fit to be quoted in a log line: printable ASCII only, at most 40 characters.
-inline std::string quote(std::string_view line) {
-    std::string text;
-    for (const char c : line.substr(0, 40)) text += (c >= 32 && c < 127) ? c : '?';
-    if (line.size() > 40) text += "...";
-    return "\"" + text + "\"";
+// The manager's check of a RESULT line, before it compares it with the job it sent: the same ranges as a
+// JOB, and no more points inside than samples drawn. std::nullopt for anything else.
+inline std::optional<Result> parse_result_line(std::string_view line) {
+    const auto w = netutil::words(line);
+    if (w.size() != 4 || w[0] != "RESULT") return std::nullopt;
+    const auto number = netutil::parse_number<int>(w[1], 0, kMaxJobs - 1);
+    const auto samples = netutil::parse_number<uint64_t>(w[2], 1, kMaxSamples);
+    if (!number || !samples) return std::nullopt;
+    const auto inside = netutil::parse_number<uint64_t>(w[3], 0, *samples);
+    if (!inside) return std::nullopt;
+    return Result{*number, *samples, *inside};
 }
 
 }  // namespace montecarlo

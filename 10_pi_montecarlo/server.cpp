@@ -44,11 +44,7 @@ constexpr uint16_t kDefaultPort = 11269;
 constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
 constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
 
-struct Job {
-    int number;
-    uint64_t samples;
-    uint64_t seed;
-};
+using montecarlo::Job;
 
 struct WorkerStats {
     std::string peer;
@@ -221,8 +217,7 @@ struct Lost {
 // Sends one job and checks the reply: RESULT with the same job number and sample count, and a count of
 // points inside that is at most the samples.
 uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
-    netutil::write_all(fd, "JOB " + std::to_string(job.number) + " " + std::to_string(job.samples) + " " +
-                               std::to_string(job.seed) + "\n");
+    netutil::write_all(fd, montecarlo::job_line(job) + "\n");
     std::string line;
     switch (reader.read_line(line)) {
     case netutil::LineReader::Status::Line: break;
@@ -231,19 +226,14 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
     case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
     default: throw Lost{"connection closed"};
     }
-    const auto w = montecarlo::words(line);
-    if (w.size() == 4 && w[0] == "RESULT") {
-        const auto number = montecarlo::parse_number<int>(w[1], 0, montecarlo::kMaxJobs);
-        const auto samples = montecarlo::parse_number<uint64_t>(w[2], 1, montecarlo::kMaxSamples);
-        const auto inside = montecarlo::parse_number<uint64_t>(w[3], 0, montecarlo::kMaxSamples);
-        if (!number || *number != job.number || !samples || *samples != job.samples)
-            throw Lost{"sent " + montecarlo::quote(line) + " for job " + std::to_string(job.number)};
-        if (!inside || *inside > job.samples) throw Lost{"sent an impossible count in " + montecarlo::quote(line)};
+    if (const auto result = montecarlo::parse_result_line(line)) {
+        if (result->number != job.number || result->samples != job.samples)
+            throw Lost{"sent " + netutil::quote(line) + " for job " + std::to_string(job.number)};
         if (!reader.buffered().empty()) throw Lost{"sent more than one result for job " + std::to_string(job.number)};
-        return *inside;
+        return result->inside;
     }
-    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + montecarlo::quote(line)};
-    throw Lost{"sent " + montecarlo::quote(line) + " instead of RESULT " + std::to_string(job.number)};
+    if (line.rfind("error:", 0) == 0) throw Lost{"it said " + netutil::quote(line)};
+    throw Lost{"sent " + netutil::quote(line) + " instead of RESULT " + std::to_string(job.number)};
 }
 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
@@ -272,7 +262,7 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queu
         default: return turn_away("closed without saying HELLO");
         }
         if (line != montecarlo::kHello || !hello.buffered().empty())
-            return turn_away("sent " + montecarlo::quote(line) + " instead of " + std::string(montecarlo::kHello));
+            return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(montecarlo::kHello));
         slot = queue.join(peer);
         if (!slot) {
             netutil::print_line("turned away " + peer + ": every worker is there already");

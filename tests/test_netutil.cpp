@@ -1,4 +1,5 @@
-// Unit tests of netutil, the one shared helper: descriptors, sockets, exact I/O, lines, signals, CPU time, CLI.
+// Unit tests of netutil, the one shared helper: descriptors, sockets, exact I/O, lines, signals, CPU time, CLI,
+// and the text pieces of the line protocols' parsers.
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
@@ -6,6 +7,7 @@
 #include "netutil/io.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -328,4 +330,38 @@ TEST(Cli, RunMainTurnsSystemErrorsIntoStatusOne) {
     EXPECT_EQ(status, 1);
     EXPECT_NE(err.find("connect to x:1: Connection refused"), std::string::npos) << err;
     EXPECT_EQ(run_main([] { return 0; }), 0);
+}
+
+TEST(Text, WordsSplitOnSingleSpacesAndKeepEmptyWords) {
+    using V = std::vector<std::string_view>;
+    EXPECT_EQ(words("JOB 3 1000 42"), (V{"JOB", "3", "1000", "42"}));
+    EXPECT_EQ(words("BYE"), (V{"BYE"}));
+    EXPECT_EQ(words(""), (V{""}));
+    EXPECT_EQ(words("a  b"), (V{"a", "", "b"})) << "two spaces make an empty word, which no parser accepts";
+    EXPECT_EQ(words(" a "), (V{"", "a", ""}));
+    EXPECT_EQ(words("tab\tis not a space"), (V{"tab\tis", "not", "a", "space"}));
+}
+
+TEST(Text, ParseNumberTakesAWholeNumberInRangeAndNothingElse) {
+    EXPECT_EQ(parse_number<int>("42", 0, 100), 42);
+    EXPECT_EQ(parse_number<int>("0", 0, 100), 0);
+    EXPECT_EQ(parse_number<int>("100", 0, 100), 100);
+    EXPECT_EQ(parse_number<int>("-7", -10, 10), -7);
+    for (const char* bad : {"", "101", "-1", "+5", " 5", "5 ", "5x", "0x10", "1e2", "--1", "99999999999999999999"})
+        EXPECT_FALSE(parse_number<int>(bad, 0, 100)) << bad;
+    EXPECT_EQ(parse_number<uint64_t>("18446744073709551615", 0, UINT64_MAX), UINT64_MAX);
+    EXPECT_FALSE(parse_number<uint64_t>("18446744073709551616", 0, UINT64_MAX)) << "beyond 64 bits";
+    EXPECT_FALSE(parse_number<uint64_t>("-1", 0, UINT64_MAX));
+    EXPECT_EQ(parse_number<double>("-0.5", -1.0, 1.0), -0.5);
+    EXPECT_EQ(parse_number<double>("1e-3", -1.0, 1.0), 0.001);
+    for (const char* bad : {"nan", "NaN", "inf", "-inf", "2", "0.5.1", ""})
+        EXPECT_FALSE(parse_number<double>(bad, -1.0, 1.0)) << bad;
+}
+
+TEST(Text, QuoteShowsPrintableAsciiOnlyAndCutsLongLines) {
+    EXPECT_EQ(quote("GET / HTTP/1.1"), "\"GET / HTTP/1.1\"");
+    EXPECT_EQ(quote(std::string_view("a\0b\xff\n", 5)), "\"a?b??\"");
+    EXPECT_EQ(quote(std::string(41, 'x')), "\"" + std::string(40, 'x') + "...\"");
+    EXPECT_EQ(quote(std::string(40, 'x')), "\"" + std::string(40, 'x') + "\"");
+    EXPECT_EQ(quote("abcdef", 3), "\"abc...\"");
 }
