@@ -4,16 +4,18 @@
 #  1. The lab handout's benchmark (seeds/03_lab_concurrent_http_server.txt): wrk against every concurrency
 #     mode of 08_webclient/server serving a 4 KB page, with -c10 (the handout's -t10 -c10), -c100 and
 #     -c1000, best of 3, and nginx (one and two workers, minimal config) measured in the same run as the
-#     reference. wrk and nginx are Debian packages; they are installed when missing.
+#     reference. wrk and nginx are Debian packages; mk/deps.sh bench installs them when missing.
 #  2. The lecture's web-client table (seeds/04_lecture_network_programming_server_design.txt, "Web client:
 #     Using threads", Performance): clock time to fetch a home page and 9 files with 1..9 connections at
 #     once, threads vs non-blocking, against the kit's server with a delay per request standing in for the
 #     150 ms round trip of the lecture.
 # QUICK=1: 1 s runs, one of each (about half a minute). DURATION=30 REPEAT=3: the handout's exact settings.
+# Draws one plot per table: docs/08_webclient_wrk.svg, docs/08_webclient_client.svg.
 # All traffic goes to 127.0.0.1; every process started here is stopped on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source bench/lib.sh
 
 if [ -n "${QUICK:-}" ]; then
     duration=${DURATION:-1}; repeat=${REPEAT:-1}; rtt_ms=${RTT_MS:-30}
@@ -23,18 +25,7 @@ fi
 log() { echo "bench 08: $*" >&2; }
 
 # --- tools ---------------------------------------------------------------------------------------------------
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]} (apt-get)"
-    if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq >&2
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # The package may start a system-wide nginx on port 80; this benchmark runs its own.
-    "${sudo[@]}" service nginx stop >/dev/null 2>&1 || true
-fi
+"$root/mk/deps.sh" bench  # wrk and nginx (and gnuplot), installed when missing
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 make --no-print-directory -C 08_webclient >/dev/null
 server_bin=$root/08_webclient/server
@@ -213,11 +204,16 @@ echo "share the machine's $(nproc) cores. The ratio is to nginx with one worker 
 echo
 echo "| server | -t10 -c10 req/s | -t2 -c100 req/s | ratio to nginx 1 worker (c100) | -t2 -c1000 req/s | errors c10 / c100 / c1000 |"
 echo "|---|---:|---:|---:|---:|---|"
+tsv server "wrk -t10 -c10" "wrk -t2 -c100" "wrk -t2 -c1000" >"$work/wrk.tsv"
 for row in "${rows[@]}"; do
     IFS='|' read -r label c10 e10 c100 e100 c1000 e1000 <<<"$row"
     echo "| $label | $c10 | $c100 | $(ratio "$c100" "$nginx1_c100") | $c1000 | $e10 / $e100 / $e1000 |"
+    tsv "$label" "$c10" "$c100" "$c1000" >>"$work/wrk.tsv"
 done
 echo
+plot 08_webclient_wrk "Requests per second of every concurrency mode and nginx, three wrk loads" --bars --key "top center horizontal" \
+    --title "08_webclient: requests/s serving a 4 KB page, best of $repeat runs of ${duration} s" \
+    --ylabel "requests per second" "$work/wrk.tsv"
 echo "Commands (PORT from the server's first line):"
 echo
 echo '```'
@@ -240,6 +236,11 @@ echo "37,000 req/s at -t2 -c100, two workers 40,000-45,000, Python's http.server
 echo "server about 17,000; async must reach nginx one worker's rate (ratio >= 1.0), async --workers 2 nginx two"
 echo "workers' rate, thread-pool 0.7 of nginx one worker."
 echo
+echo "The lecture's own figures: none. The handout asks for \`./wrk -t10 -c10 -d30s -R10000 http://127.0.0.1:8084/page.html\`,"
+echo "best of 3 or more runs, and gives no numbers (its example benchmark.md is not in the text). Debian's wrk is"
+echo "wrk, not wrk2, so it has no -R (constant rate): it sends as fast as the server answers, which measures the"
+echo "maximum rate. \`DURATION=30 REPEAT=3 bash bench/08_webclient.sh\` gives the handout's duration and count."
+echo
 echo "### The lecture's web client: home page and 9 files, 1 to 9 connections at once"
 echo
 echo "Clock time in seconds (best of $repeat) to fetch index.html (4,017 bytes), then 9 images of 1,621 bytes, from"
@@ -247,15 +248,24 @@ echo "\`server -c thread -d --delay-ms $rtt_ms\`: each request waits $rtt_ms ms,
 echo
 echo "| simultaneous connections | ours, non-blocking (s) | ours, threads (s) | lecture, non-blocking (s) | lecture, threads (s) |"
 echo "|---:|---:|---:|---:|---:|"
+tsv "simultaneous connections" "non-blocking" "threads" "lecture: non-blocking" "lecture: threads" >"$work/client.tsv"
 for row in "${client_rows[@]}"; do
     IFS='|' read -r n nb th lnb lth <<<"$row"
     echo "| $n | $nb | $th | $lnb | $lth |"
+    tsv "$n" "$nb" "$th" "$lnb" "$lth" >>"$work/client.tsv"
 done
 echo
+plot 08_webclient_client "Clock time to fetch the home page and 9 files against simultaneous connections, ours and the lecture's" \
+    --key "top right" --y2 4,5 --set "set xtics 1" \
+    --title "Web client: home page + 9 files, $rtt_ms ms per request (lecture: 150 ms RTT)" \
+    --xlabel "simultaneous connections" --ylabel "ours: clock time (s)" --y2label "lecture: clock time (s)" "$work/client.tsv"
 echo '```'
 echo "08_webclient/server -p 0 -f WWW -c thread -d --delay-ms $rtt_ms"
 echo "08_webclient/client N 127.0.0.1 index.html image1.gif ... image9.gif -p PORT --mode nonblock|threads"
 echo '```'
+echo
+echo "The lecture's own figures (its table under \"Web client: Using threads\", Performance: a real 150 ms path) are"
+echo "the *lecture* columns, drawn against the plot's right-hand axis, since their scale is not ours: compare the shapes."
 echo
 echo "As in the lecture, most of the gain comes by three connections: the remaining time is the home page (always"
 echo "alone) plus ceil(9 / N) rounds of one request each. The lecture's figures include TCP slow start over a real"
