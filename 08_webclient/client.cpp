@@ -342,6 +342,8 @@ int main(int argc, char** argv) {
     CLI::App app{"The lecture's web client: fetches HOMEPAGE from HOST, then the FILEs with at most NCONNS\n"
                  "connections at once (one thread per connection, or one non-blocking poll loop), and reports\n"
                  "each file and the total clock time. Exits 1 if any file failed."};
+    app.footer("Example: ./client 3 localhost index.html img/1.gif img/2.gif img/3.gif -p 8085\n"
+               "Each file gets its own connection (Connection: close); bodies are counted and discarded unless -o.");
     int maxnconn = 3;
     std::string homepage;
     std::vector<std::string> names;
@@ -358,7 +360,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->transform(CLI::IsMember({"threads", "nonblock"}, CLI::ignore_case));
     app.add_option("-o,--output", options.output_dir, "save the bodies under this folder (default: count and discard them)");
-    app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection or for the next bytes of a reply")
+    app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
         ->capture_default_str()->check(CLI::Range(1, 3600));
     netutil::parse_or_exit(app, argc, argv);
     if (names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");

@@ -50,16 +50,23 @@ void print_summary(const web::Settings& settings) {
 
 int main(int argc, char** argv) {
     CLI::App app{"The concurrent HTTP/1.1 file server of the lab handout: GET and HEAD of the files under FOLDER\n"
-                 "(never outside it), keep-alive, pipelining. Ctrl-C stops accepting, lets every request already\n"
-                 "received finish (within --grace), joins every thread and reaps every child."};
+                 "(never outside it), keep-alive, pipelining. Ctrl-C (SIGINT), SIGTERM and SIGHUP stop it the same\n"
+                 "way: it stops accepting, lets every request already received finish (within --grace), joins\n"
+                 "every thread, reaps every child, prints its summary and exits 0."};
+    app.footer("Limits: a request line over 8 KiB is answered 414, a header section over 16 KiB 431, a request\n"
+               "body over 64 KiB 413 (a small body on GET or HEAD is read and skipped); each closes the connection.\n"
+               "Thread-pool: the queue of accepted connections holds --threads of them; when it is full the\n"
+               "acceptor waits and new clients wait in the backlog. Out of descriptors, a client is answered 503.\n"
+               "SIGPIPE is ignored: a client that vanishes costs only its own connection.\n"
+               "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html a.gif");
     int port = kDefaultPort;
     web::Settings settings;
     bool delay = false;
     app.add_option("-p,--port", port, "port to bind to (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("PORT", port, "the port, as the kit's other servers take it (same as -p)")->check(netutil::kPortRange);
     app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
-    app.add_flag("-d,--delay", delay, "add a delay (--delay-ms) before answering each request, to show concurrency");
-    app.add_option("-f,--folder", settings.folder, "folder to serve files from")->capture_default_str();
+    app.add_flag("-d,--delay", delay, "wait --delay-ms (default 1000) before answering each request, to show concurrency");
+    app.add_option("-f,--folder", settings.folder, "folder to serve files from (nothing outside it is ever served)")->capture_default_str();
     app.add_option("-c,--concurrency", settings.concurrency,
                    "concurrency: iterative (one client at a time), thread (one per connection), thread-pool "
                    "(--threads), process (one per connection), process-pool (--processes), async (epoll event "
@@ -69,14 +76,17 @@ int main(int argc, char** argv) {
                                   CLI::ignore_case));
     auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms, "length of -d's delay in milliseconds "
                                     "(giving it turns the delay on) [default: 1000]")->check(CLI::Range(0, 600000));
-    app.add_option("--threads", settings.threads, "thread-pool: number of threads")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_option("--threads", settings.threads, "thread-pool: number of threads, and the size of the queue of accepted "
+                   "connections waiting for them")->capture_default_str()->check(CLI::Range(1, 256));
     app.add_option("--processes", settings.processes, "process-pool: number of worker processes")->capture_default_str()->check(CLI::Range(1, 256));
     app.add_option("--workers", settings.workers, "async: number of event loops, each with its own SO_REUSEPORT listener")->capture_default_str()->check(CLI::Range(1, 64));
     app.add_option("--idle-timeout", settings.idle_timeout_s, "seconds a connection may take to complete a request "
-                   "(from accept, restarted by each request) before a 408 closes it; 0: none")->capture_default_str()->check(CLI::Range(0, 86400));
-    app.add_option("--grace", settings.grace_s, "seconds Ctrl-C waits for requests in progress")->capture_default_str()->check(CLI::Range(0, 3600));
-    app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once; "
-                   "more wait in the backlog")->capture_default_str()->check(CLI::Range(1, 100000));
+                   "(from accept, restarted by each request and by each part of a response the client reads) before a 408 closes "
+                   "it; 0: none")->capture_default_str()->check(CLI::Range(0, 86400));
+    app.add_option("--grace", settings.grace_s, "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress "
+                   "before closing what is left")->capture_default_str()->check(CLI::Range(0, 3600));
+    app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once (a thread "
+                   "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--bind", settings.bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
@@ -99,10 +109,10 @@ int main(int argc, char** argv) {
         netutil::print_line("serving " + settings.folder + " (concurrency: " + how + ")" +
                             (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
 
-        // Ctrl-C or SIGTERM writes a byte into `stop` (async-signal-safe), which every thread and every
-        // child process watches.
+        // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
+        // every thread and every child process watches: all three are the same graceful stop.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         const std::string& mode = settings.concurrency;
         if (mode == "iterative") web::run_iterative(listener.get(), settings, stop);
