@@ -2,13 +2,17 @@
 # bench/09_mandelbrot.sh: speed-up of the Mandelbrot manager/worker over --local with 1, 2 and 4 workers, and
 # the time per worker of the static (k mod n, the slide) and dynamic (shared queue) schedules, and the socket
 # manager/worker beside the Open MPI version (./mpi, mpirun -np N+1) at 1 and 2 workers (skipped without mpirun).
-# Prints one markdown section (bench/run.sh collects it into docs/benchmarks.md). QUICK=1: a smaller canvas.
+# Prints one markdown section (bench/run.sh collects it into docs/benchmarks.md) and draws its plots,
+# docs/09_mandelbrot_speedup.svg and docs/09_mandelbrot_mpi.svg. QUICK=1: a smaller canvas.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib.sh"
 lab=$root/09_mandelbrot
+# Built in place (not `make 09_mandelbrot` at the root, which would repoint the ./server and ./client links).
+make --no-print-directory -C "$lab" >/dev/null
 [ -x "$lab/server" ] && [ -x "$lab/client" ] || { echo "bench: build 09_mandelbrot first (make 09_mandelbrot)" >&2; exit 1; }
 # Each run is repeated and the fastest kept (the machine may be busy with other work): 3 times, QUICK=1 twice.
-if [ -n "${QUICK:-}" ]; then width=1000 height=800 reps=2; else width=3000 height=2400 reps=3; fi
+if [ -n "${QUICK:-}" ]; then width=1500 height=1200 reps=2; else width=3000 height=2400 reps=3; fi
 canvas=(--width "$width" --height "$height")
 tmp=$(mktemp -d)
 pids=()
@@ -108,8 +112,22 @@ for schedule in static dynamic; do
     done
 done
 echo
-echo "Commands: \`./server --local --width $width --height $height\`, then \`./server 0 N --schedule S --width $width"
-echo "--height $height\` with N \`./client 127.0.0.1 PORT\` (bench/09_mandelbrot.sh${QUICK:+, QUICK=1})."
+tsv workers "static (k mod n)" "dynamic (queue)" "ideal on $(nproc) cores" >"$tmp/speedup.tsv"
+for n in 1 2 4; do
+    tsv "$n" "$(ratio "$local_wall" "$(wall "static$n")")" "$(ratio "$local_wall" "$(wall "dynamic$n")")" \
+        "$((n < $(nproc) ? n : $(nproc)))" >>"$tmp/speedup.tsv"
+done
+plot 09_mandelbrot_speedup "Speed-up over --local against the number of workers, static and dynamic schedules" \
+    --dashed 4 --set "set xtics (1, 2, 4)" --set "set xrange [0.8:4.2]" \
+    --title "09_mandelbrot: speed-up over --local, ${width}x${height} canvas" \
+    --xlabel "workers (client processes)" --ylabel "speed-up over --local (wall time ratio)" "$tmp/speedup.tsv"
+echo "Commands (bench/09_mandelbrot.sh${QUICK:+, QUICK=1}; the manager exits when the picture is done):"
+echo
+echo '```'
+echo "09_mandelbrot/server --local --width $width --height $height -o local.pgm"
+echo "09_mandelbrot/server 0 N --schedule static|dynamic --width $width --height $height -o N.pgm   # PORT from its first line"
+echo "09_mandelbrot/client 127.0.0.1 PORT --timeout 60                      # N times, at once"
+echo '```'
 echo
 echo "The lecture gives no timings, only the figure of 16,652,580 iterations for the 500x400 canvas (ours: 16,668,098,"
 echo "see 09_mandelbrot/README.md). What it predicts: the columns through the set cost up to 255 iterations a pixel,"
@@ -129,14 +147,19 @@ else
     echo
     echo "| workers | schedule | sockets: wall time (s) | MPI: wall time (s) | sockets / MPI | target <= 1.10 |"
     echo "|---|---|---|---|---|---|"
+    tsv run sockets "Open MPI" >"$tmp/mpi.tsv"
     for schedule in static dynamic; do
         for n in 1 2; do
             r=$(ratio "$(wall "$schedule$n")" "$(wall "mpi$schedule$n")")
             met=$(awk -v r="$r" 'BEGIN { print (r <= 1.10 ? "met" : "missed") }')
             echo "| $n | $schedule | $(wall "$schedule$n") | $(wall "mpi$schedule$n") | $r | $met |"
+            tsv "$n worker$([ "$n" -gt 1 ] && echo s), $schedule" "$(wall "$schedule$n")" "$(wall "mpi$schedule$n")" >>"$tmp/mpi.tsv"
         done
     done
     echo
+    plot 09_mandelbrot_mpi "Wall time of the socket manager/worker and of the Open MPI version" --bars --key "top right" \
+        --title "09_mandelbrot: sockets beside Open MPI, ${width}x${height} canvas" \
+        --xlabel "workers, schedule" --ylabel "wall time (s), fastest of $reps" "$tmp/mpi.tsv"
     echo "MPI command: \`${mpirun_cmd[*]} -np N+1 ./mpi --schedule S --width $width --height $height\`"
     echo "($(mpirun --version 2>/dev/null | head -n 1)). Load average of the machine (1, 5, 15 min) before the runs:"
     echo "$load_before, after: $load_after, on $(nproc) cores: other work shares the cores, so single runs vary; the"

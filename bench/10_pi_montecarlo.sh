@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # bench/10_pi_montecarlo.sh: speed-up of the pi manager/worker over --local with 1, 2 and 4 workers, and the
 # socket manager/worker beside the Open MPI version (./mpi, mpirun -np N+1) at 1 and 2 workers (skipped without mpirun).
-# Prints one markdown section (bench/run.sh collects it into docs/benchmarks.md). QUICK=1: fewer samples.
+# Prints one markdown section (bench/run.sh collects it into docs/benchmarks.md) and draws its plots,
+# docs/10_pi_montecarlo_speedup.svg and docs/10_pi_montecarlo_mpi.svg. QUICK=1: fewer samples.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/bench/lib.sh"
 lab=$root/10_pi_montecarlo
+# Built in place (not `make 10_pi_montecarlo` at the root, which would repoint the ./server and ./client links).
+make --no-print-directory -C "$lab" >/dev/null
 [ -x "$lab/server" ] && [ -x "$lab/client" ] || { echo "bench: build 10_pi_montecarlo first (make 10_pi_montecarlo)" >&2; exit 1; }
 # Each run is repeated and the fastest kept (the machine may be busy with other work): 3 times, QUICK=1 twice.
-if [ -n "${QUICK:-}" ]; then jobs=16 samples=4000000 reps=2; else jobs=32 samples=25000000 reps=3; fi
+if [ -n "${QUICK:-}" ]; then jobs=16 samples=12000000 reps=2; else jobs=32 samples=25000000 reps=3; fi
 work=(--jobs "$jobs" --samples "$samples" --seed 1)
 tmp=$(mktemp -d)
 pids=()
@@ -96,8 +100,21 @@ for n in 1 2 4; do
     echo "| $n worker$([ "$n" -gt 1 ] && echo s) | $(wall "w$n") | $(rate "w$n") | $(ratio "$(wall local)" "$(wall "w$n")") | $(ratio "$(wall w1)" "$(wall "w$n")") | $(busy "w$n") |"
 done
 echo
-echo "Commands: \`./server --local ${work[*]}\`, then \`./server 0 N ${work[*]}\` with N"
-echo "\`./client 127.0.0.1 PORT\` (bench/10_pi_montecarlo.sh${QUICK:+, QUICK=1})."
+tsv workers "sockets" "ideal on $(nproc) cores" >"$tmp/speedup.tsv"
+for n in 1 2 4; do
+    tsv "$n" "$(ratio "$(wall local)" "$(wall "w$n")")" "$((n < $(nproc) ? n : $(nproc)))" >>"$tmp/speedup.tsv"
+done
+plot 10_pi_montecarlo_speedup "Speed-up over --local against the number of workers" \
+    --dashed 3 --set "set xtics (1, 2, 4)" --set "set xrange [0.8:4.2]" \
+    --title "10_pi_montecarlo: speed-up over --local, $jobs jobs of $samples samples" \
+    --xlabel "workers (client processes)" --ylabel "speed-up over --local (wall time ratio)" "$tmp/speedup.tsv"
+echo "Commands (bench/10_pi_montecarlo.sh${QUICK:+, QUICK=1}; the manager exits when every job is done):"
+echo
+echo '```'
+echo "10_pi_montecarlo/server --local ${work[*]}"
+echo "10_pi_montecarlo/server 0 N ${work[*]}     # PORT from its first line"
+echo "10_pi_montecarlo/client 127.0.0.1 PORT --timeout 60          # N times, at once"
+echo '```'
 echo
 echo "The lecture gives no timings for assignment 3. What to expect: one message of a few dozen bytes each way"
 echo "per job of millions of samples, so the protocol's cost is invisible at 1 worker, and the jobs being equal,"
@@ -115,12 +132,17 @@ else
     echo
     echo "| workers | sockets: wall time (s) | MPI: wall time (s) | sockets / MPI | target <= 1.10 |"
     echo "|---|---|---|---|---|"
+    tsv workers sockets "Open MPI" >"$tmp/mpi.tsv"
     for n in 1 2; do
         r=$(ratio "$(wall "w$n")" "$(wall "mpi$n")")
         met=$(awk -v r="$r" 'BEGIN { print (r <= 1.10 ? "met" : "missed") }')
         echo "| $n | $(wall "w$n") | $(wall "mpi$n") | $r | $met |"
+        tsv "$n worker$([ "$n" -gt 1 ] && echo s)" "$(wall "w$n")" "$(wall "mpi$n")" >>"$tmp/mpi.tsv"
     done
     echo
+    plot 10_pi_montecarlo_mpi "Wall time of the socket manager/worker and of the Open MPI version" --bars --key "top right" \
+        --title "10_pi_montecarlo: sockets beside Open MPI, $jobs jobs of $samples samples" \
+        --xlabel "workers" --ylabel "wall time (s), fastest of $reps" "$tmp/mpi.tsv"
     echo "MPI command: \`${mpirun_cmd[*]} -np N+1 ./mpi ${work[*]}\`"
     echo "($(mpirun --version 2>/dev/null | head -n 1)). Load average of the machine (1, 5, 15 min) before the runs:"
     echo "$load_before, after: $load_after, on $(nproc) cores: other work shares the cores, so single runs vary; the"

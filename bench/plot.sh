@@ -8,7 +8,7 @@
 #     --xlabel TEXT  --ylabel TEXT  --y2label TEXT     axis labels, with units
 #     --y2 COLS         the series (comma-separated column numbers, 2 = the first series) drawn against the
 #                       right-hand axis, for figures on another scale (the lecture's, from another machine)
-#     --dashed COLS     more series drawn dashed (a reference such as "ideal speed-up")
+#     --dashed COLS     more series drawn dashed, in grey (a reference such as the ideal speed-up)
 #     --logx  --logy    logarithmic axes
 #     --key SPEC        where the legend goes (gnuplot `set key SPEC`; default: top left)
 #     --set COMMAND     any gnuplot command, run before plotting (repeatable: xtics, yrange...)
@@ -68,7 +68,7 @@ for ((i = 1; i < ${#names[@]}; i++)); do
         next_color=$((next_color + 1))
         color_of[$base]=$color
     fi
-    [[ "$dashed" == *",$col,"* ]] && lecture=1
+    if [[ "$dashed" == *",$col,"* ]]; then lecture=1 color="#666666"; fi  # a reference, in grey
     axes=x1y1
     if [[ "$y2cols" == *",$col,"* ]]; then axes=x1y2; name="$name (right axis)"; fi
     if [ -n "$bars" ]; then
