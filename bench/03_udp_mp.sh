@@ -7,6 +7,7 @@
 # The lecture has no table for it; this is ours.
 #   bash bench/03_udp_mp.sh            full run (about half a minute)
 #   QUICK=1 bash bench/03_udp_mp.sh    short run
+#   CHECK=1 ...                        a few requests per mode: only checks that the script works
 # Prints one markdown section on stdout (and draws its plot, docs/03_udp_mp_cpu.svg); progress on stderr.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 processes=10
-count=$([ -n "${QUICK:-}" ] && echo 100 || echo 1000)
+if [ -n "${CHECK:-}" ]; then count=20; elif [ -n "${QUICK:-}" ]; then count=300; else count=1000; fi
 requests=$((processes * count))
 ticks=$(getconf CLK_TCK)
 

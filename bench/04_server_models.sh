@@ -10,6 +10,7 @@
 #
 #   bash bench/04_server_models.sh          full run: median of 3 runs per model (about a minute)
 #   QUICK=1 bash bench/04_server_models.sh  5 x 100 connections, one run per model (a few seconds)
+#   CHECK=1 ...                             5 x 10 connections: only checks that the script works
 # Prints one markdown section on stdout (bench/run.sh puts it in docs/benchmarks.md) and draws its plots,
 # docs/04_server_models_cpu.svg and docs/04_server_models_herd.svg; progress on stderr.
 # Traffic goes to 127.0.0.1 only; every server started is stopped.
@@ -20,7 +21,7 @@ source bench/lib.sh
 # Built in place (not `make 04_prefork` at the root, which would repoint the ./server and ./client links).
 make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
-if [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
+if [ -n "${CHECK:-}" ]; then nloops=10; runs=1; elif [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
 nchildren=5 nbytes=4000 pool=15 herd=120
 tmp=$(mktemp -d)
 server_pid=

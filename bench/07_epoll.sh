@@ -6,6 +6,7 @@
 # Also: echo throughput with 100 active connections, and the server's peak memory at the largest N.
 #   bash bench/07_epoll.sh            full run (a couple of minutes)
 #   QUICK=1 bash bench/07_epoll.sh    short run (fewer messages per point)
+#   CHECK=1 ...                       N = 10 and 100, a few messages: only checks that the script works
 # Prints one markdown section on stdout and draws its plots (docs/07_epoll_cpu.svg, docs/07_epoll_throughput.svg,
 # docs/07_epoll_memory.svg); progress on stderr.
 set -euo pipefail
@@ -37,9 +38,11 @@ messages_for() {  # N
     [ "$k" -gt 20000 ] && k=20000
     [ "$k" -lt 1000 ] && k=1000
     [ -n "$quick" ] && k=$((k / 4))
+    [ -n "${CHECK:-}" ] && k=200
     echo "$k"
 }
 throughput_messages=$([ -n "$quick" ] && echo 100 || echo 500)
+if [ -n "${CHECK:-}" ]; then sizes=(10 100); throughput_messages=20; fi
 
 start_server() {  # MODE
     "$bin/server" 0 --mode "$1" --quiet --grace 1 >"$tmp/server.out" 2>&1 &
