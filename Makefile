@@ -5,7 +5,7 @@
 #   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
-#   make bench           run the benchmarks, write docs/benchmarks.md and its plots (QUICK=1: a few minutes)
+#   make bench           run the benchmarks, write docs/benchmarks.md + plots (QUICK=1: short; CHECK=1: smoke test)
 #   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make clean           remove everything built
