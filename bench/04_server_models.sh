@@ -115,7 +115,7 @@ cat <<EOF
 
 The lecture's "Comparing Multi Process/Multi Thread Designs" table (UNP ch. 30), on this machine.
 Load: \`client 127.0.0.1 PORT $nchildren $nloops $nbytes\` ($nchildren client processes x $nloops connections x
-$nbytes bytes = $connections connections), pools of $pool; $( [ "$runs" -gt 1 ] && echo "median of $runs runs" || echo "one run (QUICK)" ).
+$nbytes bytes = $connections connections), pools of $pool; $( [ "$runs" -gt 1 ] && echo "median of $runs runs" || echo "one run" ).
 *Server CPU* is what the server prints when stopped (user + system, its children included);
 *process control* is that minus the iterative server's, as the lecture counts it. *Wall* is the client's.
 The lecture's figures come from a slower machine and 5,000 connections: compare the ordering and the ratios.
@@ -164,7 +164,7 @@ $(plot 04_server_models_herd "Thundering herd: CPU of the load and of the idle p
 Commands: as above with \`04_prefork/server 0 $pool --model M\` and \`04_prefork/server 0 $herd --model M\`; the
 idle pool is the same server started, waited for, and stopped with SIGTERM, without the client.
 The lecture's own figures: none for the herd; it describes it ("all N children are awakened ... the remaining
-N - 1 will all go back to sleep") and answers it with the lock around accept (UNP 30.7, 30.8).
+N - 1 will all go back to sleep") and answers it with a lock around accept (the slides "Preforking: Locking Around accept").
 
 On the lecture's kernels every child asleep in accept() woke for each connection (the thundering herd), so
 each connection cost more CPU with 120 children than with 15. Linux has long woken only one task blocked in
