@@ -28,7 +28,9 @@ fi
 log() { echo "bench 08: $*" >&2; }
 
 # --- tools ---------------------------------------------------------------------------------------------------
-"$root/mk/deps.sh" bench  # wrk and nginx (and gnuplot), installed when missing
+"$root/mk/deps.sh" bench || true  # wrk and nginx (and gnuplot), installed when missing
+command -v wrk >/dev/null || { log "wrk is not installed (mk/deps.sh bench installs it)"; exit 1; }
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { log "nginx is not installed (mk/deps.sh bench installs it)"; exit 1; }
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 make --no-print-directory -C 08_webclient >/dev/null
 server_bin=$root/08_webclient/server
