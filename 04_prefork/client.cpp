@@ -4,7 +4,9 @@
 // Designs": the one client that drives every server model of labs 04 and 05, so their CPU times compare.
 // NCHILDREN client processes each make NLOOPS connections; on each connection they ask for NBYTES bytes
 // (a line "NBYTES\n"), check that exactly NBYTES come back, and close. The parent waits for them all and
-// prints what they did. Exit status 0 only when every byte count was right.
+// prints what they did; after any error, one more line counts the errors by kind (a connection refused or
+// closed before any reply, as by a server that stops, against a reply cut short, an `error:` line or no
+// reply in time). Exit status 0 only when every byte count was right.
 //
 // Usage:  ./client HOST PORT NCHILDREN NLOOPS NBYTES      e.g. ./client localhost 9877 5 500 4000
 //         (the lecture's table: 5 children x 500 connections x 4000 bytes)
@@ -21,6 +23,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -40,12 +43,23 @@ struct Settings {
     int max_messages = 5;    // error lines printed per child
 };
 
+// The kinds of failure, counted apart: a server that is stopping or full refuses or closes connections
+// (the first two), which is no fault of its replies; the last three mean a reply was wrong or missing.
+enum Failure { kNoConnection, kClosedBeforeReply, kShortReply, kErrorReply, kTimeout, kFailureKinds };
+
+// A failed connection: what went wrong, and which kind of failure it is.
+struct ConnectionFailure : std::runtime_error {
+    ConnectionFailure(Failure kind, const std::string& what) : std::runtime_error(what), kind(kind) {}
+    Failure kind;
+};
+
 // What one client child did, in memory shared with the parent (written by the child only, read by the
 // parent after waitpid(), which orders the two).
 struct ChildReport {
     long connections = 0;  // connections that got every reply right
     long long bytes = 0;
     long errors = 0;
+    long failures[kFailureKinds] = {};  // errors by kind
 };
 
 std::string fmt(const char* format, double value) {
@@ -54,28 +68,42 @@ std::string fmt(const char* format, double value) {
     return text;
 }
 
-// One connection: `requests` times, ask for nbytes and read exactly that many. Throws on any failure.
+// One connection: `requests` times, ask for nbytes and read exactly that many. Throws ConnectionFailure.
 void one_connection(const Settings& s, const std::chrono::milliseconds timeout, long long& bytes) {
-    const netutil::UniqueFd server = netutil::tcp_connect(s.host, static_cast<uint16_t>(s.port), timeout);
+    netutil::UniqueFd server;
+    try {
+        server = netutil::tcp_connect(s.host, static_cast<uint16_t>(s.port), timeout);
+    } catch (const std::exception& error) {
+        throw ConnectionFailure(kNoConnection, error.what());
+    }
     netutil::set_receive_timeout(server.get(), timeout);
     const std::string request = std::to_string(s.nbytes) + "\n";
     std::vector<char> reply(static_cast<size_t>(s.nbytes));
     for (int r = 0; r < s.requests; ++r) {
-        netutil::write_all(server.get(), request);
         size_t got = 0;
         try {
-            got = netutil::read_exact(server.get(), reply.data(), reply.size());
+            netutil::write_all(server.get(), request);
+            while (got < reply.size()) {  // read_exact's loop, keeping count of a reply cut short by a reset
+                const size_t n = netutil::read_some(server.get(), reply.data() + got, reply.size() - got);
+                if (n == 0) break;
+                got += n;
+            }
         } catch (const std::system_error& error) {
             if (error.code().value() == ETIMEDOUT)
-                throw std::runtime_error("no reply within " + fmt("%g", s.timeout_s) + " s");
-            throw;
+                throw ConnectionFailure(kTimeout, "no reply within " + fmt("%g", s.timeout_s) + " s (" +
+                                                      std::to_string(got) + " of " + std::to_string(s.nbytes) +
+                                                      " bytes came)");
+            throw ConnectionFailure(got == 0 ? kClosedBeforeReply : kShortReply,
+                                    std::string(error.what()) + " after " + std::to_string(got) + " of " +
+                                        std::to_string(s.nbytes) + " bytes");
         }
         if (got != reply.size()) {
             std::string what = "asked for " + std::to_string(s.nbytes) + " bytes, got " + std::to_string(got) +
                                " before the server closed";
             const std::string start(reply.data(), std::min<size_t>(got, 80));
-            if (start.rfind("error:", 0) == 0) what += ": " + start.substr(0, start.find('\n'));
-            throw std::runtime_error(what);
+            const bool error_line = start.rfind("error:", 0) == 0;
+            if (error_line) what += ": " + start.substr(0, start.find('\n'));
+            throw ConnectionFailure(error_line ? kErrorReply : got == 0 ? kClosedBeforeReply : kShortReply, what);
         }
         bytes += s.nbytes;
     }
@@ -89,6 +117,8 @@ void child_main(int index, const Settings& s, ChildReport& report) {
             one_connection(s, timeout, report.bytes);
             ++report.connections;
         } catch (const std::exception& error) {
+            const auto* failure = dynamic_cast<const ConnectionFailure*>(&error);
+            ++report.failures[failure != nullptr ? failure->kind : kClosedBeforeReply];
             if (++report.errors <= s.max_messages)
                 netutil::print_error("client: child " + std::to_string(index) + ", connection " +
                                      std::to_string(loop) + ": " + error.what());
@@ -154,10 +184,12 @@ int main(int argc, char** argv) {
 
         long connections = 0, errors = died;
         long long bytes = 0;
+        long failures[kFailureKinds] = {};
         for (int i = 0; i < s.nchildren; ++i) {
             connections += reports[i].connections;
             bytes += reports[i].bytes;
             errors += reports[i].errors;
+            for (int kind = 0; kind < kFailureKinds; ++kind) failures[kind] += reports[i].failures[kind];
         }
         ::munmap(shared, size);
         netutil::print_line(std::to_string(s.nchildren) + " children x " + std::to_string(s.nloops) +
@@ -167,6 +199,14 @@ int main(int argc, char** argv) {
                             " bytes, " + std::to_string(errors) + " errors, " + fmt("%.3f", seconds) + " s wall (" +
                             fmt("%.0f", seconds > 0 ? static_cast<double>(connections) / seconds : 0) +
                             " connections/s)");
+        // Only the first errors of each child are shown on stderr: this line counts them all, by kind.
+        if (errors > 0)
+            netutil::print_line("errors: " + std::to_string(failures[kNoConnection]) + " not connected, " +
+                                std::to_string(failures[kClosedBeforeReply]) + " closed before any reply, " +
+                                std::to_string(failures[kShortReply]) + " short replies, " +
+                                std::to_string(failures[kErrorReply]) + " error replies, " +
+                                std::to_string(failures[kTimeout]) + " timeouts, " + std::to_string(died) +
+                                " client children died");
         return errors == 0 ? 0 : 1;
     });
 }

@@ -49,17 +49,25 @@ std::string model_description(Model model) {
 
 namespace {
 const sigset_t& parent_signal_set() {
-    static const sigset_t set = netutil::signal_set({SIGINT, SIGTERM, SIGCHLD});
+    static const sigset_t set = netutil::signal_set({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
     return set;
 }
+
+// SIGHUP (the terminal was closed) stops the server like SIGTERM, unless the server was started with it
+// ignored (`nohup ./server ...`): then it stays ignored, in the parent and in every child.
+bool hangup_ignored_at_start = false;
 }  // namespace
 
 ParentSignals::ParentSignals() {
+    struct sigaction old {};
+    ::sigaction(SIGHUP, nullptr, &old);
+    hangup_ignored_at_start = old.sa_handler == SIG_IGN;
     // Default dispositions first: a signal that is ignored (as SIGINT is for a background job of a script)
     // would be discarded rather than queued for the signalfd, and an ignored SIGCHLD would reap by itself.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (const int signo : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(signo, &dfl, nullptr);
+    if (!hangup_ignored_at_start) ::sigaction(SIGHUP, &dfl, nullptr);
     netutil::block_signals(parent_signal_set());
     fd_ = netutil::make_signalfd(parent_signal_set());
 }
@@ -96,11 +104,11 @@ void StopPipe::request_stop() const {
 namespace {
 
 volatile sig_atomic_t child_waiting = 0;  // blocked waiting for work: SIGTERM may end the child at once
-volatile sig_atomic_t child_stop = 0;     // SIGTERM came while busy
+volatile sig_atomic_t child_stop = 0;     // SIGTERM (or SIGHUP) came while busy
 
-// Async-signal-safe: _exit() and flags only. Exiting while idle loses nothing (the count of a connection
-// is taken after it is accepted); a held fcntl lock is released by the kernel, a held robust mutex is
-// recovered by the next child to lock it.
+// SIGTERM and SIGHUP. Async-signal-safe: _exit() and flags only. Exiting while idle loses nothing (the
+// count of a connection is taken after it is accepted); a held fcntl lock is released by the kernel, a
+// held robust mutex is recovered by the next child to lock it.
 extern "C" void on_child_sigterm(int) {
     if (child_waiting) ::_exit(0);
     child_stop = 1;
@@ -131,6 +139,9 @@ pid_t fork_child(const std::function<void()>& body) {
     term.sa_handler = on_child_sigterm;
     ::sigemptyset(&term.sa_mask);
     ::sigaction(SIGTERM, &term, nullptr);
+    // SIGHUP: the terminal closed, and the whole foreground group gets it: a child stops as on SIGTERM
+    // (at once while idle, after its connection while busy); the parent stops and reaps the rest.
+    if (!hangup_ignored_at_start) ::sigaction(SIGHUP, &term, nullptr);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGCHLD, &dfl, nullptr);

@@ -5,7 +5,8 @@
 // SIGCHLD, read from a signalfd). That process control is what the lecture's table charges this model
 // with: by far the highest CPU time of all.
 // Limit: at most --max-clients children serve at once; above it the parent stops accepting (clients wait
-// in the listen backlog) and says so once.
+// in the listen backlog) and says so once. A fork() that fails (the system's process limit) costs only
+// its client, closed unanswered.
 #include "04_prefork/models.hpp"
 
 #include "netutil/output.hpp"
@@ -14,6 +15,7 @@
 
 #include <poll.h>
 #include <set>
+#include <system_error>
 
 namespace prefork {
 
@@ -22,6 +24,7 @@ void run_fork_per_client(Server& server) {
     std::set<pid_t> serving;
     long forked = 0;
     bool said_full = false;
+    bool said_no_fork = false;
     int stop_signal = 0;
     while (stop_signal == 0) {
         const bool full = static_cast<int>(serving.size()) >= server.settings.max_clients;
@@ -41,11 +44,25 @@ void run_fork_per_client(Server& server) {
         if (stop_signal != 0 || full || fds[1].revents == 0) continue;
         netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
         if (!client) continue;
-        const pid_t pid = fork_child([&] {
-            server.listener.reset();  // the child serves this one client only
-            server.close_parent_only();
-            serve(client.get(), server, server.stop.read_end.get(), "child " + std::to_string(::getpid()));
-        });
+        pid_t pid = -1;
+        try {
+            pid = fork_child([&] {
+                server.listener.reset();  // the child serves this one client only
+                server.close_parent_only();
+                serve(client.get(), server, server.stop.read_end.get(), "child " + std::to_string(::getpid()));
+            });
+        } catch (const std::system_error& error) {
+            // No process for this client (EAGAIN: the user's process limit; ENOMEM): it is closed
+            // unanswered (never answered wrongly), the server carries on, and waits a moment so that
+            // the clients behind it queue in the backlog instead of being refused one after another.
+            if (!said_no_fork)
+                netutil::print_line(std::string("server: ") + error.what() +
+                                    ": client closed, waiting for children to end");
+            said_no_fork = true;
+            ::poll(nullptr, 0, 100);
+            continue;
+        }
+        said_no_fork = false;
         serving.insert(pid);
         ++forked;
         // `client` closes here in the parent: the child holds its own copy of the descriptor.

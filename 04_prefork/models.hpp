@@ -1,8 +1,8 @@
 // 04_prefork/models.hpp: the server models of lab 04, and what their parents and children share.
 //
 // Every model runs in one process (the parent) that owns the listening socket; all but `iterative` fork
-// children. The parent never starts a thread: it waits for SIGINT, SIGTERM and SIGCHLD on a signalfd, so
-// a signal is an ordinary event in its poll loop, and forking from it is always safe.
+// children. The parent never starts a thread: it waits for SIGINT, SIGTERM, SIGHUP and SIGCHLD on a
+// signalfd, so a signal is an ordinary event in its poll loop, and forking from it is always safe.
 #pragma once
 
 #include "04_prefork/protocol.hpp"
@@ -29,14 +29,14 @@ struct Settings {
     int idle_timeout_ms() const { return idle_timeout_s > 0 ? idle_timeout_s * 1000 : -1; }
 };
 
-// The parent's signals: SIGINT and SIGTERM (stop) and SIGCHLD (a child ended) are blocked and read from a
-// signalfd. Owns the signalfd.
+// The parent's signals: SIGINT, SIGTERM and SIGHUP (stop; SIGHUP stays ignored under nohup) and SIGCHLD
+// (a child ended) are blocked and read from a signalfd. Owns the signalfd.
 class ParentSignals {
 public:
     ParentSignals();
     int fd() const { return fd_.get(); }
     struct Pending {
-        int stop_signal = 0;      // SIGINT or SIGTERM if one came
+        int stop_signal = 0;      // SIGINT, SIGTERM or SIGHUP if one came
         bool child_ended = false;
     };
     Pending read();                 // every signal pending now (never blocks)
@@ -70,8 +70,8 @@ struct Server {
 
 // Forks a child that runs `body` and exits (0, or 1 if body throws). In the child, before `body`: SIGINT is
 // ignored (Ctrl-C at a terminal reaches the whole group, and the parent stops the children itself),
-// SIGTERM ends the child at once while it waits for work and after its current connection otherwise, and
-// the child is sent SIGTERM if the parent dies. The child never returns from this function.
+// SIGTERM and SIGHUP end the child at once while it waits for work and after its current connection
+// otherwise, and the child is sent SIGTERM if the parent dies. The child never returns from this function.
 pid_t fork_child(const std::function<void()>& body);
 
 // In a child: call begin_waiting() before blocking for a new connection (accept, a lock, recvmsg) and
