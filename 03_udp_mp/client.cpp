@@ -5,7 +5,8 @@
 // datagrams and nothing tells the sender, so every request has a reply timeout and is sent again a few
 // times before the client gives up with an error. The client sends each datagram to where the last reply
 // came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the
-// rest of the conversation goes there, ending with `bye`.
+// rest of the conversation goes there, ending with `bye`; when the conversation's port stops answering, the
+// retry goes back to the well-known port for a new conversation.
 // Usage: ./client [HOST] [PORT] [MESSAGE] [--processes K] [--count N] [--timeout SECONDS] [--retries R]
 // See also: server.cpp.
 #include "netutil/cli.hpp"
@@ -77,6 +78,14 @@ public:
     std::string ask(const std::string& text) {
         const auto timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_seconds * 1000));
         for (int attempt = 0; attempt <= settings_.retries; ++attempt) {
+            // A conversation that stopped answering may have lost its child (killed, or ended by its idle
+            // timeout): the retry goes to the well-known port, where the server starts a new conversation.
+            const bool restart = attempt > 0 && moved_;
+            if (restart) {
+                peer_ = server_;
+                answered_ = false;
+                moved_ = false;
+            }
             if (::sendto(socket_.get(), text.data(), text.size(), 0, peer_.get(), peer_.length) == -1)
                 netutil::throw_errno("sendto " + peer_.to_string());
             if (attempt == 0) {
@@ -84,7 +93,8 @@ public:
                 say("Waiting for response...");
             } else {
                 say("No reply within " + seconds_text(settings_.timeout_seconds) + " s: sent again (retry " +
-                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
+                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")" +
+                    (restart ? " to " + server_.to_string() + ", for a new conversation" : ""));
             }
             const auto deadline = std::chrono::steady_clock::now() + timeout;
             if (std::optional<std::string> reply = receive_until(deadline)) return *reply;

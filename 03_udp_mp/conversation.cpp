@@ -33,7 +33,7 @@ std::string seconds_text(double seconds) {
 // The body of a conversation child: everything after the first datagram happens on its own socket.
 int converse(int well_known_fd, const Settings& settings, const Datagram& first, std::atomic<long>& served) {
     ::close(well_known_fd);  // the child's copy: the parent alone reads the well-known port
-    SignalEvents signals{SIGINT, SIGTERM};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP};
     const netutil::UniqueFd own = netutil::udp_bind(settings.bind_address, 0);
     netutil::set_nonblocking(own.get());
     const std::string client = first.from.to_string();
@@ -87,23 +87,17 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
 }  // namespace
 
 int run_conversation(int socket_fd, const Settings& settings) {
-    SignalEvents signals{SIGINT, SIGTERM, SIGCHLD};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP, SIGCHLD};
     SharedCounters served(1);
-    std::set<pid_t> children;
+    Children children(settings.max_children, std::to_string(settings.max_children) +
+                                                 " conversations going on (--max-children): waiting for one to end, "
+                                                 "new clients wait in the socket's buffer");
     long conversations = 0;
-    bool said_full = false;
     int stopped_by = 0;
     while (stopped_by == 0) {
-        const bool full = static_cast<int>(children.size()) >= settings.max_children;
-        if (full && !said_full) {
-            netutil::print_line(std::to_string(settings.max_children) + " conversations going on (--max-children): "
-                                "waiting for one to end");
-            said_full = true;
-        }
+        const bool full = children.full();
         if (wait_event(full ? -1 : socket_fd, signals) == Event::Signal) {
-            for (int signo : signals.take())
-                if (signo != SIGCHLD) stopped_by = signo;
-            for (const auto& done : netutil::reap_children()) children.erase(done.pid);
+            stopped_by = children.take_signals(signals);
             continue;
         }
         const std::optional<Datagram> datagram = receive(socket_fd);
@@ -122,15 +116,14 @@ int run_conversation(int socket_fd, const Settings& settings) {
             netutil::print_line(std::string("fork failed: ") + std::strerror(errno) + ": no reply (the client will retry)");
             continue;
         }
-        children.insert(pid);
+        children.add(pid);
         ++conversations;
-        said_full = false;
     }
-    netutil::print_line("stopping: ending " + std::to_string(children.size()) + " conversations");
-    reap_all(children, signals, settings.grace_seconds, true);
+    netutil::print_line("stopping: ending " + std::to_string(children.running()) + " conversations");
+    reap_all(children.pids(), signals, settings.grace_seconds, true);
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " + std::to_string(conversations) +
                         " conversations, " + std::to_string(served[0].load()) +
-                        " datagrams answered in them, every child reaped");
+                        " datagrams answered in them, every child reaped" + children.limit_note());
     return 0;
 }
 

@@ -21,25 +21,19 @@
 namespace udp {
 
 int run_fork_per_datagram(int socket_fd, const Settings& settings) {
-    SignalEvents signals{SIGINT, SIGTERM, SIGCHLD};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP, SIGCHLD};
     SharedCounters served(1);
-    std::set<pid_t> children;
+    Children children(settings.max_children, std::to_string(settings.max_children) +
+                                                 " children running (--max-children): waiting for one to finish, "
+                                                 "datagrams wait in the socket's buffer");
     long forked = 0;
-    bool said_full = false;
     int stopped_by = 0;
     while (stopped_by == 0) {
         // At the limit, the parent stops reading: datagrams wait in the socket's buffer (or are dropped
         // when it is full, and the clients retry) until a child exits.
-        const bool full = static_cast<int>(children.size()) >= settings.max_children;
-        if (full && !said_full) {
-            netutil::print_line(std::to_string(settings.max_children) + " children running (--max-children): "
-                                "waiting for one to finish");
-            said_full = true;
-        }
+        const bool full = children.full();
         if (wait_event(full ? -1 : socket_fd, signals) == Event::Signal) {
-            for (int signo : signals.take())
-                if (signo != SIGCHLD) stopped_by = signo;
-            for (const auto& done : netutil::reap_children()) children.erase(done.pid);
+            stopped_by = children.take_signals(signals);
             continue;
         }
         std::optional<Datagram> datagram = receive(socket_fd);
@@ -61,15 +55,15 @@ int run_fork_per_datagram(int socket_fd, const Settings& settings) {
             netutil::print_line(std::string("fork failed: ") + std::strerror(errno) + ": no reply (the client will retry)");
             continue;
         }
-        children.insert(pid);
+        children.add(pid);
         ++forked;
-        said_full = false;
     }
-    netutil::print_line("stopping: waiting for " + std::to_string(children.size()) + " children");
-    reap_all(children, signals, settings.grace_seconds, false);
+    // The children still running are answering a datagram the parent received: they finish it first.
+    netutil::print_line("stopping: waiting for " + std::to_string(children.running()) + " children");
+    reap_all(children.pids(), signals, settings.grace_seconds, false);
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": served " +
                         std::to_string(served[0].load()) + " datagrams, one child process each (" +
-                        std::to_string(forked) + " children, all reaped)");
+                        std::to_string(forked) + " children, all reaped" + children.limit_note() + ")");
     return 0;
 }
 

@@ -14,7 +14,7 @@
 namespace udp {
 
 int run_iterative(int socket_fd, const Settings& settings) {
-    SignalEvents signals{SIGINT, SIGTERM};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP};
     long served = 0;
     int stopped_by = 0;
     netutil::print_line("Waiting to receive message...");

@@ -22,9 +22,9 @@ namespace udp {
 
 namespace {
 
-// The body of a worker process: serve datagrams until SIGINT or SIGTERM.
+// The body of a worker process: serve datagrams until SIGINT, SIGTERM or SIGHUP.
 int worker_loop(int index, int socket_fd, const Settings& settings, std::atomic<long>& served) {
-    SignalEvents signals{SIGINT, SIGTERM};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP};
     const std::string name = "worker " + std::to_string(index) + ": ";
     for (;;) {
         if (wait_event(socket_fd, signals) == Event::Signal) return 0;
@@ -47,7 +47,7 @@ int worker_loop(int index, int socket_fd, const Settings& settings, std::atomic<
 }  // namespace
 
 int run_pool(int socket_fd, const Settings& settings) {
-    SignalEvents signals{SIGINT, SIGTERM, SIGCHLD};
+    SignalEvents signals{SIGINT, SIGTERM, SIGHUP, SIGCHLD};
     SharedCounters served(static_cast<size_t>(settings.workers));
     std::map<pid_t, int> workers;  // pid -> worker number
 

@@ -17,6 +17,7 @@
 //   ./server 10001 --mode pool --workers 4      ./client localhost 10001 --processes 8
 //   ./server 10001 --mode conversation          ./client localhost 10001 hello --count 3
 //   ./server 10001 --square                     ./client localhost 10001 12345678901234567890
+//   ./server 10001 --mode fork --delay-ms 2000  ./client localhost 10001 --processes 3   (all three at once)
 // See also: client.cpp, udp_server.hpp (what the modes share).
 #include "udp_server.hpp"
 
@@ -25,6 +26,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <csignal>
 #include <map>
 #include <string>
 
@@ -46,7 +48,8 @@ const char* describe(udp::Mode mode) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Concurrent UDP servers with processes (client-server lecture; UNP 22.7). The reply names the\n"
-                 "process that sent it; Ctrl-C stops the server and every child, and prints a summary."};
+                 "process that sent it. Ctrl-C, SIGTERM or SIGHUP stops the server and every child, and prints a\n"
+                 "summary. Limits: a datagram of up to 65507 bytes is read whole; an empty one gets no reply."};
     int port = kDefaultPort;
     udp::Settings settings;
     const std::map<std::string, udp::Mode> modes{{"iterative", udp::Mode::Iterative}, {"fork", udp::Mode::Fork},
@@ -59,8 +62,9 @@ int main(int argc, char** argv) {
         ->transform(CLI::IsMember({"iterative", "fork", "pool", "conversation"}, CLI::ignore_case));
     auto* workers = app.add_option("-w,--workers", settings.workers, "pool: number of worker processes")
                         ->capture_default_str()->check(CLI::Range(1, 256));
-    app.add_flag("--square", settings.square, "the exercise: reply to a number with its square (anything else: "
-                 "an error reply)");
+    app.add_flag("--square", settings.square, "the exercise: reply to a number with its square (a decimal of at "
+                 "most " + std::to_string(udp::kMaxDigits) + " digits, any sign, with a fraction or not; anything "
+                 "else: an error reply)");
     auto* max_children = app.add_option("--max-children", settings.max_children, "fork, conversation: children "
                                         "alive at once; at the limit the server stops reading until one ends")
                              ->capture_default_str()->check(CLI::Range(1, 10000));
@@ -68,6 +72,9 @@ int main(int argc, char** argv) {
                                 "datagram after which a conversation ends")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
     app.add_option("--grace", settings.grace_seconds, "Ctrl-C: seconds the children get to finish before SIGKILL")
         ->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    app.add_option("--delay-ms", settings.delay_ms, "every reply waits this long, in the process that answers (a "
+                   "slow request: iterative serves one at a time, the others overlap)")
+        ->capture_default_str()->check(CLI::Range(0, 60000));
     app.add_option("--bind", settings.bind_address, "address to bind (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.mode = modes.at(mode_name);
@@ -78,6 +85,10 @@ int main(int argc, char** argv) {
         netutil::usage_error("--idle-timeout is for --mode conversation");
 
     return netutil::run_main([&] {
+        netutil::ignore_sigpipe();  // inherited by every child: a stray SIGPIPE never kills a server
+        // The models take their signals from a signalfd; blocked from here on, a signal sent as soon as the
+        // listening line is out waits for the model's signalfd instead of killing the server.
+        netutil::block_signals(netutil::signal_set({SIGINT, SIGTERM, SIGHUP, SIGCHLD}));
         const netutil::UniqueFd socket = netutil::udp_bind(settings.bind_address, static_cast<uint16_t>(port));
         // Non-blocking: in the pool every worker wakes for a datagram and only one gets it; in the other
         // modes a wake-up with nothing to read must not block the process either.

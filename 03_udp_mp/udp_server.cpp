@@ -15,11 +15,13 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <thread>
 #include <vector>
 
 namespace udp {
 
 std::string reply_for(const Settings& settings, std::string_view message, const netutil::SockAddr& client) {
+    if (settings.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(settings.delay_ms));
     if (settings.square) return square_reply(message);
     if (settings.mode == Mode::Iterative) return kIterativeReply;
     return "Hi " + client.to_string() + ". This is server " + std::to_string(::getpid());
@@ -147,6 +149,30 @@ Event wait_event(int socket_fd, const SignalEvents& signals, int timeout_ms) {
         if (fds[0].revents != 0) return Event::Signal;  // signals first: Ctrl-C is never starved by traffic
         return Event::Datagram;
     }
+}
+
+bool Children::full() {
+    const bool full = static_cast<int>(pids_.size()) >= max_;
+    if (full && !was_full_) {
+        if (times_full_ == 0) netutil::print_line(full_line_);
+        ++times_full_;
+    }
+    was_full_ = full;
+    return full;
+}
+
+int Children::take_signals(SignalEvents& signals) {
+    int stop = 0;
+    for (int signo : signals.take())
+        if (signo != SIGCHLD) stop = signo;
+    for (const auto& done : netutil::reap_children()) pids_.erase(done.pid);
+    return stop;
+}
+
+std::string Children::limit_note() const {
+    if (times_full_ == 0) return "";
+    return ", the --max-children limit (" + std::to_string(max_) + ") was reached " + std::to_string(times_full_) +
+           (times_full_ == 1 ? " time" : " times");
 }
 
 void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_seconds, bool terminate) {

@@ -36,10 +36,13 @@ struct Settings {
     int max_children = 64;      // fork, conversation: children alive at once
     double idle_seconds = 10;   // conversation: a child ends after this long without a datagram
     double grace_seconds = 5;   // Ctrl-C: how long children get to finish before SIGKILL
+    int delay_ms = 0;           // every reply waits this long: a slow request, to watch the modes differ
 };
+
 
 // The reply to `message` from `client`: the square (or an error) with --square; otherwise the slide's
 // greeting, the iterative one, or `Hi ADDR:PORT. This is server PID` naming the process that answers.
+// With --delay-ms it first sleeps that long, in the process that answers (the slow request of the lecture).
 std::string reply_for(const Settings& settings, std::string_view message, const netutil::SockAddr& client);
 
 // --square: the square of a decimal number (integer or with a fraction, any sign, up to kMaxDigits
@@ -59,7 +62,8 @@ std::optional<Datagram> receive(int fd);
 bool send_reply(int fd, std::string_view reply, const netutil::SockAddr& to);
 
 // Signals as events: blocks `signals` in this process and reads them from a signalfd, which a model
-// polls beside its socket. Owns the signalfd.
+// polls beside its socket. Owns the signalfd. Every model and every child stops on SIGINT (Ctrl-C), SIGTERM
+// (kill) and SIGHUP (its terminal closed: the kit treats it exactly like SIGTERM, a graceful stop, exit 0).
 class SignalEvents {
 public:
     explicit SignalEvents(std::initializer_list<int> signals);
@@ -75,6 +79,31 @@ private:
 enum class Event { Datagram, Signal, TimedOut };
 // Waits for the socket (`socket_fd`, -1: not now) or a signal, at most `timeout_ms` (-1: forever).
 Event wait_event(int socket_fd, const SignalEvents& signals, int timeout_ms = -1);
+
+// The parent's side of the fork and conversation modes: its children, and --max-children.
+class Children {
+public:
+    // `full_line` is said once, the first time the limit is reached.
+    Children(int max_children, std::string full_line) : max_(max_children), full_line_(std::move(full_line)) {}
+    // True while `max_children` are running: the parent then stops reading the socket until one ends.
+    bool full();
+    void add(pid_t pid) { pids_.insert(pid); }
+    // Takes the signals from the signalfd (SIGCHLD among them): every finished child is reaped and dropped.
+    // Returns the stop signal if one came (SIGINT, SIGTERM or SIGHUP), 0 if none.
+    int take_signals(SignalEvents& signals);
+    size_t running() const { return pids_.size(); }
+    long times_full() const { return times_full_; }
+    // ", the --max-children limit (N) was reached M times" for the summary, "" when it never was.
+    std::string limit_note() const;
+    std::set<pid_t>& pids() { return pids_; }
+
+private:
+    int max_;
+    std::string full_line_;
+    std::set<pid_t> pids_;
+    bool was_full_ = false;
+    long times_full_ = 0;
+};
 
 // Waits until every child in `children` has ended and is reaped (SIGTERM first when `terminate`),
 // sending SIGKILL to those still running after `grace_seconds`. `signals` must include SIGCHLD.
@@ -101,7 +130,7 @@ private:
 template <typename Body>
 pid_t fork_child(Body&& body);
 
-// The four models. Each returns main's exit status once stopped by SIGINT or SIGTERM.
+// The four models. Each returns main's exit status once stopped by SIGINT, SIGTERM or SIGHUP.
 int run_iterative(int socket_fd, const Settings& settings);
 int run_fork_per_datagram(int socket_fd, const Settings& settings);
 int run_pool(int socket_fd, const Settings& settings);

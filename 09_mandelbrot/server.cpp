@@ -46,8 +46,8 @@ namespace {
 using mandelbrot::Canvas;
 
 constexpr uint16_t kDefaultPort = 11268;
-constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
-constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
+constexpr int kMaxPending = 64;         // connections still saying hello at once; more wait in the backlog
+constexpr int kPauseMs = 100;           // while accepting is paused, how often the acceptor looks again
 constexpr size_t kWindow = 2;           // columns out at one worker at once
 
 enum class Schedule { Static, Dynamic };
@@ -239,6 +239,31 @@ struct Events {
 };
 
 // Why a worker's reply was not a column: raised inside serve_worker, caught there.
+// The bounds on one connection: --hello-timeout, --reply-timeout, and the count of connections still saying
+// hello, which the acceptor keeps at kMaxPending at the most.
+struct Bounds {
+    int hello_timeout_ms;
+    int reply_timeout_ms;
+    std::atomic<int>& saying_hello;
+};
+
+// One connection's place among those saying hello, given up once it has said HELLO or been turned away.
+class Greeting {
+public:
+    explicit Greeting(std::atomic<int>& count) : count_(count) {}
+    ~Greeting() { end(); }
+    Greeting(const Greeting&) = delete;
+    Greeting& operator=(const Greeting&) = delete;
+    void end() {
+        if (!ended_) count_.fetch_sub(1);
+        ended_ = true;
+    }
+
+private:
+    std::atomic<int>& count_;
+    bool ended_ = false;
+};
+
 struct Lost {
     std::string why;
 };
@@ -311,8 +336,10 @@ std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
 // and never counts as a worker), the wait for the others, then columns until none is left.
 void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& board, const Canvas& canvas,
-                  Events events, int reply_timeout_ms) {
+                  Events events, const Bounds& bounds) {
     const int fd = connection.get();
+    Greeting greeting(bounds.saying_hello);
+    const int reply_timeout_ms = bounds.reply_timeout_ms;
     auto turn_away = [&](const std::string& why, const std::string& tell) {
         netutil::print_line("turned away " + peer + ": " + why);
         try {
@@ -329,18 +356,19 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
     };
     try {
         netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
-        netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
+        netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), bounds.hello_timeout_ms);
         std::string line;
         switch (hello.read_line(line)) {
         case netutil::LineReader::Status::Line: break;
         case netutil::LineReader::Status::Stopped: return;
         case netutil::LineReader::Status::TimedOut:
-            return turn_away("said nothing for " + std::to_string(kHelloTimeoutMs / 1000) + " s",
+            return turn_away("said nothing for " + std::to_string(bounds.hello_timeout_ms / 1000) + " s",
                              "expected " + std::string(mandelbrot::kHello));
         case netutil::LineReader::Status::TooLong:
             return turn_away("sent a line too long", "expected " + std::string(mandelbrot::kHello));
         default: return turn_away("closed without saying HELLO", "expected " + std::string(mandelbrot::kHello));
         }
+        greeting.end();
         if (line != mandelbrot::kHello || !hello.buffered().empty())
             return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(mandelbrot::kHello),
                              "expected " + std::string(mandelbrot::kHello));
@@ -478,7 +506,9 @@ int main(int argc, char** argv) {
     CLI::App app{"Manager of the Mandelbrot computation (lecture: pleasingly parallel computations): waits for\n"
                  "NWORKERS worker clients, hands out the columns of the canvas, gathers the grayscales 255 - k,\n"
                  "prints the total number of iterations and writes the picture. A worker that dies loses nothing:\n"
-                 "its columns go to the others."};
+                 "its columns go to the others. Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no picture.\n"
+                 "Limits: protocol lines of at most 200 bytes; at most 64 connections saying hello at once (more\n"
+                 "wait in the backlog); a canvas of at most 10000 x 10000."};
     int port = kDefaultPort;
     int nworkers = 2;
     Schedule schedule = Schedule::Static;
@@ -487,6 +517,7 @@ int main(int argc, char** argv) {
     std::string bind_address = "0.0.0.0";
     bool local = false;
     int reply_timeout = 60;
+    int hello_timeout = 5;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
         ->capture_default_str()->check(CLI::Range(1, 256));
@@ -503,6 +534,8 @@ int main(int argc, char** argv) {
     app.add_flag("--local", local, "compute here, one thread, no sockets (the reference for speed and for the picture)");
     app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one column before it counts "
                    "as lost and its columns go to the others")->capture_default_str()->check(CLI::Range(1, 3600));
+    app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
+                   "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
 
@@ -510,10 +543,15 @@ int main(int argc, char** argv) {
         netutil::ignore_sigpipe();
         if (local) return run_local(canvas, output);
 
-        // Ctrl-C or SIGTERM only writes a byte into `stop`; handlers are in place before anyone can see the
+        // Ctrl-C, SIGTERM or SIGHUP only writes a byte into `stop`; handlers are in place before anyone can see the
         // listening line and send a signal.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // SIGHUP: the terminal closed, same as SIGTERM
+        // Every descriptor the manager keeps is opened before the listening line: from then on it only
+        // gains one per connection.
+        const netutil::StopPipe started;   // every worker is there
+        const netutil::StopPipe finished;  // every column is done, or no worker is left
+        const netutil::StopPipe quit;      // the handlers stop waiting
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
@@ -524,9 +562,6 @@ int main(int argc, char** argv) {
                             mandelbrot::format_double(canvas.ymax) + "], " +
                             (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
 
-        const netutil::StopPipe started;   // every worker is there
-        const netutil::StopPipe finished;  // every column is done, or no worker is left
-        const netutil::StopPipe quit;      // the handlers stop waiting
         ColumnBoard board(canvas, nworkers, schedule, started, finished);
         const Events events{started, quit};
         const netutil::Stopwatch wall;
@@ -541,43 +576,75 @@ int main(int argc, char** argv) {
             std::shared_ptr<std::atomic<bool>> running;
         };
         std::vector<Handler> handlers;
+        // Accepting pauses while kMaxPending connections are still saying hello, and while descriptors have
+        // run out (EMFILE: accept fails, the connection stays in the backlog, and the listener stays readable,
+        // so watching it would spin): the listener is left out of the poll, which looks again every kPauseMs.
+        // New connections wait in the backlog meanwhile. Each pause is said once.
+        std::atomic<int> saying_hello{0};
+        const Bounds bounds{hello_timeout * 1000, reply_timeout * 1000, saying_hello};
+        bool said_crowded = false, said_out_of_fds = false;
+        bool out_of_fds = false;
         pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
                          {started.fd(), POLLIN, 0}};
         for (;;) {
-            if (::poll(fds, since_start ? 3 : 4, -1) == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            if (fds[1].revents != 0 || fds[2].revents != 0) break;
-            if (!since_start && fds[3].revents != 0) since_start.emplace();
-            if (fds[0].revents == 0) continue;
-            netutil::SockAddr peer;
-            netutil::UniqueFd connection = netutil::accept_client(listener.get(), &peer);
-            if (!connection) continue;
             std::erase_if(handlers, [](Handler& handler) {
                 if (handler.running->load()) return false;
                 handler.thread.join();
                 return true;
             });
-            // Up to nworkers handlers serve workers; the others are still saying hello.
-            const bool crowded = static_cast<int>(handlers.size()) >= nworkers + kMaxPending;
-            if (board.started() || crowded) {
-                netutil::print_line("turned away " + peer.to_string() + ": " +
-                                    (board.started() ? "the work has started" : "too many connections at once"));
+            const bool crowded = saying_hello.load() >= kMaxPending;
+            if (crowded && !said_crowded)
+                netutil::print_line(std::to_string(kMaxPending) + " connections are still saying hello: new "
+                                    "connections wait in the backlog until one of them is done");
+            said_crowded = said_crowded || crowded;
+            const bool paused = crowded || out_of_fds;
+            fds[0].fd = paused ? -1 : listener.get();
+            const int ready = ::poll(fds, since_start ? 3 : 4, paused ? kPauseMs : -1);
+            if (ready == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[1].revents != 0 || fds[2].revents != 0) break;
+            if (!since_start && fds[3].revents != 0) since_start.emplace();
+            if (crowded) continue;  // look again after the pause
+            if (!out_of_fds && fds[0].revents == 0) continue;
+            out_of_fds = false;
+            netutil::SockAddr peer;
+            netutil::UniqueFd connection;
+            try {
+                connection = netutil::accept_client(listener.get(), &peer);
+            } catch (const std::system_error& error) {
+                const int code = error.code().value();
+                if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
+                if (!said_out_of_fds)
+                    netutil::print_line(std::string("out of descriptors (") + error.what() + "): new connections "
+                                        "wait in the backlog until one closes");
+                said_out_of_fds = true;
+                out_of_fds = true;
+                continue;
+            }
+            if (!connection) continue;
+            if (board.started()) {
+                netutil::print_line("turned away " + peer.to_string() + ": the work has started");
                 try {
-                    netutil::write_all(connection.get(), board.started() ? "error: the manager has all its workers\n"
-                                                                         : "error: too many connections at once\n");
+                    netutil::write_all(connection.get(), "error: the manager has all its workers\n");
                 } catch (const std::system_error&) {
                 }
                 continue;
             }
             auto flag = std::make_shared<std::atomic<bool>>(true);
-            std::thread thread([&board, &canvas, events, reply_timeout, flag, peer = peer.to_string(),
-                                   connection = std::move(connection)]() mutable {
-                serve_worker(std::move(connection), peer, board, canvas, events, reply_timeout * 1000);
-                flag->store(false);
-            });
-            handlers.push_back({std::move(thread), flag});
+            saying_hello.fetch_add(1);
+            try {
+                std::thread thread([&board, &canvas, events, &bounds, flag, peer = peer.to_string(),
+                                    connection = std::move(connection)]() mutable {
+                    serve_worker(std::move(connection), peer, board, canvas, events, bounds);
+                    flag->store(false);
+                });
+                handlers.push_back({std::move(thread), flag});
+            } catch (const std::system_error& error) {  // no thread to be had: this connection only is refused
+                saying_hello.fetch_sub(1);
+                netutil::print_line("turned away " + peer.to_string() + ": " + error.what());
+            }
         }
         listener.reset();
         quit.request_stop();

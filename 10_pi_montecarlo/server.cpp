@@ -41,8 +41,8 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11269;
-constexpr int kHelloTimeoutMs = 5000;   // a connection that has not said HELLO by then is turned away
-constexpr int kMaxPending = 64;         // connections still saying hello at once; more are turned away
+constexpr int kMaxPending = 64;         // connections still saying hello at once; more wait in the backlog
+constexpr int kPauseMs = 100;           // while accepting is paused, how often the acceptor looks again
 
 using montecarlo::Job;
 
@@ -210,6 +210,31 @@ struct Events {
     const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
 };
 
+// The bounds on one connection: --hello-timeout, --reply-timeout, and the count of connections still saying
+// hello, which the acceptor keeps at kMaxPending at the most.
+struct Bounds {
+    int hello_timeout_ms;
+    int reply_timeout_ms;
+    std::atomic<int>& saying_hello;
+};
+
+// One connection's place among those saying hello, given up once it has said HELLO or been turned away.
+class Greeting {
+public:
+    explicit Greeting(std::atomic<int>& count) : count_(count) {}
+    ~Greeting() { end(); }
+    Greeting(const Greeting&) = delete;
+    Greeting& operator=(const Greeting&) = delete;
+    void end() {
+        if (!ended_) count_.fetch_sub(1);
+        ended_ = true;
+    }
+
+private:
+    std::atomic<int>& count_;
+    bool ended_ = false;
+};
+
 struct Lost {
     std::string why;
 };
@@ -238,8 +263,10 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
 // and never counts as a worker), the wait for the others, then jobs until none is left.
-void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queue, Events events, int reply_timeout_ms) {
+void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queue, Events events, const Bounds& bounds) {
     const int fd = connection.get();
+    Greeting greeting(bounds.saying_hello);
+    const int reply_timeout_ms = bounds.reply_timeout_ms;
     auto turn_away = [&](const std::string& why) {
         netutil::print_line("turned away " + peer + ": " + why);
         try {
@@ -251,16 +278,17 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queu
     std::optional<Job> in_flight;
     try {
         netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
-        netutil::LineReader hello(fd, montecarlo::kMaxLine, events.quit.fd(), kHelloTimeoutMs);
+        netutil::LineReader hello(fd, montecarlo::kMaxLine, events.quit.fd(), bounds.hello_timeout_ms);
         std::string line;
         switch (hello.read_line(line)) {
         case netutil::LineReader::Status::Line: break;
         case netutil::LineReader::Status::Stopped: return;
         case netutil::LineReader::Status::TimedOut:
-            return turn_away("said nothing for " + std::to_string(kHelloTimeoutMs / 1000) + " s");
+            return turn_away("said nothing for " + std::to_string(bounds.hello_timeout_ms / 1000) + " s");
         case netutil::LineReader::Status::TooLong: return turn_away("sent a line too long");
         default: return turn_away("closed without saying HELLO");
         }
+        greeting.end();
         if (line != montecarlo::kHello || !hello.buffered().empty())
             return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(montecarlo::kHello));
         slot = queue.join(peer);
@@ -338,7 +366,9 @@ int run_local(int njobs, uint64_t samples, uint64_t base_seed) {
 int main(int argc, char** argv) {
     CLI::App app{"Manager of the Monte Carlo estimate of pi (lecture: assignment 3): keeps a job queue of (samples,\n"
                  "seed) tuples, hands the jobs to NWORKERS worker clients, prints each result as it arrives and the\n"
-                 "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them."};
+                 "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them.\n"
+                 "Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no estimate. Limits: protocol lines of at\n"
+                 "most 200 bytes; at most 64 connections saying hello at once (more wait in the backlog)."};
     int port = kDefaultPort;
     int nworkers = 2;
     int njobs = 16;
@@ -346,6 +376,7 @@ int main(int argc, char** argv) {
     uint64_t seed = 1;
     bool local = false;
     int reply_timeout = 600;
+    int hello_timeout = 5;
     std::string bind_address = "0.0.0.0";
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
@@ -358,6 +389,8 @@ int main(int argc, char** argv) {
     app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
     app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one job before it counts as "
                    "lost and its job goes back to the queue")->capture_default_str()->check(CLI::Range(1, 86400));
+    app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
+                   "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
@@ -366,10 +399,15 @@ int main(int argc, char** argv) {
         netutil::ignore_sigpipe();
         if (local) return run_local(njobs, samples, seed);
 
-        // Ctrl-C or SIGTERM only writes a byte into `stop`; handlers are in place before anyone can see the
+        // Ctrl-C, SIGTERM or SIGHUP only writes a byte into `stop`; handlers are in place before anyone can see the
         // listening line and send a signal.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // SIGHUP: the terminal closed, same as SIGTERM
+        // Every descriptor the manager keeps is opened before the listening line: from then on it only
+        // gains one per connection.
+        const netutil::StopPipe started;   // every worker is there
+        const netutil::StopPipe finished;  // every job is done, or no worker is left
+        const netutil::StopPipe quit;      // the handlers stop waiting
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
@@ -377,9 +415,6 @@ int main(int argc, char** argv) {
                             " jobs of " + std::to_string(samples) + " samples, seeds " + std::to_string(seed) +
                             " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
 
-        const netutil::StopPipe started;   // every worker is there
-        const netutil::StopPipe finished;  // every job is done, or no worker is left
-        const netutil::StopPipe quit;      // the handlers stop waiting
         JobQueue queue(njobs, samples, seed, nworkers, started, finished);
         const Events events{started, quit};
         std::optional<netutil::Stopwatch> since_start;
@@ -393,43 +428,75 @@ int main(int argc, char** argv) {
             std::shared_ptr<std::atomic<bool>> running;
         };
         std::vector<Handler> handlers;
+        // Accepting pauses while kMaxPending connections are still saying hello, and while descriptors have
+        // run out (EMFILE: accept fails, the connection stays in the backlog, and the listener stays readable,
+        // so watching it would spin): the listener is left out of the poll, which looks again every kPauseMs.
+        // New connections wait in the backlog meanwhile. Each pause is said once.
+        std::atomic<int> saying_hello{0};
+        const Bounds bounds{hello_timeout * 1000, reply_timeout * 1000, saying_hello};
+        bool said_crowded = false, said_out_of_fds = false;
+        bool out_of_fds = false;
         pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
                          {started.fd(), POLLIN, 0}};
         for (;;) {
-            if (::poll(fds, since_start ? 3 : 4, -1) == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            if (fds[1].revents != 0 || fds[2].revents != 0) break;
-            if (!since_start && fds[3].revents != 0) since_start.emplace();
-            if (fds[0].revents == 0) continue;
-            netutil::SockAddr peer;
-            netutil::UniqueFd connection = netutil::accept_client(listener.get(), &peer);
-            if (!connection) continue;
             std::erase_if(handlers, [](Handler& handler) {
                 if (handler.running->load()) return false;
                 handler.thread.join();
                 return true;
             });
-            // Up to nworkers handlers serve workers; the others are still saying hello.
-            const bool crowded = static_cast<int>(handlers.size()) >= nworkers + kMaxPending;
-            if (queue.started() || crowded) {
-                netutil::print_line("turned away " + peer.to_string() + ": " +
-                                    (queue.started() ? "the work has started" : "too many connections at once"));
+            const bool crowded = saying_hello.load() >= kMaxPending;
+            if (crowded && !said_crowded)
+                netutil::print_line(std::to_string(kMaxPending) + " connections are still saying hello: new "
+                                    "connections wait in the backlog until one of them is done");
+            said_crowded = said_crowded || crowded;
+            const bool paused = crowded || out_of_fds;
+            fds[0].fd = paused ? -1 : listener.get();
+            const int ready = ::poll(fds, since_start ? 3 : 4, paused ? kPauseMs : -1);
+            if (ready == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[1].revents != 0 || fds[2].revents != 0) break;
+            if (!since_start && fds[3].revents != 0) since_start.emplace();
+            if (crowded) continue;  // look again after the pause
+            if (!out_of_fds && fds[0].revents == 0) continue;
+            out_of_fds = false;
+            netutil::SockAddr peer;
+            netutil::UniqueFd connection;
+            try {
+                connection = netutil::accept_client(listener.get(), &peer);
+            } catch (const std::system_error& error) {
+                const int code = error.code().value();
+                if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
+                if (!said_out_of_fds)
+                    netutil::print_line(std::string("out of descriptors (") + error.what() + "): new connections "
+                                        "wait in the backlog until one closes");
+                said_out_of_fds = true;
+                out_of_fds = true;
+                continue;
+            }
+            if (!connection) continue;
+            if (queue.started()) {
+                netutil::print_line("turned away " + peer.to_string() + ": the work has started");
                 try {
-                    netutil::write_all(connection.get(), queue.started() ? "error: the manager has all its workers\n"
-                                                                         : "error: too many connections at once\n");
+                    netutil::write_all(connection.get(), "error: the manager has all its workers\n");
                 } catch (const std::system_error&) {
                 }
                 continue;
             }
             auto flag = std::make_shared<std::atomic<bool>>(true);
-            std::thread thread([&queue, events, reply_timeout, flag, peer = peer.to_string(),
-                                   connection = std::move(connection)]() mutable {
-                serve_worker(std::move(connection), peer, queue, events, reply_timeout * 1000);
-                flag->store(false);
-            });
-            handlers.push_back({std::move(thread), flag});
+            saying_hello.fetch_add(1);
+            try {
+                std::thread thread([&queue, events, &bounds, flag, peer = peer.to_string(),
+                                    connection = std::move(connection)]() mutable {
+                    serve_worker(std::move(connection), peer, queue, events, bounds);
+                    flag->store(false);
+                });
+                handlers.push_back({std::move(thread), flag});
+            } catch (const std::system_error& error) {  // no thread to be had: this connection only is refused
+                saying_hello.fetch_sub(1);
+                netutil::print_line("turned away " + peer.to_string() + ": " + error.what());
+            }
         }
         listener.reset();
         quit.request_stop();

@@ -367,7 +367,8 @@ TEST(UdpFork, EveryDatagramGetsItsOwnChildAndNoneIsLeftAZombie) {
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(), 0);
     EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: served \\d+ datagrams, one child process "
-                                                 "each \\(\\d+ children, all reaped\\)")));
+                                                 "each \\(\\d+ children, all reaped(, the --max-children limit \\(3\\) "
+                                                 "was reached \\d+ times?)?\\)")));
 }
 
 // Pool: a worker killed at any moment is reaped and replaced; the pool serves on, never naming the dead.
