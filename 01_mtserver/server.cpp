@@ -72,6 +72,7 @@ void handle_client(const std::string& name, int listen_fd, const netutil::StopPi
         if (message.find('\n') != std::string::npos) break;
         if (message.size() > kMaxMessage) {
             netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
+            message.resize(kMaxMessage);  // the rest is never read: closing the connection discards it
             break;
         }
     }

@@ -117,6 +117,7 @@ Outcome handle_request(const std::string& name, const Shared& shared) {
         if (message.find('\n') != std::string::npos) break;
         if (message.size() > kMaxMessage) {
             netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
+            message.resize(kMaxMessage);  // the rest is never read: closing the connection discards it
             break;
         }
     }

@@ -5,22 +5,22 @@
 // Watch for: one line per realtime signal with si_fd, si_code and si_band, like the slide's handlers;
 // large payloads and 100 clients echoed exactly; a client that stops reading gets its echo kept until
 // POLL_OUT; clients vanishing mid-stream cost only themselves; with RLIMIT_SIGPENDING forced down the
-// realtime queue overflows, SIGIO comes instead, and still every byte is echoed.
+// realtime queue overflows, SIGIO comes instead, and still every byte is echoed. The misbehaving clients,
+// descriptor exhaustion (EMFILE) and signals are in the fault suite, test_faults_echo.cpp.
+#include "tests/echo_helpers.hpp"
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
-#include <sstream>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
 using namespace harness;
+using namespace echo_helpers;
 
 namespace {
 
@@ -31,40 +31,6 @@ std::vector<std::string> client_args(uint16_t port, std::vector<std::string> ext
     std::vector<std::string> argv{kClient, "127.0.0.1", std::to_string(port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
-}
-
-// Sockets the server holds (from /proc/PID/fd): with every client gone, only the listening socket is left.
-int socket_count(pid_t pid) {
-    int sockets = 0;
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
-        std::error_code link_error;
-        const auto target = std::filesystem::read_symlink(entry.path(), link_error);
-        if (!link_error && target.string().rfind("socket:", 0) == 0) ++sockets;
-    }
-    return sockets;
-}
-
-// Server CPU time (user + system) in seconds, from /proc/PID/stat.
-double cpu_seconds(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text;
-    std::getline(stat, text);
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i)
-        if (i == 14 || i == 15) ticks += std::stod(field);
-    return ticks / double(::sysconf(_SC_CLK_TCK));
-}
-
-bool wait_only_listener(Process& server, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (socket_count(server.pid()) == 1) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return socket_count(server.pid()) == 1;
 }
 
 }  // namespace

@@ -4,75 +4,28 @@
 //
 // Demo of what is checked: ./server 9879 --mode poll   then   ./client --connections 500 --messages 10
 // Watch for: every byte echoed whatever the size; a client that stops reading costs only itself;
-// select refuses descriptors >= FD_SETSIZE; EMFILE pauses accepting (no CPU burnt) and the clients
-// waiting in the backlog are served once descriptors are free; epoll holds 10,000 connections.
+// select refuses descriptors >= FD_SETSIZE; epoll holds 10,000 connections. The misbehaving clients,
+// descriptor exhaustion (EMFILE) and signals are in the fault suite, test_faults_echo.cpp, over 06 and
+// every mode of 07.
+#include "tests/echo_helpers.hpp"
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
-#include <sstream>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
 using namespace harness;
+using namespace echo_helpers;
 
 namespace {
 
 const std::string kServer = program("07_epoll", "server");
 const std::string kClient = program("07_epoll", "client");
-
-// Server CPU time (user + system) in seconds, from /proc/PID/stat.
-double cpu_seconds(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text;
-    std::getline(stat, text);
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i)
-        if (i == 14 || i == 15) ticks += std::stod(field);
-    return ticks / double(::sysconf(_SC_CLK_TCK));
-}
-
-// Raises this process's soft descriptor limit (children inherit it); false if the hard limit is lower.
-bool raise_own_fd_limit(rlim_t wanted) {
-    rlimit limit{};
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-    if (limit.rlim_max < wanted) return false;
-    if (limit.rlim_cur < wanted) {
-        limit.rlim_cur = wanted;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
-    return true;
-}
-
-// Sockets the server holds (from /proc/PID/fd): with every client gone, only the listening socket is left.
-int socket_count(pid_t pid) {
-    int sockets = 0;
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
-        std::error_code link_error;
-        const auto target = std::filesystem::read_symlink(entry.path(), link_error);
-        if (!link_error && target.string().rfind("socket:", 0) == 0) ++sockets;
-    }
-    return sockets;
-}
-
-// Waits until the server holds only its listening socket: every client connection closed, none leaked.
-bool wait_only_listener(Process& server, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (socket_count(server.pid()) == 1) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return socket_count(server.pid()) == 1;
-}
 
 class EchoModes : public ::testing::TestWithParam<std::string> {
 protected:
@@ -201,28 +154,6 @@ TEST_P(EchoModes, FdSetsizeLimitOnlyForSelect) {
     // The first clients are still served after the refusals.
     connections.front()->send("again");
     EXPECT_EQ(connections.front()->read_exact(5, scaled(10s)), "again");
-}
-
-// Out of descriptors (EMFILE): the server pauses accepting rather than spinning on a listening socket it
-// cannot empty; the clients wait in the backlog and are all served once others close.
-TEST_P(EchoModes, EmfilePausesWithoutSpinningThenServesAll) {
-    auto server = start({}, {.rlimits = {{RLIMIT_NOFILE, 32}}});
-    const int total = 40, first = 20;
-    std::vector<std::unique_ptr<Connection>> connections;
-    for (int i = 0; i < total; ++i) {
-        connections.push_back(std::make_unique<Connection>(port_));  // completes in the backlog
-        connections.back()->send("ping\n");
-    }
-    ASSERT_TRUE(server->wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\) with \\d+ clients connected: new clients wait in the backlog")));
-    for (int i = 0; i < first; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
-    // Saturated and waiting: no CPU burnt.
-    const double before = cpu_seconds(server->pid());
-    std::this_thread::sleep_for(1s);
-    const double used = cpu_seconds(server->pid()) - before;
-    EXPECT_LT(used, 0.2) << "the server spins while out of descriptors";
-    for (int i = 0; i < first; ++i) connections[size_t(i)]->close();
-    for (int i = first; i < total; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
-    EXPECT_TRUE(server->wait_for_match(std::regex("accepting again \\(\\d+ clients connected\\)")));
 }
 
 // Idle connections cost an event-driven server nothing while they stay silent.
