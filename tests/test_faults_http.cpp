@@ -181,6 +181,8 @@ struct Mode {
     bool concurrent = true;  // iterative serves one client at a time
 };
 
+void PrintTo(const Mode& mode, std::ostream* out) { *out << mode.name; }
+
 std::string mode_name(const std::string& mode) {
     std::string name = mode;
     for (char& c : name)
@@ -332,7 +334,9 @@ TEST_P(FaultsHttp, ByteAtATimeRequestIsAnsweredWhenComplete) {
 // client at a time, others are served meanwhile; the idle timeout (no progress for 2 s) drops the reader,
 // and the iterative server then serves the one waiting.
 TEST_P(FaultsHttp, NeverReadingClientIsDroppedAndOthersAreServed) {
-    Server server(GetParam(), {"-v", "--idle-timeout", "2"});
+    // 2 s, longer in the slower sanitizer builds: the other client must be served before it passes.
+    const auto idle = std::chrono::duration_cast<std::chrono::seconds>(scaled(2s)).count();
+    Server server(GetParam(), {"-v", "--idle-timeout", std::to_string(idle)});
     server.settle();
     auto stuck = faults::never_reads(server.port, get("/big.bin"));
     ASSERT_TRUE(server.process->wait_for_text("GET /big.bin -> 200"));
@@ -350,9 +354,9 @@ TEST_P(FaultsHttp, NeverReadingClientIsDroppedAndOthersAreServed) {
 }
 
 // Out of descriptors: RLIMIT_NOFILE 32 and 40 clients keeping their connections open. Each client gets 200
-// or 503 (the modes that hold every connection in one process run out), or waits its turn (pools, iterative,
-// processes); meanwhile the server does not spin (its CPU time stays low). Once the clients leave,
-// everyone is served.
+// or 503 (thread and async, which hold every connection in one process, run out), or waits its turn
+// (pools, iterative, processes); meanwhile the server does not spin (its CPU time stays low). Once the
+// clients leave, everyone is served, the refused ones included.
 TEST_P(FaultsHttp, OutOfDescriptorsNoSpinAndEveryoneServedLater) {
     // Release build only: the sanitizers' runtimes need descriptors of their own (to start a thread, to
     // symbolize), so with none left they report errors of their own making.
@@ -381,7 +385,13 @@ TEST_P(FaultsHttp, OutOfDescriptorsNoSpinAndEveryoneServedLater) {
         else ADD_FAILURE() << "client " << i << " got " << reply.status;
         held[i].reset();
     }
-    EXPECT_GT(ok, 0);
+    // (ok may be 0: an event loop accepts every waiting client before reading any request, and then has no
+    // descriptor left to open the file for any of them.) Where each process holds one connection at a
+    // time, nobody runs out: everyone waits for a turn instead.
+    const std::string& concurrency = GetParam().args.at(1);
+    if (concurrency == "iterative" || concurrency == "process" || concurrency == "process-pool") {
+        EXPECT_EQ(ok, clients);
+    }
     for (const int i : refused) EXPECT_EQ(fetch(server.port, "/index.html").status, 200) << "client " << i << " again";
     EXPECT_TRUE(server.process->running());
     server.expect_nothing_left();
