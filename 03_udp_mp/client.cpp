@@ -167,7 +167,8 @@ int run_one(const Settings& settings, const netutil::SockAddr& server, const std
 
 int main(int argc, char** argv) {
     CLI::App app{"UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
-                 "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times."};
+                 "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times.\n"
+                 "MESSAGE holds at most 65507 bytes (one UDP datagram). Exits 0 when every process got its replies."};
     Settings settings;
     app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
     app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
@@ -179,7 +180,8 @@ int main(int argc, char** argv) {
                    "all on the conversation's port)")->capture_default_str()->check(CLI::Range(1L, 1000000L));
     app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
         ->capture_default_str()->check(CLI::Range(0.01, 600.0));
-    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up")
+    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up (in a "
+                   "conversation, to the server's port: a new conversation)")
         ->capture_default_str()->check(CLI::Range(0, 100));
     netutil::parse_or_exit(app, argc, argv);
     if (settings.message && settings.message->empty())

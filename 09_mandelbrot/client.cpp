@@ -52,7 +52,8 @@ bool manager_gone(const std::system_error& error) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
-                 "numbers, returns each column's grayscales 255 - k, until the manager says BYE."};
+                 "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
+                 "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
     std::string host = "localhost";
     int port = 11268;
     int retry_seconds = 10;

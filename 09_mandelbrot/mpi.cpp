@@ -217,7 +217,8 @@ int main(int argc, char** argv) {
     const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
     app.add_option("--schedule", schedule, "static: worker t computes the columns k with k mod n = t (the slide); "
                    "dynamic: the manager hands out the next column to whichever worker sent one back")
-        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))->default_str("static");
+        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case).description(""))->type_name("static|dynamic")
+        ->default_str("static");
     app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
         ->check(CLI::Range(1, mandelbrot::kMaxSide));
     app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()

@@ -238,7 +238,6 @@ struct Events {
     const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
 };
 
-// Why a worker's reply was not a column: raised inside serve_worker, caught there.
 // The bounds on one connection: --hello-timeout, --reply-timeout, and the count of connections still saying
 // hello, which the acceptor keeps at kMaxPending at the most.
 struct Bounds {
@@ -264,6 +263,7 @@ private:
     bool ended_ = false;
 };
 
+// Why a worker's reply was not a column: raised inside serve_worker, caught there.
 struct Lost {
     std::string why;
 };
@@ -524,7 +524,8 @@ int main(int argc, char** argv) {
     const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
     app.add_option("--schedule", schedule, "static: worker t gets the columns k with k mod n = t (the slide); "
                    "dynamic: one shared queue, a free worker takes the next column")
-        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case))->default_str("static");
+        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case).description(""))->type_name("static|dynamic")
+        ->default_str("static");
     app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
         ->check(CLI::Range(1, mandelbrot::kMaxSide));
     app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
