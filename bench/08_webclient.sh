@@ -218,8 +218,8 @@ for row in "${rows[@]}"; do
     tsv "$label" "$c10" "$c100" "$c1000" >>"$work/wrk.tsv"
 done
 echo
-plot 08_webclient_wrk "Requests per second of every concurrency mode and nginx, three wrk loads" --bars --key "outside top center horizontal" \
-    --title "08_webclient: requests/s serving a 4 KB page, best of $repeat runs of ${duration} s" \
+plot 08_webclient_wrk "Requests per second of every concurrency mode and nginx, three wrk loads" --bars --key "below horizontal" \
+    --title "08_webclient: requests/s serving a 4 KB page, $([ "$repeat" -gt 1 ] && echo "best of $repeat runs" || echo "one run") of ${duration} s" \
     --ylabel "requests per second" "$work/wrk.tsv"
 echo "Commands (PORT from the server's first line):"
 echo

@@ -92,7 +92,11 @@ script=$(mktemp "${TMPDIR:-/tmp}/plot.XXXXXX.gp")
     echo "set datafile separator '\t'"
     echo "set datafile missing '-'"
     echo "set datafile columnheaders"
-    echo "set title $(quote "$title") font 'sans,18'"
+    if [ -n "${QUICK:-}" ]; then  # a second line says these numbers come from a short run
+        printf 'set title %s."\\n(QUICK=1 run: short runs, indicative numbers)" font "sans,18"\n' "$(quote "$title")"
+    else
+        echo "set title $(quote "$title") font 'sans,18'"
+    fi
     echo "set xlabel $(quote "$xlabel")"
     echo "set ylabel $(quote "$ylabel")"
     if [ ${#clauses[@]} -gt 1 ]; then echo "set key $key box opaque samplen 5"; else echo "unset key"; fi
@@ -104,7 +108,6 @@ script=$(mktemp "${TMPDIR:-/tmp}/plot.XXXXXX.gp")
         echo "set y2label $(quote "$y2label")"
         echo "set y2tics; set border 11; set y2range [0:*]"
     fi
-    [ -n "${QUICK:-}" ] && echo "set label 'QUICK=1 run: short, indicative numbers' at screen 0.01, screen 0.02 left font ',11' tc rgb '#888888'"
     # A log axis from the first x to the last would hide the first tic: leave room on both sides.
     [ -n "$logx" ] && echo "set logscale x; set xrange [$(awk -F'\t' 'NR > 1 && $1 > 0 { if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
         END { print min / 1.4 ":" max * 1.4 }' "$data")]"
