@@ -27,7 +27,7 @@ plot() {
     if "$root/bench/plot.sh" "${options[@]}" "$data" "$docs/$name.svg" >&2; then
         echo "![$alt]($name.svg)"
     else
-        echo "(No plot: bench/plot.sh could not draw docs/$name.svg, see the messages of \`make bench\`.)"
+        echo "(No plot: bench/plot.sh could not draw $name.svg, see the messages of \`make bench\`.)"
     fi
     echo
 }
