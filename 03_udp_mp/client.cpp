@@ -5,8 +5,9 @@
 // datagrams and nothing tells the sender, so every request has a reply timeout and is sent again a few
 // times before the client gives up with an error. The client sends each datagram to where the last reply
 // came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the
-// rest of the conversation goes there, ending with `bye`; when the conversation's port stops answering, the
-// retry goes back to the well-known port for a new conversation.
+// rest of the conversation goes there, ending with `bye`. When the conversation's port is closed (its child
+// was killed: the kernel says so through a connected socket), the request goes back to the well-known port,
+// for a new conversation.
 // Usage: ./client [HOST] [PORT] [MESSAGE] [--processes K] [--count N] [--timeout SECONDS] [--retries R]
 // See also: server.cpp.
 #include "netutil/cli.hpp"
@@ -75,29 +76,36 @@ public:
     void say(const std::string& line) const { netutil::print_line(prefix_ + line); }
 
     // Sends `text` and returns the reply, sending again after each timeout, `retries` times at most.
-    std::string ask(const std::string& text) {
+    // In a conversation whose port turns out closed (its child is gone), the request goes to the server's
+    // well-known port again, for a new conversation, unless `may_restart` is false: then std::nullopt.
+    std::optional<std::string> ask(const std::string& text, bool may_restart = true) {
         const auto timeout = std::chrono::milliseconds(static_cast<long>(settings_.timeout_seconds * 1000));
+        bool restarted = false;
         for (int attempt = 0; attempt <= settings_.retries; ++attempt) {
-            // A conversation that stopped answering may have lost its child (killed, or ended by its idle
-            // timeout): the retry goes to the well-known port, where the server starts a new conversation.
-            const bool restart = attempt > 0 && moved_;
-            if (restart) {
-                peer_ = server_;
-                answered_ = false;
-                moved_ = false;
+            if (port_closed_) {
+                if (!may_restart) return std::nullopt;
+                restart_conversation();
+                restarted = true;
             }
-            if (::sendto(socket_.get(), text.data(), text.size(), 0, peer_.get(), peer_.length) == -1)
-                netutil::throw_errno("sendto " + peer_.to_string());
+            if (::sendto(socket_.get(), text.data(), text.size(), 0, peer_.get(), peer_.length) == -1) {
+                if (errno != ECONNREFUSED) netutil::throw_errno("sendto " + peer_.to_string());
+                port_closed_ = true;  // an ICMP error from an earlier datagram: try again at once
+                --attempt;
+                continue;
+            }
             if (attempt == 0) {
                 say("Sent to server: " + text);
                 say("Waiting for response...");
+            } else if (restarted) {
+                say("Sent again to " + server_.to_string() + ", for a new conversation (retry " + std::to_string(attempt) +
+                    " of " + std::to_string(settings_.retries) + ")");
             } else {
                 say("No reply within " + seconds_text(settings_.timeout_seconds) + " s: sent again (retry " +
-                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")" +
-                    (restart ? " to " + server_.to_string() + ", for a new conversation" : ""));
+                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
             }
+            restarted = false;
             const auto deadline = std::chrono::steady_clock::now() + timeout;
-            if (std::optional<std::string> reply = receive_until(deadline)) return *reply;
+            if (std::optional<std::string> reply = receive_until(deadline)) return reply;
         }
         netutil::throw_error(ETIMEDOUT, "no reply from " + peer_.to_string() + " after " +
                                             std::to_string(settings_.retries + 1) + " tries, " +
@@ -106,10 +114,13 @@ public:
 
     // The whole exchange: `count` requests, then `bye` if the server moved the conversation to a new port.
     void run(const std::string& message) {
-        for (long i = 0; i < settings_.count; ++i) say("Received message from server: " + ask(message));
+        for (long i = 0; i < settings_.count; ++i) say("Received message from server: " + *ask(message));
         if (moved_) {
-            const std::string answer = ask(kGoodbye);
-            say(answer == kGoodbye ? "The server said bye" : "Received message from server: " + answer);
+            const std::optional<std::string> answer = ask(kGoodbye, false);
+            if (!answer)
+                say("The conversation's port is closed: nobody to say bye to");
+            else
+                say(*answer == kGoodbye ? "The server said bye" : "Received message from server: " + *answer);
         }
         socket_.reset();
         say("Socket closed");
@@ -118,6 +129,8 @@ public:
 private:
     // The next reply before `deadline`. Until the first reply, any port of the server's host may answer
     // (the conversation server answers from a new one); after that, only the address that answered.
+    // A conversation's socket is connected to the child's port, so that the kernel reports an ICMP "port
+    // unreachable" as ECONNREFUSED (UNP 8.11): then the child is gone (port_closed_), not merely slow.
     std::optional<std::string> receive_until(std::chrono::steady_clock::time_point deadline) {
         std::vector<char> buffer(kMaxDatagram + 1);
         for (;;) {
@@ -128,6 +141,11 @@ private:
             netutil::SockAddr from;
             const ssize_t n = ::recvfrom(socket_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT, from.get(), &from.length);
             if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+            if (n == -1 && errno == ECONNREFUSED && moved_) {
+                say("The conversation's port " + std::to_string(peer_.port()) + " is closed: its child is gone");
+                port_closed_ = true;
+                return std::nullopt;
+            }
             if (n == -1) netutil::throw_errno("recvfrom");
             const bool from_peer = from.to_string() == peer_.to_string();
             if (!from_peer && (answered_ || from.host() != server_.host())) {
@@ -138,10 +156,22 @@ private:
                 say("The server answers from port " + std::to_string(from.port()) + ": the conversation goes on there");
                 peer_ = from;
                 moved_ = true;
+                if (::connect(socket_.get(), peer_.get(), peer_.length) == -1) netutil::throw_errno("connect " + peer_.to_string());
             }
             answered_ = true;
             return std::string(buffer.data(), static_cast<size_t>(n));
         }
+    }
+
+    // Back to the well-known port: the socket is disconnected (AF_UNSPEC), any port of the server may answer.
+    void restart_conversation() {
+        sockaddr unspecified{};
+        unspecified.sa_family = AF_UNSPEC;
+        ::connect(socket_.get(), &unspecified, sizeof unspecified);
+        peer_ = server_;
+        answered_ = false;
+        moved_ = false;
+        port_closed_ = false;
     }
 
     const Settings& settings_;
@@ -151,6 +181,7 @@ private:
     std::string prefix_;
     bool answered_ = false;
     bool moved_ = false;
+    bool port_closed_ = false;  // the conversation's port answered with ICMP port unreachable
 };
 
 int run_one(const Settings& settings, const netutil::SockAddr& server, const std::string& prefix) {
@@ -180,8 +211,8 @@ int main(int argc, char** argv) {
                    "all on the conversation's port)")->capture_default_str()->check(CLI::Range(1L, 1000000L));
     app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
         ->capture_default_str()->check(CLI::Range(0.01, 600.0));
-    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up (in a "
-                   "conversation, to the server's port: a new conversation)")
+    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up (a "
+                   "conversation whose port is closed starts again at the server's port)")
         ->capture_default_str()->check(CLI::Range(0, 100));
     netutil::parse_or_exit(app, argc, argv);
     if (settings.message && settings.message->empty())

@@ -190,8 +190,9 @@ TEST(FaultsUdp, PoolWorkerKilledMidRequestIsReplacedAndTheRetryAnswered) {
     faults::expect_nothing_left(server, before);
 }
 
-// A conversation child killed mid-conversation: its port goes silent; the client's retry goes back to the
-// well-known port, a new conversation answers, and the client finishes its requests and says bye there.
+// A conversation child killed mid-conversation: its port is closed, which the client's connected socket
+// learns on its retry (ICMP port unreachable); it goes back to the well-known port, a new conversation
+// answers, and the client finishes its requests and says bye there.
 TEST(FaultsUdp, ConversationChildKilledMidConversationIsRestartedOnRetry) {
     Process server({kUdpServer, "0", "--mode", "conversation", "--delay-ms", "200", "--idle-timeout", "0.5"});
     const uint16_t port = server.wait_for_listening();
@@ -204,7 +205,8 @@ TEST(FaultsUdp, ConversationChildKilledMidConversationIsRestartedOnRetry) {
     const pid_t child = static_cast<pid_t>(std::stol(second->substr(0, second->find(':'))));
     ASSERT_EQ(::kill(child, SIGKILL), 0);
     EXPECT_EQ(client.wait_exit(scaled(20s)), 0);
-    EXPECT_TRUE(client.wait_for_text(", for a new conversation"));
+    EXPECT_TRUE(client.wait_for_text(" is closed: its child is gone"));
+    EXPECT_TRUE(client.wait_for_text(", for a new conversation (retry "));
     EXPECT_TRUE(client.wait_for_text("The server said bye\nSocket closed\n"));
     EXPECT_EQ(wait_count(server, std::regex("\\d+: talks with .*"), 3), 3u) << "settle, talk, talk again";
     faults::expect_nothing_left(server, before);
