@@ -133,7 +133,8 @@ void child_main(int index, const Settings& s, ChildReport& report) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Load client of the server models (labs 04 and 05): NCHILDREN processes each make NLOOPS\n"
-                 "connections asking for NBYTES bytes, check every byte count, and print a summary.\n"
+                 "connections asking for NBYTES bytes, check every byte count, and print a summary; after any\n"
+                 "error, a second line counts the errors by kind (the first 5 of each child are shown on stderr).\n"
                  "Exit status 0 only when every reply was right."};
     Settings s;
     app.add_option("HOST", s.host, "server to connect to")->capture_default_str();
@@ -146,7 +147,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1L, byte_count::kMaxBytes));
     app.add_option("--requests", s.requests, "requests on each connection before closing it")
         ->capture_default_str()->check(CLI::Range(1, 100000));
-    app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection or a reply")
+    app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection, or for more of a reply")
         ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
     netutil::parse_or_exit(app, argc, argv);
 

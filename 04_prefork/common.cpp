@@ -48,11 +48,6 @@ std::string model_description(Model model) {
 // ------------------------------------------------------------------------------------------------ parent
 
 namespace {
-const sigset_t& parent_signal_set() {
-    static const sigset_t set = netutil::signal_set({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
-    return set;
-}
-
 // SIGHUP (the terminal was closed) stops the server like SIGTERM, unless the server was started with it
 // ignored (`nohup ./server ...`): then it stays ignored, in the parent and in every child.
 bool hangup_ignored_at_start = false;
@@ -67,9 +62,12 @@ ParentSignals::ParentSignals() {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (const int signo : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(signo, &dfl, nullptr);
+    // An ignored SIGHUP is left out of the set: a blocked signal is queued even while ignored.
+    const sigset_t set = hangup_ignored_at_start ? netutil::signal_set({SIGINT, SIGTERM, SIGCHLD})
+                                                 : netutil::signal_set({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
     if (!hangup_ignored_at_start) ::sigaction(SIGHUP, &dfl, nullptr);
-    netutil::block_signals(parent_signal_set());
-    fd_ = netutil::make_signalfd(parent_signal_set());
+    netutil::block_signals(set);
+    fd_ = netutil::make_signalfd(set);
 }
 
 ParentSignals::Pending ParentSignals::read() {

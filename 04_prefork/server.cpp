@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
     using prefork::Model;
     CLI::App app{"Server design alternatives with processes (UNP ch. 30): every model serves the byte-count\n"
                  "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
-                 "bytes). Ctrl-C: children stopped and reaped, then connections per child and CPU time printed."};
+                 "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
+                 "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: children\n"
+                 "stopped and reaped, then connections per child and CPU time printed, exit 0."};
     int port = 9877;
     std::string bind_address = "0.0.0.0";
     prefork::Settings settings;
@@ -40,7 +42,8 @@ int main(int argc, char** argv) {
                                                  {"nolock", Model::NoLock},       {"flock", Model::Flock},
                                                  {"mutex", Model::Mutex},         {"pass", Model::Pass}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("NCHILDREN", settings.nchildren, "children in the pool (the preforked models)")
+    app.add_option("NCHILDREN", settings.nchildren,
+                   "children in the pool (nolock, flock, mutex, pass; iterative and fork ignore it)")
         ->capture_default_str()->check(CLI::Range(1, 1000));
     std::string model = "nolock";
     app.add_option("--model", model,
@@ -50,13 +53,16 @@ int main(int argc, char** argv) {
         ->transform(CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass"}, CLI::ignore_case))
         ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
-                   "seconds a connection may stay without completing a request before it is closed (0: never, "
-                   "as in the book, so idle clients can starve a pool)")
+                   "seconds a connection may go without completing a request, or a client without reading its "
+                   "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
         ->capture_default_str()->check(CLI::Range(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
-                   "fork model: children serving at once; above it new clients wait in the backlog")
+                   "fork model: children serving at once; above it the server says so once and new clients wait "
+                   "in the listen backlog")
         ->capture_default_str()->check(CLI::Range(1, 100000));
-    app.add_option("--grace", settings.grace_s, "seconds busy children get to finish on Ctrl-C before being killed")
+    app.add_option("--grace", settings.grace_s,
+                   "on Ctrl-C, SIGTERM or SIGHUP: seconds busy children get to finish the request in hand "
+                   "before being killed")
         ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);

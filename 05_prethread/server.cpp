@@ -51,14 +51,17 @@ int main(int argc, char** argv) {
     using prethread::Model;
     CLI::App app{"Server design alternatives with threads (UNP ch. 30): every model serves the byte-count\n"
                  "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
-                 "bytes). Ctrl-C: threads stopped and joined, then connections per thread and CPU time printed."};
+                 "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
+                 "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: threads\n"
+                 "finish the request in hand and are joined, then connections per thread and CPU time printed,\n"
+                 "exit 0."};
     int port = 9877;
     std::string bind_address = "0.0.0.0";
     prethread::Settings settings;
     const std::map<std::string, Model> models = {
         {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("NTHREADS", settings.nthreads, "threads in the pool (the prethreaded models)")
+    app.add_option("NTHREADS", settings.nthreads, "threads in the pool (accept, main; thread ignores it)")
         ->capture_default_str()->check(CLI::Range(1, 1000));
     std::string model = "accept";
     app.add_option("--model", model,
@@ -67,14 +70,16 @@ int main(int argc, char** argv) {
         ->transform(CLI::IsMember({"thread", "accept", "main"}, CLI::ignore_case))
         ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
-                   "seconds a connection may stay without completing a request before it is closed (0: never, "
-                   "as in the book, so idle clients can starve a pool)")
+                   "seconds a connection may go without completing a request, or a client without reading its "
+                   "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
         ->capture_default_str()->check(CLI::Range(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
-                   "thread model: threads serving at once; above it new clients wait in the backlog")
+                   "thread model: threads serving at once; above it the server says so once and new clients wait "
+                   "in the listen backlog")
         ->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--array-size", settings.array_size,
-                   "main model: slots of the shared descriptor array (the slide's MAXNCLI)")
+                   "main model: slots of the shared descriptor array (the slide's MAXNCLI); when it is full the "
+                   "main thread waits (and says so once) and new clients wait in the listen backlog")
         ->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
