@@ -209,7 +209,7 @@ class FaultsByteCount : public testing::TestWithParam<ModelCase> {};
 
 INSTANTIATE_TEST_SUITE_P(Labs04and05, FaultsByteCount, testing::ValuesIn(all_models()), byte_count_suite::case_name);
 
-// Two requests on one connection; the client resets in the middle of the second (1 MiB) reply. Only that
+// Requests on one connection; the client resets in the middle of the second reply (of 8 MiB). Only that
 // connection ends ("vanished"); the server holds nothing more than before and serves the next client.
 TEST_P(FaultsByteCount, AResetInTheMiddleOfALaterReplyLeavesNothingBehind) {
     auto [server, port] = start(GetParam(), 2);
@@ -227,8 +227,8 @@ TEST_P(FaultsByteCount, AResetInTheMiddleOfALaterReplyLeavesNothingBehind) {
     faults::expect_nothing_left(*server, before);
 }
 
-// "No more requests" (shutdown SHUT_WR) after three: every reply still arrives whole, then the server
-// closes. The FIN comes while the server is still writing the 1 MiB reply.
+// "No more requests" (shutdown SHUT_WR) right after three: the FIN arrives before the replies are written,
+// and every reply still arrives whole, then the server closes.
 TEST_P(FaultsByteCount, AHalfCloseAfterTheRequestsStillGetsEveryReplyWhole) {
     auto [server, port] = start(GetParam(), 2);
     const faults::Footprint before = faults::footprint(*server);
@@ -258,7 +258,7 @@ TEST_P(FaultsByteCount, ARequestSentAByteAtATimeIsAnsweredWhole) {
     faults::expect_nothing_left(*server, before);
 }
 
-// A client asks for 1 MiB and never reads it: the server's write blocks. In every model but iterative,
+// A client asks for 8 MiB and never reads it: the server's write blocks. In every model but iterative,
 // that holds one worker (process or thread) only, and another client is served at once, well before the
 // idle timeout (10 s) could free anything. The iterative server serves one client at a time: the other
 // client waits until the write gives up after --idle-timeout (1 s here), logged as `vanished`.
