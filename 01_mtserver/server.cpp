@@ -132,9 +132,12 @@ int main(int argc, char** argv) {
         netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
-        // `stop` (async-signal-safe); the handlers do the rest.
+        // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
+        struct sigaction hangup {};
+        ::sigaction(SIGHUP, nullptr, &hangup);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
+        if (hangup.sa_handler != SIG_IGN) netutil::stop_on_signals(stop, {SIGHUP});
 
         std::vector<std::thread> handlers;
         netutil::print_line("server starts " + std::to_string(nclients) + " threads");

@@ -286,9 +286,12 @@ int main(int argc, char** argv) {
                                 " handlers are enough");
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
-        // `stop` (async-signal-safe); the handlers do the rest.
+        // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
+        struct sigaction hangup {};
+        ::sigaction(SIGHUP, nullptr, &hangup);
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
+        if (hangup.sa_handler != SIG_IGN) netutil::stop_on_signals(stop, {SIGHUP});
 
         DoneBoard board;
         const Shared shared{listener.get(), stop,

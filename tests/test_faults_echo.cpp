@@ -19,6 +19,7 @@
 //                                          no CPU: SigioServer.IdleConnectionsCostNoCpu, EchoModes.IdleConnectionsCostNoCpu
 //     SIGINT, SIGTERM, SIGHUP during load  FaultsEchoSignals.StopDuringLoadEchoesEveryAcceptedClient
 //     SIGPIPE sent to the server           FaultsEcho.SigpipeDoesNotKillTheServer
+//     SIGHUP under nohup (stays ignored)   FaultsEcho.UnderNohupSighupIsIgnored
 //     select and FD_SETSIZE                EchoModes.FdSetsizeLimitOnlyForSelect
 //     realtime signal queue overflow (06)  SigioServer.RealtimeQueueOverflowLosesNothing
 //
@@ -32,6 +33,7 @@
 //                                          Managers.SigintGivesUpOnASilentClientAfterTheGracePeriod
 //     SIGINT, SIGTERM, SIGHUP during load  FaultsMtServersSignals.StopDuringLoadKeepsEveryAcceptedMessage
 //     SIGPIPE sent to the server           FaultsMtServers.SigpipeDoesNotKillTheServer
+//     SIGHUP under nohup (stays ignored)   FaultsMtServers.UnderNohupSighupIsIgnored
 //     a message over the limit (1 MiB, 64 KiB: in --help and the READMEs)
 //                                          FaultsMtServers.AMessageOverTheLimitIsCutOffSayingSo; under it, in
 //                                          80-byte pieces: MtServer.AMessageLongerThanOneBufferArrivesWhole
@@ -106,9 +108,11 @@ const std::vector<EchoServer> kEchoServers = {{"sigio", "06_sigio", ""},
 // What the echo servers share, whichever the parameterization.
 class EchoFixture {
 protected:
-    std::unique_ptr<Process> start_echo(const EchoServer& kind, std::vector<std::string> extra = {}, Options options = {}) {
+    std::unique_ptr<Process> start_echo(const EchoServer& kind, std::vector<std::string> extra = {}, Options options = {},
+                                        bool under_nohup = false) {
         kind_ = kind;
         std::vector<std::string> argv{program(kind.lab, "server"), "0"};
+        if (under_nohup) argv.insert(argv.begin(), "/usr/bin/nohup");  // SIGHUP ignored, then exec: the same process
         if (!kind.mode.empty()) argv.insert(argv.end(), {"--mode", kind.mode});
         argv.insert(argv.end(), extra.begin(), extra.end());
         options.name = "server " + kind.name;
@@ -330,6 +334,19 @@ TEST_P(FaultsEcho, SigpipeDoesNotKillTheServer) {
     faults::expect_nothing_left(*server, before);
 }
 
+// Started under nohup (SIGHUP ignored), the server keeps SIGHUP ignored: closing the terminal does not stop
+// it; SIGTERM still does.
+TEST_P(FaultsEcho, UnderNohupSighupIsIgnored) {
+    auto server = start_echo(GetParam(), {}, {}, true);
+    ASSERT_NE(port_, 0);
+    server->signal(SIGHUP);
+    expect_served("still here");
+    EXPECT_TRUE(server->running());
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGTERM: 1 connections served.*")));
+}
+
 INSTANTIATE_TEST_SUITE_P(EchoServers, FaultsEcho, ::testing::ValuesIn(kEchoServers),
                          [](const auto& info) { return info.param.name; });
 
@@ -517,6 +534,25 @@ TEST_P(FaultsMtServers, SigpipeDoesNotKillTheServer) {
     }
     faults::expect_nothing_left(*server, before);
     finish_with_a_good_client(*server, "two");
+}
+
+// Started under nohup (SIGHUP ignored), the server keeps SIGHUP ignored; SIGTERM still stops it.
+TEST_P(FaultsMtServers, UnderNohupSighupIsIgnored) {
+    std::vector<std::string> argv{"/usr/bin/nohup", program(GetParam().lab, "server"), "0"};
+    argv.insert(argv.end(), GetParam().args.begin(), GetParam().args.end());
+    Process server(argv, {.name = "server " + GetParam().name + " under nohup"});
+    port_ = server.wait_for_listening();
+    ASSERT_TRUE(server.wait_for_text(" threads\n"));
+    kind_ = GetParam();
+    server.signal(SIGHUP);
+    const Result first = run({program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"},
+                             "", scaled(10s));
+    EXPECT_EQ(first.status, 0) << first.err;
+    EXPECT_TRUE(server.wait_for_match(std::regex("\\d+ received one")));
+    EXPECT_TRUE(server.running());
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM.*")));
 }
 
 INSTANTIATE_TEST_SUITE_P(HandlerThreads, FaultsMtServers, ::testing::ValuesIn(kThreadedServers),
