@@ -24,6 +24,7 @@
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
 
+#include <csignal>
 #include <fcntl.h>
 #include <map>
 
@@ -110,9 +111,14 @@ int main(int argc, char** argv) {
                             (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
-        // every thread and every child process watches: all three are the same graceful stop.
+        // every thread and every child process watches: all three are the same graceful stop. Started with
+        // SIGHUP ignored (`nohup ./server ...`, meant to outlive its terminal), it stays ignored, in the
+        // children too (they inherit the disposition).
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
+        struct sigaction hangup {};
+        ::sigaction(SIGHUP, nullptr, &hangup);
+        if (hangup.sa_handler == SIG_IGN) netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
+        else netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         const std::string& mode = settings.concurrency;
         if (mode == "iterative") web::run_iterative(listener.get(), settings, stop);

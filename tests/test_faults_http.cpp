@@ -19,6 +19,7 @@
 //   SIGINT / SIGTERM under the client's load ... FaultsHttpSignals.StopDuringLoadAnswersEveryAcceptedRequest
 //   SIGPIPE sent to the server ................. FaultsHttp.SigpipeIsHarmless
 //   SIGHUP (the terminal closed) ............... FaultsHttp.SighupStopsGracefullyLikeSigterm
+//   SIGHUP under nohup (ignored at start) ...... FaultsHttp.UnderNohupSighupIsIgnored
 //   a process-pool worker killed (kill -9) ..... FaultsHttpPool.KilledWorkerIsReplacedAndThePoolServesOn
 //   Ctrl-C during a transfer, idle keep-alive .. test_08: CtrlCLetsEveryResponseInProgressComplete,
 //                                               CtrlCClosesIdleKeepAliveConnectionsAtOnce
@@ -204,7 +205,8 @@ const std::vector<Mode> kModes = {
 // Starts a server, waits until it is idle with every pool member started, and remembers its footprint.
 class Server {
 public:
-    Server(const Mode& mode, std::vector<std::string> extra, Options options = {}) {
+    // `nohup`: started as `nohup ./server ...`, with SIGHUP ignored.
+    Server(const Mode& mode, std::vector<std::string> extra, Options options = {}, bool nohup = false) {
         std::vector<std::string> argv{kServer, "-p", "0", "-f", site().base.string()};
         argv.insert(argv.end(), mode.args.begin(), mode.args.end());
         argv.insert(argv.end(), extra.begin(), extra.end());
@@ -220,6 +222,7 @@ public:
         if (concurrency == "async") idle_threads_ = value("--workers", 1);
         if (concurrency == "process-pool") idle_children_ = static_cast<size_t>(value("--processes", 4));
         options.name = "server " + mode.name;
+        if (nohup) argv.insert(argv.begin(), "/usr/bin/nohup");
         process = std::make_unique<Process>(argv, options);
         port = process->wait_for_listening();
     }
@@ -454,6 +457,25 @@ TEST_P(FaultsHttp, SighupStopsGracefullyLikeSigterm) {
     EXPECT_TRUE(server.process->wait_for_text("server stopped by SIGHUP, every thread joined and every child reaped"));
     EXPECT_TRUE(server.process->wait_for_text(" requests in all"));
     EXPECT_TRUE(group_gone(*server.process));
+}
+
+// Started under nohup (SIGHUP ignored: meant to outlive its terminal), the server leaves SIGHUP ignored, in
+// its threads and its children: a SIGHUP to the whole group changes nothing, a connection in progress
+// carries on.
+TEST_P(FaultsHttp, UnderNohupSighupIsIgnored) {
+    Server server(GetParam(), {}, {}, true);
+    server.settle();
+    Connection kept(server.port);
+    kept.send(get("/index.html"));
+    EXPECT_EQ(read_reply(kept).status, 200);
+    server.process->signal_group(SIGHUP);
+    kept.send(get("/page.html", "Connection: close\r\n"));
+    EXPECT_EQ(read_reply(kept).body, site().page) << "the connection in progress carries on";
+    EXPECT_TRUE(kept.wait_closed());
+    EXPECT_EQ(fetch(server.port, "/page.html").body, site().page);
+    EXPECT_TRUE(server.process->running());
+    server.expect_nothing_left();
+    server.interrupt_and_expect_clean_exit();
 }
 
 namespace {
