@@ -57,6 +57,8 @@ TEST(MtServer, SlideTranscriptNoClientBlocksAnother) {
 
     b.write("this is B\n");
     EXPECT_EQ(b.wait_exit(), 0);
+    // B's handler prints before C types: a client exiting does not mean its handler has printed yet.
+    ASSERT_TRUE(server.wait_for_match(std::regex("\\d received this is B")));
     c.write("this is C\n");
     EXPECT_EQ(c.wait_exit(), 0);
     // B and C are served although A connected first and has sent nothing yet.
