@@ -566,7 +566,7 @@ TEST(UdpServer, HelpExitsZeroAndShowsTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
     for (const char* text : {"10001", "--mode", "iterative", "conversation", "--workers", "--square", "--max-children",
-                             "--idle-timeout", "--grace"})
+                             "--idle-timeout", "--grace", "--delay-ms", "SIGHUP", "65507"})
         EXPECT_NE(server.out.find(text), std::string::npos) << text;
     const Result client = run({kClient, "--help"});
     EXPECT_EQ(client.status, 0);

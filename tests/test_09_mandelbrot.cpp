@@ -363,7 +363,7 @@ TEST(Mandelbrot, UsageErrorsExit2) {
     const Result help = run({kServer, "--help"});
     EXPECT_EQ(help.status, 0);
     for (const std::string word : {"--schedule", "static", "dynamic", "--width", "500", "--height", "400", "--local",
-                                   "mandelbrot.pgm", "11268"})
+                                   "mandelbrot.pgm", "11268", "--hello-timeout", "--reply-timeout", "SIGHUP"})
         EXPECT_NE(help.out.find(word), std::string::npos) << word;
     // An unwritable picture is a runtime error naming the file.
     const Result unwritable = run({kServer, "--local", "--width", "8", "--height", "8", "-o", "/nonexistent/dir/x.pgm"});

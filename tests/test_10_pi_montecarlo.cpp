@@ -279,6 +279,7 @@ TEST(PiMonteCarlo, UsageErrorsExit2) {
     }
     const Result help = run({kServer, "--help"});
     EXPECT_EQ(help.status, 0);
-    for (const std::string word : {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269"})
+    for (const std::string word : {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269", "--hello-timeout",
+                               "--reply-timeout", "SIGHUP"})
         EXPECT_NE(help.out.find(word), std::string::npos) << word;
 }
