@@ -327,10 +327,11 @@ std::pair<long, long> counter_totals(const std::string& out) {
 
 // "Using Mutex": two threads, NLOOP = 5000 each, under the mutex: never an update lost.
 TEST(Counter, WithTheMutexTheTotalIsExact) {
-    const Result slide = run({kCounter});
+    // A yield under the mutex per increment: seconds of run time on a loaded machine, hence the deadlines.
+    const Result slide = run({kCounter}, "", scaled(60s));
     EXPECT_EQ(slide.status, 0);
     EXPECT_EQ(slide.out, "counter = 10000 (expected 10000, with the mutex)\n");
-    const Result more = run({kCounter, "--threads", "4", "--loops", "20000"});
+    const Result more = run({kCounter, "--threads", "4", "--loops", "20000"}, "", scaled(60s));
     EXPECT_EQ(counter_totals(more.out), std::make_pair(80000L, 80000L)) << more.out;
 }
 
