@@ -223,7 +223,13 @@ public:
         if (concurrency == "process-pool") idle_children_ = static_cast<size_t>(value("--processes", 4));
         options.name = "server " + mode.name;
         if (nohup) argv.insert(argv.begin(), "/usr/bin/nohup");
+        // Otherwise SIGHUP's default action: this test program may itself run under nohup, and an ignored
+        // signal stays ignored across fork and exec (which the server honours).
+        struct sigaction hangup {}, saved {};
+        hangup.sa_handler = SIG_DFL;
+        ::sigaction(SIGHUP, &hangup, &saved);
         process = std::make_unique<Process>(argv, options);
+        ::sigaction(SIGHUP, &saved, nullptr);
         port = process->wait_for_listening();
     }
 
