@@ -129,7 +129,12 @@ Process::Process(std::vector<std::string> argv, Options options) {
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::signal(SIGPIPE, SIG_DFL);
+        // A signal ignored by whoever started the tests (nohup, a CI runner) would stay ignored across
+        // exec: every program starts with the defaults a user's shell gives it.
+        for (const int signo : {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT}) ::signal(signo, SIG_DFL);
+        // Nor does it inherit the test runner's other descriptors: a descriptor count or an RLIMIT_NOFILE
+        // test sees only what the program opened itself.
+        ::syscall(SYS_close_range, 3U, ~0U, 0U);
         for (const auto& [resource, value] : options.rlimits) {
             const rlimit limit{value, value};
             ::setrlimit(static_cast<int>(resource), &limit);
