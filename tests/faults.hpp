@@ -101,7 +101,9 @@ inline std::unique_ptr<Connection> trickle(uint16_t port, std::string_view reque
 
 // Opens a connection with a small receive buffer and sends `request` without ever reading: once the
 // socket buffers fill, the server's writes to it block (or return EAGAIN). Keep it alive while checking
-// that other clients are served; destroy it to let the server go.
+// that other clients are served; destroy it to let the server go. `request` is sent before returning, so
+// it must fit the socket buffers: a request whose reply is large (a byte count, an HTTP GET), not a large
+// upload (an echo server's stuck client needs a sender thread of its own).
 inline std::unique_ptr<Connection> never_reads(uint16_t port, std::string_view request) {
     auto connection = std::make_unique<Connection>(port);
     const int small = 4096;
