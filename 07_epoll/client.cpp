@@ -64,12 +64,26 @@ void ensure_descriptors(size_t needed) {
     netutil::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit RLIMIT_NOFILE");
 }
 
-netutil::UniqueFd connect_to(const netutil::SockAddr& address, const std::string& where) {
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
+
+// One connection to an address resolved once (resolving 10,000 times would measure the resolver). A server
+// whose backlog is full drops the SYN and the kernel retries for minutes: SO_SNDTIMEO bounds the connect
+// (Linux reports EINPROGRESS when it runs out), so the client never waits forever.
+netutil::UniqueFd connect_to(const netutil::SockAddr& address, const std::string& where, double timeout_seconds) {
     netutil::UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) netutil::throw_errno("socket");
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+    netutil::set_send_timeout(fd.get(), timeout);
     while (::connect(fd.get(), address.get(), address.length) == -1) {
+        if (errno == EINPROGRESS || errno == EAGAIN)
+            throw std::runtime_error("connect to " + where + ": no answer within " + fixed(timeout_seconds, 0) + " s");
         if (errno != EINTR) netutil::throw_errno("connect to " + where);
     }
+    netutil::set_send_timeout(fd.get(), std::chrono::milliseconds(0));
     return fd;
 }
 
@@ -100,12 +114,6 @@ std::optional<ProcessCpu> cpu_of(int pid) {
     return cpu;
 }
 
-std::string fixed(double value, int decimals) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", decimals, value);
-    return text;
-}
-
 // One active connection: sends a message, reads the whole echo back (checking it), then the next one.
 struct Active {
     netutil::UniqueFd fd;
@@ -124,7 +132,7 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
     // M idle connections, each proven served by a one-byte echo, then left silent.
     std::vector<netutil::UniqueFd> idle;
     idle.reserve(size_t(load.idle));
-    for (int i = 0; i < load.idle; ++i) idle.push_back(connect_to(address, where));
+    for (int i = 0; i < load.idle; ++i) idle.push_back(connect_to(address, where, load.timeout_seconds));
     for (auto& fd : idle) netutil::write_all(fd.get(), "i", 1);
     for (size_t i = 0; i < idle.size(); ++i) {
         char byte = 0;
@@ -137,7 +145,7 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
 
     std::vector<Active> active(size_t(load.connections));
     for (auto& connection : active) {
-        connection.fd = connect_to(address, where);
+        connection.fd = connect_to(address, where, load.timeout_seconds);
         netutil::set_nonblocking(connection.fd.get());
     }
     const auto cpu_before = load.server_pid ? cpu_of(load.server_pid) : std::nullopt;
@@ -270,7 +278,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
     auto* pid = app.add_option("--server-pid", load.server_pid, "load: also print the CPU time this process (the server)\n"
                                "used during the active messages, from /proc, per 100000 messages")->check(CLI::PositiveNumber);
-    app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for an echo before giving up")
+    app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
         ->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
