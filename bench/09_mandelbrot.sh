@@ -134,7 +134,7 @@ echo "The lecture gives no timings, only the figure of 16,652,580 iterations for
 echo "see 09_mandelbrot/README.md). What it predicts: the columns through the set cost up to 255 iterations a pixel,"
 echo "those outside a few, so equal *numbers* of columns are not equal *work*. The slide's static assignment deals the"
 echo "columns out cyclically (k mod n), which spreads the expensive middle over all workers, so its spread stays small;"
-echo "the dynamic queue balances whatever the costs. With more workers than cores (4 on 2) the wall time cannot improve."
+echo "the dynamic queue balances whatever the costs. With more workers than cores (4 on 2) the speed-up cannot pass the number of cores: 4 workers gain little or nothing over 2."
 echo
 echo "### Sockets beside MPI"
 echo
