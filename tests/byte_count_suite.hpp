@@ -12,7 +12,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
 #include <csignal>
 #include <dirent.h>
 #include <numeric>
@@ -103,24 +102,9 @@ inline int count_fds(pid_t pid) {
     return count;
 }
 
-// True once nothing of the process group `pgid` is left (the server reaped every child before exiting).
-inline bool group_gone(pid_t pgid, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::kill(-pgid, 0) == -1 && errno == ESRCH) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
 // Waits (with a deadline) until `server` has `n` live, non-zombie children.
 inline bool wait_for_children(Process& server, size_t n, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (server.children().size() == n && server.zombie_children().empty()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return wait_until([&] { return server.children().size() == n && server.zombie_children().empty(); }, timeout);
 }
 
 class ByteCountServer : public testing::TestWithParam<ModelCase> {};

@@ -1,36 +1,20 @@
 // tests/echo_helpers.hpp: what the tests of the single-process echo servers (06_sigio, 07_epoll) and their
-// fault suite (test_faults_echo.cpp) look at from outside: the server's sockets and CPU time, from /proc.
+// fault suite (test_faults_echo.cpp) look at from outside: the server's sockets, from /proc (its CPU time:
+// harness::cpu_seconds).
 #pragma once
 
 #include "tests/harness.hpp"
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <thread>
 #include <unistd.h>
 
 namespace echo_helpers {
 
 using namespace std::chrono_literals;
-
-// Server CPU time (user + system) in seconds, from /proc/PID/stat (10 ms ticks).
-inline double cpu_seconds(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text;
-    std::getline(stat, text);
-    if (text.empty()) return 0;
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i)
-        if (i == 14 || i == 15) ticks += std::stod(field);
-    return ticks / double(::sysconf(_SC_CLK_TCK));
-}
 
 // Raises this process's soft descriptor limit (children inherit it); false if the hard limit is lower.
 inline bool raise_own_fd_limit(rlim_t wanted) {
@@ -58,12 +42,7 @@ inline int socket_count(pid_t pid) {
 
 // Waits until the server holds only its listening socket: every client connection closed, none leaked.
 inline bool wait_only_listener(harness::Process& server, harness::Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + harness::scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (socket_count(server.pid()) == 1) return true;
-        std::this_thread::sleep_for(20ms);  // polling /proc: there is no event to wait on
-    }
-    return socket_count(server.pid()) == 1;
+    return harness::wait_until([&] { return socket_count(server.pid()) == 1; }, timeout);
 }
 
 }  // namespace echo_helpers

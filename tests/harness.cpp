@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <initializer_list>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -50,7 +51,7 @@ std::string read_text_file(const std::string& path) {
     return text.str();
 }
 
-// Fields of /proc/PID/stat after the command name: state is [0], ppid [1].
+// Fields of /proc/PID/stat after the command name: state (field 3) is [0], ppid [1]; empty if it is gone.
 std::vector<std::string> stat_fields(pid_t pid) {
     const std::string stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
     std::vector<std::string> fields;
@@ -60,6 +61,16 @@ std::vector<std::string> stat_fields(pid_t pid) {
     for (std::string field; rest >> field;) fields.push_back(field);
     return fields;
 }
+
+// Sum of the /proc/PID/stat fields numbered `numbers` (as proc(5) numbers them), in clock ticks.
+double stat_ticks(const std::vector<std::string>& fields, std::initializer_list<size_t> numbers) {
+    double ticks = 0;
+    for (const size_t number : numbers)
+        if (fields.size() > number - 3) ticks += std::stod(fields[number - 3]);
+    return ticks;
+}
+
+const double kTicksPerSecond = static_cast<double>(::sysconf(_SC_CLK_TCK));
 
 }  // namespace
 
@@ -428,6 +439,27 @@ std::vector<pid_t> Process::zombie_children() const {
         if (!fields.empty() && fields[0] == "Z") zombies.push_back(child);
     }
     return zombies;
+}
+
+double Process::cpu_seconds() const {
+    double ticks = stat_ticks(stat_fields(pid_), {14, 15, 16, 17});  // utime, stime, cutime, cstime
+    for (const pid_t child : children()) ticks += stat_ticks(stat_fields(child), {14, 15});
+    return ticks / kTicksPerSecond;
+}
+
+double cpu_seconds(pid_t pid) { return stat_ticks(stat_fields(pid), {14, 15}) / kTicksPerSecond; }
+
+bool wait_until(const std::function<bool()>& done, Duration timeout) {
+    const auto deadline = deadline_after(timeout);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);  // polling: there is no event to wait on
+    }
+    return true;
+}
+
+bool group_gone(pid_t pgid, Duration timeout) {
+    return wait_until([pgid] { return ::kill(-pgid, 0) == -1 && errno == ESRCH; }, timeout);
 }
 
 Result run(std::vector<std::string> argv, const std::string& input, Duration timeout, Options options) {

@@ -105,6 +105,10 @@ public:
     int open_fd_count() const;
     std::vector<pid_t> children() const;
     std::vector<pid_t> zombie_children() const;
+    // CPU time (user + system) in seconds used so far by the process, its reaped children (cutime, cstime)
+    // and its live children, from /proc (clock ticks of 1/sysconf(_SC_CLK_TCK) s, 10 ms here): what a
+    // server and its workers burn, for the tests that check a waiting server does not spin.
+    double cpu_seconds() const;
 
 private:
     bool wait_for(const std::function<bool()>& done, Duration timeout, const std::string& what);
@@ -158,6 +162,17 @@ private:
     int fd_ = -1;
     std::string pending_;
 };
+
+// CPU time (user + system) in seconds used so far by the process `pid` alone, without its children, from
+// /proc/PID/stat; 0 once it is gone. For a forking server's parent, which must not spin while its children work.
+double cpu_seconds(pid_t pid);
+
+// Polls `done` (every 10 ms) until it holds: true, or false at the (scaled) deadline. For what has no event
+// to wait on, such as /proc or a count of output lines.
+bool wait_until(const std::function<bool()>& done, Duration timeout = 10s);
+
+// True once no process of the group `pgid` is left (a Process's group is its pid), within the deadline.
+bool group_gone(pid_t pgid, Duration timeout = 5s);
 
 // Lines of `text`, split on "\n" (a last line without "\n" included).
 std::vector<std::string> lines(const std::string& text);

@@ -102,31 +102,14 @@ pid_t pid_in(const std::string& reply, uint16_t asker_port) {
     return static_cast<pid_t>(std::stol(m[2]));
 }
 
-// True once no process of the group `pgid` is left.
-bool group_gone(pid_t pgid, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::kill(-pgid, 0) == -1 && errno == ESRCH) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
 // Waits until the server has no zombie child (children are reaped as SIGCHLD reports them).
 bool no_zombies(const Process& server, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (server.zombie_children().empty()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return server.zombie_children().empty();
+    return wait_until([&] { return server.zombie_children().empty(); }, timeout);
 }
 
 // Waits until exactly `count` stdout lines match (the server's output is read as it comes).
 bool wait_count(const Process& server, const std::regex& pattern, size_t count, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (server.count_matching(pattern) < count && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
+    wait_until([&] { return server.count_matching(pattern) >= count; }, timeout);
     return server.count_matching(pattern) == count;
 }
 

@@ -39,7 +39,6 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
-#include <functional>
 #include <poll.h>
 #include <sstream>
 #include <sys/resource.h>
@@ -58,43 +57,6 @@ const std::string k04 = "04_prefork";
 const std::string k05 = "05_prethread";
 
 // ------------------------------------------------------------------------------------------- helpers
-
-// Waits, polling /proc or the server's output, until `done` holds; false at the deadline.
-bool wait_until(const std::function<bool()>& done, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);  // polling /proc: there is no event to wait on
-    }
-    return true;
-}
-
-// The fields of /proc/PID/stat after the command name (field 3, the state, is [0]); empty if gone.
-std::vector<std::string> stat_fields(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');
-    std::vector<std::string> fields;
-    if (close == std::string::npos) return fields;
-    std::istringstream rest(text.substr(close + 2));
-    for (std::string field; rest >> field;) fields.push_back(field);
-    return fields;
-}
-
-// CPU seconds (user + system) of the server, its reaped children and its live children, from /proc.
-double cpu_seconds(const Process& server) {
-    const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    double ticks = 0;
-    const auto own = stat_fields(server.pid());
-    for (const size_t field : {14, 15, 16, 17})  // utime, stime, cutime, cstime
-        if (own.size() > field - 3) ticks += std::stod(own[field - 3]);
-    for (const pid_t child : server.children()) {
-        const auto fields = stat_fields(child);
-        for (const size_t field : {14, 15})
-            if (fields.size() > field - 3) ticks += std::stod(fields[field - 3]);
-    }
-    return ticks / tick;
-}
 
 // True once a TCP connection to or from `port` exists or existed (ESTABLISHED, TIME_WAIT, ...: any state
 // but LISTEN) in /proc/net/tcp or tcp6: the load client has begun.
@@ -328,9 +290,9 @@ TEST_P(FaultsByteCount, OutOfDescriptorsItWaitsWithoutSpinningThenServesEveryone
     }
     // Saturated: measure the CPU it uses for 0.6 s (a spinning loop would use a large part of it, even on a
     // busy machine; waiting uses next to nothing).
-    const double cpu_before = cpu_seconds(*server);
+    const double cpu_before = server->cpu_seconds();
     std::this_thread::sleep_for(600ms);  // the measuring window, not a wait for readiness
-    const double used = cpu_seconds(*server) - cpu_before;
+    const double used = server->cpu_seconds() - cpu_before;
     EXPECT_LT(used, 0.06) << "CPU seconds used in 0.6 s while saturated: spinning?";
     for (const auto& waiter : waiters) EXPECT_FALSE(readable_now(*waiter)) << "served beyond the bound";
     EXPECT_TRUE(server->running());
@@ -410,7 +372,7 @@ void stop_during_load(const ModelCase& c, int signo, bool whole_group) {
     EXPECT_TRUE(big.wait_closed());
     ASSERT_EQ(server->wait_exit(20s), 0);
     server->wait_output_closed();
-    EXPECT_TRUE(byte_count_suite::group_gone(server->pid())) << "a child outlived the server";
+    EXPECT_TRUE(group_gone(server->pid())) << "a child outlived the server";
     const auto summary = byte_count_suite::parse_summary(server->out_lines());
     EXPECT_EQ(summary.stopped_lines, 1);
     const auto out_lines = server->out_lines();

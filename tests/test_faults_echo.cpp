@@ -66,12 +66,7 @@ namespace {
 
 // Waits until `pattern` has matched `count` stdout lines of `process` (polling its output, with a deadline).
 bool wait_for_count(const Process& process, const std::regex& pattern, size_t count, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (process.count_matching(pattern) < count) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);  // output arrives on the harness's reader thread: look again
-    }
-    return true;
+    return wait_until([&] { return process.count_matching(pattern) >= count; }, timeout);
 }
 
 std::string signal_label(int signo) {
@@ -285,9 +280,9 @@ TEST_P(FaultsEcho, OutOfDescriptorsNoSpinThenEveryoneServed) {
                                                   "connected: new clients wait in the backlog")));
     for (int i = 0; i < first; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
     // Saturated and waiting: no CPU burnt.
-    const double cpu_before = echo_helpers::cpu_seconds(server->pid());
+    const double cpu_before = cpu_seconds(server->pid());
     std::this_thread::sleep_for(1s);  // measuring an interval, not waiting for readiness
-    EXPECT_LT(echo_helpers::cpu_seconds(server->pid()) - cpu_before, 0.2) << "the server spins while out of descriptors";
+    EXPECT_LT(cpu_seconds(server->pid()) - cpu_before, 0.2) << "the server spins while out of descriptors";
     EXPECT_EQ(server->count_matching(std::regex("out of descriptors .*")), 1u) << "said once per shortage";
     for (int i = 0; i < first; ++i) connections[size_t(i)]->close();
     for (int i = first; i < total; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;

@@ -46,11 +46,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <regex>
-#include <sstream>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -66,48 +64,19 @@ std::vector<std::string> with(std::vector<std::string> argv, const std::vector<s
     return argv;
 }
 
-// CPU time (user + system, clock ticks) a process has used, from /proc/PID/stat; -1 if it is gone.
-long cpu_ticks(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) return -1;
-    std::istringstream fields(stat.substr(paren + 2));  // from field 3, the state
-    std::string field;
-    long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14) utime = std::stol(field);
-        if (i == 15) stime = std::stol(field);
-    }
-    return utime + stime;
-}
-// Spinning for the half second or more these waits last would use 50 ticks and more; waiting uses ~0.
-constexpr long kLowTicks = 20;
-
-// True once no process of the group `pgid` is left.
-bool group_gone(pid_t pgid, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::kill(-pgid, 0) == -1 && errno == ESRCH) return true;
-        std::this_thread::sleep_for(20ms);  // polling for the group's end: there is no event to wait on
-    }
-    return false;
-}
+// Spinning for the half second or more these waits last would use 0.5 s of CPU and more; waiting uses ~0.
+// Measured with harness::cpu_seconds(pid): the parent alone, whose children do the work.
+constexpr double kLowCpuSeconds = 0.2;
 
 // Waits until at least `count` stdout lines match; the number that match.
 size_t wait_count(const Process& process, const std::regex& pattern, size_t count, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (process.count_matching(pattern) < count && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
+    wait_until([&] { return process.count_matching(pattern) >= count; }, timeout);
     return process.count_matching(pattern);
 }
 
 // Waits until the process holds at least `count` descriptors (a connection accepted shows only there).
 bool wait_fd_count(const Process& process, int count, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (process.open_fd_count() < count && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
-    return process.open_fd_count() >= count;
+    return wait_until([&] { return process.open_fd_count() >= count; }, timeout);
 }
 
 // UBSan's checks need descriptors of their own at any moment (reading /proc/self/maps): with RLIMIT_NOFILE
@@ -134,17 +103,13 @@ int lowest_free_fd(pid_t pid) {
 faults::Footprint settled_footprint(Process& server, uint16_t port, size_t children = 0) {
     const Result first = run({kUdpClient, "localhost", std::to_string(port), "settle", "--timeout", "3"});
     EXPECT_EQ(first.status, 0) << first.err;
-    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
-    while (server.children().size() > children && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);  // the child that answered is still exiting
+    wait_until([&] { return server.children().size() <= children; }, 5s);  // the child that answered is exiting
     return faults::footprint(server);
 }
 
 // Waits until the server has `count` children (a fork comes a moment after its log line).
 std::vector<pid_t> wait_children(const Process& server, size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
-    while (server.children().size() < count && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(5ms);
+    wait_until([&] { return server.children().size() >= count; }, 5s);
     return server.children();
 }
 
@@ -280,14 +245,14 @@ TEST(FaultsUdp, ConversationsNeedNoDescriptorOfTheParent) {
                    {.rlimits = {{RLIMIT_NOFILE, static_cast<unsigned long>(need)}}});
     const uint16_t port = server.wait_for_listening();
     const faults::Footprint before = settled_footprint(server, port);
-    const long ticks = cpu_ticks(server.pid());
+    const double cpu_before = cpu_seconds(server.pid());
     const Result clients = run({kUdpClient, "localhost", std::to_string(port), "--processes", "10", "--count", "3",
                                 "--timeout", std::to_string(scaled(5s).count() / 1000.0), "--retries", "1"},
                                "", scaled(60s));
     EXPECT_EQ(clients.status, 0) << clients.out << clients.err;
     EXPECT_NE(clients.out.find("10 of 10 client processes got their replies"), std::string::npos);
     EXPECT_EQ(server.count_matching(std::regex("\\d+: talks with .*")), 1u + 10u) << "the settling one and ten";
-    EXPECT_LT(cpu_ticks(server.pid()) - ticks, kLowTicks) << "the parent only forks: it must not spin";
+    EXPECT_LT(cpu_seconds(server.pid()) - cpu_before, kLowCpuSeconds) << "the parent only forks: it must not spin";
     faults::expect_nothing_left(server, before);
 
     const Result starved = run({kUdpServer, "0", "--mode", "conversation"}, "", 10s,
@@ -589,9 +554,9 @@ TEST_P(FaultsManager, OutOfDescriptorsWaitsWithoutSpinning) {
     Process late(worker(port));
     ASSERT_TRUE(server.wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\): new "
                                                  "connections wait in the backlog until one closes")));
-    const long ticks = cpu_ticks(server.pid());
+    const double cpu_before = cpu_seconds(server.pid());
     ASSERT_TRUE(server.wait_for_match(std::regex("turned away .*: said nothing for 1 s"), scaled(10s)));
-    EXPECT_LT(cpu_ticks(server.pid()) - ticks, kLowTicks) << "waiting for a descriptor must not spin";
+    EXPECT_LT(cpu_seconds(server.pid()) - cpu_before, kLowCpuSeconds) << "waiting for a descriptor must not spin";
     EXPECT_EQ(late.wait_exit(scaled(30s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
     EXPECT_EQ(server.count_matching(std::regex("out of descriptors .*")), 1u) << "said once";
