@@ -8,6 +8,7 @@
 // finishing together (one after another for iterative), malformed and over-long requests, a client that
 // vanishes mid-body, slowloris clients against a small pool, Ctrl-C during transfers.
 #include "tests/harness.hpp"
+#include "tests/http_helpers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,7 @@
 #include <thread>
 
 using namespace harness;
+using namespace http_helpers;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,12 +37,11 @@ constexpr size_t kBigSize = 50u << 20;  // 50 MiB
 
 // The served folder, made once for the whole program: www/ inside a temporary directory, with a secret
 // beside it that no request may ever reach.
-struct Site {
-    fs::path base, www;
+struct Site : SiteFolder {
+    fs::path www;
     std::string page, big;
 
-    Site() {
-        base = fs::temp_directory_path() / ("labkit08-" + std::to_string(::getpid()));
+    Site() : SiteFolder("labkit08") {
         www = base / "www";
         fs::create_directories(www / "sub");
         fs::create_directories(www / "img");
@@ -64,61 +65,11 @@ struct Site {
         fs::create_symlink("page.html", www / "link_in");
         ::mkfifo((www / "fifo").c_str(), 0644);
     }
-    ~Site() {
-        std::error_code ignored;
-        fs::remove_all(base, ignored);
-    }
-    static void write(const fs::path& path, const std::string& content) {
-        std::ofstream(path, std::ios::binary) << content;
-    }
 };
 
 Site& site() {
     static Site instance;
     return instance;
-}
-
-// One HTTP response as the tests read it.
-struct Reply {
-    int status = 0;
-    std::map<std::string, std::string> headers;  // names in lower case
-    std::string body;
-    std::string header(const std::string& name) const {
-        const auto it = headers.find(name);
-        return it == headers.end() ? "" : it->second;
-    }
-};
-
-// Reads one response from `c` (the body by Content-Length; none for HEAD). status 0 if none came.
-Reply read_reply(Connection& c, bool head = false, Duration timeout = 10s) {
-    Reply reply;
-    const auto status_line = c.read_line(timeout);
-    if (!status_line || status_line->rfind("HTTP/1.1 ", 0) != 0) return reply;
-    reply.status = std::stoi(status_line->substr(9, 3));
-    for (;;) {
-        auto line = c.read_line(timeout);
-        if (!line) return Reply{};
-        if (!line->empty() && line->back() == '\r') line->pop_back();
-        if (line->empty()) break;
-        const auto colon = line->find(':');
-        std::string name = line->substr(0, colon);
-        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        reply.headers[name] = line->substr(line->find_first_not_of(' ', colon + 1));
-    }
-    if (!head && reply.headers.count("content-length"))
-        reply.body = c.read_exact(std::stoull(reply.headers["content-length"]), timeout);
-    return reply;
-}
-
-std::string get(const std::string& target, const std::string& extra = "") {
-    return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";
-}
-
-// A fresh connection, one GET, the reply.
-Reply fetch(uint16_t port, const std::string& target, Duration timeout = 10s) {
-    Connection c(port);
-    c.send(get(target, "Connection: close\r\n"));
-    return read_reply(c, false, timeout);
 }
 
 struct Mode {

@@ -31,23 +31,24 @@
 //   the thread pool's queue ..................... FaultsHttpLimits.ThreadPoolQueueIsBounded
 #include "tests/faults.hpp"
 #include "tests/harness.hpp"
+#include "tests/http_helpers.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
-#include <sstream>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
 using namespace harness;
+using http_helpers::get;
+using http_helpers::read_reply;
+using http_helpers::Reply;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -61,12 +62,10 @@ constexpr size_t kBigSize = 16u << 20;  // larger than every socket buffer betwe
 const size_t kLargeSize = sanitized() ? 2u << 20 : kBigSize;
 
 // The served folder, made once for the whole program.
-struct Site {
-    fs::path base;
+struct Site : http_helpers::SiteFolder {
     std::string page, big;
 
-    Site() {
-        base = fs::temp_directory_path() / ("labkit-faults-http-" + std::to_string(::getpid()));
+    Site() : SiteFolder("labkit-faults-http") {
         fs::create_directories(base / "img");
         write(base / "index.html", "<html><body>home</body></html>\n");
         page.resize(4096);
@@ -78,49 +77,13 @@ struct Site {
         write(base / "large.bin", big.substr(0, kLargeSize));
         for (int i = 1; i <= 9; ++i) write(base / "img" / image(i), image_content(i));
     }
-    ~Site() {
-        std::error_code ignored;
-        fs::remove_all(base, ignored);
-    }
     static std::string image(int i) { return "image" + std::to_string(i) + ".gif"; }
     static std::string image_content(int i) { return std::string(1000 + i, char('0' + i)); }
-    static void write(const fs::path& path, const std::string& content) {
-        std::ofstream(path, std::ios::binary) << content;
-    }
 };
 
 Site& site() {
     static Site instance;
     return instance;
-}
-
-// One HTTP response as the tests read it.
-struct Reply {
-    int status = 0;
-    std::map<std::string, std::string> headers;  // names in lower case
-    std::string body;
-};
-
-// Reads one response from `c` (the body by Content-Length). status 0 if none came.
-Reply read_reply(Connection& c, Duration timeout = 10s) {
-    Reply reply;
-    const auto status_line = c.read_line(timeout);
-    if (!status_line || status_line->rfind("HTTP/1.1 ", 0) != 0) return reply;
-    reply.status = std::stoi(status_line->substr(9, 3));
-    for (;;) {
-        auto line = c.read_line(timeout);
-        if (!line) return Reply{};
-        if (!line->empty() && line->back() == '\r') line->pop_back();
-        if (line->empty()) break;
-        const auto colon = line->find(':');
-        if (colon == std::string::npos) return Reply{};
-        std::string name = line->substr(0, colon);
-        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        reply.headers[name] = line->substr(line->find_first_not_of(' ', colon + 1));
-    }
-    if (reply.headers.count("content-length"))
-        reply.body = c.read_exact(std::stoull(reply.headers["content-length"]), timeout);
-    return reply;
 }
 
 // Parses a whole response held in `raw` (head and body); status 0 if it is not one.
@@ -138,46 +101,13 @@ Reply parse_reply(const std::string& raw, size_t* consumed = nullptr) {
     return reply;
 }
 
-std::string get(const std::string& target, const std::string& extra = "") {
-    return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n";
-}
-
 // A fresh connection, one GET, the reply; waits until the server has closed the connection too.
 Reply fetch(uint16_t port, const std::string& target, Duration timeout = 10s) {
     Connection c(port);
     c.send(get(target, "Connection: close\r\n"));
-    Reply reply = read_reply(c, timeout);
+    Reply reply = read_reply(c, false, timeout);
     EXPECT_TRUE(c.wait_closed(timeout)) << target;
     return reply;
-}
-
-// CPU time (user + system) a running process has used so far, from /proc/PID/stat, in clock ticks.
-long cpu_ticks(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    const std::string stat((std::istreambuf_iterator<char>(in)), {});
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream rest(stat.substr(close + 2));
-    std::vector<std::string> fields;
-    for (std::string field; rest >> field;) fields.push_back(field);
-    return fields.size() > 12 ? std::stol(fields[11]) + std::stol(fields[12]) : 0;  // utime, stime
-}
-
-// The server and all its children.
-long group_cpu_ticks(const Process& server) {
-    long ticks = cpu_ticks(server.pid());
-    for (const pid_t child : server.children()) ticks += cpu_ticks(child);
-    return ticks;
-}
-
-// True once no process is left in the group the harness made for `server` (it is reaped by wait_exit).
-bool group_gone(const Process& server, Duration timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::kill(-server.pid(), 0) == -1 && errno == ESRCH) return true;
-        std::this_thread::sleep_for(20ms);  // polling the kernel: there is no event to wait on
-    }
-    return false;
 }
 
 struct Mode {
@@ -258,7 +188,7 @@ public:
         process->signal_group(SIGINT);
         EXPECT_EQ(process->wait_exit(15s), 0);
         EXPECT_TRUE(process->wait_for_text("server stopped by SIGINT, every thread joined and every child reaped"));
-        EXPECT_TRUE(group_gone(*process));
+        EXPECT_TRUE(group_gone(process->pid()));
     }
 
     std::unique_ptr<Process> process;
@@ -383,16 +313,16 @@ TEST_P(FaultsHttp, OutOfDescriptorsNoSpinAndEveryoneServedLater) {
         held.back()->send(get("/index.html"));  // keep-alive: the connection stays open
     }
     ASSERT_TRUE(server.process->running());
-    const long cpu_before = group_cpu_ticks(*server.process);
+    const double cpu_before = server.process->cpu_seconds();  // the server and its children
     std::this_thread::sleep_for(1s);  // the window in which a spinning server would burn a second of CPU
-    const long cpu_used = group_cpu_ticks(*server.process) - cpu_before;
-    EXPECT_LT(cpu_used, ::sysconf(_SC_CLK_TCK) / 4) << "the server spins while out of descriptors";
+    const double cpu_used = server.process->cpu_seconds() - cpu_before;
+    EXPECT_LT(cpu_used, 0.25) << "the server spins while out of descriptors";
 
     // In order: read the answer, then leave, which frees a descriptor (or a pool member) for the next.
     int ok = 0;
     std::vector<int> refused;
     for (int i = 0; i < clients; ++i) {
-        const Reply reply = read_reply(*held[i], 20s);
+        const Reply reply = read_reply(*held[i], false, 20s);
         if (reply.status == 200) ++ok;
         else if (reply.status == 503) refused.push_back(i);
         else ADD_FAILURE() << "client " << i << " got " << reply.status;
@@ -424,11 +354,11 @@ TEST_P(FaultsHttp, SlowlorisIsTimedOutAndOthersAreServed) {
     EXPECT_EQ(normal.status, 200);
     EXPECT_EQ(normal.body, site().page);
     for (auto& c : held) {
-        EXPECT_EQ(read_reply(*c, 20s).status, 408);
+        EXPECT_EQ(read_reply(*c, false, 20s).status, 408);
         EXPECT_TRUE(c->wait_closed());
     }
     for (auto& c : quiet) {
-        EXPECT_EQ(read_reply(*c, 20s).status, 408);
+        EXPECT_EQ(read_reply(*c, false, 20s).status, 408);
         EXPECT_TRUE(c->wait_closed());
     }
     held.clear();
@@ -462,7 +392,7 @@ TEST_P(FaultsHttp, SighupStopsGracefullyLikeSigterm) {
     EXPECT_EQ(server.process->wait_exit(15s), 0);
     EXPECT_TRUE(server.process->wait_for_text("server stopped by SIGHUP, every thread joined and every child reaped"));
     EXPECT_TRUE(server.process->wait_for_text(" requests in all"));
-    EXPECT_TRUE(group_gone(*server.process));
+    EXPECT_TRUE(group_gone(server.process->pid()));
 }
 
 // Started under nohup (SIGHUP ignored: meant to outlive its terminal), the server leaves SIGHUP ignored, in
@@ -517,7 +447,7 @@ TEST_P(FaultsHttpSignals, StopDuringLoadAnswersEveryAcceptedRequest) {
     EXPECT_EQ(server.process->wait_exit(20s), 0);
     const std::string stopped = std::string("server stopped by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM");
     EXPECT_TRUE(server.process->wait_for_text(stopped + ", every thread joined and every child reaped"));
-    EXPECT_TRUE(group_gone(*server.process));
+    EXPECT_TRUE(group_gone(server.process->pid()));
 
     const auto client_status = client.wait_exit(60s);
     ASSERT_TRUE(client_status.has_value());
