@@ -18,24 +18,56 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
 
 filter=${1:-*}
+# Test programs run two at a time (LABKIT_TEST_JOBS): most of a test's time is spent waiting on the
+# programs it runs, and every deadline is generous enough for a shared machine. The longest programs of
+# the last run start first; each program's output is printed whole when it ends.
+jobs_max=${LABKIT_TEST_JOBS:-2}
 passed=0; failed=0; failed_programs=()
 log_dir=$root/build/$variant/test-logs
 mkdir -p "$log_dir"
+
+programs=()
 for test in "$root"/build/$variant/tests/test_*; do
-  [ -x "$test" ] || continue
-  name=$(basename "$test")
-  log=$log_dir/$name.log
+  [ -x "$test" ] && [ -f "$test" ] && programs+=("$(basename "$test")")
+done
+# Longest first, by the seconds each took last time (unknown: first).
+mapfile -t programs < <(for name in "${programs[@]}"; do
+  echo "$(cat "$log_dir/$name.seconds" 2>/dev/null || echo 9999) $name"; done | sort -rn | cut -d' ' -f2)
+
+report() {  # prints one finished program's log and adds up its counts
+  local name=$1 log=$log_dir/$1.log rc p f
+  rc=$(cat "$log_dir/$name.rc" 2>/dev/null || echo 1)
   echo "== $name ($variant)"
-  "$test" --gtest_filter="$filter" --gtest_brief=1 >"$log" 2>&1
-  rc=$?
   cat "$log"
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   p=${p:-0}; f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed before reporting
   passed=$((passed + p)); failed=$((failed + f))
   [ "$f" -eq 0 ] || failed_programs+=("$name")
+}
+
+declare -A running=()  # pid -> program
+for name in "${programs[@]}"; do
+  while [ ${#running[@]} -ge "$jobs_max" ]; do
+    wait -n 2>/dev/null
+    for pid in "${!running[@]}"; do
+      kill -0 "$pid" 2>/dev/null && continue
+      wait "$pid" 2>/dev/null; report "${running[$pid]}"; unset "running[$pid]"
+    done
+  done
+  (
+    start=$SECONDS
+    "$root/build/$variant/tests/$name" --gtest_filter="$filter" --gtest_brief=1 >"$log_dir/$name.log" 2>&1
+    echo $? >"$log_dir/$name.rc"
+    [ "$filter" != "*" ] || echo $((SECONDS - start)) >"$log_dir/$name.seconds"
+  ) &
+  running[$!]=$name
 done
+for pid in "${!running[@]}"; do
+  wait "$pid" 2>/dev/null; report "${running[$pid]}"
+done
+
 echo "$passed $failed" > "$root/build/$variant/test-summary"
 [ ${#failed_programs[@]} -eq 0 ] || echo "failed: ${failed_programs[*]} (logs in $log_dir)"
 echo "$variant: $passed passed, $failed failed"
