@@ -304,8 +304,10 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queu
                 if (errno == EINTR) continue;
                 netutil::throw_errno("poll");
             }
-            if (fds[2].revents != 0) return;
+            // The start first: a run can be over before a slow handler wakes (every job done by the others),
+            // and its worker is still owed a BYE. Quit alone means stopped before the start.
             if (fds[1].revents != 0) break;
+            if (fds[2].revents != 0) return;
             if (fds[0].revents != 0) {
                 if (queue.leave_before_start(*slot)) return;
                 throw Lost{"connection closed"};
