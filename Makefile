@@ -40,6 +40,7 @@ endif
 
 test: build
 	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
+	@[ -z "$(SAN)" ] || $(MAKE) --no-print-directory -C tests -j$(JOBS) SAN=
 	@SAN=$(SAN) tests/run.sh
 
 demo: build

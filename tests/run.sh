@@ -26,8 +26,14 @@ passed=0; failed=0; failed_programs=()
 log_dir=$root/build/$variant/test-logs
 mkdir -p "$log_dir"
 
+# The test programs are the release build's; a sanitizer run points them at its own lab programs
+# (LABKIT_BIN_ROOT), and runs its own sanitized test_netutil, which tests netutil in-process.
+test_dir() {
+  if [ "$variant" != release ] && [ "$1" = test_netutil ]; then echo "$root/build/$variant/tests"
+  else echo "$root/build/release/tests"; fi
+}
 programs=()
-for test in "$root"/build/$variant/tests/test_*; do
+for test in "$root"/build/release/tests/test_*; do
   [ -x "$test" ] && [ -f "$test" ] && programs+=("$(basename "$test")")
 done
 # Longest first, by the seconds each took last time (unknown: first).
@@ -58,7 +64,7 @@ for name in "${programs[@]}"; do
   done
   (
     start=$SECONDS
-    "$root/build/$variant/tests/$name" --gtest_filter="$filter" --gtest_brief=1 >"$log_dir/$name.log" 2>&1
+    "$(test_dir "$name")/$name" --gtest_filter="$filter" --gtest_brief=1 >"$log_dir/$name.log" 2>&1
     echo $? >"$log_dir/$name.rc"
     [ "$filter" != "*" ] || echo $((SECONDS - start)) >"$log_dir/$name.seconds"
   ) &
