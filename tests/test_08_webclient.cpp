@@ -358,7 +358,9 @@ TEST_P(WebServer, SlowClientsTimeOutAndCannotStarveAPool) {
 // Ctrl-C while responses are under way: the server stops accepting, every response already begun
 // completes (a 50 MiB body to a client that reads slowly, a delayed request), then it exits 0.
 TEST_P(WebServer, CtrlCLetsEveryResponseInProgressComplete) {
-    auto server = start({"-v", "-d", "--delay-ms", "500", "--grace", "10"});
+    // The grace must outlast the 50 MiB download, which a sanitized server sends several times slower.
+    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(scaled(10s)).count();
+    auto server = start({"-v", "-d", "--delay-ms", "500", "--grace", std::to_string(grace)});
     Connection downloading(port_);
     downloading.send(get("/big.bin", "Connection: close\r\n"));
     const std::string start_of_body = downloading.read_exact(1000);  // the response has begun, the rest waits
