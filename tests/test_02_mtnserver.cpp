@@ -169,7 +169,10 @@ TEST_P(Managers, ASlowClientDoesNotStopTheOthers) {
 
     const Result others = run(client_args(port, {"--count", "4"}), "", 30s);
     EXPECT_EQ(others.status, 0) << others.err;
-    EXPECT_EQ(server.count_matching(std::regex("[01] received [1-4]")), 4u);
+    // The client is done once it has sent; the server prints its last line a moment later.
+    const std::regex received("[01] received [1-4]");
+    EXPECT_TRUE(wait_until([&] { return server.count_matching(received) >= 4; }));
+    EXPECT_EQ(server.count_matching(received), 4u);
     EXPECT_EQ(server.count_matching(std::regex(slow_handler + " received .*")), 0u);
     EXPECT_TRUE(server.running()) << "4 of 5 requests handled: the slow one is still to come";
 
