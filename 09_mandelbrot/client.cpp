@@ -17,120 +17,58 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
-#include "netutil/socket.hpp"
+#include "netutil/workers.hpp"
 
-#include <cerrno>
+#include <optional>
 #include <thread>
-
-namespace {
-
-// The manager may not be listening yet: connection refused is retried until the deadline.
-netutil::UniqueFd connect_with_retry(const std::string& host, uint16_t port, int retry_seconds) {
-    const netutil::Stopwatch waited;
-    bool said = false;
-    for (;;) {
-        try {
-            return netutil::tcp_connect(host, port);
-        } catch (const std::system_error& error) {
-            const int code = error.code().value();
-            const bool retry = code == ECONNREFUSED || code == ETIMEDOUT || code == ECONNRESET;
-            if (!retry || waited.seconds() >= retry_seconds) throw;
-            if (!said) netutil::print_line("manager not there yet: retrying for " + std::to_string(retry_seconds) + " s");
-            said = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-}
-
-// The manager's side went away: EOF, or a reset/broken pipe when we write.
-bool manager_gone(const std::system_error& error) {
-    const int code = error.code().value();
-    return code == EPIPE || code == ECONNRESET;
-}
-
-}  // namespace
+#include <vector>
 
 int main(int argc, char** argv) {
     CLI::App app{"Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
                  "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
                  "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    std::string host = "localhost";
-    int port = 11268;
-    int retry_seconds = 10;
-    int delay_ms = 0;
-    int timeout_seconds = 600;
-    bool verbose = false;
-    app.add_option("HOST", host, "manager to connect to")->capture_default_str();
-    app.add_option("PORT", port, "manager port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("--retry", retry_seconds, "seconds to keep retrying while the manager is not listening yet")
-        ->capture_default_str()->check(CLI::Range(0, 3600));
-    app.add_option("--delay-ms", delay_ms, "sleep this long before each column (a slow worker, to watch the "
-                   "schedule or kill it mid-run)")->capture_default_str()->check(CLI::Range(0, 60000));
-    app.add_option("--timeout", timeout_seconds, "seconds to wait for the manager's next message (it waits for "
-                   "the other workers first) before giving up")->capture_default_str()->check(CLI::Range(1, 86400));
-    app.add_flag("-v,--verbose", verbose, "print a line per column");
+    netutil::WorkerOptions options{.port = 11268};
+    netutil::add_worker_options(app, options, "sleep this long before each column (a slow worker, to watch the "
+                                "schedule or kill it mid-run)", "print a line per column");
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
-        const netutil::UniqueFd manager = connect_with_retry(host, static_cast<uint16_t>(port), retry_seconds);
-        netutil::print_line("worker connected to " + host + ":" + std::to_string(port));
+        // The manager may not be listening yet: connection refused is retried for --retry seconds.
+        const netutil::UniqueFd manager = netutil::connect_to_manager(options);
+        // After HELLO: the CANVAS line first, then COLUMN K for each column to compute, until BYE (netutil
+        // handles HELLO, BYE, error: lines and the manager going away).
+        std::optional<mandelbrot::Canvas> canvas;
+        std::vector<uint8_t> gray;
         int columns = 0;
         uint64_t iterations = 0;
         double busy = 0;
+        auto work = [&](const std::string& line) {
+            if (!canvas) {
+                canvas = mandelbrot::parse_canvas_line(line);
+                if (!canvas) return false;
+                gray.resize(static_cast<size_t>(canvas->height));
+                netutil::print_line("canvas " + std::to_string(canvas->width) + "x" + std::to_string(canvas->height));
+                return true;
+            }
+            const auto column = mandelbrot::parse_column_line(line, canvas->width);
+            if (!column) return false;
+            if (options.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.delay_ms));
+            const netutil::Stopwatch watch;
+            const uint64_t column_iterations = mandelbrot::compute_column(*canvas, *column, gray.data());
+            busy += watch.seconds();
+            const std::string header = mandelbrot::pixels_line({*column, column_iterations}) + "\n";
+            netutil::write_all(manager.get(), header + std::string(gray.begin(), gray.end()));
+            ++columns;
+            iterations += column_iterations;
+            if (options.verbose) netutil::print_line("computed column " + std::to_string(*column));
+            return true;
+        };
         auto summary = [&] {
             return std::to_string(columns) + " columns, " + std::to_string(iterations) + " iterations, busy " +
                    std::to_string(busy).substr(0, std::to_string(busy).find('.') + 4) + " s";
         };
-        std::string line;
-        try {
-            netutil::write_all(manager.get(), std::string(mandelbrot::kHello) + "\n");
-            netutil::LineReader reader(manager.get(), mandelbrot::kMaxLine, -1, timeout_seconds * 1000);
-            std::optional<mandelbrot::Canvas> canvas;
-            std::vector<uint8_t> gray;
-            for (;;) {
-                const auto status = reader.read_line(line);
-                if (status == netutil::LineReader::Status::Eof) {
-                    netutil::print_line("manager closed the connection: " + summary());
-                    return 0;
-                }
-                if (status == netutil::LineReader::Status::TimedOut)
-                    throw std::runtime_error("the manager said nothing for " + std::to_string(timeout_seconds) + " s");
-                if (status != netutil::LineReader::Status::Line)
-                    throw std::runtime_error("the manager sent a broken line");
-                if (line.rfind("error:", 0) == 0) throw std::runtime_error("the manager said " + netutil::quote(line));
-                if (line == "BYE") {
-                    netutil::print_line("manager says BYE: " + summary());
-                    return 0;
-                }
-                if (!canvas) {
-                    canvas = mandelbrot::parse_canvas_line(line);
-                    if (!canvas) break;
-                    gray.resize(static_cast<size_t>(canvas->height));
-                    netutil::print_line("canvas " + std::to_string(canvas->width) + "x" + std::to_string(canvas->height));
-                    continue;
-                }
-                const auto column = mandelbrot::parse_column_line(line, canvas->width);
-                if (!column) break;
-                if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-                const netutil::Stopwatch watch;
-                const uint64_t column_iterations = mandelbrot::compute_column(*canvas, *column, gray.data());
-                busy += watch.seconds();
-                const std::string header = mandelbrot::pixels_line({*column, column_iterations}) + "\n";
-                netutil::write_all(manager.get(), header + std::string(gray.begin(), gray.end()));
-                ++columns;
-                iterations += column_iterations;
-                if (verbose) netutil::print_line("computed column " + std::to_string(*column));
-            }
-        } catch (const std::system_error& error) {
-            if (!manager_gone(error)) throw;
-            netutil::print_line("manager closed the connection: " + summary());
-            return 0;
-        }
-        try {
-            netutil::write_all(manager.get(), "error: unexpected " + netutil::quote(line) + "\n");
-        } catch (const std::system_error&) {
-        }
-        throw std::runtime_error("the manager sent " + netutil::quote(line) + ", which is not the protocol");
+        return netutil::work_for_manager(manager.get(), mandelbrot::kHello, mandelbrot::kMaxLine,
+                                         options.timeout_seconds, work, summary);
     });
 }

@@ -19,45 +19,31 @@
 //   ./server --local -o local.pgm && cmp local.pgm mpi.pgm            the same bytes
 // See also: server.cpp (the socket manager), mandelbrot.hpp (the computation).
 #include "mandelbrot.hpp"
+#include "options.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
+#include "netutil/mpi.hpp"  // MPI_Init to MPI_Finalize around manage() and work(), MPI_Abort on any failure
 #include "netutil/output.hpp"
 
-#include <mpi.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
-#include <fcntl.h>
-#include <map>
 #include <memory>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
 namespace {
 
 using mandelbrot::Canvas;
+using mandelbrot::Schedule;
+using netutil::check_mpi;
+using netutil::kMpiManager;
+using netutil::mpi_fail;
 
-enum class Schedule { Static, Dynamic };
-
-constexpr int kManager = 0;
 constexpr int kTagColumn = 1;        // manager -> worker (dynamic): one int, the column to compute
 constexpr int kTagStop = 2;          // manager -> worker (dynamic): no more columns
 constexpr size_t kWindow = 2;        // dynamic: columns out at one worker at once, as in server.cpp
-
-// Anything wrong in a message: the manager says so and MPI_Abort ends every rank (mpirun exits non-zero).
-[[noreturn]] void fail(const std::string& why) {
-    netutil::print_error(netutil::program_name() + ": " + why);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::exit(1);  // MPI_Abort does not return
-}
-
-void check_mpi(int status, const char* what) {
-    if (status != MPI_SUCCESS) fail(std::string(what) + " failed");
-}
 
 std::string seconds_text(double seconds) {
     char text[32];
@@ -91,12 +77,8 @@ struct WorkerStats {
 // Rank 0: receives the W columns, checks them, fills the picture (rows top to bottom), prints the totals.
 int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::string& output) {
     const auto width = static_cast<size_t>(canvas.width), height = static_cast<size_t>(canvas.height);
-    netutil::print_line("mpi manager (rank 0) with " +
-                        (nworkers == 1 ? std::string("1 worker (rank 1)")
-                                       : std::to_string(nworkers) + " workers (ranks 1 to " + std::to_string(nworkers) + ")") +
-                        ": canvas " + std::to_string(canvas.width) + "x" +
-                        std::to_string(canvas.height) + ", " +
-                        (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
+    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": canvas " + std::to_string(canvas.width) + "x" +
+                        std::to_string(canvas.height) + ", " + mandelbrot::schedule_name(schedule) + " schedule");
     File file = open_output(output);
     const netutil::Stopwatch wall;
     std::vector<uint8_t> rows(width * height), gray(height);
@@ -124,18 +106,18 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
         MPI_Get_count(&status, MPI_BYTE, &count);
         const int t = status.MPI_SOURCE - 1, column = status.MPI_TAG;
         const std::string from = "worker " + std::to_string(t) + " (rank " + std::to_string(status.MPI_SOURCE) + ")";
-        if (t < 0 || t >= nworkers) fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
-        if (column < 0 || column >= canvas.width) fail(from + " sent column " + std::to_string(column) + ", out of range");
+        if (t < 0 || t >= nworkers) mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
+        if (column < 0 || column >= canvas.width) mpi_fail(from + " sent column " + std::to_string(column) + ", out of range");
         if (count != canvas.height)
-            fail(from + " sent " + std::to_string(count) + " bytes for column " + std::to_string(column) + ", not " +
+            mpi_fail(from + " sent " + std::to_string(count) + " bytes for column " + std::to_string(column) + ", not " +
                  std::to_string(canvas.height));
-        if (done[static_cast<size_t>(column)]) fail(from + " sent column " + std::to_string(column) + " twice");
+        if (done[static_cast<size_t>(column)]) mpi_fail(from + " sent column " + std::to_string(column) + " twice");
         if (schedule == Schedule::Static && column % nworkers != t)
-            fail(from + " sent column " + std::to_string(column) + ", which is not one of its own");
+            mpi_fail(from + " sent column " + std::to_string(column) + ", which is not one of its own");
         if (schedule == Schedule::Dynamic) {
             auto& mine = out[static_cast<size_t>(t)];
             if (mine.empty() || mine.front() != column)
-                fail(from + " sent column " + std::to_string(column) + ", which it was not asked for next");
+                mpi_fail(from + " sent column " + std::to_string(column) + ", which it was not asked for next");
             mine.pop_front();
             send_next(t);
         }
@@ -148,16 +130,14 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
     const double seconds = wall.seconds();
 
     // Each worker's busy time (computing its columns), measured where it was spent.
-    std::vector<double> busy(static_cast<size_t>(nworkers) + 1);
-    const double none = 0;
-    check_mpi(MPI_Gather(&none, 1, MPI_DOUBLE, busy.data(), 1, MPI_DOUBLE, kManager, MPI_COMM_WORLD), "MPI_Gather");
+    const std::vector<double> busy = netutil::gather_busy_times(nworkers);
     uint64_t iterations = 0;
     for (int t = 0; t < nworkers; ++t) {
         const auto& s = stats[static_cast<size_t>(t)];
         iterations += s.iterations;
         netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
                             std::to_string(s.iterations) + " iterations, busy " +
-                            seconds_text(busy[static_cast<size_t>(t) + 1]));
+                            seconds_text(busy[static_cast<size_t>(t)]));
     }
     const Canvas slide;
     const bool slide_canvas = canvas.width == slide.width && canvas.height == slide.height;
@@ -178,7 +158,7 @@ int work(const Canvas& canvas, Schedule schedule, int nworkers, int t) {
         const netutil::Stopwatch watch;
         mandelbrot::compute_column(canvas, column, gray.data());
         busy += watch.seconds();
-        check_mpi(MPI_Send(gray.data(), canvas.height, MPI_BYTE, kManager, column, MPI_COMM_WORLD), "MPI_Send");
+        check_mpi(MPI_Send(gray.data(), canvas.height, MPI_BYTE, kMpiManager, column, MPI_COMM_WORLD), "MPI_Send");
     };
     if (schedule == Schedule::Static) {
         for (int column = t; column < canvas.width; column += nworkers) compute_and_send(column);
@@ -186,22 +166,15 @@ int work(const Canvas& canvas, Schedule schedule, int nworkers, int t) {
         for (;;) {
             int column = -1;
             MPI_Status status;
-            check_mpi(MPI_Recv(&column, 1, MPI_INT, kManager, MPI_ANY_TAG, MPI_COMM_WORLD, &status), "MPI_Recv");
+            check_mpi(MPI_Recv(&column, 1, MPI_INT, kMpiManager, MPI_ANY_TAG, MPI_COMM_WORLD, &status), "MPI_Recv");
             if (status.MPI_TAG == kTagStop) break;
             if (status.MPI_TAG != kTagColumn || column < 0 || column >= canvas.width)
-                fail("worker " + std::to_string(t) + ": a bad message from the manager");
+                mpi_fail("worker " + std::to_string(t) + ": a bad message from the manager");
             compute_and_send(column);
         }
     }
-    check_mpi(MPI_Gather(&busy, 1, MPI_DOUBLE, nullptr, 0, MPI_DOUBLE, kManager, MPI_COMM_WORLD), "MPI_Gather");
+    netutil::send_busy_time(busy);
     return 0;
-}
-
-// The rank mpirun gave this process, read before MPI_Init (Open MPI sets it), so only rank 0 prints --help or
-// a usage error: K copies of the same message would say nothing more.
-bool quiet_rank() {
-    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    return rank != nullptr && std::string(rank) != "0";
 }
 
 }  // namespace
@@ -214,46 +187,15 @@ int main(int argc, char** argv) {
     Schedule schedule = Schedule::Static;
     Canvas canvas;
     std::string output = "mandelbrot.pgm";
-    const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
-    app.add_option("--schedule", schedule, "static: worker t computes the columns k with k mod n = t (the slide); "
-                   "dynamic: the manager hands out the next column to whichever worker sent one back")
-        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case).description(""))->type_name("static|dynamic")
-        ->default_str("static");
-    app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
-        ->check(CLI::Range(1, mandelbrot::kMaxSide));
-    app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
-        ->check(CLI::Range(1, mandelbrot::kMaxSide));
+    mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t computes the columns k with k mod n = t "
+                                                "(the slide); dynamic: the manager hands out the next column to "
+                                                "whichever worker sent one back", canvas);
     app.add_option("-o,--output", output, "picture file, PGM (P5)")->capture_default_str();
-    if (quiet_rank()) {  // the other ranks parse the same command line silently, and exit the same way
-        const int null = ::open("/dev/null", O_WRONLY);
-        const int saved_out = ::dup(1), saved_err = ::dup(2);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        netutil::parse_or_exit(app, argc, argv);
-        ::dup2(saved_out, 1);
-        ::dup2(saved_err, 2);
-        ::close(saved_out);
-        ::close(saved_err);
-        ::close(null);
-    } else {
-        netutil::parse_or_exit(app, argc, argv);
-    }
+    netutil::parse_on_every_rank([&] { netutil::parse_or_exit(app, argc, argv); });
 
-    check_mpi(MPI_Init(&argc, &argv), "MPI_Init");
-    int rank = 0, size = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size < 2) {
-        netutil::print_error(netutil::program_name() + ": needs at least 2 processes, a manager and a worker "
-                             "(mpirun -np 2 or more)");
-        MPI_Finalize();
-        return netutil::kExitUsage;
-    }
-    MPI_Barrier(MPI_COMM_WORLD);  // every rank is up: the work starts now (the manager's wall time starts here)
-    const int status = netutil::run_main([&] {
-        return rank == kManager ? manage(canvas, schedule, size - 1, output) : work(canvas, schedule, size - 1, rank - 1);
+    // Every rank is up when the work starts (the manager's wall time starts there).
+    return netutil::run_mpi(argc, argv, [&](int rank, int size) {
+        return rank == kMpiManager ? manage(canvas, schedule, size - 1, output)
+                                   : work(canvas, schedule, size - 1, rank - 1);
     });
-    if (status != 0) MPI_Abort(MPI_COMM_WORLD, status);  // e.g. the picture could not be written
-    MPI_Finalize();
-    return status;
 }

@@ -18,6 +18,7 @@
 //   ./client                                  worker 1; the manager hands out the columns, writes the picture
 // See also: client.cpp (the worker), mandelbrot.hpp (the computation and the protocol).
 #include "mandelbrot.hpp"
+#include "options.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
@@ -26,78 +27,44 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/workers.hpp"
 
 #include <png.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <poll.h>
-#include <thread>
 #include <vector>
 
 namespace {
 
 using mandelbrot::Canvas;
+using mandelbrot::Schedule;
 
 constexpr uint16_t kDefaultPort = 11268;
 constexpr int kMaxPending = 64;         // connections still saying hello at once; more wait in the backlog
 constexpr int kPauseMs = 100;           // while accepting is paused, how often the acceptor looks again
 constexpr size_t kWindow = 2;           // columns out at one worker at once
 
-enum class Schedule { Static, Dynamic };
-
 struct WorkerStats {
-    std::string peer;
     int columns = 0;
     uint64_t iterations = 0;
     double busy_seconds = 0;  // from sending a column to having its pixels back, summed
     bool lost = false;
 };
 
-// The job queue of the slide: which column goes to which worker, what is done, who is still there.
-// Owns the picture (column-major while it fills) and the statistics. Every member may be called from any
-// thread; one mutex guards everything, and a condition variable wakes handlers waiting for a column.
-class ColumnBoard {
+// The job queue of the slide: which column goes to which worker, what is done. Owns the picture
+// (column-major while it fills) and the statistics. The roster of workers (who joined, who is still there,
+// how many columns are left) is netutil's WorkerBoard, whose mutex guards this board's state too; every
+// member may be called from any thread, and a condition variable wakes handlers waiting for a column.
+class ColumnBoard : public netutil::WorkerBoard {
 public:
-    ColumnBoard(const Canvas& canvas, int nworkers, Schedule schedule, const netutil::StopPipe& started,
-                const netutil::StopPipe& finished)
-        : canvas_(canvas), nworkers_(nworkers), schedule_(schedule), started_(started), finished_(finished),
+    ColumnBoard(const Canvas& canvas, int nworkers, Schedule schedule, const netutil::RunEvents& events)
+        : WorkerBoard(nworkers, canvas.width, events), canvas_(canvas), schedule_(schedule),
           own_(static_cast<size_t>(nworkers)), stats_(static_cast<size_t>(nworkers)),
-          taken_(static_cast<size_t>(nworkers), false), done_(static_cast<size_t>(canvas.width), false),
-          pixels_(static_cast<size_t>(canvas.width) * static_cast<size_t>(canvas.height)),
-          remaining_(canvas.width) {}
-
-    // Before the start: a worker that said HELLO takes the lowest free number, or nothing when all are taken.
-    // The last one to join starts the work.
-    std::optional<int> join(const std::string& peer) {
-        std::lock_guard lock(mutex_);
-        if (started_flag_) return std::nullopt;
-        const auto free = std::find(taken_.begin(), taken_.end(), false);
-        if (free == taken_.end()) return std::nullopt;
-        const int t = static_cast<int>(free - taken_.begin());
-        taken_[static_cast<size_t>(t)] = true;
-        stats_[static_cast<size_t>(t)].peer = peer;
-        netutil::print_line("worker " + std::to_string(t) + " connected from " + peer);
-        if (++joined_ == nworkers_) start_locked();
-        return t;
-    }
-
-    // A worker that leaves before the start frees its number (true); after the start it is a lost worker.
-    bool leave_before_start(int t) {
-        std::lock_guard lock(mutex_);
-        if (started_flag_) return false;
-        taken_[static_cast<size_t>(t)] = false;
-        --joined_;
-        netutil::print_line("worker " + std::to_string(t) + " left before the start: waiting for " +
-                            std::to_string(nworkers_ - joined_) + " more");
-        return true;
-    }
+          done_(static_cast<size_t>(canvas.width), false),
+          pixels_(static_cast<size_t>(canvas.width) * static_cast<size_t>(canvas.height)) {}
 
     // The next column for worker t: its own (static) or the shared queue's next (dynamic), then any column a
     // lost worker gave back. Waits while columns are out at other workers, since one of them may die and
@@ -106,7 +73,7 @@ public:
     std::optional<int> next(int t, bool wait) {
         std::unique_lock lock(mutex_);
         for (;;) {
-            if (over_ || remaining_ == 0) return std::nullopt;
+            if (over_locked()) return std::nullopt;
             auto& own = own_[static_cast<size_t>(t)];
             auto& queue = !own.empty() ? own : shared_;
             if (!queue.empty()) {
@@ -129,10 +96,7 @@ public:
         std::copy(gray.begin(), gray.end(), pixels_.begin() + static_cast<ptrdiff_t>(column) * canvas_.height);
         stats.columns += 1;
         stats.iterations += iterations;
-        if (--remaining_ == 0) {
-            changed_.notify_all();
-            finished_.request_stop();
-        }
+        done_locked();
     }
 
     // Worker t is gone (`why`) while it had the columns `in_flight` out: those and every column still waiting
@@ -149,15 +113,10 @@ public:
         shared_.insert(shared_.end(), own.begin(), own.end());
         own.clear();
         stats_[static_cast<size_t>(t)].lost = true;
-        --alive_;
         netutil::print_line("worker " + std::to_string(t) + " lost (" + why + "): " + std::to_string(given_back) +
                             (given_back == 1 ? " unfinished column goes" : " unfinished columns go") +
                             " to the other workers");
-        if (alive_ == 0 && remaining_ > 0) {
-            over_ = true;
-            finished_.request_stop();
-        }
-        changed_.notify_all();
+        lost_locked();
     }
 
     // Time worker t spent on columns it will never return (it was lost).
@@ -166,21 +125,6 @@ public:
         stats_[static_cast<size_t>(t)].busy_seconds += seconds;
     }
 
-    // Ctrl-C, or the end: every handler waiting for a column returns.
-    void end() {
-        std::lock_guard lock(mutex_);
-        over_ = true;
-        changed_.notify_all();
-    }
-
-    int remaining() const {
-        std::lock_guard lock(mutex_);
-        return remaining_;
-    }
-    bool started() const {
-        std::lock_guard lock(mutex_);
-        return started_flag_;
-    }
     std::vector<WorkerStats> stats() const {
         std::lock_guard lock(mutex_);
         return stats_;
@@ -196,11 +140,9 @@ public:
     }
 
 private:
-    // The slide's static assignment: handler t manages the columns k with k mod n = t. The dynamic schedule
-    // puts every column in one queue, so a worker takes the next one whenever it is free.
-    void start_locked() {
-        started_flag_ = true;
-        alive_ = nworkers_;
+    // Every worker is there. The slide's static assignment: handler t manages the columns k with k mod n = t.
+    // The dynamic schedule puts every column in one queue, so a worker takes the next one whenever it is free.
+    void start_locked() override {
         for (int column = 0; column < canvas_.width; ++column) {
             if (schedule_ == Schedule::Static)
                 own_[static_cast<size_t>(column % nworkers_)].push_back(column);
@@ -209,58 +151,16 @@ private:
         }
         netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
                             std::to_string(canvas_.width) + " columns, " +
-                            (schedule_ == Schedule::Static ? "static" : "dynamic") + " schedule");
-        started_.request_stop();
+                            mandelbrot::schedule_name(schedule_) + " schedule");
     }
 
     const Canvas canvas_;
-    const int nworkers_;
     const Schedule schedule_;
-    const netutil::StopPipe& started_;
-    const netutil::StopPipe& finished_;
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
     std::vector<std::deque<int>> own_;  // static schedule: the columns still waiting for worker t
     std::deque<int> shared_;            // dynamic schedule's queue, and columns given back by lost workers
     std::vector<WorkerStats> stats_;
-    std::vector<bool> taken_;           // worker numbers in use before the start
     std::vector<bool> done_;
     std::vector<uint8_t> pixels_;       // column-major: column k is pixels_[k * height, (k + 1) * height)
-    int remaining_;
-    int joined_ = 0;
-    int alive_ = 0;
-    bool started_flag_ = false;
-    bool over_ = false;
-};
-
-struct Events {
-    const netutil::StopPipe& started;  // every worker is there
-    const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
-};
-
-// The bounds on one connection: --hello-timeout, --reply-timeout, and the count of connections still saying
-// hello, which the acceptor keeps at kMaxPending at the most.
-struct Bounds {
-    int hello_timeout_ms;
-    int reply_timeout_ms;
-    std::atomic<int>& saying_hello;
-};
-
-// One connection's place among those saying hello, given up once it has said HELLO or been turned away.
-class Greeting {
-public:
-    explicit Greeting(std::atomic<int>& count) : count_(count) {}
-    ~Greeting() { end(); }
-    Greeting(const Greeting&) = delete;
-    Greeting& operator=(const Greeting&) = delete;
-    void end() {
-        if (!ended_) count_.fetch_sub(1);
-        ended_ = true;
-    }
-
-private:
-    std::atomic<int>& count_;
-    bool ended_ = false;
 };
 
 // Why a worker's reply was not a column: raised inside serve_worker, caught there.
@@ -273,7 +173,7 @@ struct Lost {
 // Every wait also watches `quit` and gives up after the reply timeout. One thread (the handler) only.
 class ReplyReader {
 public:
-    ReplyReader(int fd, const Events& events, int timeout_ms) : fd_(fd), events_(events), timeout_ms_(timeout_ms) {}
+    ReplyReader(int fd, const netutil::RunEvents& events, int timeout_ms) : fd_(fd), events_(events), timeout_ms_(timeout_ms) {}
 
     std::string read_line(int column) {
         for (;;) {
@@ -309,7 +209,7 @@ private:
     }
 
     int fd_;
-    const Events& events_;
+    const netutil::RunEvents& events_;
     int timeout_ms_;
     std::string buffer_;
 };
@@ -335,18 +235,13 @@ std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int 
 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
 // and never counts as a worker), the wait for the others, then columns until none is left.
-void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& board, const Canvas& canvas,
-                  Events events, const Bounds& bounds) {
+// `greeting` is the connection's place among those saying hello (netutil::WorkerAcceptor keeps their count
+// bounded).
+void serve_worker(netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting,
+                  ColumnBoard& board, const Canvas& canvas, const netutil::RunEvents events,
+                  const netutil::ManagerLimits& limits) {
     const int fd = connection.get();
-    Greeting greeting(bounds.saying_hello);
-    const int reply_timeout_ms = bounds.reply_timeout_ms;
-    auto turn_away = [&](const std::string& why, const std::string& tell) {
-        netutil::print_line("turned away " + peer + ": " + why);
-        try {
-            netutil::write_all(fd, "error: " + tell + "\n");
-        } catch (const std::system_error&) {  // it is gone already: nothing to tell
-        }
-    };
+    const std::string expected = "expected " + std::string(mandelbrot::kHello);
     std::optional<int> slot;
     std::deque<int> in_flight;  // columns sent to the worker, replies still to come, in order
     std::optional<netutil::Stopwatch> busy;  // since the worker last had nothing to do
@@ -355,47 +250,28 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, ColumnBoard& b
         board.lose(*slot, in_flight, why);
     };
     try {
-        netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
-        netutil::LineReader hello(fd, mandelbrot::kMaxLine, events.quit.fd(), bounds.hello_timeout_ms);
-        std::string line;
-        switch (hello.read_line(line)) {
-        case netutil::LineReader::Status::Line: break;
-        case netutil::LineReader::Status::Stopped: return;
-        case netutil::LineReader::Status::TimedOut:
-            return turn_away("said nothing for " + std::to_string(bounds.hello_timeout_ms / 1000) + " s",
-                             "expected " + std::string(mandelbrot::kHello));
-        case netutil::LineReader::Status::TooLong:
-            return turn_away("sent a line too long", "expected " + std::string(mandelbrot::kHello));
-        default: return turn_away("closed without saying HELLO", "expected " + std::string(mandelbrot::kHello));
-        }
+        netutil::set_send_timeout(fd, std::chrono::milliseconds(limits.reply_timeout_ms));
+        const netutil::Hello hello =
+            netutil::read_hello(fd, mandelbrot::kHello, mandelbrot::kMaxLine, events, limits.hello_timeout_ms);
         greeting.end();
-        if (line != mandelbrot::kHello || !hello.buffered().empty())
-            return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(mandelbrot::kHello),
-                             "expected " + std::string(mandelbrot::kHello));
+        if (hello.status == netutil::Hello::Status::Stopped) return;
+        if (hello.status == netutil::Hello::Status::Refused) return netutil::turn_away(fd, peer, hello.why, expected);
         slot = board.join(peer);
-        if (!slot) return turn_away("every worker is there already", "the manager has all its workers");
+        if (!slot) return netutil::turn_away(fd, peer, "every worker is there already", "the manager has all its workers");
         netutil::write_all(fd, mandelbrot::canvas_line(canvas) + "\n");
 
         // Waiting for the others: a worker that sends anything now, or closes, leaves.
-        pollfd fds[3] = {{fd, POLLIN, 0}, {events.started.fd(), POLLIN, 0}, {events.quit.fd(), POLLIN, 0}};
-        for (;;) {
-            if (::poll(fds, 3, -1) == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            // The start first: a run can be over before a slow handler wakes (every job done by the others),
-            // and its worker is still owed a BYE. Quit alone means stopped before the start.
-            if (fds[1].revents != 0) break;
-            if (fds[2].revents != 0) return;
-            if (fds[0].revents != 0) {
-                if (board.leave_before_start(*slot)) return;
-                throw Lost{"connection closed"};
-            }
+        switch (netutil::wait_for_start(fd, events)) {
+        case netutil::StartWait::Started: break;
+        case netutil::StartWait::Quit: return;
+        case netutil::StartWait::Left:
+            if (board.leave_before_start(*slot)) return;
+            throw Lost{"connection closed"};
         }
 
         // Two columns out at once: while the worker computes one, the next is already in its socket, so it
         // never idles for a round trip. Only with nothing out does the handler wait for a free column.
-        ReplyReader reader(fd, events, reply_timeout_ms);
+        ReplyReader reader(fd, events, limits.reply_timeout_ms);
         for (;;) {
             while (in_flight.size() < kWindow) {
                 const std::optional<int> column = board.next(*slot, in_flight.empty());
@@ -523,136 +399,39 @@ int main(int argc, char** argv) {
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
         ->capture_default_str()->check(CLI::Range(1, 256));
-    const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
-    app.add_option("--schedule", schedule, "static: worker t gets the columns k with k mod n = t (the slide); "
-                   "dynamic: one shared queue, a free worker takes the next column")
-        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case).description(""))->type_name("static|dynamic")
-        ->default_str("static");
-    app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
-        ->check(CLI::Range(1, mandelbrot::kMaxSide));
-    app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
-        ->check(CLI::Range(1, mandelbrot::kMaxSide));
+    mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t gets the columns k with k mod n = t "
+                                                "(the slide); dynamic: one shared queue, a free worker takes the next column",
+                                                canvas);
     app.add_option("-o,--output", output, "picture file: always a PGM; a name ending in .png also gets a PNG "
                    "(and the PGM beside it, NAME.pgm)")->capture_default_str();
     app.add_flag("--local", local, "compute here, one thread, no sockets (the reference for speed and for the picture)");
-    app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one column before it counts "
-                   "as lost and its columns go to the others")->capture_default_str()->check(CLI::Range(1, 3600));
-    app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
-                   "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one column before it counts as "
+                                 "lost and its columns go to the others", 3600, hello_timeout, bind_address);
     netutil::parse_or_exit(app, argc, argv);
+    const netutil::ManagerLimits limits{kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         if (local) return run_local(canvas, output);
 
-        // Ctrl-C, SIGTERM or SIGHUP only writes a byte into `stop`; handlers are in place before anyone can see the
-        // listening line and send a signal.
-        const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // SIGHUP: the terminal closed, same as SIGTERM
-        // Every descriptor the manager keeps is opened before the listening line: from then on it only
-        // gains one per connection.
-        const netutil::StopPipe started;   // every worker is there
-        const netutil::StopPipe finished;  // every column is done, or no worker is left
-        const netutil::StopPipe quit;      // the handlers stop waiting
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
-        netutil::set_nonblocking(listener.get());
-        netutil::print_listening(listener.get());
+        // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
+        netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
         netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: canvas " +
                             std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ", x in [" +
                             mandelbrot::format_double(canvas.xmin) + ", " + mandelbrot::format_double(canvas.xmax) +
                             "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
                             mandelbrot::format_double(canvas.ymax) + "], " +
-                            (schedule == Schedule::Static ? "static" : "dynamic") + " schedule");
+                            mandelbrot::schedule_name(schedule) + " schedule");
 
-        ColumnBoard board(canvas, nworkers, schedule, started, finished);
-        const Events events{started, quit};
+        const netutil::RunEvents events = acceptor.events();
+        ColumnBoard board(canvas, nworkers, schedule, events);
         const netutil::Stopwatch wall;
-        std::optional<netutil::Stopwatch> since_start;
-
-        // The acceptor: one handler thread per connection while workers are missing; once the work has
-        // started, newcomers are told so and closed right here.
-        // Handlers of connections turned away finish at once; they are joined as new connections come, so a
-        // flood of bad peers cannot pile up threads.
-        struct Handler {
-            std::thread thread;
-            std::shared_ptr<std::atomic<bool>> running;
-        };
-        std::vector<Handler> handlers;
-        // Accepting pauses while kMaxPending connections are still saying hello, and while descriptors have
-        // run out (EMFILE: accept fails, the connection stays in the backlog, and the listener stays readable,
-        // so watching it would spin): the listener is left out of the poll, which looks again every kPauseMs.
-        // New connections wait in the backlog meanwhile. Each pause is said once.
-        std::atomic<int> saying_hello{0};
-        const Bounds bounds{hello_timeout * 1000, reply_timeout * 1000, saying_hello};
-        bool said_crowded = false, said_out_of_fds = false;
-        bool out_of_fds = false;
-        pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
-                         {started.fd(), POLLIN, 0}};
-        for (;;) {
-            std::erase_if(handlers, [](Handler& handler) {
-                if (handler.running->load()) return false;
-                handler.thread.join();
-                return true;
+        // One handler thread per connection while workers are missing (newcomers after the start are turned
+        // away by the acceptor), until every column is done, no worker is left, or Ctrl-C.
+        const std::optional<netutil::Stopwatch> since_start =
+            acceptor.run(board, [&](netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting) {
+                serve_worker(std::move(connection), peer, greeting, board, canvas, events, limits);
             });
-            const bool crowded = saying_hello.load() >= kMaxPending;
-            if (crowded && !said_crowded)
-                netutil::print_line(std::to_string(kMaxPending) + " connections are still saying hello: new "
-                                    "connections wait in the backlog until one of them is done");
-            said_crowded = said_crowded || crowded;
-            const bool paused = crowded || out_of_fds;
-            fds[0].fd = paused ? -1 : listener.get();
-            const int ready = ::poll(fds, since_start ? 3 : 4, paused ? kPauseMs : -1);
-            if (ready == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            if (fds[1].revents != 0 || fds[2].revents != 0) break;
-            if (!since_start && fds[3].revents != 0) since_start.emplace();
-            if (crowded) continue;  // look again after the pause
-            if (!out_of_fds && fds[0].revents == 0) continue;
-            out_of_fds = false;
-            netutil::SockAddr peer;
-            netutil::UniqueFd connection;
-            try {
-                connection = netutil::accept_client(listener.get(), &peer);
-            } catch (const std::system_error& error) {
-                const int code = error.code().value();
-                if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
-                if (!said_out_of_fds)
-                    netutil::print_line(std::string("out of descriptors (") + error.what() + "): new connections "
-                                        "wait in the backlog until one closes");
-                said_out_of_fds = true;
-                out_of_fds = true;
-                continue;
-            }
-            if (!connection) continue;
-            if (board.started()) {
-                netutil::print_line("turned away " + peer.to_string() + ": the work has started");
-                try {
-                    netutil::write_all(connection.get(), "error: the manager has all its workers\n");
-                } catch (const std::system_error&) {
-                }
-                continue;
-            }
-            auto flag = std::make_shared<std::atomic<bool>>(true);
-            saying_hello.fetch_add(1);
-            try {
-                std::thread thread([&board, &canvas, events, &bounds, flag, peer = peer.to_string(),
-                                    connection = std::move(connection)]() mutable {
-                    serve_worker(std::move(connection), peer, board, canvas, events, bounds);
-                    flag->store(false);
-                });
-                handlers.push_back({std::move(thread), flag});
-            } catch (const std::system_error& error) {  // no thread to be had: this connection only is refused
-                saying_hello.fetch_sub(1);
-                netutil::print_line("turned away " + peer.to_string() + ": " + error.what());
-            }
-        }
-        listener.reset();
-        quit.request_stop();
-        board.end();
-        for (auto& handler : handlers) handler.thread.join();
 
         const int signo = netutil::caught_signal();
         const int remaining = board.remaining();

@@ -21,36 +21,24 @@
 
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
+#include "netutil/mpi.hpp"  // MPI_Init to MPI_Finalize around manage() and work(), MPI_Abort on any failure
 #include "netutil/output.hpp"
-
-#include <mpi.h>
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fcntl.h>
 #include <numbers>
 #include <optional>
-#include <unistd.h>
 #include <vector>
 
 namespace {
 
-constexpr int kManager = 0;
+using netutil::check_mpi;
+using netutil::kMpiManager;
+using netutil::mpi_fail;
+
 constexpr int kTagJob = 1;
 constexpr int kTagStop = 2;
 constexpr int kTagResult = 3;
-
-// Anything wrong in a message: the manager says so and MPI_Abort ends every rank (mpirun exits non-zero).
-[[noreturn]] void fail(const std::string& why) {
-    netutil::print_error(netutil::program_name() + ": " + why);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::exit(1);  // MPI_Abort does not return
-}
-
-void check_mpi(int status, const char* what) {
-    if (status != MPI_SUCCESS) fail(std::string(what) + " failed");
-}
 
 std::string fixed(double value, int decimals) {
     char text[64];
@@ -66,10 +54,7 @@ struct WorkerStats {
 // Rank 0: the job queue. Every worker gets a job; each result that comes back is checked, printed and counted,
 // and its worker gets the next job, or the stop message when the queue is empty.
 int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
-    netutil::print_line("mpi manager (rank 0) with " +
-                        (nworkers == 1 ? std::string("1 worker (rank 1)")
-                                       : std::to_string(nworkers) + " workers (ranks 1 to " + std::to_string(nworkers) + ")") +
-                        ": " + std::to_string(njobs) + " jobs of " +
+    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": " + std::to_string(njobs) + " jobs of " +
                         std::to_string(samples) + " samples");
     const netutil::Stopwatch wall;
     std::vector<std::optional<uint64_t>> out(static_cast<size_t>(nworkers));  // the job out at worker t
@@ -93,11 +78,11 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
         MPI_Get_count(&status, MPI_UINT64_T, &count);
         const int t = status.MPI_SOURCE - 1;
         const std::string from = "worker " + std::to_string(t) + " (rank " + std::to_string(status.MPI_SOURCE) + ")";
-        if (t < 0 || t >= nworkers) fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
+        if (t < 0 || t >= nworkers) mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
         auto& mine = out[static_cast<size_t>(t)];
-        if (status.MPI_TAG != kTagResult || count != 3) fail(from + " sent a message that is not a result");
+        if (status.MPI_TAG != kTagResult || count != 3) mpi_fail(from + " sent a message that is not a result");
         if (!mine || result[0] != *mine || result[1] != samples || result[2] > samples)
-            fail(from + " sent a result for job " + std::to_string(result[0]) + " (" + std::to_string(result[2]) +
+            mpi_fail(from + " sent a result for job " + std::to_string(result[0]) + " (" + std::to_string(result[2]) +
                  " of " + std::to_string(result[1]) + " inside) that does not match the job it was given");
         const uint64_t job = *mine;
         mine.reset();
@@ -112,13 +97,11 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
     }
     const double seconds = wall.seconds();
 
-    std::vector<double> busy(static_cast<size_t>(nworkers) + 1);
-    const double none = 0;
-    check_mpi(MPI_Gather(&none, 1, MPI_DOUBLE, busy.data(), 1, MPI_DOUBLE, kManager, MPI_COMM_WORLD), "MPI_Gather");
+    const std::vector<double> busy = netutil::gather_busy_times(nworkers);
     for (int t = 0; t < nworkers; ++t)
         netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[static_cast<size_t>(t)].jobs) +
                             " jobs, " + std::to_string(stats[static_cast<size_t>(t)].samples) + " samples, busy " +
-                            fixed(busy[static_cast<size_t>(t) + 1], 3) + " s");
+                            fixed(busy[static_cast<size_t>(t)], 3) + " s");
     // The same three lines as server.cpp's.
     const uint64_t total = samples * static_cast<uint64_t>(njobs);
     const double estimate = 4.0 * static_cast<double>(inside) / static_cast<double>(total);
@@ -139,26 +122,19 @@ int work(int t) {
     for (;;) {
         uint64_t job[3] = {};
         MPI_Status status;
-        check_mpi(MPI_Recv(job, 3, MPI_UINT64_T, kManager, MPI_ANY_TAG, MPI_COMM_WORLD, &status), "MPI_Recv");
+        check_mpi(MPI_Recv(job, 3, MPI_UINT64_T, kMpiManager, MPI_ANY_TAG, MPI_COMM_WORLD, &status), "MPI_Recv");
         if (status.MPI_TAG == kTagStop) break;
         int count = 0;
         MPI_Get_count(&status, MPI_UINT64_T, &count);
         if (status.MPI_TAG != kTagJob || count != 3 || job[1] == 0 || job[1] > montecarlo::kMaxSamples)
-            fail("worker " + std::to_string(t) + ": a bad message from the manager");
+            mpi_fail("worker " + std::to_string(t) + ": a bad message from the manager");
         const netutil::Stopwatch watch;
         const uint64_t result[3] = {job[0], job[1], montecarlo::count_inside(job[1], job[2])};
         busy += watch.seconds();
-        check_mpi(MPI_Send(result, 3, MPI_UINT64_T, kManager, kTagResult, MPI_COMM_WORLD), "MPI_Send");
+        check_mpi(MPI_Send(result, 3, MPI_UINT64_T, kMpiManager, kTagResult, MPI_COMM_WORLD), "MPI_Send");
     }
-    check_mpi(MPI_Gather(&busy, 1, MPI_DOUBLE, nullptr, 0, MPI_DOUBLE, kManager, MPI_COMM_WORLD), "MPI_Gather");
+    netutil::send_busy_time(busy);
     return 0;
-}
-
-// The rank mpirun gave this process, read before MPI_Init (Open MPI sets it), so only rank 0 prints --help or
-// a usage error: K copies of the same message would say nothing more.
-bool quiet_rank() {
-    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    return rank != nullptr && std::string(rank) != "0";
 }
 
 }  // namespace
@@ -180,34 +156,10 @@ int main(int argc, char** argv) {
         netutil::parse_or_exit(app, argc, argv);
         if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
     };
-    if (quiet_rank()) {  // the other ranks parse the same command line silently, and exit the same way
-        const int null = ::open("/dev/null", O_WRONLY);
-        const int saved_out = ::dup(1), saved_err = ::dup(2);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        parse();
-        ::dup2(saved_out, 1);
-        ::dup2(saved_err, 2);
-        ::close(saved_out);
-        ::close(saved_err);
-        ::close(null);
-    } else {
-        parse();
-    }
+    netutil::parse_on_every_rank(parse);
 
-    check_mpi(MPI_Init(&argc, &argv), "MPI_Init");
-    int rank = 0, size = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size < 2) {
-        netutil::print_error(netutil::program_name() + ": needs at least 2 processes, a manager and a worker "
-                             "(mpirun -np 2 or more)");
-        MPI_Finalize();
-        return netutil::kExitUsage;
-    }
-    MPI_Barrier(MPI_COMM_WORLD);  // every rank is up: the work starts now (the manager's wall time starts here)
-    const int status = netutil::run_main([&] { return rank == kManager ? manage(njobs, samples, seed, size - 1) : work(rank - 1); });
-    if (status != 0) MPI_Abort(MPI_COMM_WORLD, status);
-    MPI_Finalize();
-    return status;
+    // Every rank is up when the work starts (the manager's wall time starts there).
+    return netutil::run_mpi(argc, argv, [&](int rank, int size) {
+        return rank == kMpiManager ? manage(njobs, samples, seed, size - 1) : work(rank - 1);
+    });
 }

@@ -24,18 +24,12 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/workers.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <memory>
-#include <mutex>
 #include <numbers>
-#include <poll.h>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -47,7 +41,6 @@ constexpr int kPauseMs = 100;           // while accepting is paused, how often 
 using montecarlo::Job;
 
 struct WorkerStats {
-    std::string peer;
     int jobs = 0;
     uint64_t samples = 0;
     double busy_seconds = 0;
@@ -62,46 +55,15 @@ std::string fixed(double value, int decimals) {
 
 // The job queue of the assignment: (samples, seed) tuples waiting, out at a worker, or done. A job counts
 // once, when its result comes back checked; a lost worker's job goes back to the front of the queue.
-// Every member may be called from any thread; one mutex guards everything.
-class JobQueue {
+// The roster of workers (who joined, who is still there, how many jobs are left) is netutil's WorkerBoard,
+// whose mutex guards this queue's state too; every member may be called from any thread.
+class JobQueue : public netutil::WorkerBoard {
 public:
-    JobQueue(int njobs, uint64_t samples, uint64_t base_seed, int nworkers, const netutil::StopPipe& started,
-             const netutil::StopPipe& finished)
-        : nworkers_(nworkers), started_(started), finished_(finished), stats_(static_cast<size_t>(nworkers)),
-          taken_(static_cast<size_t>(nworkers), false), inside_(static_cast<size_t>(njobs)),
-          done_(static_cast<size_t>(njobs), false), remaining_(njobs) {
+    JobQueue(int njobs, uint64_t samples, uint64_t base_seed, int nworkers, const netutil::RunEvents& events)
+        : WorkerBoard(nworkers, njobs, events), stats_(static_cast<size_t>(nworkers)),
+          inside_(static_cast<size_t>(njobs)), done_(static_cast<size_t>(njobs), false) {
         for (int j = 0; j < njobs; ++j) waiting_.push_back({j, samples, montecarlo::job_seed(base_seed, j)});
         jobs_ = std::vector<Job>(waiting_.begin(), waiting_.end());
-    }
-
-    // Before the start: a worker that said HELLO takes the lowest free number; the last one starts the work.
-    std::optional<int> join(const std::string& peer) {
-        std::lock_guard lock(mutex_);
-        if (started_flag_) return std::nullopt;
-        const auto free = std::find(taken_.begin(), taken_.end(), false);
-        if (free == taken_.end()) return std::nullopt;
-        const int t = static_cast<int>(free - taken_.begin());
-        taken_[static_cast<size_t>(t)] = true;
-        stats_[static_cast<size_t>(t)].peer = peer;
-        netutil::print_line("worker " + std::to_string(t) + " connected from " + peer);
-        if (++joined_ == nworkers_) {
-            started_flag_ = true;
-            alive_ = nworkers_;
-            netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
-                                std::to_string(jobs_.size()) + " jobs");
-            started_.request_stop();
-        }
-        return t;
-    }
-
-    bool leave_before_start(int t) {
-        std::lock_guard lock(mutex_);
-        if (started_flag_) return false;
-        taken_[static_cast<size_t>(t)] = false;
-        --joined_;
-        netutil::print_line("worker " + std::to_string(t) + " left before the start: waiting for " +
-                            std::to_string(nworkers_ - joined_) + " more");
-        return true;
     }
 
     // The next job from the front of the queue. Waits while jobs are out at other workers (one of them may
@@ -109,7 +71,7 @@ public:
     std::optional<Job> next() {
         std::unique_lock lock(mutex_);
         for (;;) {
-            if (over_ || remaining_ == 0) return std::nullopt;
+            if (over_locked()) return std::nullopt;
             if (!waiting_.empty()) {
                 const Job job = waiting_.front();
                 waiting_.pop_front();
@@ -133,10 +95,7 @@ public:
                             std::to_string(job.seed) + ") by worker " + std::to_string(t) + ": " +
                             std::to_string(inside) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(inside) / static_cast<double>(job.samples), 6));
-        if (--remaining_ == 0) {
-            changed_.notify_all();
-            finished_.request_stop();
-        }
+        done_locked();
     }
 
     // Worker t is gone while it had `in_flight`: that job goes back to the front of the queue.
@@ -145,32 +104,13 @@ public:
         const bool give_back = in_flight && !done_[static_cast<size_t>(in_flight->number)];
         if (give_back) waiting_.push_front(*in_flight);
         stats_[static_cast<size_t>(t)].lost = true;
-        --alive_;
         netutil::print_line("worker " + std::to_string(t) + " lost (" + why + ")" +
                             (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue"
                                        : std::string()));
-        if (alive_ == 0 && remaining_ > 0) {
-            over_ = true;
-            finished_.request_stop();
-        }
-        changed_.notify_all();
+        lost_locked();
     }
 
-    void end() {
-        std::lock_guard lock(mutex_);
-        over_ = true;
-        changed_.notify_all();
-    }
-
-    int remaining() const {
-        std::lock_guard lock(mutex_);
-        return remaining_;
-    }
     int size() const { return static_cast<int>(jobs_.size()); }
-    bool started() const {
-        std::lock_guard lock(mutex_);
-        return started_flag_;
-    }
     std::vector<WorkerStats> stats() const {
         std::lock_guard lock(mutex_);
         return stats_;
@@ -187,52 +127,17 @@ public:
     }
 
 private:
-    const int nworkers_;
-    const netutil::StopPipe& started_;
-    const netutil::StopPipe& finished_;
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
+    // Every worker is there: the jobs go out from the front of the queue.
+    void start_locked() override {
+        netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
+                            std::to_string(jobs_.size()) + " jobs");
+    }
+
     std::vector<Job> jobs_;
     std::deque<Job> waiting_;
     std::vector<WorkerStats> stats_;
-    std::vector<bool> taken_;
     std::vector<uint64_t> inside_;
     std::vector<bool> done_;
-    int remaining_;
-    int joined_ = 0;
-    int alive_ = 0;
-    bool started_flag_ = false;
-    bool over_ = false;
-};
-
-struct Events {
-    const netutil::StopPipe& started;  // every worker is there
-    const netutil::StopPipe& quit;     // the run is over (done, no worker left, or Ctrl-C): stop waiting
-};
-
-// The bounds on one connection: --hello-timeout, --reply-timeout, and the count of connections still saying
-// hello, which the acceptor keeps at kMaxPending at the most.
-struct Bounds {
-    int hello_timeout_ms;
-    int reply_timeout_ms;
-    std::atomic<int>& saying_hello;
-};
-
-// One connection's place among those saying hello, given up once it has said HELLO or been turned away.
-class Greeting {
-public:
-    explicit Greeting(std::atomic<int>& count) : count_(count) {}
-    ~Greeting() { end(); }
-    Greeting(const Greeting&) = delete;
-    Greeting& operator=(const Greeting&) = delete;
-    void end() {
-        if (!ended_) count_.fetch_sub(1);
-        ended_ = true;
-    }
-
-private:
-    std::atomic<int>& count_;
-    bool ended_ = false;
 };
 
 struct Lost {
@@ -263,34 +168,23 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
 
 // The handler thread of one connection: the handshake (a connection that does not say HELLO is turned away
 // and never counts as a worker), the wait for the others, then jobs until none is left.
-void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queue, Events events, const Bounds& bounds) {
+// `greeting` is the connection's place among those saying hello (netutil::WorkerAcceptor keeps their count
+// bounded).
+void serve_worker(netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting, JobQueue& queue,
+                  const netutil::RunEvents events, const netutil::ManagerLimits& limits) {
     const int fd = connection.get();
-    Greeting greeting(bounds.saying_hello);
-    const int reply_timeout_ms = bounds.reply_timeout_ms;
-    auto turn_away = [&](const std::string& why) {
-        netutil::print_line("turned away " + peer + ": " + why);
-        try {
-            netutil::write_all(fd, "error: expected " + std::string(montecarlo::kHello) + "\n");
-        } catch (const std::system_error&) {
-        }
-    };
     std::optional<int> slot;
     std::optional<Job> in_flight;
     try {
-        netutil::set_send_timeout(fd, std::chrono::milliseconds(reply_timeout_ms));
-        netutil::LineReader hello(fd, montecarlo::kMaxLine, events.quit.fd(), bounds.hello_timeout_ms);
-        std::string line;
-        switch (hello.read_line(line)) {
-        case netutil::LineReader::Status::Line: break;
-        case netutil::LineReader::Status::Stopped: return;
-        case netutil::LineReader::Status::TimedOut:
-            return turn_away("said nothing for " + std::to_string(bounds.hello_timeout_ms / 1000) + " s");
-        case netutil::LineReader::Status::TooLong: return turn_away("sent a line too long");
-        default: return turn_away("closed without saying HELLO");
-        }
+        netutil::set_send_timeout(fd, std::chrono::milliseconds(limits.reply_timeout_ms));
+        const auto hello = netutil::read_hello(fd, montecarlo::kHello, montecarlo::kMaxLine, events, limits.hello_timeout_ms);
         greeting.end();
-        if (line != montecarlo::kHello || !hello.buffered().empty())
-            return turn_away("sent " + netutil::quote(line) + " instead of " + std::string(montecarlo::kHello));
+        switch (hello.status) {
+        case netutil::Hello::Status::Said: break;
+        case netutil::Hello::Status::Stopped: return;
+        case netutil::Hello::Status::Refused:
+            return netutil::turn_away(fd, peer, hello.why, "expected " + std::string(montecarlo::kHello));
+        }
         slot = queue.join(peer);
         if (!slot) {
             netutil::print_line("turned away " + peer + ": every worker is there already");
@@ -298,23 +192,15 @@ void serve_worker(netutil::UniqueFd connection, std::string peer, JobQueue& queu
             return;
         }
 
-        pollfd fds[3] = {{fd, POLLIN, 0}, {events.started.fd(), POLLIN, 0}, {events.quit.fd(), POLLIN, 0}};
-        for (;;) {
-            if (::poll(fds, 3, -1) == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            // The start first: a run can be over before a slow handler wakes (every job done by the others),
-            // and its worker is still owed a BYE. Quit alone means stopped before the start.
-            if (fds[1].revents != 0) break;
-            if (fds[2].revents != 0) return;
-            if (fds[0].revents != 0) {
-                if (queue.leave_before_start(*slot)) return;
-                throw Lost{"connection closed"};
-            }
+        // Waiting for the others: anything from the worker now (or its closing) means it leaves.
+        const netutil::StartWait wait = netutil::wait_for_start(fd, events);
+        if (wait == netutil::StartWait::Quit) return;
+        if (wait == netutil::StartWait::Left) {
+            if (queue.leave_before_start(*slot)) return;
+            throw Lost{"connection closed"};
         }
 
-        netutil::LineReader reader(fd, montecarlo::kMaxLine, events.quit.fd(), reply_timeout_ms);
+        netutil::LineReader reader(fd, montecarlo::kMaxLine, events.quit.fd(), limits.reply_timeout_ms);
         while ((in_flight = queue.next())) {
             const netutil::Stopwatch watch;
             const uint64_t inside = run_job(reader, fd, *in_flight);
@@ -389,121 +275,30 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
-    app.add_option("--reply-timeout", reply_timeout, "seconds a worker may take for one job before it counts as "
-                   "lost and its job goes back to the queue")->capture_default_str()->check(CLI::Range(1, 86400));
-    app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
-                   "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one job before it counts as lost "
+                                 "and its job goes back to the queue", 86400, hello_timeout, bind_address);
     netutil::parse_or_exit(app, argc, argv);
     if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
+    const netutil::ManagerLimits limits{kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         if (local) return run_local(njobs, samples, seed);
 
-        // Ctrl-C, SIGTERM or SIGHUP only writes a byte into `stop`; handlers are in place before anyone can see the
-        // listening line and send a signal.
-        const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // SIGHUP: the terminal closed, same as SIGTERM
-        // Every descriptor the manager keeps is opened before the listening line: from then on it only
-        // gains one per connection.
-        const netutil::StopPipe started;   // every worker is there
-        const netutil::StopPipe finished;  // every job is done, or no worker is left
-        const netutil::StopPipe quit;      // the handlers stop waiting
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
-        netutil::set_nonblocking(listener.get());
-        netutil::print_listening(listener.get());
+        // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
+        netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
         netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: " + std::to_string(njobs) +
                             " jobs of " + std::to_string(samples) + " samples, seeds " + std::to_string(seed) +
                             " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
 
-        JobQueue queue(njobs, samples, seed, nworkers, started, finished);
-        const Events events{started, quit};
-        std::optional<netutil::Stopwatch> since_start;
-
-        // The acceptor: one handler thread per connection while workers are missing; once the work has
-        // started, newcomers are told so and closed right here.
-        // Handlers of connections turned away finish at once; they are joined as new connections come, so a
-        // flood of bad peers cannot pile up threads.
-        struct Handler {
-            std::thread thread;
-            std::shared_ptr<std::atomic<bool>> running;
+        const netutil::RunEvents events = acceptor.events();
+        JobQueue queue(njobs, samples, seed, nworkers, events);
+        // The acceptor starts a handler thread per connection while workers are missing, and turns newcomers
+        // away once the work has started; it returns when every job is done, no worker is left, or Ctrl-C.
+        auto serve = [&](netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting) {
+            serve_worker(std::move(connection), peer, greeting, queue, events, limits);
         };
-        std::vector<Handler> handlers;
-        // Accepting pauses while kMaxPending connections are still saying hello, and while descriptors have
-        // run out (EMFILE: accept fails, the connection stays in the backlog, and the listener stays readable,
-        // so watching it would spin): the listener is left out of the poll, which looks again every kPauseMs.
-        // New connections wait in the backlog meanwhile. Each pause is said once.
-        std::atomic<int> saying_hello{0};
-        const Bounds bounds{hello_timeout * 1000, reply_timeout * 1000, saying_hello};
-        bool said_crowded = false, said_out_of_fds = false;
-        bool out_of_fds = false;
-        pollfd fds[4] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}, {finished.fd(), POLLIN, 0},
-                         {started.fd(), POLLIN, 0}};
-        for (;;) {
-            std::erase_if(handlers, [](Handler& handler) {
-                if (handler.running->load()) return false;
-                handler.thread.join();
-                return true;
-            });
-            const bool crowded = saying_hello.load() >= kMaxPending;
-            if (crowded && !said_crowded)
-                netutil::print_line(std::to_string(kMaxPending) + " connections are still saying hello: new "
-                                    "connections wait in the backlog until one of them is done");
-            said_crowded = said_crowded || crowded;
-            const bool paused = crowded || out_of_fds;
-            fds[0].fd = paused ? -1 : listener.get();
-            const int ready = ::poll(fds, since_start ? 3 : 4, paused ? kPauseMs : -1);
-            if (ready == -1) {
-                if (errno == EINTR) continue;
-                netutil::throw_errno("poll");
-            }
-            if (fds[1].revents != 0 || fds[2].revents != 0) break;
-            if (!since_start && fds[3].revents != 0) since_start.emplace();
-            if (crowded) continue;  // look again after the pause
-            if (!out_of_fds && fds[0].revents == 0) continue;
-            out_of_fds = false;
-            netutil::SockAddr peer;
-            netutil::UniqueFd connection;
-            try {
-                connection = netutil::accept_client(listener.get(), &peer);
-            } catch (const std::system_error& error) {
-                const int code = error.code().value();
-                if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
-                if (!said_out_of_fds)
-                    netutil::print_line(std::string("out of descriptors (") + error.what() + "): new connections "
-                                        "wait in the backlog until one closes");
-                said_out_of_fds = true;
-                out_of_fds = true;
-                continue;
-            }
-            if (!connection) continue;
-            if (queue.started()) {
-                netutil::print_line("turned away " + peer.to_string() + ": the work has started");
-                try {
-                    netutil::write_all(connection.get(), "error: the manager has all its workers\n");
-                } catch (const std::system_error&) {
-                }
-                continue;
-            }
-            auto flag = std::make_shared<std::atomic<bool>>(true);
-            saying_hello.fetch_add(1);
-            try {
-                std::thread thread([&queue, events, &bounds, flag, peer = peer.to_string(),
-                                    connection = std::move(connection)]() mutable {
-                    serve_worker(std::move(connection), peer, queue, events, bounds);
-                    flag->store(false);
-                });
-                handlers.push_back({std::move(thread), flag});
-            } catch (const std::system_error& error) {  // no thread to be had: this connection only is refused
-                saying_hello.fetch_sub(1);
-                netutil::print_line("turned away " + peer.to_string() + ": " + error.what());
-            }
-        }
-        listener.reset();
-        quit.request_stop();
-        queue.end();
-        for (auto& handler : handlers) handler.thread.join();
+        const std::optional<netutil::Stopwatch> since_start = acceptor.run(queue, serve);
 
         const int signo = netutil::caught_signal();
         const int remaining = queue.remaining();
