@@ -8,9 +8,7 @@
 // same as --local; a worker killed mid-run changes nothing but the log; with no worker left the manager says
 // so and exits 1; connections that do not speak the protocol are turned away and never count as workers.
 #include "tests/harness.hpp"
-
-#include "netutil/io.hpp"
-#include "netutil/socket.hpp"
+#include "tests/worker_helpers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,6 +19,7 @@
 #include <sstream>
 
 using namespace harness;
+using worker_helpers::with;
 
 namespace {
 
@@ -51,13 +50,8 @@ struct TempDir {
     std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
-std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
-    argv.insert(argv.end(), more.begin(), more.end());
-    return argv;
-}
-
 std::vector<std::string> worker_args(uint16_t port, const std::vector<std::string>& more = {}) {
-    return with({kClient, "localhost", std::to_string(port)}, more);
+    return worker_helpers::worker_argv(kClient, port, more);
 }
 
 // The line `total iterations N...` of a manager's output.
@@ -80,19 +74,9 @@ Reference local_reference(const TempDir& dir, const std::vector<std::string>& ca
 // Runs the manager with `nworkers` real workers and returns its output; the picture goes to dir/NAME.png.
 std::string run_with_workers(const TempDir& dir, const std::string& name, int nworkers, const std::string& schedule,
                              const std::vector<std::string>& canvas) {
-    Process server(with({kServer, "0", std::to_string(nworkers), "--schedule", schedule, "-o", dir.file(name + ".png")},
-                        canvas));
-    const uint16_t port = server.wait_for_listening();
-    std::vector<std::unique_ptr<Process>> workers;
-    for (int i = 0; i < nworkers; ++i)
-        workers.push_back(std::make_unique<Process>(worker_args(port), Options{.name = "worker " + std::to_string(i)}));
-    for (auto& worker : workers) {
-        EXPECT_EQ(worker->wait_exit(scaled(30s)), 0);
-        EXPECT_TRUE(worker->wait_for_text("manager says BYE: "));
-    }
-    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
-    server.wait_output_closed();
-    return server.out();
+    return worker_helpers::run_with_workers(
+        with({kServer, "0", std::to_string(nworkers), "--schedule", schedule, "-o", dir.file(name + ".png")}, canvas),
+        kClient, nworkers);
 }
 
 }  // namespace
@@ -209,15 +193,7 @@ TEST(Mandelbrot, BadPeersAreTurnedAway) {
         EXPECT_TRUE(binary.wait_closed(scaled(5s)));
         ASSERT_TRUE(server.wait_for_text(": sent a line too long"));
     }
-    {
-        Connection silent(port);
-        silent.close();
-        ASSERT_TRUE(server.wait_for_text(": closed without saying HELLO"));
-    }
-    EXPECT_EQ(server.count_matching(std::regex("worker \\d+ connected from .*")), 0u) << "a bad peer counted as a worker";
-    Process worker(worker_args(port));
-    EXPECT_EQ(worker.wait_exit(scaled(20s)), 0);
-    EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+    worker_helpers::expect_silent_peer_then_one_worker(server, port, kClient);
     EXPECT_EQ(read_file(dir.file("after.pgm")), reference.pgm);
 }
 
@@ -259,42 +235,20 @@ TEST(Mandelbrot, WrongAnswersAreRejectedAndRedone) {
 // The worker checks the manager too: a canvas it cannot draw is refused with status 1.
 TEST(Mandelbrot, WorkerRejectsABadManager) {
     for (const std::string bad : {"CANVAS 0 400 -2 0.5 -1 1 255", "CANVAS 500 400 0.5 -2 -1 1 255",
-                                  "CANVAS 500 400 -2 0.5 -1 1 1000", "hello there"}) {
-        SCOPED_TRACE(bad);
-        const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
-        const uint16_t port = netutil::local_address(listener.get()).port();
-        Process worker(worker_args(port));
-        const netutil::UniqueFd connection = netutil::accept_client(listener.get());
-        ASSERT_TRUE(connection);
-        netutil::LineReader reader(connection.get(), 200, -1, static_cast<int>(scaled(5s).count()));
-        std::string line;
-        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
-        EXPECT_EQ(line, "HELLO mandelbrot 1");
-        netutil::write_all(connection.get(), bad + "\n");
-        EXPECT_EQ(worker.wait_exit(), 1);
-        EXPECT_TRUE(worker.wait_for_err_text("which is not the protocol"));
-        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
-        EXPECT_EQ(line.rfind("error: unexpected", 0), 0u) << line;
-    }
+                                  "CANVAS 500 400 -2 0.5 -1 1 1000", "hello there"})
+        worker_helpers::expect_worker_rejects(kClient, "HELLO mandelbrot 1", bad);
 }
 
 // Workers may start before the manager: they retry connecting (for --retry seconds) and then join.
 TEST(Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
     TempDir dir;
-    uint16_t port = 0;
-    {  // a port that is free now: a manager's, stopped at once
-        Process probe({kServer, "0", "1"});
-        port = probe.wait_for_listening();
-        probe.signal(SIGTERM);
-        EXPECT_EQ(probe.wait_exit(), 0);
-    }
-    Process early(worker_args(port, {"--retry", "20"}), {.name = "early worker"});
-    ASSERT_TRUE(early.wait_for_line("manager not there yet: retrying for 20 s"));
+    const uint16_t port = worker_helpers::free_manager_port(kServer);
+    const auto early = worker_helpers::early_worker(kClient, port);
     Process server(with({kServer, std::to_string(port), "2", "-o", dir.file("late.pgm")}, kSmall));
     ASSERT_EQ(server.wait_for_listening(), port);
     ASSERT_TRUE(server.wait_for_text("worker 0 connected from", scaled(10s)));
     Process late(worker_args(port), {.name = "late worker"});
-    EXPECT_EQ(early.wait_exit(scaled(20s)), 0);
+    EXPECT_EQ(early->wait_exit(scaled(20s)), 0);
     EXPECT_EQ(late.wait_exit(scaled(20s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
     // A worker with nobody to talk to gives up after its --retry seconds, naming what failed.
@@ -307,20 +261,10 @@ TEST(Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
 // the connection close, exit 0 too. Also before the start, with a worker waiting for the others.
 TEST(Mandelbrot, CtrlCStopsManagerAndWorkersCleanly) {
     TempDir dir;
-    {
-        Process server(with({kServer, "0", "2", "-o", dir.file("stopped.pgm")}, kSmall));
-        const uint16_t port = server.wait_for_listening();
-        Process a(worker_args(port, {"--delay-ms", "50", "--verbose"}), {.name = "worker A"});
-        Process b(worker_args(port, {"--delay-ms", "50", "--verbose"}), {.name = "worker B"});
-        ASSERT_TRUE(a.wait_for_text("computed column", scaled(10s)));
-        server.signal_group(SIGINT);
-        EXPECT_EQ(server.wait_exit(scaled(5s)), 0);
-        EXPECT_TRUE(server.wait_for_match(std::regex("manager stopped by SIGINT: \\d+ of 120 columns were done, no picture written")));
-        EXPECT_EQ(a.wait_exit(scaled(5s)), 0);
-        EXPECT_EQ(b.wait_exit(scaled(5s)), 0);
-        EXPECT_TRUE(a.wait_for_text("manager closed the connection: "));
-        EXPECT_FALSE(std::filesystem::exists(dir.file("stopped.pgm")));
-    }
+    worker_helpers::expect_stopped_mid_run(
+        with({kServer, "0", "2", "-o", dir.file("stopped.pgm")}, kSmall), kClient, "50", std::regex("computed column \\d+"),
+        SIGINT, true, std::regex("manager stopped by SIGINT: \\d+ of 120 columns were done, no picture written"));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("stopped.pgm")));
     {
         Process server(with({kServer, "0", "2"}, kSmall));
         const uint16_t port = server.wait_for_listening();
@@ -354,17 +298,10 @@ TEST(Mandelbrot, WorkerLeavingBeforeTheStartIsReplaced) {
 }
 
 TEST(Mandelbrot, UsageErrorsExit2) {
-    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"--schedule", "random"}, {"--width", "0"}, {"--height", "20000"}, {"0", "0"}, {"70000"}}) {
-        const Result result = run(with({kServer}, args));
-        EXPECT_EQ(result.status, 2) << args[0];
-        EXPECT_EQ(lines(result.err).size(), 1u) << result.err;
-    }
-    const Result help = run({kServer, "--help"});
-    EXPECT_EQ(help.status, 0);
-    for (const std::string word : {"--schedule", "static", "dynamic", "--width", "500", "--height", "400", "--local",
-                                   "mandelbrot.pgm", "11268", "--hello-timeout", "--reply-timeout", "SIGHUP"})
-        EXPECT_NE(help.out.find(word), std::string::npos) << word;
+    worker_helpers::expect_usage_errors(
+        kServer, {{"--schedule", "random"}, {"--width", "0"}, {"--height", "20000"}, {"0", "0"}, {"70000"}},
+        {"--schedule", "static", "dynamic", "--width", "500", "--height", "400", "--local", "mandelbrot.pgm", "11268",
+         "--hello-timeout", "--reply-timeout", "SIGHUP"});
     // An unwritable picture is a runtime error naming the file.
     const Result unwritable = run({kServer, "--local", "--width", "8", "--height", "8", "-o", "/nonexistent/dir/x.pgm"});
     EXPECT_EQ(unwritable.status, 1);

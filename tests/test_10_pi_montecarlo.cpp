@@ -8,9 +8,7 @@
 // and equal to what the generator spelled out in the README gives (recomputed here independently); a job
 // lost with its worker is redone and counted once; bad peers are turned away.
 #include "tests/harness.hpp"
-
-#include "netutil/io.hpp"
-#include "netutil/socket.hpp"
+#include "tests/worker_helpers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,19 +17,15 @@
 #include <set>
 
 using namespace harness;
+using worker_helpers::with;
 
 namespace {
 
 const std::string kServer = program("10_pi_montecarlo", "server");
 const std::string kClient = program("10_pi_montecarlo", "client");
 
-std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
-    argv.insert(argv.end(), more.begin(), more.end());
-    return argv;
-}
-
 std::vector<std::string> worker_args(uint16_t port, const std::vector<std::string>& more = {}) {
-    return with({kClient, "localhost", std::to_string(port)}, more);
+    return worker_helpers::worker_argv(kClient, port, more);
 }
 
 // The README's generator, written out again from its description: SplitMix64, one draw per sample, X the
@@ -59,19 +53,9 @@ std::string estimate_line(const std::string& out) {
 
 const std::vector<std::string> kJobs = {"--jobs", "6", "--samples", "200000", "--seed", "42"};
 
+// The manager's output for a run of `jobs` with `nworkers` real workers.
 std::string run_with_workers(int nworkers, const std::vector<std::string>& jobs) {
-    Process server(with({kServer, "0", std::to_string(nworkers)}, jobs));
-    const uint16_t port = server.wait_for_listening();
-    std::vector<std::unique_ptr<Process>> workers;
-    for (int i = 0; i < nworkers; ++i)
-        workers.push_back(std::make_unique<Process>(worker_args(port), Options{.name = "worker " + std::to_string(i)}));
-    for (auto& worker : workers) {
-        EXPECT_EQ(worker->wait_exit(scaled(30s)), 0);
-        EXPECT_TRUE(worker->wait_for_text("manager says BYE: "));
-    }
-    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
-    server.wait_output_closed();
-    return server.out();
+    return worker_helpers::run_with_workers(with({kServer, "0", std::to_string(nworkers)}, jobs), kClient, nworkers);
 }
 
 // Every "job J (...) by worker T: ..." line: the job numbers seen, each must appear once.
@@ -174,15 +158,7 @@ TEST(PiMonteCarlo, BadPeersAreTurnedAway) {
         EXPECT_TRUE(peer.wait_closed(scaled(5s)));
         ASSERT_TRUE(server.wait_for_text("turned away 127.0.0.1:" + std::to_string(peer.local_port()) + ": sent "));
     }
-    {
-        Connection silent(port);
-        silent.close();
-        ASSERT_TRUE(server.wait_for_text(": closed without saying HELLO"));
-    }
-    EXPECT_EQ(server.count_matching(std::regex("worker \\d+ connected from .*")), 0u) << "a bad peer counted as a worker";
-    Process worker(worker_args(port));
-    EXPECT_EQ(worker.wait_exit(scaled(20s)), 0);
-    EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+    worker_helpers::expect_silent_peer_then_one_worker(server, port, kClient);
     server.wait_output_closed();
     EXPECT_EQ(jobs_reported(server.out()).size(), 6u);
 }
@@ -219,67 +195,30 @@ TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
 
 // The worker checks the manager too: a job it cannot run is refused with status 1.
 TEST(PiMonteCarlo, WorkerRejectsABadManager) {
-    for (const std::string bad : {"JOB 0 0 1", "JOB -1 10 1", "JOB 0 10 -5", "JOB 0 10", "COLUMN 3"}) {
-        SCOPED_TRACE(bad);
-        const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
-        const uint16_t port = netutil::local_address(listener.get()).port();
-        Process worker(worker_args(port));
-        const netutil::UniqueFd connection = netutil::accept_client(listener.get());
-        ASSERT_TRUE(connection);
-        netutil::LineReader reader(connection.get(), 200, -1, static_cast<int>(scaled(5s).count()));
-        std::string line;
-        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
-        EXPECT_EQ(line, "HELLO pi 1");
-        netutil::write_all(connection.get(), bad + "\n");
-        EXPECT_EQ(worker.wait_exit(), 1);
-        EXPECT_TRUE(worker.wait_for_err_text("which is not the protocol"));
-        ASSERT_EQ(reader.read_line(line), netutil::LineReader::Status::Line);
-        EXPECT_EQ(line.rfind("error: unexpected", 0), 0u) << line;
-    }
+    for (const std::string bad : {"JOB 0 0 1", "JOB -1 10 1", "JOB 0 10 -5", "JOB 0 10", "COLUMN 3"})
+        worker_helpers::expect_worker_rejects(kClient, "HELLO pi 1", bad);
 }
 
 // Workers may start before the manager: they retry connecting for --retry seconds.
 TEST(PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
-    uint16_t port = 0;
-    {
-        Process probe({kServer, "0", "1"});
-        port = probe.wait_for_listening();
-        probe.signal(SIGTERM);
-        EXPECT_EQ(probe.wait_exit(), 0);
-    }
-    Process early(worker_args(port, {"--retry", "20"}), {.name = "early worker"});
-    ASSERT_TRUE(early.wait_for_line("manager not there yet: retrying for 20 s"));
+    const uint16_t port = worker_helpers::free_manager_port(kServer);
+    const auto early = worker_helpers::early_worker(kClient, port);
     Process server(with({kServer, std::to_string(port), "1"}, kJobs));
     ASSERT_EQ(server.wait_for_listening(), port);
-    EXPECT_EQ(early.wait_exit(scaled(20s)), 0);
+    EXPECT_EQ(early->wait_exit(scaled(20s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
 }
 
 // Ctrl-C of the manager mid-run: it exits 0 within seconds with no estimate; the workers exit 0.
 TEST(PiMonteCarlo, CtrlCStopsManagerAndWorkersCleanly) {
-    Process server(with({kServer, "0", "2"}, kJobs));
-    const uint16_t port = server.wait_for_listening();
-    Process a(worker_args(port, {"--delay-ms", "300", "--verbose"}), {.name = "worker A"});
-    Process b(worker_args(port, {"--delay-ms", "300", "--verbose"}), {.name = "worker B"});
-    ASSERT_TRUE(a.wait_for_text("working on job", scaled(10s)));
-    server.signal_group(SIGINT);
-    EXPECT_EQ(server.wait_exit(scaled(5s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate")));
-    EXPECT_EQ(a.wait_exit(scaled(5s)), 0);
-    EXPECT_EQ(b.wait_exit(scaled(5s)), 0);
-    EXPECT_TRUE(a.wait_for_text("manager closed the connection: "));
+    worker_helpers::expect_stopped_mid_run(with({kServer, "0", "2"}, kJobs), kClient, "300",
+                                           std::regex("working on job \\d+"), SIGINT, true,
+                                           std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate"));
 }
 
 TEST(PiMonteCarlo, UsageErrorsExit2) {
-    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"--jobs", "0"}, {"--samples", "0"}, {"--samples", "-3"}, {"--seed", "x"}, {"0", "0"}}) {
-        const Result result = run(with({kServer}, args));
-        EXPECT_EQ(result.status, 2) << args[0];
-        EXPECT_EQ(lines(result.err).size(), 1u) << result.err;
-    }
-    const Result help = run({kServer, "--help"});
-    EXPECT_EQ(help.status, 0);
-    for (const std::string word : {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269", "--hello-timeout",
-                               "--reply-timeout", "SIGHUP"})
-        EXPECT_NE(help.out.find(word), std::string::npos) << word;
+    worker_helpers::expect_usage_errors(
+        kServer, {{"--jobs", "0"}, {"--samples", "0"}, {"--samples", "-3"}, {"--seed", "x"}, {"0", "0"}},
+        {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269", "--hello-timeout", "--reply-timeout",
+         "SIGHUP"});
 }

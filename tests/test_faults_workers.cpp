@@ -36,6 +36,7 @@
 // where the fault ends the server, its process group must be gone.
 #include "tests/faults.hpp"
 #include "tests/harness.hpp"
+#include "tests/worker_helpers.hpp"
 
 #include "09_mandelbrot/mandelbrot.hpp"
 #include "10_pi_montecarlo/montecarlo.hpp"
@@ -53,16 +54,12 @@
 #include <unistd.h>
 
 using namespace harness;
+using worker_helpers::with;
 
 namespace {
 
 const std::string kUdpServer = program("03_udp_mp", "server");
 const std::string kUdpClient = program("03_udp_mp", "client");
-
-std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
-    argv.insert(argv.end(), more.begin(), more.end());
-    return argv;
-}
 
 // Spinning for the half second or more these waits last would use 0.5 s of CPU and more; waiting uses ~0.
 // Measured with harness::cpu_seconds(pid): the parent alone, whose children do the work.
@@ -404,7 +401,7 @@ protected:
         return with(argv, more);
     }
     std::vector<std::string> worker(uint16_t port, const std::vector<std::string>& more = {}) const {
-        return with({program(lab().dir, "client"), "localhost", std::to_string(port)}, more);
+        return worker_helpers::worker_argv(program(lab().dir, "client"), port, more);
     }
     // The figure of the run computed with --local: what every faulty run must still print.
     std::string reference() const {
@@ -568,20 +565,9 @@ TEST_P(FaultsManager, OutOfDescriptorsWaitsWithoutSpinning) {
 TEST_P(FaultsManager, SigtermAndSighupStopTheRunCleanly) {
     for (const int signo : {SIGTERM, SIGHUP}) {
         SCOPED_TRACE(signal_label(signo));
-        Process server(manager(2));
-        const uint16_t port = server.wait_for_listening();
-        Process a(worker(port, {"--delay-ms", "500", "--verbose"})), b(worker(port, {"--delay-ms", "500"}));
-        ASSERT_TRUE(a.wait_for_match(std::regex("(computed column|working on job) \\d+"), scaled(10s)));
-        if (signo == SIGHUP)
-            server.signal_group(signo);
-        else
-            server.signal(signo);
-        EXPECT_EQ(server.wait_exit(scaled(5s)), 0);
-        EXPECT_TRUE(group_gone(server.pid()));
-        EXPECT_TRUE(server.wait_for_match(std::regex("manager stopped by " + netutil::signal_name(signo) + ": .* were done, .*")));
-        EXPECT_EQ(a.wait_exit(scaled(5s)), 0);
-        EXPECT_EQ(b.wait_exit(scaled(5s)), 0);
-        EXPECT_TRUE(a.wait_for_text("manager closed the connection: "));
+        worker_helpers::expect_stopped_mid_run(
+            manager(2), program(lab().dir, "client"), "500", std::regex("(computed column|working on job) \\d+"), signo,
+            signo == SIGHUP, std::regex("manager stopped by " + netutil::signal_name(signo) + ": .* were done, .*"));
     }
 }
 
