@@ -8,7 +8,8 @@
 // manager ends it with status 1.
 //
 // Usage: ./client [HOST] [PORT] [--retry SECONDS] [--delay-ms MS] [--verbose]
-// See also: server.cpp (the manager), mandelbrot.hpp (the computation and the protocol).
+// See also: server.cpp (the manager), mandelbrot.hpp (the computation and the protocol), netutil/workers.hpp
+// (connecting with retries, and the conversation's frame: HELLO, BYE, error:, EOF; shared with 10_pi_montecarlo).
 #include "mandelbrot.hpp"
 
 #include "netutil/cli.hpp"

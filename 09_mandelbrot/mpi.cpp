@@ -17,7 +17,7 @@
 // Demo (one terminal; as root add --allow-run-as-root, see README.md "MPI"):
 //   mpirun --oversubscribe -np 3 ./mpi -o mpi.pgm                     2 workers, static schedule
 //   ./server --local -o local.pgm && cmp local.pgm mpi.pgm            the same bytes
-// See also: server.cpp (the socket manager), mandelbrot.hpp (the computation).
+// See also: server.cpp (the socket manager), mandelbrot.hpp (the computation), netutil/mpi.hpp (the mpirun frame).
 #include "mandelbrot.hpp"
 #include "options.hpp"
 

@@ -16,7 +16,8 @@
 //   ./server 11268 2 -o mandelbrot.png        the manager waits for 2 workers
 //   ./client                                  worker 0
 //   ./client                                  worker 1; the manager hands out the columns, writes the picture
-// See also: client.cpp (the worker), mandelbrot.hpp (the computation and the protocol).
+// See also: client.cpp (the worker), mandelbrot.hpp (the computation and the protocol), netutil/workers.hpp (the
+// acceptor, the handshake and the roster of workers, shared with 10_pi_montecarlo).
 #include "mandelbrot.hpp"
 #include "options.hpp"
 

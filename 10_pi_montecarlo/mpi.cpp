@@ -16,7 +16,7 @@
 // Demo (one terminal; as root add --allow-run-as-root, see README.md "MPI"):
 //   mpirun --oversubscribe -np 3 ./mpi          2 workers, 16 jobs of 10,000,000 samples
 //   ./server --local                            the same "estimate of pi" line
-// See also: server.cpp (the socket manager), montecarlo.hpp (the generator).
+// See also: server.cpp (the socket manager), montecarlo.hpp (the generator), netutil/mpi.hpp (the mpirun frame).
 #include "montecarlo.hpp"
 
 #include "netutil/cli.hpp"

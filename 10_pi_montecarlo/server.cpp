@@ -14,7 +14,8 @@
 //   ./server 11269 2            the manager waits for 2 workers
 //   ./client                    worker 0
 //   ./client                    worker 1; the jobs go out, the results come back, the estimate is printed
-// See also: client.cpp (the worker), montecarlo.hpp (the generator and the protocol).
+// See also: client.cpp (the worker), montecarlo.hpp (the generator and the protocol), netutil/workers.hpp (the
+// acceptor, the handshake and the roster of workers, shared with 09_mandelbrot).
 #include "montecarlo.hpp"
 
 #include "netutil/cli.hpp"
