@@ -40,13 +40,16 @@ plot() {
 #                                   command line) and have_mpi (not empty when ./mpi is built and mpirun is there)
 #   run_manager_workers OUT N MANAGER...
 #                                   starts MANAGER... (the lab's server on port 0), output in OUT, then N workers
-#                                   ($lab/client on its port) at once; returns when all have ended. Bounded: the
-#                                   manager must listen within 5 s and finish within 300 s, the workers give up
-#                                   after 60 s of silence
+#                                   ($lab/client on its port) at once; returns when all have ended, with the
+#                                   workers' output appended to OUT after the manager's. Bounded: the manager must
+#                                   listen within 5 s and finish within 300 s, the workers give up after 60 s of
+#                                   silence
 #   run_mpirun NAME N ARGS...       mpirun -np N+1 $lab/mpi ARGS..., output in $tmp/NAME.out. Bounded: 300 s
 #   fastest_of NAME COMMAND...      runs COMMAND (which writes $tmp/NAME.out) $reps times, keeps the fastest output
 #   wall_time NAME [best]           the `wall time S s` of $tmp/NAME.out (or of the fastest so far)
-#   busy_times NAME                 each worker's busy seconds in $tmp/NAME.out, space-separated
+#   busy_times NAME                 each worker's busy seconds in $tmp/NAME.out, space-separated, as the manager
+#                                   counts them (from handing out work to having it back)
+#   computing_times NAME            each worker's own busy seconds (computing only, from its BYE line)
 #   quotient A B                    A / B, two decimals (0 when B is 0)
 #   by_mode CHECK QUICK FULL        prints the one of the three for this run: CHECK=1 (only checks that the script
 #                                   works), QUICK=1 or the full run
@@ -90,13 +93,17 @@ run_manager_workers() {
     port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
     local workers=() i
     for ((i = 0; i < n; i++)); do
-        "$lab/client" 127.0.0.1 "$port" --timeout 60 >/dev/null 2>&1 &
+        "$lab/client" 127.0.0.1 "$port" --timeout 60 >"$out.worker$i" 2>&1 &
         workers+=($!)
         pids+=($!)
     done
     timeout 300 tail --pid="$server" -f /dev/null || { echo "bench: the manager did not finish" >&2; exit 1; }
     wait "$server"
-    for i in "${workers[@]}"; do wait "$i"; done
+    for i in "${!workers[@]}"; do
+        wait "${workers[$i]}"
+        cat "$out.worker$i" >>"$out"
+        rm -f "$out.worker$i"
+    done
 }
 
 run_mpirun() {
@@ -119,6 +126,7 @@ fastest_of() {
 }
 wall_time() { sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' "$tmp/$1.${2:-out}"; }
 busy_times() { sed -n 's/^worker [0-9]*: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
+computing_times() { sed -n 's/^manager says BYE: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
 by_mode() { if [ -n "${CHECK:-}" ]; then echo "$1"; elif [ -n "${QUICK:-}" ]; then echo "$2"; else echo "$3"; fi; }
 quotient() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
