@@ -40,7 +40,9 @@ private:
 };
 
 // Installs handlers for `signals` (by default SIGINT and SIGTERM) that only call stop.request_stop() and
-// remember the signal number. `stop` must outlive the handlers (keep it in main).
+// remember the signal number. `stop` must outlive the handlers (keep it in main). A SIGHUP that is ignored
+// (the server was started under nohup) stays ignored. In a ThreadSanitizer build only, the signals are also
+// blocked and taken by a thread of their own (signals.cpp says why): call it before starting threads.
 void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals = {SIGINT, SIGTERM});
 // The last signal stop_on_signals caught, 0 if none.
 int caught_signal();

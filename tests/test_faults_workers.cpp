@@ -32,6 +32,7 @@
 //   low RLIMIT_NOFILE on the manager          FaultsManager.OutOfDescriptorsWaitsWithoutSpinning
 //   SIGTERM, SIGHUP of the manager            FaultsManager.SigtermAndSighupStopTheRunCleanly
 //   SIGPIPE                                   FaultsManager.SigpipeIsHarmless
+//   SIGHUP under nohup (stays ignored)        FaultsManager.UnderNohupSighupIsIgnored
 // After each fault the server's footprint is checked (faults::expect_nothing_left) while it still runs;
 // where the fault ends the server, its process group must be gone.
 #include "tests/faults.hpp"
@@ -569,6 +570,22 @@ TEST_P(FaultsManager, SigtermAndSighupStopTheRunCleanly) {
             manager(2), program(lab().dir, "client"), "500", std::regex("(computed column|working on job) \\d+"), signo,
             signo == SIGHUP, std::regex("manager stopped by " + netutil::signal_name(signo) + ": .* were done, .*"));
     }
+}
+
+// Started under nohup (SIGHUP ignored), the manager keeps SIGHUP ignored: a SIGHUP to its group changes
+// nothing, the run completes with the right figure once its worker comes.
+TEST_P(FaultsManager, UnderNohupSighupIsIgnored) {
+    const std::string expected = reference();
+    auto argv = manager(1);
+    argv.insert(argv.begin(), "/usr/bin/nohup");
+    Process server(argv, {.name = "nohup manager"});
+    const uint16_t port = server.wait_for_listening();
+    server.signal_group(SIGHUP);
+    Process only(worker(port));
+    EXPECT_EQ(only.wait_exit(scaled(30s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
+    EXPECT_EQ(result_of(server), expected);
+    EXPECT_EQ(server.out().find("stopped by SIGHUP"), std::string::npos) << server.out();
 }
 
 // A SIGPIPE mid-run (kill -PIPE, or a write to a vanished worker) does not end the manager: the run completes.
