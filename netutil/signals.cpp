@@ -58,6 +58,11 @@ void take_signals_in_a_thread(const sigset_t& set) {
     });
     ::sigorset(&tsan_blocked, &tsan_blocked, &set);
     ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // The thread starts with every signal blocked (it takes its own with sigwaitinfo), so no handler ever
+    // runs in it: a signal of a later call (01 adds SIGHUP) goes to that call's thread.
+    sigset_t all, previous;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &previous);
     std::thread([set] {
         for (;;)
             if (const int signo = ::sigwaitinfo(&set, nullptr); signo > 0) {
@@ -65,6 +70,7 @@ void take_signals_in_a_thread(const sigset_t& set) {
                 on_stop_signal(signo);
             }
     }).detach();
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 }  // namespace
