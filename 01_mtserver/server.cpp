@@ -134,10 +134,7 @@ int main(int argc, char** argv) {
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
         const netutil::StopPipe stop;
-        struct sigaction hangup {};
-        ::sigaction(SIGHUP, nullptr, &hangup);
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
-        if (hangup.sa_handler != SIG_IGN) netutil::stop_on_signals(stop, {SIGHUP});
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         std::vector<std::thread> handlers;
         netutil::print_line("server starts " + std::to_string(nclients) + " threads");

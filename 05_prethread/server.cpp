@@ -89,14 +89,9 @@ int main(int argc, char** argv) {
         netutil::ignore_sigpipe();
         // Installed before any thread starts: the handler only writes a byte into `stop`. SIGHUP (the
         // terminal was closed) stops the server like SIGTERM, unless it was started with SIGHUP ignored
-        // (`nohup ./server ...`), which it respects.
+        // (`nohup ./server ...`), which netutil respects.
         const netutil::StopPipe stop;
-        struct sigaction hangup {};
-        ::sigaction(SIGHUP, nullptr, &hangup);
-        if (hangup.sa_handler == SIG_IGN)
-            netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
-        else
-            netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
         prethread::Server server{netutil::tcp_listen(bind_address, static_cast<uint16_t>(port)), stop, settings};
         netutil::set_nonblocking(server.listener.get());  // threads poll it with the stop pipe, then accept
         netutil::print_listening(server.listener.get());

@@ -115,10 +115,7 @@ int main(int argc, char** argv) {
         // SIGHUP ignored (`nohup ./server ...`, meant to outlive its terminal), it stays ignored, in the
         // children too (they inherit the disposition).
         const netutil::StopPipe stop;
-        struct sigaction hangup {};
-        ::sigaction(SIGHUP, nullptr, &hangup);
-        if (hangup.sa_handler == SIG_IGN) netutil::stop_on_signals(stop, {SIGINT, SIGTERM});
-        else netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         const std::string& mode = settings.concurrency;
         if (mode == "iterative") web::run_iterative(listener.get(), settings, stop);
