@@ -110,12 +110,12 @@ int main(int argc, char** argv) {
                  "and the server exits 0."};
     int port = kDefaultPort;
     int nclients = 0;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client,\n"
                                            "1 to 1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler, also\n"
                  "those waiting in accept or recv (default: off, 'stop' is a message\n"
                  "like any other)");

@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
     long nrequests = 0;
     double poll_seconds = 0;
     double grace_seconds = 5;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads, 1 to 1000\n"
                                            "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxHandlers).description(""));
@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
     app.add_option("--grace", grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
                    "already accepted may still take to send its message")
         ->capture_default_str()->check(CLI::Range(0.0, 600.0).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

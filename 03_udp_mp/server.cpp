@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     app.add_option("--delay-ms", settings.delay_ms, "every reply waits this long, in the process that answers (a "
                    "slow request: iterative serves one at a time, the others overlap)")
         ->capture_default_str()->check(CLI::Range(0, 60000));
-    app.add_option("--bind", settings.bind_address, "address to bind (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", settings.bind_address, "address to bind (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.mode = modes.at(mode_name);
     if (workers->count() > 0 && settings.mode != udp::Mode::Pool) netutil::usage_error("--workers is for --mode pool");

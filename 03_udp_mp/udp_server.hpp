@@ -30,7 +30,7 @@ enum class Mode { Iterative, Fork, Pool, Conversation };
 
 struct Settings {
     Mode mode = Mode::Iterative;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     bool square = false;        // the exercise: the reply to a number is its square
     int workers = 4;            // pool: the lecture's number_processes = 4
     int max_children = 64;      // fork, conversation: children alive at once

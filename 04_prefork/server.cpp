@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
                  "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: children\n"
                  "stopped and reaped, then connections per child and CPU time printed, exit 0."};
     int port = 9877;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     prefork::Settings settings;
     const std::map<std::string, Model> models = {{"iterative", Model::Iterative}, {"fork", Model::Fork},
                                                  {"nolock", Model::NoLock},       {"flock", Model::Flock},
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
                    "on Ctrl-C, SIGTERM or SIGHUP: seconds busy children get to finish the request in hand "
                    "before being killed")
         ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
 

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                  "finish the request in hand and are joined, then connections per thread and CPU time printed,\n"
                  "exit 0."};
     int port = 9877;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     prethread::Settings settings;
     const std::map<std::string, Model> models = {
         {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                    "main model: slots of the shared descriptor array (the slide's MAXNCLI); when it is full the "
                    "main thread waits (and says so once) and new clients wait in the listen backlog")
         ->capture_default_str()->check(CLI::Range(1, 100000));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
 

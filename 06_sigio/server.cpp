@@ -328,10 +328,10 @@ int main(int argc, char** argv) {
                  "it, new clients wait in the listen backlog until one leaves. Ctrl-C, SIGTERM or SIGHUP: stop\n"
                  "accepting, let connected clients finish (--grace), print a summary, exit 0."};
     int port = kDefaultPort;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("-q,--quiet", settings.quiet, "no line per signal, connection or read (the first overflow and the\n"
                  "summary are still printed)");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
                  "leaves; select also refuses descriptors >= FD_SETSIZE (1024). Ctrl-C, SIGTERM or SIGHUP: stop\n"
                  "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
     int port = kDefaultPort;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     echo::Settings settings;
     const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select}, {"poll", echo::Mode::Poll},
                                                   {"epoll", echo::Mode::Epoll}, {"epoll-et", echo::Mode::EpollEt}};
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     app.add_option("--mode", mode_text, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
                    "epoll-et (edge-triggered)")
         ->capture_default_str()->check(CLI::IsMember({"select", "poll", "epoll", "epoll-et"}, CLI::ignore_case).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("-q,--quiet", settings.quiet, "no line per connection or read (for thousands of clients and benchmarks);\n"
                  "out-of-descriptor lines and the summary are still printed");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"

@@ -333,7 +333,7 @@ void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settin
     std::vector<std::unique_ptr<EventLoop>> loops;
     loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
     for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<EventLoop>(i, listen_on(settings.bind_address, port, true), settings, stop.fd()));
+        loops.push_back(std::make_unique<EventLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings, stop.fd()));
 
     std::vector<std::thread> threads;
     std::exception_ptr failure;

@@ -131,20 +131,6 @@ netutil::UniqueFd Acceptor::accept(int listen_fd, netutil::SockAddr* peer) {
     }
 }
 
-netutil::UniqueFd listen_on(const std::string& bind_address, uint16_t port, bool reuse_port) {
-    if (!reuse_port) return netutil::tcp_listen(bind_address, port);
-    const netutil::SockAddr address = netutil::resolve(bind_address, port);
-    netutil::UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) netutil::throw_errno("socket");
-    const int on = 1;
-    netutil::check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), "setsockopt SO_REUSEADDR");
-    netutil::check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), "setsockopt SO_REUSEPORT");
-    const std::string where = bind_address + ":" + std::to_string(port);
-    if (::bind(fd.get(), address.get(), address.length) == -1) netutil::throw_errno("bind " + where);
-    if (::listen(fd.get(), SOMAXCONN) == -1) netutil::throw_errno("listen " + where);
-    return fd;
-}
-
 namespace {
 
 // The state of one blocking connection: its deadlines, and whether Ctrl-C was seen.

@@ -29,7 +29,7 @@ struct Settings {
     int processes = 4;         // process-pool size
     int workers = 1;           // async event loops
     int max_clients = 256;     // thread and process modes: connections served at once
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
 };
 
 // The counters of the summary, per worker and in all. Kept in memory shared with forked children
@@ -93,9 +93,6 @@ private:
 // already begun, and returns. Owns `client` (closes it).
 void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection, const Worker& worker,
                       const Settings& settings, int stop_fd);
-
-// A listening socket; with `reuse_port` several of them share one port (SO_REUSEPORT), one per event loop.
-netutil::UniqueFd listen_on(const std::string& bind_address, uint16_t port, bool reuse_port);
 
 // The mode's main loops (threads.cpp, processes.cpp, async.cpp). Each returns once stopped, every thread
 // joined and every child reaped.

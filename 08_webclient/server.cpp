@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                    "before closing what is left")->capture_default_str()->check(CLI::Range(0, 3600));
     app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once (a thread "
                    "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(CLI::Range(1, 100000));
-    app.add_option("--bind", settings.bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", settings.bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
 
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
         web::shared_stats();  // the shared counters exist before any fork
 
         const bool reuse_port = settings.concurrency == "async" && settings.workers > 1;
-        netutil::UniqueFd listener = web::listen_on(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
+        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
         const uint16_t bound_port = netutil::local_address(listener.get()).port();

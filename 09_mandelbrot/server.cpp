@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
     Schedule schedule = Schedule::Static;
     Canvas canvas;
     std::string output = "mandelbrot.pgm";
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     bool local = false;
     int reply_timeout = 60;
     int hello_timeout = 5;

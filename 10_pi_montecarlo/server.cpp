@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
     bool local = false;
     int reply_timeout = 600;
     int hello_timeout = 5;
-    std::string bind_address = "0.0.0.0";
+    std::string bind_address = netutil::kAnyAddress;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
         ->capture_default_str()->check(CLI::Range(1, 256));

@@ -18,11 +18,6 @@ namespace netutil {
 
 namespace {
 
-std::string join_host_port(const std::string& host, uint16_t port) {
-    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-    return host + ":" + std::to_string(port);
-}
-
 // Waits for a non-blocking connect() to finish; returns 0 or the errno it failed with.
 int finish_connect(int fd, std::chrono::milliseconds timeout) {
     pollfd pfd{fd, POLLOUT, 0};
@@ -41,7 +36,15 @@ int finish_connect(int fd, std::chrono::milliseconds timeout) {
     }
 }
 
-// getaddrinfo() for HOST:PORT, freed by the owner; a name that does not resolve throws EHOSTUNREACH.
+// getaddrinfo()'s own errors (EAI_NONAME...), so that a name that does not resolve reads
+// `resolve nosuchhost.invalid: Name or service not known` and not with an unrelated errno's text.
+class ResolverCategory : public std::error_category {
+public:
+    const char* name() const noexcept override { return "getaddrinfo"; }
+    std::string message(int code) const override { return ::gai_strerror(code); }
+};
+
+// getaddrinfo() for HOST:PORT, freed by the owner; a name that does not resolve throws.
 using AddrInfoList = std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)>;
 
 AddrInfoList lookup(const std::string& host, uint16_t port, int socktype) {
@@ -51,11 +54,33 @@ AddrInfoList lookup(const std::string& host, uint16_t port, int socktype) {
     hints.ai_flags = AI_NUMERICSERV;
     addrinfo* found = nullptr;
     const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+    if (rc == EAI_SYSTEM) throw_errno("resolve " + host);
     if (rc != 0) {
-        const std::string why = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
-        throw_error(EHOSTUNREACH, "resolve " + host + " (" + why + ")");
+        static const ResolverCategory resolver;
+        throw std::system_error(rc, resolver, "resolve " + host);
     }
     return AddrInfoList(found, &::freeaddrinfo);
+}
+
+// A socket bound to BIND_ADDRESS:PORT. "::" is made dual-stack, or becomes 0.0.0.0 where IPv6 is off.
+UniqueFd bound_socket(const std::string& bind_address, uint16_t port, int socktype, bool reuse_port) {
+    const bool any = bind_address == kAnyAddress;
+    SockAddr address = resolve_all(bind_address, port, socktype).front();
+    UniqueFd fd(::socket(address.family(), socktype | SOCK_CLOEXEC, 0));
+    if (!fd && any && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT))
+        return bound_socket("0.0.0.0", port, socktype, reuse_port);  // a kernel without IPv6
+    const std::string where = join_host_port(bind_address, port);
+    if (!fd) throw_errno("socket for " + where);
+    const int on = 1, off = 0;
+    if (any) check(::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), "setsockopt IPV6_V6ONLY");
+    if (socktype == SOCK_STREAM)
+        check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), "setsockopt SO_REUSEADDR");
+    if (reuse_port) check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), "setsockopt SO_REUSEPORT");
+    if (::bind(fd.get(), address.get(), address.length) == -1) {
+        if (any && errno == EADDRNOTAVAIL) return bound_socket("0.0.0.0", port, socktype, reuse_port);  // IPv6 off
+        throw_errno("bind " + where);
+    }
+    return fd;
 }
 
 void set_timeout(int fd, int option, std::chrono::milliseconds timeout) {
@@ -67,6 +92,11 @@ void set_timeout(int fd, int option, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
+std::string join_host_port(const std::string& host, uint16_t port) {
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
+}
+
 uint16_t SockAddr::port() const {
     if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
     if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
@@ -75,50 +105,58 @@ uint16_t SockAddr::port() const {
 
 std::string SockAddr::host() const {
     char text[INET6_ADDRSTRLEN] = "?";
-    if (family() == AF_INET)
+    if (family() == AF_INET) {
         ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text, sizeof text);
-    else if (family() == AF_INET6)
-        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text, sizeof text);
+    } else if (family() == AF_INET6) {
+        const in6_addr& address = reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&address))  // an IPv4 client of a dual-stack socket: shown as it connected
+            ::inet_ntop(AF_INET, &address.s6_addr[12], text, sizeof text);
+        else
+            ::inet_ntop(AF_INET6, &address, text, sizeof text);
+    }
     return text;
 }
 
 std::string SockAddr::to_string() const { return join_host_port(host(), port()); }
 
-SockAddr resolve(const std::string& host, uint16_t port, int socktype) {
+std::vector<SockAddr> resolve_all(const std::string& host, uint16_t port, int socktype) {
     const AddrInfoList found = lookup(host, port, socktype);
-    SockAddr address;
-    std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
-    address.length = found->ai_addrlen;
-    return address;
+    std::vector<SockAddr> addresses;
+    for (const addrinfo* ai = found.get(); ai != nullptr; ai = ai->ai_next) {
+        SockAddr address;
+        std::memcpy(&address.storage, ai->ai_addr, ai->ai_addrlen);
+        address.length = ai->ai_addrlen;
+        addresses.push_back(address);
+    }
+    return addresses;
 }
 
-UniqueFd tcp_listen(const std::string& bind_address, uint16_t port, int backlog) {
-    const SockAddr address = resolve(bind_address, port);
-    const std::string where = join_host_port(bind_address, port);
-    UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) throw_errno("socket for " + where);
-    const int on = 1;
-    check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), "setsockopt SO_REUSEADDR");
-    if (::bind(fd.get(), address.get(), address.length) == -1) throw_errno("bind " + where);
-    if (::listen(fd.get(), backlog) == -1) throw_errno("listen on " + where);
+UniqueFd tcp_listen(const std::string& bind_address, uint16_t port, bool reuse_port) {
+    UniqueFd fd = bound_socket(bind_address, port, SOCK_STREAM, reuse_port);
+    if (::listen(fd.get(), SOMAXCONN) == -1) throw_errno("listen on " + join_host_port(bind_address, port));
     return fd;
 }
 
 UniqueFd tcp_connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
-    const std::string where = join_host_port(host, port);
-    const AddrInfoList found = lookup(host, port, SOCK_STREAM);
+    return tcp_connect(resolve_all(host, port), join_host_port(host, port), timeout);
+}
+
+UniqueFd tcp_connect(const std::vector<SockAddr>& addresses, const std::string& where,
+                     std::chrono::milliseconds timeout, size_t* used) {
     int last_error = ECONNREFUSED;
-    for (const addrinfo* ai = found.get(); ai != nullptr; ai = ai->ai_next) {
-        UniqueFd fd(::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    for (size_t i = 0; i < addresses.size(); ++i) {
+        const SockAddr& address = addresses[i];
+        UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         if (!fd) {
             last_error = errno;
             continue;
         }
         int error = 0;
-        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) == -1)
+        if (::connect(fd.get(), address.get(), address.length) == -1)
             error = errno == EINPROGRESS ? finish_connect(fd.get(), timeout) : errno;
         if (error == 0) {
             set_nonblocking(fd.get(), false);
+            if (used != nullptr) *used = i;
             return fd;
         }
         last_error = error;
@@ -143,12 +181,7 @@ UniqueFd accept_client(int listen_fd, SockAddr* peer) {
 }
 
 UniqueFd udp_bind(const std::string& bind_address, uint16_t port) {
-    const SockAddr address = resolve(bind_address, port, SOCK_DGRAM);
-    const std::string where = join_host_port(bind_address, port);
-    UniqueFd fd(::socket(address.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!fd) throw_errno("socket for " + where);
-    if (::bind(fd.get(), address.get(), address.length) == -1) throw_errno("bind " + where);
-    return fd;
+    return bound_socket(bind_address, port, SOCK_DGRAM, false);
 }
 
 UniqueFd udp_socket(const SockAddr& to) {

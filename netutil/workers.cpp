@@ -23,7 +23,7 @@ void add_manager_options(CLI::App& app, int& reply_timeout, const std::string& r
     app.add_option("--reply-timeout", reply_timeout, reply_help)->capture_default_str()->check(CLI::Range(1, reply_max));
     app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
                    "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
-    app.add_option("--bind", bind_address, "address to listen on (:: for IPv6)")->capture_default_str();
+    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
 }
 
 WorkerBoard::WorkerBoard(int nworkers, int pieces, const RunEvents& events)

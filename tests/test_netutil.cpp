@@ -84,6 +84,38 @@ TEST(Socket, ConnectAndAcceptSeeEachOther) {
     EXPECT_EQ(::fcntl(client.get(), F_GETFL) & O_NONBLOCK, 0) << "tcp_connect returns a blocking socket";
 }
 
+// The servers' default: one socket for IPv6 and IPv4. An IPv4 client arrives IPv4-mapped and is shown
+// as plain IPv4; a client of either family connects; an IPv4 listener on the same port is refused.
+TEST(Socket, TheDefaultAddressIsDualStackAndShowsIpv4ClientsAsIpv4) {
+    const UniqueFd listener = tcp_listen(kAnyAddress, 0);
+    const SockAddr bound = local_address(listener.get());
+    EXPECT_EQ(bound.to_string(), "[::]:" + std::to_string(bound.port()));
+    for (const std::string client_address : {"127.0.0.1", "::1"}) {
+        const UniqueFd client = tcp_connect(client_address, bound.port());
+        SockAddr peer;
+        const UniqueFd accepted = accept_client(listener.get(), &peer);
+        ASSERT_TRUE(accepted);
+        EXPECT_EQ(peer.host(), client_address);
+        EXPECT_EQ(peer.to_string(), join_host_port(client_address, local_address(client.get()).port()));
+    }
+    EXPECT_THROW(tcp_listen("0.0.0.0", bound.port()), std::system_error) << "the IPv4 side of the port is taken too";
+    const UniqueFd udp = udp_bind(kAnyAddress, 0);
+    EXPECT_EQ(local_address(udp.get()).host(), "::");
+}
+
+// A name with several addresses: each is tried until one connects (here ::1 is refused, 127.0.0.1 is not).
+TEST(Socket, ConnectTriesEveryAddressInTurn) {
+    const UniqueFd listener = tcp_listen("127.0.0.1", 0);
+    const uint16_t port = local_address(listener.get()).port();
+    std::vector<SockAddr> addresses = resolve_all("::1", port);
+    const std::vector<SockAddr> ipv4 = resolve_all("127.0.0.1", port);
+    addresses.insert(addresses.end(), ipv4.begin(), ipv4.end());
+    size_t used = 99;
+    const UniqueFd client = tcp_connect(addresses, "localhost", std::chrono::seconds(5), &used);
+    EXPECT_EQ(used, addresses.size() - 1);
+    EXPECT_EQ(peer_address(client.get()).host(), "127.0.0.1");
+}
+
 TEST(Socket, AcceptOnAnEmptyNonBlockingSocketReturnsNothing) {
     const UniqueFd listener = tcp_listen("127.0.0.1", 0);
     set_nonblocking(listener.get());
@@ -115,7 +147,12 @@ TEST(Socket, ConnectionRefusedAndUnknownHostAreErrorsThatSayWhere) {
         EXPECT_EQ(error.code().value(), ECONNREFUSED);
         EXPECT_NE(std::string(error.what()).find("connect to 127.0.0.1:" + std::to_string(port)), std::string::npos);
     }
-    EXPECT_THROW(tcp_connect("no-such-host.invalid", 80), std::system_error);
+    try {
+        tcp_connect("no-such-host.invalid", 80);
+        FAIL();
+    } catch (const std::system_error& error) {
+        EXPECT_STREQ(error.what(), "resolve no-such-host.invalid: Name or service not known");
+    }
 }
 
 TEST(Socket, UdpDatagramsRoundTrip) {
