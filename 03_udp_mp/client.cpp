@@ -48,22 +48,14 @@ std::string seconds_text(double seconds) {
     return text;
 }
 
-// The server's address. The servers bind 0.0.0.0 unless told otherwise, so an IPv4 address is preferred
-// when the name has both (UDP cannot try one and fall back: a datagram to the wrong one just vanishes).
+// The server's address. UDP cannot try one address and fall back as TCP's connect does (a datagram to the
+// wrong one just vanishes), so where a name has both families IPv4 is taken: 127.0.0.1 reaches a server on
+// its default dual-stack address (::) and one bound to 0.0.0.0 alike, where ::1 reaches only the first.
 netutil::SockAddr resolve_server(const std::string& host, int port) {
-    const netutil::SockAddr first = netutil::resolve(host, static_cast<uint16_t>(port), SOCK_DGRAM);
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    if (first.family() == AF_INET || ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0)
-        return first;
-    netutil::SockAddr v4;
-    std::memcpy(&v4.storage, found->ai_addr, found->ai_addrlen);
-    v4.length = found->ai_addrlen;
-    ::freeaddrinfo(found);
-    return v4;
+    const std::vector<netutil::SockAddr> found = netutil::resolve_all(host, static_cast<uint16_t>(port), SOCK_DGRAM);
+    for (const netutil::SockAddr& address : found)
+        if (address.family() == AF_INET) return address;
+    return found.front();
 }
 
 // One client: its socket, the address it talks to, and what it prints.

@@ -17,6 +17,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -70,20 +71,15 @@ std::string fixed(double value, int decimals) {
     return text;
 }
 
-// One connection to an address resolved once (resolving 10,000 times would measure the resolver). A server
-// whose backlog is full drops the SYN and the kernel retries for minutes: SO_SNDTIMEO bounds the connect
-// (Linux reports EINPROGRESS when it runs out), so the client never waits forever.
-netutil::UniqueFd connect_to(const netutil::SockAddr& address, const std::string& where, double timeout_seconds) {
-    netutil::UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) netutil::throw_errno("socket");
+// One connection to HOST's addresses, resolved once (resolving 10,000 times would measure the resolver).
+// Each is tried in turn until one answers (`localhost` may be ::1 first while the server listens on IPv4
+// only), and the one that answered goes first for the next connection. A server whose backlog is full drops
+// the SYN and the kernel would retry for minutes: each attempt is bounded, so the client never waits forever.
+netutil::UniqueFd connect_to(std::vector<netutil::SockAddr>& addresses, const std::string& where, double timeout_seconds) {
     const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
-    netutil::set_send_timeout(fd.get(), timeout);
-    while (::connect(fd.get(), address.get(), address.length) == -1) {
-        if (errno == EINPROGRESS || errno == EAGAIN)
-            throw std::runtime_error("connect to " + where + ": no answer within " + fixed(timeout_seconds, 0) + " s");
-        if (errno != EINTR) netutil::throw_errno("connect to " + where);
-    }
-    netutil::set_send_timeout(fd.get(), std::chrono::milliseconds(0));
+    size_t used = 0;
+    netutil::UniqueFd fd = netutil::tcp_connect(addresses, where, timeout, &used);
+    std::rotate(addresses.begin(), addresses.begin() + long(used), addresses.begin() + long(used) + 1);
     return fd;
 }
 
@@ -125,14 +121,14 @@ struct Active {
 
 int run_load(const std::string& host, uint16_t port, const Load& load) {
     ensure_descriptors(size_t(load.idle) + size_t(load.connections) + 16);
-    const netutil::SockAddr address = netutil::resolve(host, port);
-    const std::string where = address.to_string();
+    std::vector<netutil::SockAddr> addresses = netutil::resolve_all(host, port);
+    const std::string where = netutil::join_host_port(host, port);
     const int timeout_ms = static_cast<int>(load.timeout_seconds * 1000);
 
     // M idle connections, each proven served by a one-byte echo, then left silent.
     std::vector<netutil::UniqueFd> idle;
     idle.reserve(size_t(load.idle));
-    for (int i = 0; i < load.idle; ++i) idle.push_back(connect_to(address, where, load.timeout_seconds));
+    for (int i = 0; i < load.idle; ++i) idle.push_back(connect_to(addresses, where, load.timeout_seconds));
     for (auto& fd : idle) netutil::write_all(fd.get(), "i", 1);
     for (size_t i = 0; i < idle.size(); ++i) {
         char byte = 0;
@@ -145,7 +141,7 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
 
     std::vector<Active> active(size_t(load.connections));
     for (auto& connection : active) {
-        connection.fd = connect_to(address, where, load.timeout_seconds);
+        connection.fd = connect_to(addresses, where, load.timeout_seconds);
         netutil::set_nonblocking(connection.fd.get());
     }
     const auto cpu_before = load.server_pid ? cpu_of(load.server_pid) : std::nullopt;

@@ -258,12 +258,30 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
         size_t sent = 0;
         std::unique_ptr<ResponseReader> reader;
         std::chrono::steady_clock::time_point deadline;
+        size_t address = 0;  // which of the server's addresses it is connecting to
     };
     std::vector<Slot> active;
     size_t next = 0;
     size_t left = files.size();
-    const netutil::SockAddr server = netutil::resolve(options.host, options.port);
+    // Every address the host resolves to is tried in turn, as a blocking connect would (`localhost` may
+    // be ::1 first while the server listens on IPv4 only).
+    const std::vector<netutil::SockAddr> server = netutil::resolve_all(options.host, options.port);
+    const std::string where = netutil::join_host_port(options.host, options.port);
     const auto timeout = std::chrono::seconds(options.timeout_s);
+
+    // Starts a non-blocking connect to the slot's address, or to the next ones if it fails at once;
+    // returns 0, or the errno of the last address tried.
+    const auto start_connect = [&server](Slot& slot) {
+        int error = 0;
+        for (; slot.address < server.size(); ++slot.address) {
+            const netutil::SockAddr& address = server[slot.address];
+            slot.fd.reset(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+            if (!slot.fd) netutil::throw_errno("socket");
+            if (::connect(slot.fd.get(), address.get(), address.length) == 0 || errno == EINPROGRESS) return 0;
+            error = errno;
+        }
+        return error;
+    };
 
     const auto finish = [](Slot& slot, Outcome outcome) {
         slot.file->outcome = std::move(outcome);
@@ -278,10 +296,8 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
             slot.request = get_command(slot.file->name, options.host);
             slot.reader = std::make_unique<ResponseReader>(slot.file->name, options);
             slot.file->flags = kConnecting;
-            slot.fd.reset(::socket(server.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-            if (!slot.fd) netutil::throw_errno("socket");
-            if (::connect(slot.fd.get(), server.get(), server.length) == -1 && errno != EINPROGRESS) {
-                finish(slot, {false, "connect to " + server.to_string() + ": " + std::strerror(errno)});
+            if (const int error = start_connect(slot); error != 0) {
+                finish(slot, {false, "connect to " + where + ": " + std::strerror(error)});
                 --left;
                 continue;
             }
@@ -306,8 +322,13 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
                 int error = 0;
                 socklen_t length = sizeof error;
                 ::getsockopt(slot.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length);
+                if (error != 0 && slot.address + 1 < server.size()) {
+                    ++slot.address;  // refused here: the next address, with the same deadline
+                    error = start_connect(slot);
+                    if (error == 0) continue;
+                }
                 if (error != 0) {
-                    finish(slot, {false, "connect to " + server.to_string() + ": " + std::strerror(error)});
+                    finish(slot, {false, "connect to " + where + ": " + std::strerror(error)});
                     continue;
                 }
                 slot.file->flags = kReading;
