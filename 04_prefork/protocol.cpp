@@ -192,15 +192,20 @@ bool serve_and_log(int fd, const ServeOptions& options, const std::string& who) 
 }
 
 netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who) {
-    static std::atomic<bool> said{false};
+    // One shortage is a run of failures less than a second apart, whichever threads meet them: a single
+    // accept that succeeds as one descriptor frees up does not end it (the next one fails again at once).
+    // The time of the last failure is exchanged atomically, so exactly one thread sees the run begin.
+    using Clock = std::chrono::steady_clock;
+    static std::atomic<Clock::rep> last_failure{0};
     try {
-        netutil::UniqueFd client = netutil::accept_client(listen_fd);
-        said.store(false, std::memory_order_relaxed);
-        return client;
+        return netutil::accept_client(listen_fd);
     } catch (const std::system_error& error) {
         const int code = error.code().value();
         if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
-        if (!said.exchange(true)) netutil::print_line(who + ": out of descriptors (" + error.what() + "): waiting");
+        const Clock::rep now = Clock::now().time_since_epoch().count();
+        const Clock::rep before = last_failure.exchange(now);
+        if (before == 0 || Clock::duration(now - before) > std::chrono::seconds(1))
+            netutil::print_line(who + ": out of descriptors (" + error.what() + "): waiting");
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         return {};
     }

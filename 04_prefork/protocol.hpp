@@ -55,8 +55,9 @@ Served serve_connection(int fd, const ServeOptions& options);
 // the idle timeout, a client that vanished mid-reply). Returns true if it ended because the server stops.
 bool serve_and_log(int fd, const ServeOptions& options, const std::string& who);
 
-// accept() that survives running out of descriptors: EMFILE/ENFILE is logged once and waited out (100 ms
-// at a time), never spun on and never fatal. An empty result means nothing was accepted: try again.
+// accept() that survives running out of descriptors: EMFILE/ENFILE is logged once per shortage (failures
+// less than a second apart, in any thread, are one shortage) and waited out (100 ms at a time), never spun
+// on and never fatal. An empty result means nothing was accepted: try again.
 netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who);
 
 // The summary a server prints once when it stops:
