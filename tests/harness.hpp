@@ -51,7 +51,17 @@ struct Options {
     std::string cwd{};      // working directory (default: the test's)
     std::vector<std::string> env{};  // extra NAME=VALUE entries
     std::vector<std::pair<int, unsigned long>> rlimits{};  // setrlimit(RESOURCE, value) in the child before exec
+    // A file the program sees as its /etc/hosts (bind-mounted in a private mount namespace of its own, which
+    // needs root: check hosts_file_supported() first). Empty: the machine's own.
+    std::string hosts_file{};
 };
+
+// /etc/hosts as a stock Debian or Ubuntu writes it: `localhost` is 127.0.0.1 and ::1, and the resolver
+// gives ::1 first. Test machines often map localhost to 127.0.0.1 only, which hides a client that tries
+// only the first address; the tests that matter run under this file too (Options::hosts_file).
+std::string debian_hosts_file();
+// Whether Options::hosts_file works here (a private mount namespace: root, or a user namespace).
+bool hosts_file_supported();
 
 class Process {
 public:

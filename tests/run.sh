@@ -17,6 +17,22 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
 
+# The release run sees /etc/hosts as a stock Debian or Ubuntu writes it (localhost is ::1 first, then
+# 127.0.0.1), in a private mount namespace, so a client that tries only the first address fails here as it
+# would for a student; the sanitizer runs keep this machine's file, which may map localhost to 127.0.0.1
+# only. LABKIT_HOSTS=machine keeps the machine's file for the release run too. Needs root (CI runs as root).
+if [ "$variant" = release ] && [ "${LABKIT_HOSTS:-debian}" = debian ] && [ -z "${LABKIT_HOSTS_APPLIED:-}" ]; then
+  hosts=$root/build/release/debian-hosts
+  mkdir -p "${hosts%/*}"
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' >"$hosts"
+  if [ "$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+    echo "release: running with a Debian-style /etc/hosts (localhost is ::1, then 127.0.0.1) in a private mount namespace"
+    export LABKIT_HOSTS_APPLIED=1
+    exec unshare --mount --propagation private sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$hosts" "$0" "$@"
+  fi
+  echo "release: this machine's /etc/hosts (a Debian-style one needs root for a private mount namespace)"
+fi
+
 filter=${1:-*}
 # Test programs run two at a time (LABKIT_TEST_JOBS): most of a test's time is spent waiting on the
 # programs it runs, and every deadline is generous enough for a shared machine. The longest programs of
