@@ -10,25 +10,6 @@ printf '<html><body><h1>Lab 08</h1><img src="img/1.gif"></body></html>\n' >"$www
 for i in 1 2 3 4 5 6; do head -c $((1000 + i)) /dev/zero | tr '\0' 'g' >"$www/img/$i.gif"; done
 echo "TOP SECRET" >"$DEMO_TMP/secret.txt"
 
-# start ARGS...: ./server -p 0 ARGS, its output labelled [server]; sets DEMO_PORT. (Not demo_server: Ctrl-C
-# goes to the server alone here, so that its summary still reaches the terminal through the labeller.)
-start() {
-    local log=$DEMO_TMP/server.out
-    : >"$log"
-    demo_say "\$ ./server -p 0 $*"
-    "$DEMO_BIN/server" -p 0 "$@" > >(tee "$log" | sed -u "s/^/$(demo_label server)/") 2>&1 &
-    SERVER_PID=$!
-    DEMO_JOBS+=("$SERVER_PID")
-    until grep -q '^listening on ' "$log"; do sleep 0.1; done
-    DEMO_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" | head -n 1)
-}
-stop() {
-    demo_say "(pressing Ctrl-C)"
-    kill -INT "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null
-    sleep 0.2  # let the labeller print the last lines
-}
-
 # raw REQUEST-LINE: sends one request over bash's /dev/tcp and prints the status line of the answer.
 raw() {
     exec 3<>"/dev/tcp/127.0.0.1/$DEMO_PORT"
@@ -40,22 +21,22 @@ raw() {
 }
 
 demo_heading "Lab handout: -c thread with -d (1 s per request); the client fetches 6 files over 3 connections"
-start -f "$www" -c thread -v -d
+demo_start ./server -p 0 -f "$www" -c thread -v -d
 demo_run client "$DEMO_BIN/client" 3 localhost index.html img/1.gif img/2.gif img/3.gif img/4.gif img/5.gif img/6.gif -p "$DEMO_PORT"
 demo_say "Three requests at a time, each answered after 1 s: about 1 s for the home page, then 2 rounds."
-stop
+demo_stop
 
 demo_heading "The same with -c iterative: one client at a time, so the 3 connections take turns"
-start -f "$www" -c iterative -d --delay-ms 500
+demo_start ./server -p 0 -f "$www" -c iterative -d --delay-ms 500
 demo_run client "$DEMO_BIN/client" 3 localhost index.html img/1.gif img/2.gif img/3.gif -p "$DEMO_PORT"
 demo_say "Four requests of 0.5 s one after another: 2 s, whatever NCONNS is."
-stop
+demo_stop
 
 demo_heading "Nothing outside the folder is served, however the path is spelled (-c async)"
-start -f "$www" -c async
+demo_start ./server -p 0 -f "$www" -c async
 for request in "GET /index.html HTTP/1.1" "GET /../secret.txt HTTP/1.1" "GET /%2e%2e/secret.txt HTTP/1.1" \
                "GET /img/..%2f..%2fsecret.txt HTTP/1.1" "GET /nothing.html HTTP/1.1" "POST /index.html HTTP/1.1" \
                "GET / HTTP/2.0"; do
     demo_run raw raw "$request"
 done
-stop
+demo_stop

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # mk/demo.sh [LAB]: plays the demo of every lab (in order), or of LAB only. `make demo` runs it after
 # building everything. Each demo is the lab's demo.sh: it needs no keypress and leaves nothing running.
+# A demo whose programs fail ends with status 1 and names the step (mk/demo-lib.sh); `make demo` then
+# stops there, naming the lab, and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ] && [ -n "$1" ]; then
@@ -12,5 +14,8 @@ else
 fi
 for lab in "${labs[@]}"; do
     printf '\n########## %s ##########\n' "$lab"
-    bash "$lab/demo.sh"
+    if ! bash "$lab/demo.sh"; then
+        echo "make demo: stopped: the demo of $lab failed (the lines starting 'demo: $lab:' above say where)" >&2
+        exit 1
+    fi
 done
