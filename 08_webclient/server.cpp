@@ -1,6 +1,6 @@
 // 08_webclient/server.cpp: the concurrent HTTP/1.1 file server of the lab handout.
 //
-// Mirrors: seeds/03_lab_concurrent_http_server.txt (the whole handout): the CLI
+// Mirrors: the lab handout "Concurrent HTTP server" (all of it): the CLI
 // `server [-h] [-p PORT] [-v] [-d] [-f FOLDER] [-c {thread,thread-pool,process,process-pool,async}]`,
 // default port 8085, default concurrency `thread`, Ctrl-C that lets connected clients finish and joins every
 // thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against.
@@ -63,8 +63,10 @@ int main(int argc, char** argv) {
     int port = kDefaultPort;
     web::Settings settings;
     bool delay = false;
-    app.add_option("-p,--port", port, "port to bind to (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("PORT", port, "the port, as the kit's other servers take it (same as -p)")->check(netutil::kPortRange);
+    auto* port_option = app.add_option("-p,--port", port, "port to bind to (0: any free port)")
+                            ->capture_default_str()->check(netutil::kPortRange);
+    auto* port_positional = app.add_option("PORT", port, "the port, as the kit's other servers take it (same as -p; "
+                                           "not both)")->check(netutil::kPortRange);
     app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
     app.add_flag("-d,--delay", delay, "wait --delay-ms (default 1000) before answering each request, to show concurrency");
     app.add_option("-f,--folder", settings.folder, "folder to serve files from (nothing outside it is ever served)")->capture_default_str();
@@ -90,6 +92,10 @@ int main(int argc, char** argv) {
                    "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(CLI::Range(1, 100000));
     app.add_option("--bind", settings.bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
+    // `./server 21200 -p 21201` would otherwise take the last one given and say nothing.
+    if (port_option->count() > 0 && port_positional->count() > 0)
+        netutil::usage_error("two ports given, PORT " + port_positional->as<std::string>() + " and -p " +
+                             port_option->as<std::string>() + ": give one");
     if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
 
     return netutil::run_main([&] {

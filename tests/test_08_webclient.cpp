@@ -437,6 +437,19 @@ TEST(WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
     EXPECT_NE(missing.err.find("/no/such/folder"), std::string::npos) << missing.err;
 }
 
+// The port comes one way: `./server 21200 -p 21201` is a usage error naming both, not a silent choice.
+TEST(WebServerCli, APortGivenTwiceIsAUsageError) {
+    for (const std::vector<std::string>& argv : {std::vector<std::string>{kServer, "21200", "-p", "21201"},
+                                                 std::vector<std::string>{kServer, "--port", "21201", "21200"}}) {
+        const Result both = run(argv);
+        EXPECT_EQ(both.status, 2) << both.out;
+        EXPECT_EQ(lines(both.err).size(), 1u) << both.err;
+        EXPECT_NE(both.err.find("21200"), std::string::npos) << both.err;
+        EXPECT_NE(both.err.find("21201"), std::string::npos) << both.err;
+        EXPECT_EQ(both.out.find("listening on"), std::string::npos) << "nothing may listen";
+    }
+}
+
 TEST(WebServerCli, DefaultsToPort8085AndThreadMode) {
     const Result help = run({kServer, "--help"});
     EXPECT_NE(help.out.find("thread"), std::string::npos);
