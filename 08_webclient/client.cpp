@@ -1,13 +1,14 @@
 // 08_webclient/client.cpp: the lecture's web client: fetch a home page, then the files it refers to over at
 // most NCONNS connections at once.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Web client: Using threads" (UNP's
+// Mirrors: the lecture "Network Programming", "Web client: Using threads" (UNP's
 // web03: one thread per connection, blocking sockets; main waits on a condition variable for `ndone` and
 // joins whichever thread finished) and the "Performance" table, which compares it with the non-blocking
-// connect version (`--mode nonblock`: one thread, every socket non-blocking, one poll() loop).
+// connect version (`--mode nonblock`: one thread, every socket non-blocking, one poll() loop). And the
+// slide "Polling for Available Threads" before the final version (`--mode poll-threads`: main polls ndone).
 //
-// Usage: client NCONNS HOST HOMEPAGE FILE... [-p PORT] [--mode threads|nonblock] [-o DIR]
-//   ./client 3 localhost index.html a.txt b.txt c.txt d.txt     against `./server -f www` (port 8085)
+// Usage: client NCONNS HOST HOMEPAGE FILE... [-p PORT] [--mode threads|poll-threads|nonblock] [-o DIR]
+//   ./client 3 localhost index.html img/1.png img/2.png img/3.png   against `./server -f www` (port 8085)
 // Watch for: with a server that takes a while per request (./server -d), 3 connections take about a
 // third of the time of 1; past that the gain flattens, as in the lecture's table.
 // See also: server.cpp.
@@ -247,6 +248,56 @@ void fetch_with_threads(std::vector<File>& files, int maxnconn, const Options& o
     }
 }
 
+// --mode poll-threads: the slide "Polling for Available Threads", the step before the condition variable.
+// The same threads, but each only counts `ndone` up under ndone_mutex; main, having started what it may,
+// locks the mutex, looks whether ndone > 0, joins the threads marked done, unlocks, and goes round again at
+// once. While every thread waits for its server, main spins: a core busy doing nothing, which the condition
+// variable of the final version removes (the `main polled` line counts the rounds).
+void fetch_with_polling_threads(std::vector<File>& files, int maxnconn, const Options& options) {
+    std::mutex ndone_mutex;
+    int ndone = 0;
+    int nconn = 0, nlefttoconn = static_cast<int>(files.size()), nlefttoread = nlefttoconn;
+    int next_thread = 0;
+    long polls = 0;
+
+    while (nlefttoread > 0) {
+        while (nconn < maxnconn && nlefttoconn > 0) {
+            std::unique_lock scan_lock(ndone_mutex);  // the flags are the threads' too (see fetch_with_threads)
+            File& file = *std::find_if(files.begin(), files.end(), [](const File& f) { return f.flags == 0; });
+            file.flags = kConnecting;
+            scan_lock.unlock();
+            file.thread_number = ++next_thread;
+            file.thread = std::thread([&, &file = file] {
+                Outcome outcome = fetch_blocking(file.name, options);
+                const std::lock_guard lock(ndone_mutex);
+                file.outcome = std::move(outcome);
+                file.flags = kDone;
+                ++ndone;
+            });
+            ++nconn;
+            --nlefttoconn;
+        }
+        // See if one of the threads is done.
+        std::unique_lock lock(ndone_mutex);
+        ++polls;
+        if (ndone > 0) {
+            for (File& file : files) {
+                if (file.flags & kDone) {
+                    file.thread.join();
+                    file.flags = kJoined;
+                    --ndone;
+                    --nconn;
+                    --nlefttoread;
+                    netutil::print_line("thread " + std::to_string(file.thread_number) + " for " + file.name +
+                                        " done: " + file.outcome.summary);
+                }
+            }
+        }
+        lock.unlock();  // and straight round again, as the slide does: main never sleeps
+    }
+    netutil::print_line("main polled ndone " + std::to_string(polls) + " times");
+}
+
 // --mode nonblock: the version the lecture's table compares with: one thread, non-blocking connect() for up
 // to `maxnconn` files at once, and one poll() loop that moves each connection along
 // (connecting -> writing the GET -> reading to EOF).
@@ -376,10 +427,11 @@ int main(int argc, char** argv) {
     app.add_option("HOMEPAGE", homepage, "the home page, fetched first (e.g. index.html)")->required();
     app.add_option("FILE", names, "the files to fetch after it (at most 1000)")->required();
     app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(CLI::Range(1, 65535));
-    app.add_option("--mode", mode, "threads (a thread per connection, the lecture's final version) or nonblock "
-                   "(one thread, non-blocking connects)")
+    app.add_option("--mode", mode, "threads (a thread per connection, main waits on a condition variable: the "
+                   "lecture's final version), poll-threads (the same threads, main polls for a finished one: the "
+                   "slide before it) or nonblock (one thread, non-blocking connects)")
         ->capture_default_str()
-        ->transform(CLI::IsMember({"threads", "nonblock"}, CLI::ignore_case));
+        ->transform(CLI::IsMember({"threads", "poll-threads", "nonblock"}, CLI::ignore_case));
     app.add_option("-o,--output", options.output_dir, "save the bodies under this folder (default: count and discard them)");
     app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
         ->capture_default_str()->check(CLI::Range(1, 3600));
@@ -402,6 +454,7 @@ int main(int argc, char** argv) {
             return 1;
         }
         if (mode == "threads") fetch_with_threads(files, maxnconn, options);
+        else if (mode == "poll-threads") fetch_with_polling_threads(files, maxnconn, options);
         else fetch_nonblocking(files, maxnconn, options);
         const double seconds = clock.seconds();
 

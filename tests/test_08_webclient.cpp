@@ -461,7 +461,10 @@ TEST(WebServerCli, DefaultsToPort8085AndThreadMode) {
 // --- the web client ------------------------------------------------------------------------------------------
 
 class WebClient : public testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Modes, WebClient, testing::Values("threads", "nonblock"));
+INSTANTIATE_TEST_SUITE_P(Modes, WebClient, testing::Values("threads", "poll-threads", "nonblock"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                             return info.param == "poll-threads" ? std::string("poll_threads") : info.param;
+                         });
 
 // The lecture's run: a home page, then nine files over three connections; every file saved byte for byte.
 TEST_P(WebClient, FetchesHomePageAndFilesByteExact) {
@@ -487,9 +490,11 @@ TEST_P(WebClient, FetchesHomePageAndFilesByteExact) {
     std::ifstream big(out / "big.bin", std::ios::binary);
     const std::string big_content((std::istreambuf_iterator<char>(big)), {});
     EXPECT_TRUE(big_content == site().big) << "big.bin differs";
-    if (GetParam() == "threads") {
+    if (GetParam() != "nonblock") {
         EXPECT_NE(result.out.find("thread 1 for img/image1.gif done"), std::string::npos) << result.out;
     }
+    // Only the polling main thread counts its rounds.
+    EXPECT_EQ(result.out.find("main polled ndone ") != std::string::npos, GetParam() == "poll-threads") << result.out;
 }
 
 // At most NCONNS connections at once, and that many in parallel. The test plays the server and answers
