@@ -14,9 +14,9 @@
 // worker (thread, process, event loop) that served it.
 //
 // Demo (three terminals):
-//   ./server -f www -v -d                       (serves ./www on port 8085, 1 s per request)
-//   curl -v http://localhost:8085/index.html
-//   ./client 3 localhost index.html a.txt b.txt c.txt
+//   ./server -f www -v -d                       (serves the lab's site, www/, on port 8085, 1 s per request)
+//   curl -v http://localhost:8085/index.html    (or open http://localhost:8085/ in a browser)
+//   ./client 3 localhost index.html img/1.png img/2.png img/3.png
 // See also: client.cpp (the lecture's threaded web client).
 #include "serve.hpp"
 
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                "Thread-pool: the queue of accepted connections holds --threads of them; when it is full the\n"
                "acceptor waits and new clients wait in the backlog. Out of descriptors, a client is answered 503.\n"
                "SIGPIPE is ignored: a client that vanishes costs only its own connection.\n"
-               "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html a.gif");
+               "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html img/1.png");
     int port = kDefaultPort;
     web::Settings settings;
     bool delay = false;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # mk/deps.sh: installs the Debian/Ubuntu packages the kit needs, only those that are missing.
 # Silent when everything is present. Uses apt-get directly as root, through sudo otherwise.
-# Usage: mk/deps.sh [fuzz|bench] [--list]   (fuzz: also clang and libFuzzer, for `make fuzz`;
+# Usage: mk/deps.sh [fuzz|bench|browser] [--list]
+#                                           (fuzz: also clang and libFuzzer, for `make fuzz`;
 #                                            bench: also gnuplot, nginx, wrk and mpirun, for `make bench`;
+#                                            browser: also chromium, for tests/test_08_browser, which CI runs
+#                                            and which skips itself on a machine without it;
 #                                            --list: print what is missing and exit 1 if anything is)
 set -euo pipefail
 
@@ -29,6 +32,9 @@ elif [ "${1:-}" = bench ]; then
     need nginx              test -x /usr/sbin/nginx   # 08's reference server (bench starts its own)
     need wrk                have wrk             # 08's load generator
     need openmpi-bin        have mpirun          # 09/10: sockets beside MPI
+elif [ "${1:-}" = browser ]; then
+    shift
+    need chromium           have chromium        # 08's site loaded in a headless browser
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
