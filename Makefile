@@ -6,6 +6,7 @@
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
 #   make bench           run the benchmarks, write docs/benchmarks.md + plots (QUICK=1: short; CHECK=1: smoke test)
+#   make bench-handout   lab 08 handout's benchmark (wrk -t10 -c10 -d30s, best of 3), docs/08_handout_benchmark.md
 #   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make clean           remove everything built
@@ -15,7 +16,7 @@ include mk/config.mk
 LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build netutil test demo live bench fuzz deps clean help $(LABS)
+.PHONY: all build netutil test demo live bench bench-handout fuzz deps clean help $(LABS)
 .DEFAULT_GOAL := all
 
 all: build
@@ -57,11 +58,15 @@ bench: build
 	@mk/deps.sh bench
 	@bench/run.sh
 
+# The handout's own configuration against its three servers (QUICK=1: 3 s runs, one each).
+bench-handout: netutil
+	@bash bench/handout.sh
+
 clean:
 	rm -rf build server client $(addsuffix /server,$(LABS)) $(addsuffix /client,$(LABS))
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# *//'
+	@sed -n '3,12p' Makefile | sed 's/^# *//'
 	@echo
 	@echo "labs: $(LABS)"
