@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -231,4 +233,59 @@ TEST(EchoClient, RefusedConnectionIsARuntimeError) {
     const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--message", "x"});
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
+}
+
+// The lecture's poll() example (TLPI's poll_pipes.c): poll() returns the number of distinct pipes written
+// to, and `Readable:` names exactly their read ends, in the order of the pollfd array.
+TEST(PollPipes, ReportsExactlyThePipesWrittenTo) {
+    const Result result = run({program("07_epoll", "poll_pipes"), "10", "6", "--seed", "3"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::set<int> written;
+    std::vector<int> readable;
+    int returned = -1;
+    int previous_index = -1;
+    for (const std::string& line : lines(result.out)) {
+        std::smatch match;
+        if (std::regex_match(line, match, std::regex("Writing to fd: +(\\d+) \\(read fd: +(\\d+)\\)"))) {
+            written.insert(std::stoi(match[2]));
+        } else if (std::regex_match(line, match, std::regex("poll\\(\\) returned: (\\d+)"))) {
+            returned = std::stoi(match[1]);
+        } else if (std::regex_match(line, match, std::regex("Readable: (\\d+) +(\\d+)"))) {
+            EXPECT_GT(std::stoi(match[1]), previous_index) << result.out;
+            previous_index = std::stoi(match[1]);
+            readable.push_back(std::stoi(match[2]));
+        } else {
+            ADD_FAILURE() << "unexpected line: " << line;
+        }
+    }
+    EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 6 + 1 + long(written.size())) << result.out;
+    EXPECT_EQ(returned, int(written.size())) << result.out;
+    EXPECT_EQ(std::set<int>(readable.begin(), readable.end()), written) << result.out;
+    EXPECT_EQ(readable.size(), written.size()) << result.out;
+}
+
+TEST(PollPipes, NoWritesNothingReadable) {
+    const Result result = run({program("07_epoll", "poll_pipes"), "5", "0", "--timeout", "50"});
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, "poll() returned: 0\n");
+}
+
+TEST(PollPipes, UsageErrorsAndHelp) {
+    const std::string poll_pipes = program("07_epoll", "poll_pipes");
+    const std::vector<std::vector<std::string>> usage_errors{
+        {poll_pipes}, {poll_pipes, "0"}, {poll_pipes, "3", "-1"}, {poll_pipes, "three"},
+        {poll_pipes, "3", "1", "--timeout", "-1"}};
+    for (const auto& argv : usage_errors) {
+        const Result bad = run(argv);
+        EXPECT_EQ(bad.status, 2) << argv.size() << ": " << bad.err;
+        EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
+        EXPECT_TRUE(bad.out.empty()) << bad.out;
+    }
+    const Result help = run({poll_pipes, "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("NUM_PIPES"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--seed"), std::string::npos) << help.out;
+    const Result too_many = run({poll_pipes, "100"}, "", 10s, {.rlimits = {{RLIMIT_NOFILE, 32}}});
+    EXPECT_EQ(too_many.status, 1);
+    EXPECT_NE(too_many.err.find("poll_pipes: pipe: Too many open files"), std::string::npos) << too_many.err;
 }
