@@ -113,8 +113,9 @@ int main(int argc, char** argv) {
         // Enable "I/O possible" signaling and make I/O nonblocking for file descriptor
         netutil::check(fcntl(STDIN_FILENO, F_SETFL, restore.flags() | O_ASYNC | O_NONBLOCK), "fcntl(F_SETFL)");
         if (restore.terminal()) restore.set_cbreak();
-        netutil::print_line(std::string("stdin (") + (restore.terminal() ? "a terminal, in cbreak mode" : "not a terminal") +
-                            ") raises SIGIO when input arrives; the main loop counts meanwhile; # ends");
+        const std::string kind = restore.terminal() ? "a terminal, in cbreak mode" : "not a terminal";
+        netutil::print_line("stdin (" + kind + ") raises SIGIO when input arrives; the main loop counts meanwhile;"
+                            " # ends");
 
         gotSigio = 1;  // input that came before O_ASYNC raised no signal: look once
         bool done = false;
@@ -123,7 +124,8 @@ int main(int argc, char** argv) {
         for (long cnt = 0; !done; cnt++) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the main program's own work
             if (stopSignal) {
-                ending = "stopped by " + std::string(stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "SIGHUP");
+                ending = stopSignal == SIGINT ? "stopped by SIGINT" : stopSignal == SIGTERM ? "stopped by SIGTERM"
+                                                                                           : "stopped by SIGHUP";
                 break;
             }
             if (gotSigio) {  // Is input available?
