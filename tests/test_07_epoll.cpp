@@ -235,6 +235,40 @@ TEST(EchoClient, RefusedConnectionIsARuntimeError) {
     EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
 }
 
+// `--server-pid auto`: the client finds the local server's pid from the socket listening on the port (the
+// README's recipe), and prints the server's CPU for the messages as with an explicit pid.
+TEST(EchoClient, ServerPidAutoFindsTheLocalServer) {
+    Process server({kServer, "0", "--mode", "poll", "--quiet"});
+    const uint16_t port = server.wait_for_listening();
+    ASSERT_NE(port, 0);
+    const Result result = run({kClient, "localhost", std::to_string(port), "--idle", "20", "--connections", "1",
+                               "--messages", "50", "--server-pid", "auto"}, "", scaled(30s));
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("server pid " + std::to_string(server.pid()) + " (the process listening on port " +
+                              std::to_string(port) + ")\n"), std::string::npos) << result.out;
+    const std::regex cpu_line("server CPU for those messages: user [0-9.]+ s, .* per 100000 messages");
+    EXPECT_TRUE(std::regex_search(result.out, cpu_line)) << result.out;
+    const Result bad = run({kClient, "--server-pid", "self"});
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
+}
+
+// Several processes own the listening socket (a pre-forked server: 04_prefork's children share it): the
+// client cannot tell which to measure, and says so (exit 1) rather than print another process's CPU.
+TEST(EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
+    Process prefork({program("04_prefork", "server"), "0", "2", "--model", "nolock"});
+    const uint16_t port = prefork.wait_for_listening();
+    ASSERT_NE(port, 0);
+    const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--connections", "1", "--server-pid", "auto"},
+                              "", scaled(20s));
+    EXPECT_EQ(result.status, 1) << result.out;
+    EXPECT_TRUE(std::regex_search(result.err, std::regex("client: --server-pid auto: [23] processes listen on port " +
+                                                         std::to_string(port) + " \\(give the server's pid\\)\n")))
+        << result.err;
+    prefork.signal_group(SIGINT);
+    EXPECT_EQ(prefork.wait_exit(scaled(10s)), 0);
+}
+
 // The lecture's poll() example (TLPI's poll_pipes.c): poll() returns the number of distinct pipes written
 // to, and `Readable:` names exactly their read ends, in the order of the pollfd array.
 TEST(PollPipes, ReportsExactlyThePipesWrittenTo) {
