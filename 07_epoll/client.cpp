@@ -7,7 +7,7 @@
 // Usage:
 //   ./client [HOST] [PORT]                              interactive: `Give message : `, prints `echo: ...`
 //   ./client --message hello                            one line, its echo, done
-//   ./client --connections 100 --messages 1000 --size 64 [--idle 10000] [--server-pid PID]
+//   ./client --connections 100 --messages 1000 --size 64 [--idle 10000] [--server-pid PID|auto]
 // See also: server.cpp; bench/07_epoll.sh, which drives this client.
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
@@ -21,7 +21,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <optional>
 #include <poll.h>
 #include <sstream>
@@ -44,6 +47,7 @@ struct Load {
     long size = 64;
     int idle = 0;
     int server_pid = 0;
+    bool find_server_pid = false;  // --server-pid auto
     double timeout_seconds = 10;
 };
 
@@ -110,6 +114,70 @@ std::optional<ProcessCpu> cpu_of(int pid) {
     return cpu;
 }
 
+// `--server-pid auto`: the process that owns the socket listening on PORT, found as `ss -ltnp` does it:
+// the socket's inode from /proc/net/tcp and tcp6 (state 0A is LISTEN), then the process with a descriptor
+// `socket:[INODE]` in /proc/PID/fd (only our own processes can be looked at). Only for a server on this
+// machine: `connection` (one of ours to it) must end at one of this machine's addresses.
+bool is_address_of_this_machine(const netutil::SockAddr& address) {
+    const std::string host = address.host();  // an IPv4-mapped address as plain IPv4
+    if (host.starts_with("127.") || host == "::1") return true;
+    ifaddrs* addresses = nullptr;
+    netutil::check(::getifaddrs(&addresses), "getifaddrs");
+    bool found = false;
+    for (const ifaddrs* entry = addresses; entry != nullptr && !found; entry = entry->ifa_next) {
+        if (entry->ifa_addr == nullptr) continue;
+        const int family = entry->ifa_addr->sa_family;
+        if (family != AF_INET && family != AF_INET6) continue;
+        netutil::SockAddr candidate;
+        const size_t size = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+        std::memcpy(&candidate.storage, entry->ifa_addr, size);
+        found = candidate.host() == host;
+    }
+    ::freeifaddrs(addresses);
+    return found;
+}
+
+int find_server_pid(int connection, uint16_t port) {
+    const netutil::SockAddr peer = netutil::peer_address(connection);
+    if (!is_address_of_this_machine(peer))
+        throw std::runtime_error("--server-pid auto: the server at " + peer.to_string() +
+                                 " is not on this machine (give its pid, or measure on its machine)");
+    std::vector<std::string> inodes;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream lines(table);
+        std::string line;
+        std::getline(lines, line);  // the header
+        while (std::getline(lines, line)) {
+            std::istringstream fields(line);
+            std::string slot, local_address, remote_address, state, queues, timer, retransmits, uid, timeout, inode;
+            fields >> slot >> local_address >> remote_address >> state >> queues >> timer >> retransmits >> uid;
+            fields >> timeout >> inode;
+            const size_t colon = local_address.rfind(':');
+            if (state != "0A" || colon == std::string::npos) continue;  // 0A: LISTEN
+            if (std::stoul(local_address.substr(colon + 1), nullptr, 16) == port)
+                inodes.push_back("socket:[" + inode + "]");
+        }
+    }
+    std::vector<int> owners;
+    std::error_code error;
+    for (const auto& process : std::filesystem::directory_iterator("/proc", error)) {
+        const std::string name = process.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", error)) {
+            const std::string target = std::filesystem::read_symlink(fd.path(), error).string();
+            if (std::find(inodes.begin(), inodes.end(), target) != inodes.end()) {
+                owners.push_back(std::stoi(name));
+                break;
+            }
+        }
+    }
+    const std::string where = " on port " + std::to_string(port) + " (give the server's pid)";
+    if (owners.empty()) throw std::runtime_error("--server-pid auto: no process of yours listens" + where);
+    if (owners.size() > 1)
+        throw std::runtime_error("--server-pid auto: " + std::to_string(owners.size()) + " processes listen" + where);
+    return owners.front();
+}
+
 // One active connection: sends a message, reads the whole echo back (checking it), then the next one.
 struct Active {
     netutil::UniqueFd fd;
@@ -144,7 +212,11 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
         connection.fd = connect_to(addresses, where, load.timeout_seconds);
         netutil::set_nonblocking(connection.fd.get());
     }
-    const auto cpu_before = load.server_pid ? cpu_of(load.server_pid) : std::nullopt;
+    const int server_pid = load.find_server_pid ? find_server_pid(active.front().fd.get(), port) : load.server_pid;
+    if (load.find_server_pid)
+        netutil::print_line("server pid " + std::to_string(server_pid) + " (the process listening on port " +
+                            std::to_string(port) + ")");
+    const auto cpu_before = server_pid ? cpu_of(server_pid) : std::nullopt;
     const netutil::Stopwatch clock;
 
     std::vector<char> buffer(64 * 1024);
@@ -207,7 +279,7 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
         }
     }
     const double seconds = clock.seconds();
-    const auto cpu_after = load.server_pid ? cpu_of(load.server_pid) : std::nullopt;
+    const auto cpu_after = server_pid ? cpu_of(server_pid) : std::nullopt;
     const double total = double(load.connections) * double(load.messages);
     netutil::print_line(std::to_string(load.connections) + " connections x " + std::to_string(load.messages) + " messages of " +
                         std::to_string(load.size) + " bytes echoed and verified in " + fixed(seconds, 3) + " s: " +
@@ -218,8 +290,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
         const double on_cpu = cpu_after->on_cpu_seconds - cpu_before->on_cpu_seconds;
         netutil::print_line("server CPU for those messages: " + netutil::format_cpu_time(used) + " (10 ms ticks); " +
                             fixed(on_cpu, 4) + " s on CPU = " + fixed(on_cpu * 100000.0 / total, 3) + " s per 100000 messages");
-    } else if (load.server_pid) {
-        netutil::print_error(netutil::program_name() + ": cannot read /proc/" + std::to_string(load.server_pid) + "/stat");
+    } else if (server_pid) {
+        netutil::print_error(netutil::program_name() + ": cannot read /proc/" + std::to_string(server_pid) + "/stat");
     }
     return 0;
 }
@@ -272,13 +344,22 @@ int main(int argc, char** argv) {
     auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open, 0 to 1000000 (each first\n"
                                 "echoes one byte, then stays silent)")
         ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
-    auto* pid = app.add_option("--server-pid", load.server_pid, "load: also print the CPU time this process (the server)\n"
-                               "used during the active messages, from /proc, per 100000 messages")->check(CLI::PositiveNumber);
+    std::string server_pid;
+    auto* pid = app.add_option("--server-pid", server_pid, "load: also print the CPU time this process (the server)\n"
+                               "used during the active messages, from /proc, per 100000 messages; `auto`: the process\n"
+                               "listening on PORT, for a server on this machine")
+        ->type_name("PID|auto")->check(CLI::Validator([](std::string& value) -> std::string {
+            const bool digits = !value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == value.npos;
+            if (value == "auto" || (digits && std::stol(value) > 0)) return "";
+            return "must be a process id or auto, not " + value;
+        }, ""));
     app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
         ->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
     if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");
+    load.find_server_pid = server_pid == "auto";
+    if (!server_pid.empty() && !load.find_server_pid) load.server_pid = std::stoi(server_pid);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();

@@ -20,6 +20,7 @@ need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
 need tmux           have tmux
 need procps         have pgrep
+need netcat-openbsd have nc              # a raw connection by hand (09 and 10 READMEs; 08 exercise 9)
 need libpng-dev     test -e /usr/include/png.h
 need libopenmpi-dev have mpicxx          # brings openmpi-bin (mpirun): 09/10 mpi.cpp
 if [ "${1:-}" = fuzz ]; then

@@ -173,3 +173,50 @@ TEST(SigioServer, UsageAndRuntimeErrors) {
     EXPECT_EQ(busy.status, 1);
     EXPECT_NE(busy.err.find(std::to_string(port)), std::string::npos) << busy.err;
 }
+
+// The first signal-driven I/O slide (`gotSigio`, `cnt=N; read C`, `#`), with stdin a pipe: characters
+// written once the program waits are read only because SIGIO says so (the loop never reads otherwise),
+// and reading stops at the `#` itself.
+TEST(SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
+    Process reader({program("06_sigio", "sigio_stdin")});
+    ASSERT_TRUE(reader.wait_for_line("stdin (not a terminal) raises SIGIO when input arrives; the main loop counts meanwhile; # ends"));
+    reader.write("ab");
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read a")));
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read b")));
+    reader.write("c\n#xyz");
+    EXPECT_EQ(reader.wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read c")));
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read \\\\n")));
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read #")));
+    const auto done = reader.wait_for_match(std::regex("done \\(read #\\): 5 characters read, (\\d+) SIGIO signals taken"));
+    ASSERT_TRUE(done) << reader.out();
+    EXPECT_GE(std::stoi(done->substr(done->find("read, ") + 6)), 2) << *done;
+    EXPECT_EQ(reader.out().find("read x"), std::string::npos) << reader.out();
+}
+
+// The writer closing the pipe raises SIGIO too; read() then says end of input and the program ends.
+TEST(SigioStdin, EndOfInputBeforeHashEndsTheLoop) {
+    Process reader({program("06_sigio", "sigio_stdin")});
+    ASSERT_TRUE(reader.wait_for_match(std::regex("stdin .* raises SIGIO .*")));
+    reader.write("hi");
+    EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read i")));
+    reader.close_stdin();
+    EXPECT_EQ(reader.wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(reader.wait_for_match(std::regex("done \\(end of input before #\\): 2 characters read, \\d+ SIGIO signals taken")))
+        << reader.out();
+}
+
+TEST(SigioStdin, CtrlCStopsItAndAUsageErrorIsOneLine) {
+    Process reader({program("06_sigio", "sigio_stdin")});
+    ASSERT_TRUE(reader.wait_for_match(std::regex("stdin .* raises SIGIO .*")));
+    reader.signal(SIGINT);
+    EXPECT_EQ(reader.wait_exit(scaled(10s)), 0);
+    EXPECT_TRUE(reader.wait_for_match(std::regex("done \\(stopped by SIGINT\\): 0 characters read, 0 SIGIO signals taken")))
+        << reader.out();
+    const Result bad = run({program("06_sigio", "sigio_stdin"), "extra"});
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
+    const Result help = run({program("06_sigio", "sigio_stdin"), "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("gotSigio"), std::string::npos) << help.out;
+}

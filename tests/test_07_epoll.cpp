@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -231,4 +233,93 @@ TEST(EchoClient, RefusedConnectionIsARuntimeError) {
     const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--message", "x"});
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
+}
+
+// `--server-pid auto`: the client finds the local server's pid from the socket listening on the port (the
+// README's recipe), and prints the server's CPU for the messages as with an explicit pid.
+TEST(EchoClient, ServerPidAutoFindsTheLocalServer) {
+    Process server({kServer, "0", "--mode", "poll", "--quiet"});
+    const uint16_t port = server.wait_for_listening();
+    ASSERT_NE(port, 0);
+    const Result result = run({kClient, "localhost", std::to_string(port), "--idle", "20", "--connections", "1",
+                               "--messages", "50", "--server-pid", "auto"}, "", scaled(30s));
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("server pid " + std::to_string(server.pid()) + " (the process listening on port " +
+                              std::to_string(port) + ")\n"), std::string::npos) << result.out;
+    const std::regex cpu_line("server CPU for those messages: user [0-9.]+ s, .* per 100000 messages");
+    EXPECT_TRUE(std::regex_search(result.out, cpu_line)) << result.out;
+    const Result bad = run({kClient, "--server-pid", "self"});
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
+}
+
+// Several processes own the listening socket (a pre-forked server: 04_prefork's children share it): the
+// client cannot tell which to measure, and says so (exit 1) rather than print another process's CPU.
+TEST(EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
+    Process prefork({program("04_prefork", "server"), "0", "2", "--model", "nolock"});
+    const uint16_t port = prefork.wait_for_listening();
+    ASSERT_NE(port, 0);
+    const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--connections", "1", "--server-pid", "auto"},
+                              "", scaled(20s));
+    EXPECT_EQ(result.status, 1) << result.out;
+    EXPECT_TRUE(std::regex_search(result.err, std::regex("client: --server-pid auto: [23] processes listen on port " +
+                                                         std::to_string(port) + " \\(give the server's pid\\)\n")))
+        << result.err;
+    prefork.signal_group(SIGINT);
+    EXPECT_EQ(prefork.wait_exit(scaled(10s)), 0);
+}
+
+// The lecture's poll() example (TLPI's poll_pipes.c): poll() returns the number of distinct pipes written
+// to, and `Readable:` names exactly their read ends, in the order of the pollfd array.
+TEST(PollPipes, ReportsExactlyThePipesWrittenTo) {
+    const Result result = run({program("07_epoll", "poll_pipes"), "10", "6", "--seed", "3"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::set<int> written;
+    std::vector<int> readable;
+    int returned = -1;
+    int previous_index = -1;
+    for (const std::string& line : lines(result.out)) {
+        std::smatch match;
+        if (std::regex_match(line, match, std::regex("Writing to fd: +(\\d+) \\(read fd: +(\\d+)\\)"))) {
+            written.insert(std::stoi(match[2]));
+        } else if (std::regex_match(line, match, std::regex("poll\\(\\) returned: (\\d+)"))) {
+            returned = std::stoi(match[1]);
+        } else if (std::regex_match(line, match, std::regex("Readable: (\\d+) +(\\d+)"))) {
+            EXPECT_GT(std::stoi(match[1]), previous_index) << result.out;
+            previous_index = std::stoi(match[1]);
+            readable.push_back(std::stoi(match[2]));
+        } else {
+            ADD_FAILURE() << "unexpected line: " << line;
+        }
+    }
+    EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 6 + 1 + long(written.size())) << result.out;
+    EXPECT_EQ(returned, int(written.size())) << result.out;
+    EXPECT_EQ(std::set<int>(readable.begin(), readable.end()), written) << result.out;
+    EXPECT_EQ(readable.size(), written.size()) << result.out;
+}
+
+TEST(PollPipes, NoWritesNothingReadable) {
+    const Result result = run({program("07_epoll", "poll_pipes"), "5", "0", "--timeout", "50"});
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, "poll() returned: 0\n");
+}
+
+TEST(PollPipes, UsageErrorsAndHelp) {
+    const std::string poll_pipes = program("07_epoll", "poll_pipes");
+    const std::vector<std::vector<std::string>> usage_errors{
+        {poll_pipes}, {poll_pipes, "0"}, {poll_pipes, "3", "-1"}, {poll_pipes, "three"},
+        {poll_pipes, "3", "1", "--timeout", "-1"}};
+    for (const auto& argv : usage_errors) {
+        const Result bad = run(argv);
+        EXPECT_EQ(bad.status, 2) << argv.size() << ": " << bad.err;
+        EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
+        EXPECT_TRUE(bad.out.empty()) << bad.out;
+    }
+    const Result help = run({poll_pipes, "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("NUM_PIPES"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--seed"), std::string::npos) << help.out;
+    const Result too_many = run({poll_pipes, "100"}, "", 10s, {.rlimits = {{RLIMIT_NOFILE, 32}}});
+    EXPECT_EQ(too_many.status, 1);
+    EXPECT_NE(too_many.err.find("poll_pipes: pipe: Too many open files"), std::string::npos) << too_many.err;
 }

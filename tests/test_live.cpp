@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 #include <unistd.h>
 
 using namespace harness;
@@ -99,6 +100,36 @@ TEST_F(Live, OpensTheServerAndThreeClientsReadyToTypeInto) {
     ASSERT_TRUE(pane_shows("live-test:0.0", "received this is A"));
     EXPECT_TRUE(pane_shows("live-test:0.0", "received this is B"));
     EXPECT_TRUE(pane_shows("live-test:0.1", "Give message : this is A"));
+}
+
+// The hint's restart (07: "restart the server with --mode poll"): the session chose the port once and the
+// hint's command reuses it, so after Ctrl-C and that command in the server pane, a client run again in its
+// pane connects and is echoed (with a new port it would get "Connection refused").
+TEST_F(Live, RestartingTheServerWithTheHintsCommandKeepsTheClientPanesWorking) {
+    const Result live = start("07_epoll", "restart");
+    ASSERT_EQ(live.status, 0) << live.err;
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(live.out, match, std::regex("server on port (\\d+),"))) << live.out;
+    const std::string port = match[1];
+    const std::regex hint("to restart the server on the same port: Ctrl-C, then `([^`]+)`");
+    ASSERT_TRUE(std::regex_search(live.out, match, hint)) << live.out;
+    const std::string restart = match[1];
+    ASSERT_TRUE(pane_shows("restart:0.0", "listening on [::]:" + port));
+    ASSERT_TRUE(pane_shows("restart:0.1", "Give message :"));
+    tmux({"send-keys", "-t", "restart:0.0", "C-c"});
+    ASSERT_TRUE(pane_shows("restart:0.0", "server stopped by SIGINT", 30s));  // after --grace for the connected panes
+    tmux({"send-keys", "-t", "restart:0.0", restart, "Enter"});
+    ASSERT_TRUE(pane_shows("restart:0.0", "mode poll:"));
+    // The client of pane 1 was connected to the first server: its next line finds the connection closed.
+    // Run again in its pane, it reaches the new server.
+    tmux({"send-keys", "-t", "restart:0.1", "before", "Enter"});
+    ASSERT_TRUE(pane_shows("restart:0.1", "the server closed the connection"));
+    std::string client = live_setting("07_epoll", "LIVE_CLIENT");
+    client.replace(client.find("PORT"), 4, port);
+    tmux({"send-keys", "-t", "restart:0.1", client, "Enter"});
+    tmux({"send-keys", "-t", "restart:0.1", "after restart", "Enter"});
+    EXPECT_TRUE(pane_shows("restart:0.1", "echo: after restart"));
+    EXPECT_TRUE(pane_shows("restart:0.0", "read 14 bytes, echoed 14"));
 }
 
 TEST_F(Live, AnUnknownLabIsAUsageError) {
