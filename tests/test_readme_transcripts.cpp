@@ -37,6 +37,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -190,6 +191,7 @@ struct Terminal {
     bool skipping = false;     // after `...`: lines are skipped until one matches the next line shown
     std::string echo;          // what was typed: a program reading a pipe may echo it on a line of its own
     std::string command;
+    std::string log;           // every line read so far, for the failure report
 
     ~Terminal() {
         if (pid > 0) {
@@ -241,6 +243,7 @@ public:
         t.in = to_child[1];
         t.out = from_child[0];
         t.buffer.clear();
+        t.log += "$ " + command + "\n";
         t.eof = false;
         t.skipping = false;
         t.command = command;
@@ -282,12 +285,14 @@ public:
                 const bool echoed = !t.echo.empty() && line == t.echo;
                 t.echo.clear();
                 if (echoed) continue;
+                t.log += "  " + line + "\n";
                 return line;
             }
             if (t.eof || t.pid < 0) {
                 if (t.buffer.empty()) return std::nullopt;
                 std::string line = t.buffer;
                 t.buffer.clear();
+                t.log += "  " + line + "\n";
                 return line;
             }
             if (Clock::now() > until) return std::nullopt;
@@ -299,13 +304,16 @@ public:
         return context_ + (t.name.empty() ? "" : " [" + t.name + "]") + " (" + t.command + ")";
     }
 
-    bool matches(const std::string& printed, const std::string& shown) const {
-        return std::regex_match(rtrim(ltrim(printed)), pattern_of(rtrim(ltrim(shown)), exact_));
+    bool matches(const std::string& printed, const std::string& shown) {
+        const std::string key = rtrim(ltrim(shown));
+        auto it = patterns_.find(key);
+        if (it == patterns_.end()) it = patterns_.emplace(key, pattern_of(key, exact_)).first;
+        return std::regex_match(rtrim(ltrim(printed)), it->second);
     }
 
     // One shown line of output (or a prompt with what the user types).
     void expect(Terminal& t, const std::string& shown) {
-        const auto until = deadline();
+        auto until = deadline();
         while (true) {
             // A prompt: printed without a newline, ending in a space, and the shown line goes on after it.
             if (t.buffer.find('\n') == std::string::npos && !t.buffer.empty() && t.buffer.back() == ' ' &&
@@ -332,7 +340,7 @@ public:
             if (!printed) {
                 ADD_FAILURE() << where(t) << ": expected the line\n  " << shown << "\nbut "
                               << (t.eof ? "the output ended" : "nothing came within the deadline")
-                              << (t.buffer.empty() ? "" : ", with a prompt pending: " + t.buffer);
+                              << (t.buffer.empty() ? "" : ", with an unfinished line: " + t.buffer);
                 return;
             }
             if (matches(*printed, shown)) {
@@ -344,6 +352,7 @@ public:
                               << *printed;
                 return;
             }
+            until = deadline();  // a line skipped after `...` is progress
         }
     }
 
@@ -438,13 +447,20 @@ public:
 
     // After a failure: no waiting for programs whose input will never come (each terminal's destructor
     // kills its process group).
-    void kill_all() { terminals_.clear(); }
+    void kill_all() {
+        for (auto& [name, t] : terminals_) {
+            std::cout << context_ << ": what " << (name.empty() ? "the commands" : "[" + name + "]")
+                      << " printed, up to the failure:\n" << t->log << (t->buffer.empty() ? "" : "  " + t->buffer + "\n");
+        }
+        terminals_.clear();
+    }
 
 private:
     fs::path dir_;
     std::set<std::string> exact_;
     std::string context_;
     std::map<std::string, std::unique_ptr<Terminal>> terminals_;
+    std::map<std::string, std::regex> patterns_;  // compiled once per shown line: `...` may skip thousands
 };
 
 // ---- playing a block ------------------------------------------------------------------------------------
