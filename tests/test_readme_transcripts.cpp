@@ -450,7 +450,8 @@ public:
     void kill_all() {
         for (auto& [name, t] : terminals_) {
             std::cout << context_ << ": what " << (name.empty() ? "the commands" : "[" + name + "]")
-                      << " printed, up to the failure:\n" << t->log << (t->buffer.empty() ? "" : "  " + t->buffer + "\n");
+                      << " printed, up to the failure:\n"
+                      << t->log << (t->buffer.empty() ? "" : "  " + t->buffer + "\n");
         }
         terminals_.clear();
     }
