@@ -80,7 +80,8 @@ std::string enter_private_network() {
     return up ? "" : std::string("bringing lo up: ") + std::strerror(saved);
 }
 
-const std::string kNetworkError = enter_private_network();
+// Typing to a program that has already exited must fail the test, not kill it with SIGPIPE.
+const std::string kNetworkError = (signal(SIGPIPE, SIG_IGN), enter_private_network());
 
 // ---- the blocks -----------------------------------------------------------------------------------------
 
@@ -190,6 +191,7 @@ struct Terminal {
     int status = 0;
     bool skipping = false;     // after `...`: lines are skipped until one matches the next line shown
     std::string echo;          // what was typed: a program reading a pipe may echo it on a line of its own
+    bool ended_input = false;  // after ^D: a program may end the prompt's line itself, as a terminal would
     std::string command;
     std::string log;           // every line read so far, for the failure report
 
@@ -282,8 +284,9 @@ public:
             if (nl != std::string::npos) {
                 std::string line = t.buffer.substr(0, nl);
                 t.buffer.erase(0, nl + 1);
-                const bool echoed = !t.echo.empty() && line == t.echo;
+                const bool echoed = (!t.echo.empty() && line == t.echo) || (t.ended_input && line.empty());
                 t.echo.clear();
+                t.ended_input = false;
                 if (echoed) continue;
                 t.log += "  " + line + "\n";
                 return line;
@@ -323,6 +326,7 @@ public:
                 if (typed == "^D") {
                     close(t.in);
                     t.in = -1;
+                    t.ended_input = true;
                 } else {
                     t.echo = typed;
                     const std::string line = typed + "\n";
