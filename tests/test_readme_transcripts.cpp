@@ -19,7 +19,8 @@
 // that starts a lab program are run as a recipe (`make` lines skipped: the programs are built).
 //
 // The whole program runs in a private network namespace (its own loopback, IPv6 and IPv4), so the commands
-// run exactly as typed, default ports included, without meeting other servers on the machine.
+// run exactly as typed, default ports included, without meeting other servers on the machine. That needs root
+// or an unprivileged user namespace; without either the transcripts are skipped, with the reason.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -590,7 +591,8 @@ void PrintTo(const Block& block, std::ostream* out) {
 class Transcript : public ::testing::TestWithParam<Block> {};
 
 TEST_P(Transcript, PrintsWhatTheReadmeShows) {
-    ASSERT_EQ(kNetworkError, "") << "the transcripts run in a private network namespace";
+    // Without one (not root, and user namespaces disabled) the default ports could be anyone's: skipped, saying why.
+    if (!kNetworkError.empty()) GTEST_SKIP() << "no private network namespace for the transcripts: " << kNetworkError;
     play(GetParam());
 }
 
