@@ -14,7 +14,10 @@
 //                                               answered, no process left)
 //   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Modes.CtrlCToTheGroup..., Modes.SigtermToTheParent...
 //   SIGPIPE                                   FaultsUdp.SigpipeIsHarmless
-//   --max-children reached                    FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation)
+//   --max-children reached                    FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation),
+//                                               test_03_udp_mp: UdpConversation.AFullServerSaysBusy...
+//   strangers' datagrams, 200 clients at once test_03_udp_mp: UdpConversation.StrangersRandomDatagrams...,
+//     (conversation)                            UdpConversation.TwoHundredClientsAtOnce...
 //   low RLIMIT_NOFILE (conversation)          FaultsUdp.ConversationsNeedNoDescriptorOfTheParent
 //   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Modes.GarbageEmptyAndMaximumSizeDatagrams
 //   09/10 manager/worker                      test
