@@ -197,7 +197,7 @@ int run_conversation(int socket_fd, const Settings& settings) {
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " + std::to_string(conversations) +
                         " conversations, " + std::to_string(served[0].load()) +
                         " datagrams answered in them, every child reaped" +
-                        (busy > 0 ? ", " + std::to_string(busy) + " clients told busy" : "") +
+                        (busy > 0 ? ", " + std::to_string(busy) + (busy == 1 ? " busy reply" : " busy replies") : "") +
                         (ignored > 0 ? ", " + std::to_string(ignored) + " datagrams ignored (no opening)" : "") +
                         children.limit_note());
     return 0;
