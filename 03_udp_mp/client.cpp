@@ -119,6 +119,7 @@ public:
     void run(const std::string& message) {
         for (long i = 0; i < settings_.count; ++i) say("Received message from server: " + *ask(message));
         if (moved_) {
+            saying_bye_ = true;
             const std::optional<std::string> answer = ask(kGoodbye, false);
             if (!answer)
                 say("The conversation's port is closed: nobody to say bye to");
@@ -167,6 +168,11 @@ private:
                 moved_ = true;
                 if (::connect(socket_.get(), peer_.get(), peer_.length) == -1) netutil::throw_errno("connect " + peer_.to_string());
             }
+            if (saying_bye_ && reply != kGoodbye) {
+                // A late copy of an earlier reply (the server sent it again for a retry): not the answer to bye.
+                say("Ignored a late reply: " + reply);
+                continue;
+            }
             answered_ = true;
             return reply;
         }
@@ -192,6 +198,7 @@ private:
     bool moved_ = false;
     bool port_closed_ = false;  // the conversation's port answered with ICMP port unreachable
     bool busy_ = false;         // the last try was answered `busy: ...`
+    bool saying_bye_ = false;   // only `bye` answers `bye`
 };
 
 int run_one(const Settings& settings, const netutil::SockAddr& server, const std::string& prefix) {

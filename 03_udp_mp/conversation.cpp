@@ -104,7 +104,6 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
             continue;
         }
         heard_back = true;
-        idle_deadline = Clock::now() + idle;
         netutil::print_line(name + "Received message '" + printable(datagram->data) + "'");
         if (datagram->data == kGoodbye) {
             send_reply(own.get(), kGoodbye, first.from);
@@ -117,6 +116,7 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
             continue;
         }
         answer(datagram->data);
+        idle_deadline = Clock::now() + idle;  // counted from the reply: --delay-ms is not the client's silence
     }
 }
 
