@@ -7,7 +7,8 @@
 // came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the
 // rest of the conversation goes there, ending with `bye`. When the conversation's port is closed (its child
 // was killed: the kernel says so through a connected socket), the request goes back to the well-known port,
-// for a new conversation.
+// for a new conversation. A conversation server with every child busy answers `busy: ...`: the client
+// waits out that try's timeout and sends again, as for a lost datagram.
 // Usage: ./client [HOST] [PORT] [MESSAGE] [--processes K] [--count N] [--timeout SECONDS] [--retries R]
 // See also: server.cpp.
 #include "netutil/cli.hpp"
@@ -23,6 +24,7 @@
 #include <netdb.h>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -31,6 +33,7 @@ namespace {
 
 constexpr size_t kMaxDatagram = 65507;
 constexpr char kGoodbye[] = "bye";
+constexpr std::string_view kBusy = "busy: ";  // the conversation server's "every child is busy, try again"
 
 struct Settings {
     std::string host = "localhost";
@@ -88,6 +91,9 @@ public:
             if (attempt == 0) {
                 say("Sent to server: " + text);
                 say("Waiting for response...");
+            } else if (busy_) {
+                say("The server was busy: sent again (retry " + std::to_string(attempt) + " of " +
+                    std::to_string(settings_.retries) + ")");
             } else if (restarted) {
                 say("Sent again to " + server_.to_string() + ", for a new conversation (retry " + std::to_string(attempt) +
                     " of " + std::to_string(settings_.retries) + ")");
@@ -96,9 +102,14 @@ public:
                     std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
             }
             restarted = false;
+            busy_ = false;
             const auto deadline = std::chrono::steady_clock::now() + timeout;
             if (std::optional<std::string> reply = receive_until(deadline)) return reply;
         }
+        if (busy_)
+            netutil::throw_error(EBUSY, peer_.to_string() + " still busy after " +
+                                            std::to_string(settings_.retries + 1) + " tries, " +
+                                            seconds_text(settings_.timeout_seconds) + " s each");
         netutil::throw_error(ETIMEDOUT, "no reply from " + peer_.to_string() + " after " +
                                             std::to_string(settings_.retries + 1) + " tries, " +
                                             seconds_text(settings_.timeout_seconds) + " s each (is the server running?)");
@@ -108,6 +119,7 @@ public:
     void run(const std::string& message) {
         for (long i = 0; i < settings_.count; ++i) say("Received message from server: " + *ask(message));
         if (moved_) {
+            saying_bye_ = true;
             const std::optional<std::string> answer = ask(kGoodbye, false);
             if (!answer)
                 say("The conversation's port is closed: nobody to say bye to");
@@ -144,14 +156,25 @@ private:
                 say("Ignored a datagram from " + from.to_string());
                 continue;
             }
+            const std::string reply(buffer.data(), static_cast<size_t>(n));
+            if (from_peer && !moved_ && reply.starts_with(kBusy)) {
+                say("The server is busy: " + reply.substr(kBusy.size()));
+                busy_ = true;
+                continue;  // this try is over: wait out its timeout before sending again
+            }
             if (!from_peer) {
                 say("The server answers from port " + std::to_string(from.port()) + ": the conversation goes on there");
                 peer_ = from;
                 moved_ = true;
                 if (::connect(socket_.get(), peer_.get(), peer_.length) == -1) netutil::throw_errno("connect " + peer_.to_string());
             }
+            if (saying_bye_ && reply != kGoodbye) {
+                // A late copy of an earlier reply (the server sent it again for a retry): not the answer to bye.
+                say("Ignored a late reply: " + reply);
+                continue;
+            }
             answered_ = true;
-            return std::string(buffer.data(), static_cast<size_t>(n));
+            return reply;
         }
     }
 
@@ -174,6 +197,8 @@ private:
     bool answered_ = false;
     bool moved_ = false;
     bool port_closed_ = false;  // the conversation's port answered with ICMP port unreachable
+    bool busy_ = false;         // the last try was answered `busy: ...`
+    bool saying_bye_ = false;   // only `bye` answers `bye`
 };
 
 int run_one(const Settings& settings, const netutil::SockAddr& server, const std::string& prefix) {

@@ -49,7 +49,8 @@ const char* describe(udp::Mode mode) {
 int main(int argc, char** argv) {
     CLI::App app{"Concurrent UDP servers with processes (client-server lecture; UNP 22.7). The reply names the\n"
                  "process that sent it. Ctrl-C, SIGTERM or SIGHUP stops the server and every child, and prints a\n"
-                 "summary. Limits: a datagram of up to 65507 bytes is read whole; an empty one gets no reply."};
+                 "summary. Limits: a datagram of up to 65507 bytes is read whole; an empty one gets no reply;\n"
+                 "in conversation mode only printable text opens a conversation."};
     int port = kDefaultPort;
     udp::Settings settings;
     const std::map<std::string, udp::Mode> modes{{"iterative", udp::Mode::Iterative}, {"fork", udp::Mode::Fork},
@@ -66,10 +67,12 @@ int main(int argc, char** argv) {
                  "most " + std::to_string(udp::kMaxDigits) + " digits, any sign, with a fraction or not; anything "
                  "else: an error reply)");
     auto* max_children = app.add_option("--max-children", settings.max_children, "fork, conversation: children "
-                                        "alive at once; at the limit the server stops reading until one ends")
+                                        "alive at once; at the limit fork stops reading until one ends, conversation "
+                                        "answers a new client `busy: ...` (its retry gets through once one ends)")
                              ->capture_default_str()->check(CLI::Range(1, 10000));
     auto* idle = app.add_option("--idle-timeout", settings.idle_seconds, "conversation: seconds without a "
-                                "datagram after which a conversation ends")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
+                                "datagram from its client after which a conversation ends (else it ends on `bye`)")
+                    ->capture_default_str()->check(CLI::Range(0.01, 3600.0));
     app.add_option("--grace", settings.grace_seconds, "Ctrl-C: seconds the children get to finish before SIGKILL")
         ->capture_default_str()->check(CLI::Range(0.0, 600.0));
     app.add_option("--delay-ms", settings.delay_ms, "every reply waits this long, in the process that answers (a "

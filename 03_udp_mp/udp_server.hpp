@@ -25,6 +25,7 @@ inline constexpr size_t kMaxDatagram = 65507;  // the largest UDP payload over I
 inline constexpr size_t kMaxDigits = 1000;     // --square: longer numbers get an error reply
 inline constexpr char kIterativeReply[] = "Hi client! Nice to connect with you!";
 inline constexpr char kGoodbye[] = "bye";      // ends a conversation (conversation mode)
+inline constexpr char kBusy[] = "busy: ";      // conversation mode, every child busy: the client tries again later
 
 enum class Mode { Iterative, Fork, Pool, Conversation };
 
@@ -33,7 +34,7 @@ struct Settings {
     std::string bind_address = netutil::kAnyAddress;
     bool square = false;        // the exercise: the reply to a number is its square
     int workers = 4;            // pool: the lecture's number_processes = 4
-    int max_children = 64;      // fork, conversation: children alive at once
+    int max_children = 256;     // fork, conversation: children alive at once (256, like the TCP labs)
     double idle_seconds = 10;   // conversation: a child ends after this long without a datagram
     double grace_seconds = 5;   // Ctrl-C: how long children get to finish before SIGKILL
     int delay_ms = 0;           // every reply waits this long: a slow request, to watch the modes differ
@@ -85,7 +86,8 @@ class Children {
 public:
     // `full_line` is said once, the first time the limit is reached.
     Children(int max_children, std::string full_line) : max_(max_children), full_line_(std::move(full_line)) {}
-    // True while `max_children` are running: the parent then stops reading the socket until one ends.
+    // True while `max_children` are running (fork: the parent then stops reading the socket until one ends;
+    // conversation: a new client is told it is busy).
     bool full();
     void add(pid_t pid) { pids_.insert(pid); }
     // Takes the signals from the signalfd (SIGCHLD among them): every finished child is reaped and dropped.

@@ -17,7 +17,9 @@
 #include <csignal>
 #include <cstring>
 #include <netinet/in.h>
+#include <memory>
 #include <poll.h>
+#include <random>
 #include <regex>
 #include <set>
 #include <sys/socket.h>
@@ -230,9 +232,15 @@ TEST_P(Modes, GarbageEmptyAndMaximumSizeDatagrams) {
     {
         Udp garbage;
         const std::string bytes("\x00\xff\x01\n\x7f\\binary", 12);
-        const auto reply = garbage.ask(port, bytes);
-        ASSERT_TRUE(reply);
-        EXPECT_FALSE(reply->data.empty());
+        if (is("conversation")) {  // only printable text opens a conversation: no child, no reply
+            garbage.send_to(port, bytes);
+            EXPECT_TRUE(server.wait_for_text(": not printable text, no conversation"));
+            EXPECT_FALSE(garbage.receive(300ms)) << "no reply to garbage";
+        } else {
+            const auto reply = garbage.ask(port, bytes);
+            ASSERT_TRUE(reply);
+            EXPECT_FALSE(reply->data.empty());
+        }
         EXPECT_TRUE(server.wait_for_text("\\x00\\xff\\x01\\x0a\\x7f\\x5cbinary"))
             << "the log shows the bytes escaped";
     }
@@ -465,6 +473,120 @@ TEST(UdpConversation, AnIdleConversationEnds) {
     EXPECT_TRUE(server.wait_for_match(std::regex("\\d+: no word from 127\\.0\\.0\\.1:\\d+ for 0\\.3 s: the conversation "
                                                  "ends after 1 datagrams")));
     EXPECT_TRUE(no_zombies(server));
+}
+
+// The conversation server stalled by nobody: a conversation starts only on a valid opening, ends on the
+// client's bye, and a full server says busy while it keeps reading, so the client's retries get through.
+
+// The number of conversations the server has started (a child's "PID: talks with ..." line each).
+size_t conversations_started(const Process& server) {
+    return server.count_matching(std::regex("\\d+: talks with .*"));
+}
+
+// 200 one-shot clients at once, with the client's default timeout (1 s) and retries (3): every one is
+// answered, by one conversation each, and every conversation has ended with its bye. `delay_ms` makes each
+// reply slower than the client's timeout, so every client sends its opening again: a retry must start no
+// second conversation (the old server did, each holding a child for 10 s, and stopped reading at 64).
+void two_hundred_clients_at_once(int delay_ms) {
+    const int k = sanitized() ? 100 : 200;  // programs are ~3x slower under the sanitizers
+    Process server({kServer, "0", "--mode", "conversation", "--delay-ms", std::to_string(delay_ms)});
+    const uint16_t port = server.wait_for_listening();
+    const Result clients =
+        run({kClient, "localhost", std::to_string(port), "--processes", std::to_string(k)}, "", 120s);
+    EXPECT_EQ(clients.status, 0) << clients.err;
+    EXPECT_NE(clients.out.find(std::to_string(k) + " of " + std::to_string(k) + " client processes got their replies"),
+              std::string::npos) << clients.err;
+    EXPECT_EQ(conversations_started(server), static_cast<size_t>(k)) << "one conversation per client";
+    EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 10s)) << "every conversation ended with bye";
+    EXPECT_TRUE(no_zombies(server));
+}
+
+TEST(UdpConversation, TwoHundredClientsAtOnceAreAllAnsweredWithTheDefaultRetries) { two_hundred_clients_at_once(0); }
+
+TEST(UdpConversation, TwoHundredClientsWhoseRepliesOutlastTheirTimeoutAreAllAnswered) {
+    two_hundred_clients_at_once(1200);
+}
+
+// 100 datagrams of random bytes (and empty ones) from strangers start no conversation and hold nothing: a
+// valid client right after them is answered at its first try.
+TEST(UdpConversation, StrangersRandomDatagramsNeverStopAValidClient) {
+    Process server({kServer, "0", "--mode", "conversation"});
+    const uint16_t port = server.wait_for_listening();
+    std::mt19937 random(2026);
+    std::vector<std::unique_ptr<Udp>> strangers;
+    for (int i = 0; i < 10; ++i) strangers.push_back(std::make_unique<Udp>());
+    for (int i = 0; i < 100; ++i) {
+        std::string bytes(i % 10 == 9 ? 0 : 1 + random() % 300, '\0');
+        for (char& byte : bytes) byte = static_cast<char>(random() % 256);
+        if (!bytes.empty()) bytes[random() % bytes.size()] = '\x01';  // at least one byte that is not text
+        strangers[static_cast<size_t>(i) % strangers.size()]->send_to(port, bytes);
+    }
+    // At once: the client's opening is queued behind the strangers' datagrams.
+    const Result client = run({kClient, "localhost", std::to_string(port), "hello after the strangers"}, "", 30s);
+    EXPECT_EQ(client.status, 0) << client.err;
+    EXPECT_NE(client.out.find("The server said bye"), std::string::npos) << client.out;
+    EXPECT_EQ(client.out.find("sent again"), std::string::npos) << "answered at the first try:\n" << client.out;
+    const std::regex ignored("(Ignored '.*' from .*: not printable text, no conversation|An empty datagram: .*)");
+    EXPECT_TRUE(wait_until([&] { return server.count_matching(ignored) >= 100; }, 10s))
+        << server.count_matching(ignored) << " of the strangers' 100 datagrams read";
+    EXPECT_EQ(conversations_started(server), 1u) << "the client's, none for a stranger";
+    EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 5s)) << "the client's conversation ended";
+    for (const auto& stranger : strangers) EXPECT_FALSE(stranger->receive(10ms)) << "a stranger gets no reply";
+}
+
+// The opening and its retry (sent before any reply, as a client does when the reply is slow) make one
+// conversation: the child sends its first reply again from its port. `bye` ends it at once (the idle
+// time-out is a minute): the child is reaped and the parent counts its conversations back to 0.
+TEST(UdpConversation, ARepeatedOpeningIsOneConversationAndByeEndsItAtOnce) {
+    Process server({kServer, "0", "--mode", "conversation", "--idle-timeout", "60"});
+    const uint16_t port = server.wait_for_listening();
+    Udp client;
+    client.send_to(port, "hello");
+    client.send_to(port, "hello");
+    const auto first = client.receive();
+    ASSERT_TRUE(first);
+    const pid_t child = pid_in(first->data, client.port());
+    ASSERT_GT(child, 0) << first->data;
+    const auto again = client.receive();
+    ASSERT_TRUE(again) << "the reply, sent again for the repeated opening";
+    EXPECT_EQ(again->from_port, first->from_port);
+    EXPECT_EQ(pid_in(again->data, client.port()), child);
+    const std::string from = "127.0.0.1:" + std::to_string(client.port());
+    EXPECT_TRUE(server.wait_for_text("Received message 'hello' at " + from + " again: " + std::to_string(child) +
+                                     " talks with it"));
+    EXPECT_EQ(conversations_started(server), 1u);
+    EXPECT_EQ(server.children().size(), 1u);
+
+    const auto bye = client.ask(first->from_port, "bye");
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(bye->data, "bye");
+    EXPECT_TRUE(server.wait_for_line("conversation with " + from + " over (child " + std::to_string(child) +
+                                     " reaped): 0 going on"));
+    EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 5s)) << "the child has ended and been reaped";
+}
+
+// --max-children 2 with two conversations going on: a new client is told busy (the parent still reads), and
+// its retry, with the default retries, gets through once one conversation ends.
+TEST(UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversationEnds) {
+    Process server({kServer, "0", "--mode", "conversation", "--max-children", "2", "--idle-timeout", "60"});
+    const uint16_t port = server.wait_for_listening();
+    Udp first, second;
+    const auto first_reply = first.ask(port, "first");
+    const auto second_reply = second.ask(port, "second");
+    ASSERT_TRUE(first_reply && second_reply);
+    Process client({kClient, "localhost", std::to_string(port), "third", "--timeout",
+                    std::to_string(scaled(1s).count() / 1000.0)});
+    ASSERT_TRUE(client.wait_for_text("The server is busy: 2 conversations going on, try again"));
+    const auto bye = first.ask(first_reply->from_port, "bye");
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(client.wait_exit(scaled(20s)), 0) << client.err();
+    EXPECT_TRUE(client.wait_for_match(std::regex("The server was busy: sent again \\(retry \\d of 3\\)")));
+    EXPECT_TRUE(client.wait_for_text("The server said bye"));
+    EXPECT_EQ(conversations_started(server), 3u) << "first, second, third: no other";
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait_exit(), 0);
+    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: 3 conversations, .*, \\d+ busy "
+                                                 "repl(y|ies), the --max-children limit \\(2\\) was reached \\d+ times?")));
 }
 
 // ------------------------------------------------------------------------------------- client, options
