@@ -192,10 +192,18 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
     }
 }
 
+// A hybrid thread done because the server stops waits, counted as waiting, for the SIGTERM that ends the
+// child once no thread is busy (the parent sends it after the stop pipe). It never returns: the child ends
+// with all its threads alive, never with one finished and not joined.
+[[noreturn]] void park() {
+    for (;;) ::pause();
+}
+
 // Apache's worker MPM in miniature: one child of `threads` threads, each one UNP's thread_main. Two locks
 // around accept(): the fcntl lock is the child's (a process's locks are shared by all its threads), so the
 // threads of one child take turns with a mutex of their own first; then one thread in the whole pool
-// waits in accept(). The child exits when all its threads have (or at once, on SIGTERM, if all wait).
+// waits in accept(). On SIGTERM the child exits at once if all its threads wait, else when the last busy
+// thread is done.
 // Each thread counts its wake-ups when a wait ends; the waits the stop cuts short are not counted (the
 // threads take turns at the locks, so each of those was woken about once).
 void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slot, int threads) {
@@ -207,7 +215,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
         Counts& mine = counts[t];
         for (;;) {
             begin_waiting();
-            if (stop_requested()) return;  // SIGTERM while another thread finishes: take nothing new
+            if (stop_requested()) park();  // SIGTERM while another thread finishes: take nothing new
             netutil::UniqueFd client;
             const long asleep_before = sleeps_so_far();
             {
@@ -215,7 +223,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
                 lock.lock();
                 if (readable_now(server.stop.read_end.get())) {  // the server stops (see child_main)
                     lock.unlock();
-                    return;
+                    park();
                 }
                 client = wait_and_accept(server, who);
                 lock.unlock();
@@ -227,7 +235,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
             const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
             if (stopping || stop_requested()) {
                 begin_waiting();  // the last thread to finish ends the child if a SIGTERM came
-                return;
+                park();
             }
         }
     };
