@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
                    "accept; flock: ... under an fcntl lock; mutex: ... under a shared pthread mutex; pass: the "
                    "parent accepts and passes the descriptor to a child; hybrid: children of --threads threads "
                    "each (Apache's worker), accepting under an fcntl lock and a mutex")
-        ->transform(CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}, CLI::ignore_case))
+        ->transform(
+            CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}, CLI::ignore_case))
         ->capture_default_str();
     app.add_option("--threads", settings.threads, "hybrid model: threads in each child")
         ->capture_default_str()->check(CLI::Range(1, 1000));

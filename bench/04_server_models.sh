@@ -84,7 +84,7 @@ models=(
     "04_prefork flock $pool - prefork_fcntl_lock Prefork, fcntl lock around accept"
     "04_prefork mutex $pool 1.75 prefork_mutex Prefork, mutex around accept"
     "04_prefork pass $pool 2.58 prefork_pass_fd Prefork, parent passes the socket to a child"
-    "04_prefork hybrid $((pool / hybrid_threads)) - prefork_hybrid Prefork of threads (Apache's worker), fcntl lock and mutex"
+    "04_prefork hybrid $((pool / hybrid_threads)) - prefork_hybrid Prefork of threads (Apache's worker)"
     "05_prethread thread 1 0.99 thread Thread per client request"
     "05_prethread accept $pool 1.93 prethreaded_accept Prethreaded, threads call accept (mutex)"
     "05_prethread main $pool 2.05 prethreaded_main Prethreaded, main thread calls accept"

@@ -250,7 +250,8 @@ TEST(Prefork, HybridCountsPerChildAndPerThreadAddUp) {
     server.signal_group(SIGINT);
     ASSERT_EQ(server.wait_exit(10s), 0);
     server.wait_output_closed();
-    const std::regex child(R"(child (\d): (\d+) connections)"), thread(R"(  child (\d) thread (\d): (\d+) connections)");
+    const std::regex child(R"(child (\d): (\d+) connections)");
+    const std::regex thread(R"(  child (\d) thread (\d): (\d+) connections)");
     std::vector<long> per_child(3, -1), threads_sum(3, 0), threads_seen(3, 0);
     std::smatch match;
     for (const auto& line : server.out_lines()) {
@@ -292,8 +293,8 @@ TEST_P(ProcessPool, ASigtermedChildExitsCleanlyAndIsReplaced) {
     Process server(pool_args(GetParam(), 2));
     server.wait_for_listening();
     ASSERT_TRUE(byte_count_suite::wait_for_children(server, 2));
-    // The child in accept() (nolock: one in poll(); pass: any child). Not one waiting for the lock: ThreadSanitizer holds a
-    // signal back while a thread waits in pthread_mutex_lock, until it gets the mutex.
+    // The child in accept() (nolock: one in poll(); pass: any child). Not one waiting for the lock:
+    // ThreadSanitizer holds a signal back while a thread waits in pthread_mutex_lock, until it gets the mutex.
     const pid_t victim = GetParam() == "pass" ? server.children().at(0) : waiting_child(server, GetParam());
     ASSERT_GT(victim, 0);
     ASSERT_EQ(::kill(victim, SIGTERM), 0);
