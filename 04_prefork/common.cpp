@@ -8,6 +8,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
@@ -29,6 +30,7 @@ std::string model_name(Model model) {
         case Model::Flock: return "flock";
         case Model::Mutex: return "mutex";
         case Model::Pass: return "pass";
+        case Model::Hybrid: return "hybrid";
     }
     return "?";
 }
@@ -41,6 +43,9 @@ std::string model_description(Model model) {
         case Model::Flock: return "preforked children call accept() under an fcntl() record lock";
         case Model::Mutex: return "preforked children call accept() under a process-shared pthread mutex";
         case Model::Pass: return "the parent accepts and passes each descriptor to an idle child";
+        case Model::Hybrid:
+            return "preforked children of several threads call accept() under an fcntl() lock (between children) "
+                   "and a mutex (between a child's threads)";
     }
     return "?";
 }
@@ -101,25 +106,40 @@ void StopPipe::request_stop() const {
 
 namespace {
 
-volatile sig_atomic_t child_waiting = 0;  // blocked waiting for work: SIGTERM may end the child at once
-volatile sig_atomic_t child_stop = 0;     // SIGTERM (or SIGHUP) came while busy
+// How many of this child's threads are busy (not waiting for work): 1 or 0 in a one-threaded child, up to
+// --threads in a hybrid one. Lock-free atomics, so the signal handler may use them, whichever thread it
+// interrupts; sequentially consistent, so a SIGTERM and the last thread starting to wait cannot miss
+// each other (the handler sets the flag before it reads the count, a thread counts down before it reads
+// the flag: one of the two sees the other).
+std::atomic<int> busy_threads{1};
+std::atomic<int> child_stop{0};  // SIGTERM (or SIGHUP) came while a thread was busy
+static_assert(std::atomic<int>::is_always_lock_free, "the SIGTERM handler uses these atomics");
 
-// SIGTERM and SIGHUP. Async-signal-safe: _exit() and flags only. Exiting while idle loses nothing (the
-// count of a connection is taken after it is accepted); a held fcntl lock is released by the kernel, a
-// held robust mutex is recovered by the next child to lock it.
+// SIGTERM and SIGHUP. Async-signal-safe: _exit() and lock-free atomics only. Exiting while every thread
+// waits loses nothing (the count of a connection is taken after it is accepted); a held fcntl lock is
+// released by the kernel, a held robust mutex is recovered by the next child to lock it.
+void (*before_exit_while_waiting)() = nullptr;
+
 extern "C" void on_child_sigterm(int) {
-    if (child_waiting) ::_exit(0);
     child_stop = 1;
+    if (busy_threads == 0) {
+        if (before_exit_while_waiting != nullptr) before_exit_while_waiting();
+        ::_exit(0);
+    }
 }
 
 }  // namespace
 
+void set_busy_threads(int count) { busy_threads = count; }
+
+void call_before_exit_while_waiting(void (*hook)()) { before_exit_while_waiting = hook; }
+
 void begin_waiting() {
-    child_waiting = 1;
-    if (child_stop) ::_exit(0);  // a SIGTERM that came just before: the flag is set, so it is seen here
+    // A SIGTERM that came while this was the last busy thread: the flag is set, so it is seen here.
+    if (--busy_threads == 0 && child_stop != 0) ::_exit(0);
 }
 
-void end_waiting() { child_waiting = 0; }
+void end_waiting() { ++busy_threads; }
 
 bool stop_requested() { return child_stop != 0; }
 

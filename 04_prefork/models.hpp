@@ -16,13 +16,14 @@
 
 namespace prefork {
 
-enum class Model { Iterative, Fork, NoLock, Flock, Mutex, Pass };
+enum class Model { Iterative, Fork, NoLock, Flock, Mutex, Pass, Hybrid };
 std::string model_name(Model model);
 std::string model_description(Model model);
 
 struct Settings {
     Model model = Model::NoLock;
     int nchildren = 5;
+    int threads = 4;          // hybrid model: threads in each child
     int idle_timeout_s = 10;  // 0: none (the book's servers)
     int max_clients = 256;    // fork model: children serving at once
     double grace_s = 5;       // on Ctrl-C, how long busy children may take to finish
@@ -74,10 +75,14 @@ struct Server {
 // otherwise, and the child is sent SIGTERM if the parent dies. The child never returns from this function.
 pid_t fork_child(const std::function<void()>& body);
 
-// In a child: call begin_waiting() before blocking for a new connection (accept, a lock, recvmsg) and
-// end_waiting() when it has one. A SIGTERM in between ends the child at once: nothing is lost.
+// In a child: call begin_waiting() before blocking for a new connection (poll, accept, a lock, recvmsg) and
+// end_waiting() when it has one. A SIGTERM while every thread of the child waits ends it at once: nothing
+// is lost. A child of several threads first says how many (set_busy_threads) before starting them.
 void begin_waiting();
 void end_waiting();
+void set_busy_threads(int count);
+// A SIGTERM while waiting calls `hook` (async-signal-safe work only) just before the child exits.
+void call_before_exit_while_waiting(void (*hook)());
 bool stop_requested();  // a SIGTERM came while busy: finish this connection, then exit
 
 // Stops the children: tells busy ones through the stop pipe, idle ones with SIGTERM, reaps them all, and
@@ -96,7 +101,7 @@ void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& 
 // The models. Each returns when stopped, after printing the summary.
 void run_iterative(Server& server);
 void run_fork_per_client(Server& server);
-void run_preforked(Server& server);  // nolock, flock, mutex
+void run_preforked(Server& server);  // nolock, flock, mutex, hybrid
 void run_descriptor_passing(Server& server);
 
 }  // namespace prefork

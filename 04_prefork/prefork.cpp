@@ -1,51 +1,70 @@
 // 04_prefork/prefork.cpp: the preforked servers whose children call accept() themselves (UNP's serv02,
-// serv03, serv04; the lecture's "Preforking or Process Pool", "Thundering Herd", "Locking Around accept").
+// serv03, serv04; the lecture's "Preforking or Process Pool", "Thundering Herd", "Locking Around accept"),
+// and Apache's hybrid of processes and threads (the lecture's "Concurrency in Apache").
 //
-//   nolock  N children all block in accept() on the one listening socket; the kernel hands each new
-//           connection to one of them. (Old kernels woke all N for each connection: the thundering herd.)
+//   nolock  N children all wait on the one listening socket, then accept(); the kernel hands each new
+//           connection to one of them. They wait in poll() rather than in a blocking accept(): Linux wakes
+//           only one task asleep in accept() (an exclusive wait), which would hide the herd; poll() wakes
+//           every child for each connection, as the lecture's kernels did for accept(): the first to
+//           accept gets it, the others go back to sleep (most inside poll(), some after an accept() that
+//           finds nothing, EAGAIN): the thundering herd.
 //   flock   each child takes an fcntl() record lock on a file around accept(), so one child at a time
 //           waits in accept() and the others wait for the lock.
 //   mutex   the same with a pthread mutex in memory shared by all the children (mmap MAP_SHARED,
 //           PTHREAD_PROCESS_SHARED), as the slide does. It is also PTHREAD_MUTEX_ROBUST: a child killed
 //           while holding it does not freeze the pool; the next child to lock it gets EOWNERDEAD and makes
 //           it consistent again. (A killed child's fcntl lock is released by the kernel.)
+//   hybrid  Apache's worker design: N children of T threads each. fcntl() locks belong to processes, so a
+//           child's threads first take a mutex of their own, then the fcntl lock, then accept().
 // The parent only forks the children, replaces any that dies, and stops them on Ctrl-C. Each child counts
-// its connections in shared memory, so the parent can print how the kernel spread the load.
+// in shared memory its connections and its wake-ups (each time it was woken while waiting for one), so
+// the parent can print how the kernel spread the load and how many wake-ups each connection cost.
 #include "04_prefork/models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace prefork {
 
 namespace {
 
-// Memory shared by the parent and every child (mmap MAP_SHARED survives fork): the accept mutex and one
-// connection counter per child slot, each written by its child only.
-struct Shared {
-    pthread_mutex_t accept_mutex;
-    std::atomic<long>* connections;  // nchildren counters, right after this struct in the same mapping
+// What one worker (a child, or a thread of a hybrid child) counts: written by that worker only.
+struct Counts {
+    std::atomic<long> connections{0};
+    std::atomic<long> wakeups{0};  // times it was woken while waiting for a connection (or for the lock)
 };
 static_assert(std::atomic<long>::is_always_lock_free, "counters in shared memory must be lock-free");
 
-Shared* map_shared(int nchildren) {
-    const size_t size = sizeof(Shared) + sizeof(std::atomic<long>) * static_cast<size_t>(nchildren);
+// Memory shared by the parent and every child (mmap MAP_SHARED survives fork): the accept mutex and the
+// counts of every worker, slot by slot (a hybrid child's threads one after the other).
+struct Shared {
+    pthread_mutex_t accept_mutex;
+    Counts* counts;  // nchildren x threads, right after this struct in the same mapping
+};
+
+Shared* map_shared(int workers) {
+    const size_t size = sizeof(Shared) + sizeof(Counts) * static_cast<size_t>(workers);
     void* memory = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) netutil::throw_errno("mmap");
     auto* shared = new (memory) Shared{};
-    auto* counters = reinterpret_cast<std::atomic<long>*>(static_cast<char*>(memory) + sizeof(Shared));
-    for (int i = 0; i < nchildren; ++i) new (&counters[i]) std::atomic<long>(0);
-    shared->connections = counters;
+    auto* counts = reinterpret_cast<Counts*>(static_cast<char*>(memory) + sizeof(Shared));
+    for (int i = 0; i < workers; ++i) new (&counts[i]) Counts{};
+    shared->counts = counts;
     return shared;
 }
 
@@ -53,7 +72,7 @@ Shared* map_shared(int nchildren) {
 class AcceptLock {
 public:
     AcceptLock(Model model, Shared* shared) : model_(model), mutex_(&shared->accept_mutex) {
-        if (model_ == Model::Flock) {
+        if (model_ == Model::Flock || model_ == Model::Hybrid) {
             // UNP's my_lock_init: a temporary file, unlinked at once; only its lock matters.
             char path[] = "/tmp/prefork-lock.XXXXXX";
             file_.reset(netutil::check(::mkostemp(path, O_CLOEXEC), "mkostemp /tmp/prefork-lock.XXXXXX"));
@@ -69,8 +88,9 @@ public:
         }
     }
 
-    void lock(const std::string& who) {
-        if (model_ == Model::Flock) {
+    // Returns true if the mutex's last owner died holding it (EOWNERDEAD), which this call repaired.
+    bool lock() {
+        if (model_ == Model::Flock || model_ == Model::Hybrid) {
             struct flock lock {};
             lock.l_type = F_WRLCK;
             lock.l_whence = SEEK_SET;
@@ -82,15 +102,15 @@ public:
                 // Its last owner died holding it. What it guarded (the right to accept) has no state to
                 // repair, so the mutex is simply declared consistent again.
                 ::pthread_mutex_consistent(mutex_);
-                netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
-            } else if (rc != 0) {
-                netutil::throw_error(rc, "pthread_mutex_lock");
+                return true;
             }
+            if (rc != 0) netutil::throw_error(rc, "pthread_mutex_lock");
         }
+        return false;
     }
 
     void unlock() {
-        if (model_ == Model::Flock) {
+        if (model_ == Model::Flock || model_ == Model::Hybrid) {
             struct flock lock {};
             lock.l_type = F_UNLCK;
             lock.l_whence = SEEK_SET;
@@ -104,7 +124,7 @@ public:
 private:
     Model model_;
     pthread_mutex_t* mutex_;
-    netutil::UniqueFd file_;  // flock: the lock file, shared by all children (fcntl locks belong to processes)
+    netutil::UniqueFd file_;  // flock, hybrid: the lock file, shared by all children (fcntl locks belong to processes)
 };
 
 bool readable_now(int fd) {
@@ -112,38 +132,147 @@ bool readable_now(int fd) {
     return ::poll(&pfd, 1, 0) > 0;
 }
 
+// Waits for the next connection and accepts it. nolock: asleep in poll() with every other idle child, then
+// accept() without blocking: empty if another child was quicker (EAGAIN). The others: the one child
+// holding the lock waits in accept() itself.
+netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who) {
+    if (server.settings.model == Model::NoLock) {
+        pollfd pfd{server.listener.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, -1) == -1) return {};  // EINTR: wait again
+    }
+    return byte_count::accept_or_wait(server.listener.get(), who);
+}
+
+// The wake-ups of the calling thread: each time it went to sleep (a voluntary context switch) and was
+// woken again. Read before and after its wait for a connection, the difference counts every wake-up,
+// also those the kernel absorbs: poll() woken for a connection another child took goes back to sleep
+// inside the kernel, without returning. Waiting for a lock counts too (the lock's own wake-ups).
+long sleeps_so_far() {
+    rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nvcsw;
+}
+
+// A child stopped while it waits counts the wake-ups of that last wait before it exits (getrusage and a
+// lock-free atomic: safe in the SIGTERM handler), all but the sleep the SIGTERM itself ends. Set in a
+// one-threaded child only.
+std::atomic<long>* wakeups_of_this_child = nullptr;
+std::atomic<long> asleep_when_waiting_began{0};
+void count_wakeups_before_exit() {
+    const long sleeps = sleeps_so_far() - asleep_when_waiting_began;
+    if (wakeups_of_this_child != nullptr && sleeps > 1) wakeups_of_this_child->fetch_add(sleeps - 1);
+}
+
 // UNP's child_main: lock, accept, unlock, serve; forever, until told to stop.
-void child_main(Server& server, AcceptLock& lock, std::atomic<long>& connections, int slot) {
+void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
     server.close_parent_only();
     const std::string who = "child " + std::to_string(slot);
     netutil::print_line(who + " starting (pid " + std::to_string(::getpid()) + ")");
+    wakeups_of_this_child = &counts.wakeups;
+    call_before_exit_while_waiting(count_wakeups_before_exit);
     for (;;) {
+        asleep_when_waiting_began = sleeps_so_far();
         begin_waiting();  // from here until end_waiting(), a SIGTERM ends this child at once
-        lock.lock(who);
-        // A child that waited for the fcntl lock while the server stopped may learn it only now (under
+        const bool recovered = lock.lock();
+        // A child that waited for the lock while the server stopped may learn it only now (under
         // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the stop
         // pipe is readable once the parent stops, and also once it died (its write end is then closed).
-        if (server.settings.model == Model::Flock && readable_now(server.stop.read_end.get())) ::_exit(0);
-        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), who);
+        // Stopping, the child holding the mutex exits holding it (SIGTERM while waiting), so the next one
+        // gets EOWNERDEAD: that is no death to report, and it leaves quietly too.
+        if (server.settings.model != Model::NoLock && readable_now(server.stop.read_end.get())) ::_exit(0);
+        if (recovered) netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
+        netutil::UniqueFd client = wait_and_accept(server, who);
         lock.unlock();
-        end_waiting();
+        end_waiting();  // first: from here on, a SIGTERM no longer counts this wait too
+        counts.wakeups.fetch_add(sleeps_so_far() - asleep_when_waiting_began);
         if (!client) continue;
-        connections.fetch_add(1, std::memory_order_relaxed);
+        counts.connections.fetch_add(1, std::memory_order_relaxed);
         const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
         if (stopping || stop_requested()) return;
     }
+}
+
+// A hybrid thread done because the server stops waits, counted as waiting, for the SIGTERM that ends the
+// child once no thread is busy (the parent sends it after the stop pipe). It never returns: the child ends
+// with all its threads alive, never with one finished and not joined.
+[[noreturn]] void park() {
+    for (;;) ::pause();
+}
+
+// Apache's worker MPM in miniature: one child of `threads` threads, each one UNP's thread_main. Two locks
+// around accept(): the fcntl lock is the child's (a process's locks are shared by all its threads), so the
+// threads of one child take turns with a mutex of their own first; then one thread in the whole pool
+// waits in accept(). On SIGTERM the child exits at once if all its threads wait, else when the last busy
+// thread is done.
+// Each thread counts its wake-ups when a wait ends; the waits the stop cuts short are not counted (the
+// threads take turns at the locks, so each of those was woken about once).
+void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slot, int threads) {
+    server.close_parent_only();
+    netutil::print_line("child " + std::to_string(slot) + " starting (pid " + std::to_string(::getpid()) + ")");
+    std::mutex threads_lock;  // between this child's threads; the fcntl lock is between children
+    auto thread_main = [&](int t) {
+        const std::string who = "child " + std::to_string(slot) + " thread " + std::to_string(t);
+        Counts& mine = counts[t];
+        for (;;) {
+            begin_waiting();
+            if (stop_requested()) park();  // SIGTERM while another thread finishes: take nothing new
+            netutil::UniqueFd client;
+            const long asleep_before = sleeps_so_far();
+            {
+                const std::lock_guard inner(threads_lock);
+                lock.lock();
+                if (readable_now(server.stop.read_end.get())) {  // the server stops (see child_main)
+                    lock.unlock();
+                    park();
+                }
+                client = wait_and_accept(server, who);
+                lock.unlock();
+            }
+            end_waiting();
+            mine.wakeups.fetch_add(sleeps_so_far() - asleep_before);
+            if (!client) continue;
+            mine.connections.fetch_add(1, std::memory_order_relaxed);
+            const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
+            if (stopping || stop_requested()) {
+                begin_waiting();  // the last thread to finish ends the child if a SIGTERM came
+                park();
+            }
+        }
+    };
+    set_busy_threads(threads);
+    std::vector<std::jthread> workers;
+    for (int t = 0; t < threads; ++t) workers.emplace_back(thread_main, t);
+}
+
+// "wake-ups: 2730 for 2500 connections (1.09 per connection)"
+std::string wakeups_line(long wakeups, long connections) {
+    std::string line = "wake-ups: " + std::to_string(wakeups) + " for " + std::to_string(connections) + " connections";
+    if (connections > 0) {
+        char ratio[32];
+        std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(wakeups) / static_cast<double>(connections));
+        line += std::string(" (") + ratio + " per connection)";
+    }
+    return line;
 }
 
 }  // namespace
 
 void run_preforked(Server& server) {
     const int n = server.settings.nchildren;
-    Shared* shared = map_shared(n);
+    const bool hybrid = server.settings.model == Model::Hybrid;
+    const int threads = hybrid ? server.settings.threads : 1;
+    if (server.settings.model == Model::NoLock) netutil::set_nonblocking(server.listener.get());  // see above
+    Shared* shared = map_shared(n * threads);
     AcceptLock lock(server.settings.model, shared);
     std::vector<pid_t> pids(static_cast<size_t>(n));
     auto make_child = [&](int slot) {
-        pids[static_cast<size_t>(slot)] =
-            fork_child([&] { child_main(server, lock, shared->connections[slot], slot); });
+        Counts* counts = &shared->counts[slot * threads];
+        pids[static_cast<size_t>(slot)] = fork_child([&] {
+            if (hybrid)
+                hybrid_child_main(server, lock, counts, slot, threads);
+            else
+                child_main(server, lock, *counts, slot);
+        });
     };
     for (int slot = 0; slot < n; ++slot) make_child(slot);
 
@@ -172,14 +301,24 @@ void run_preforked(Server& server) {
     std::erase(pids, -1);
     stop_children(server, pids);
 
+    // One line per child; a hybrid child's threads below it, indented; then the wake-ups of the pool.
     std::vector<byte_count::WorkerCount> workers;
-    long total = 0;
+    long total = 0, wakeups = 0;
     for (int slot = 0; slot < n; ++slot) {
-        const long count = shared->connections[slot].load();
-        workers.push_back({"child " + std::to_string(slot), count});
-        total += count;
+        long child = 0;
+        std::vector<byte_count::WorkerCount> its_threads;
+        for (int t = 0; t < threads; ++t) {
+            const Counts& counts = shared->counts[slot * threads + t];
+            child += counts.connections.load();
+            wakeups += counts.wakeups.load();
+            its_threads.push_back({"  child " + std::to_string(slot) + " thread " + std::to_string(t),
+                                   counts.connections.load()});
+        }
+        workers.push_back({"child " + std::to_string(slot), child});
+        if (hybrid) workers.insert(workers.end(), its_threads.begin(), its_threads.end());
+        total += child;
     }
-    print_summary(stop_signal, workers, "", total);
+    print_summary(stop_signal, workers, wakeups_line(wakeups, total), total);
 }
 
 }  // namespace prefork

@@ -1,23 +1,27 @@
 // 04_prefork/server.cpp: the server design alternatives with processes: iterative, one fork per client,
 // and the preforked pools (children calling accept with no lock, with an fcntl lock, with a shared
-// pthread mutex; or the parent accepting and passing the descriptor).
+// pthread mutex; or the parent accepting and passing the descriptor), and Apache's hybrid: preforked
+// children of several threads each.
 //
 // Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" through
-// "Comparing Multi Process/Multi Thread Designs" (UNP ch. 30: serv00 to serv05). Every model serves the
+// "Comparing Multi Process/Multi Thread Designs" (UNP ch. 30: serv00 to serv05), and "Concurrency in
+// Apache" (the hybrid: children of several threads, like Apache's worker MPM). Every model serves the
 // same byte-count protocol (protocol.hpp): the client writes "4000\n", the server writes 4000 bytes.
 // On Ctrl-C the parent stops and reaps every child, then prints how many connections each child served
 // and its CPU time, children included: the lecture's table subtracts the iterative server's CPU time from
-// each model's to get its "process control" cost.
+// each model's to get its "process control" cost. The pools whose children accept also print their
+// wake-ups per connection: the thundering herd of `nolock`, which the locks cure.
 //
 // Watch for: `fork` burns far more CPU than the pools; with `nolock` the kernel spreads clients over the
-// children; `pass` gives most clients to the first children in the table; kill a child (kill -9 PID) and
-// the parent replaces it, even one holding the accept lock.
+// children, but wakes every idle one for each connection; with more children than clients at once, `pass`
+// gives most clients to the first children in its table; kill a child (kill -9 PID) and the parent
+// replaces it, even one holding the accept lock.
 //
 // Demo (two terminals):
-//   ./server 9877 5                   (or ./server 9877 5 --model fork, flock, mutex, pass, iterative)
+//   ./server 9877 5                   (or ./server 9877 5 --model fork, flock, mutex, pass, hybrid, iterative)
 //   ./client localhost 9877 5 500 4000
 //   then Ctrl-C the server to see the per-child counts and the CPU time.
-// Model files: iterative.cpp, fork_per_client.cpp, prefork.cpp (nolock, flock, mutex),
+// Model files: iterative.cpp, fork_per_client.cpp, prefork.cpp (nolock, flock, mutex, hybrid),
 // descriptor_passing.cpp (pass); common.cpp holds what they share. See also: client.cpp.
 #include "04_prefork/models.hpp"
 
@@ -40,18 +44,23 @@ int main(int argc, char** argv) {
     prefork::Settings settings;
     const std::map<std::string, Model> models = {{"iterative", Model::Iterative}, {"fork", Model::Fork},
                                                  {"nolock", Model::NoLock},       {"flock", Model::Flock},
-                                                 {"mutex", Model::Mutex},         {"pass", Model::Pass}};
+                                                 {"mutex", Model::Mutex},         {"pass", Model::Pass},
+                                                 {"hybrid", Model::Hybrid}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NCHILDREN", settings.nchildren,
-                   "children in the pool (nolock, flock, mutex, pass; iterative and fork ignore it)")
+                   "children in the pool (nolock, flock, mutex, pass, hybrid; iterative and fork ignore it)")
         ->capture_default_str()->check(CLI::Range(1, 1000));
     std::string model = "nolock";
     app.add_option("--model", model,
                    "iterative: one client at a time; fork: a child per client; nolock: preforked children call "
                    "accept; flock: ... under an fcntl lock; mutex: ... under a shared pthread mutex; pass: the "
-                   "parent accepts and passes the descriptor to a child")
-        ->transform(CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass"}, CLI::ignore_case))
+                   "parent accepts and passes the descriptor to a child; hybrid: children of --threads threads "
+                   "each (Apache's worker), accepting under an fcntl lock and a mutex")
+        ->transform(
+            CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}, CLI::ignore_case))
         ->capture_default_str();
+    app.add_option("--threads", settings.threads, "hybrid model: threads in each child")
+        ->capture_default_str()->check(CLI::Range(1, 1000));
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
@@ -75,13 +84,16 @@ int main(int argc, char** argv) {
         const bool pool = settings.model != Model::Iterative && settings.model != Model::Fork;
         netutil::print_line("model " + prefork::model_name(settings.model) + ": " +
                             prefork::model_description(settings.model) +
+                            (settings.model == Model::Hybrid ? ", " + std::to_string(settings.threads) + " threads each"
+                                                             : std::string()) +
                             (pool ? ", " + std::to_string(settings.nchildren) + " children" : std::string()));
         switch (settings.model) {
             case Model::Iterative: prefork::run_iterative(server); break;
             case Model::Fork: prefork::run_fork_per_client(server); break;
             case Model::NoLock:
             case Model::Flock:
-            case Model::Mutex: prefork::run_preforked(server); break;
+            case Model::Mutex:
+            case Model::Hybrid: prefork::run_preforked(server); break;
             case Model::Pass: prefork::run_descriptor_passing(server); break;
         }
         return 0;

@@ -4,7 +4,8 @@
 // Watch for: the slide's clifd[MAXNCLI] array with iget and iput, guarded by clifd_mutex; workers sleep on
 // clifd_cond while it is empty. The slide's main thread quits (err_quit) when iput catches up with iget;
 // here a full array makes the main thread wait on a second condition variable until a worker takes a
-// descriptor: never overwritten, never fatal. New clients meanwhile wait in the listen backlog.
+// descriptor: never overwritten, never fatal. New clients meanwhile wait in the listen backlog. The
+// summary says how many times the main thread had to wait so (the array was too small for the load).
 #include "05_prethread/models.hpp"
 
 #include "netutil/io.hpp"
@@ -28,10 +29,13 @@ public:
     // Main thread: stores a descriptor, waiting while the array is full. False once closed.
     bool put(netutil::UniqueFd fd) {
         std::unique_lock lock(mutex_);
-        if (count_ == slots_.size() && !said_full_) {
-            said_full_ = true;
-            netutil::print_line("the array of " + std::to_string(slots_.size()) +
-                                " descriptors is full: the main thread waits for a worker");
+        if (count_ == slots_.size()) {
+            ++full_waits_;
+            if (!said_full_) {
+                said_full_ = true;
+                netutil::print_line("the array of " + std::to_string(slots_.size()) +
+                                    " descriptors is full: the main thread waits for a worker");
+            }
         }
         not_full_.wait(lock, [&] { return count_ < slots_.size() || closed_; });
         if (closed_) return false;
@@ -54,6 +58,12 @@ public:
         return fd;
     }
 
+    // How many times put() found the array full and waited (said once in the log, counted every time).
+    long full_waits() {
+        const std::lock_guard lock(mutex_);
+        return full_waits_;
+    }
+
     // No more puts; workers drain what is stored (the server is stopping, so each one is quick), then stop.
     void close() {
         const std::lock_guard lock(mutex_);
@@ -70,6 +80,7 @@ private:
     size_t iget_ = 0, iput_ = 0, count_ = 0;
     bool closed_ = false;
     bool said_full_ = false;
+    long full_waits_ = 0;
 };
 
 }  // namespace
@@ -105,7 +116,10 @@ void run_main_thread_accept(Server& server) {
         workers.push_back({"thread " + std::to_string(i), connections[static_cast<size_t>(i)]});
         total += connections[static_cast<size_t>(i)];
     }
-    byte_count::print_summary(netutil::caught_signal(), workers, "", total, "the whole process, every thread");
+    const long waits = clifd.full_waits();
+    const std::string waited = "the main thread waited for a free slot " + std::to_string(waits) +
+                               (waits == 1 ? " time" : " times");
+    byte_count::print_summary(netutil::caught_signal(), workers, waited, total, "the whole process, every thread");
 }
 
 }  // namespace prethread

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/04_server_models.sh: the lecture's "Comparing Multi Process/Multi Thread Designs" table, measured on
-# this machine, for every server model of labs 04 (processes) and 05 (threads); plus the thundering-herd
-# variant (a pool of 15 children against one of 120).
+# this machine, for every server model of labs 04 (processes, and the hybrid of processes and threads) and
+# 05 (threads); plus the thundering-herd variant (a pool of 15 children against one of 120).
 #
 # Seed: seeds/04_lecture_network_programming_server_design.txt, the table after "Prethreaded Server
 # Main-Thread accept()". Load as in the lecture (UNP ch. 30): the one load client, 5 client processes x 500
@@ -22,7 +22,7 @@ source bench/lib.sh
 make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
 if [ -n "${CHECK:-}" ]; then nloops=10; runs=1; elif [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
-nchildren=5 nbytes=4000 pool=15 herd=120
+nchildren=5 nbytes=4000 pool=15 herd=120 hybrid_threads=5  # hybrid: 3 children x 5 threads, a pool of 15
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -32,12 +32,15 @@ cleanup() {
 trap cleanup EXIT
 
 # run_once LAB MODEL WORKERS: starts the server, runs the load client, stops the server with SIGTERM.
-# Sets cpu (server CPU, s), wall (client wall time, s), spread ("min/max" connections per worker or "-").
+# Sets cpu (server CPU, s), wall (client wall time, s), spread ("min/max" connections per worker or "-"),
+# wakes (the server's wake-ups per connection, or "-").
 run_count=0
 run_once() {
     run_count=$((run_count + 1))
     local lab=$1 model=$2 workers=$3 out=$tmp/server.$run_count.out port= tries=0
-    "$lab/server" 0 "$workers" --model "$model" >"$out" 2>&1 &
+    local extra=()
+    [ "$model" = hybrid ] && extra=(--threads "$hybrid_threads")
+    "$lab/server" 0 "$workers" --model "$model" "${extra[@]}" >"$out" 2>&1 &
     server_pid=$!
     until port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -n 1) && [ -n "$port" ]; do
         tries=$((tries + 1))
@@ -54,19 +57,21 @@ run_once() {
     server_pid=
     cpu=$(sed -n 's/^CPU time: user .* s, system .* s, total \([0-9.]*\) s.*/\1/p' "$out")
     wall=$(echo "$client_out" | sed -n 's/.* errors, \([0-9.]*\) s wall.*/\1/p')
+    wakes=$(sed -n 's/^wake-ups: .* (\([0-9.]*\) per connection)$/\1/p' "$out")
+    [ -n "$wakes" ] || wakes=-
     spread=$(awk '/^(child|thread) [0-9]+: [0-9]+ connections$/ { n = $3 + 0; if (min == "" || n < min) min = n; if (n > max) max = n }
                   END { if (min == "") print "-"; else print min "/" max }' "$out")
 }
 
-# measure LAB MODEL WORKERS: median (by CPU) of $runs runs. Sets cpu, wall, spread.
+# measure LAB MODEL WORKERS: median (by CPU) of $runs runs. Sets cpu, wall, spread, wakes.
 measure() {
     local results=() i
     for ((i = 0; i < runs; i++)); do
         run_once "$@"
-        results+=("$cpu $wall $spread")
+        results+=("$cpu $wall $spread $wakes")
     done
-    read -r cpu wall spread < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-    echo "bench:   $1 --model $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread" >&2
+    read -r cpu wall spread wakes < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    echo "bench:   $1 --model $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread, wake-ups $wakes" >&2
 }
 
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }'; }
@@ -79,6 +84,7 @@ models=(
     "04_prefork flock $pool - prefork_fcntl_lock Prefork, fcntl lock around accept"
     "04_prefork mutex $pool 1.75 prefork_mutex Prefork, mutex around accept"
     "04_prefork pass $pool 2.58 prefork_pass_fd Prefork, parent passes the socket to a child"
+    "04_prefork hybrid $((pool / hybrid_threads)) - prefork_hybrid Prefork of threads (Apache's worker)"
     "05_prethread thread 1 0.99 thread Thread per client request"
     "05_prethread accept $pool 1.93 prethreaded_accept Prethreaded, threads call accept (mutex)"
     "05_prethread main $pool 2.05 prethreaded_main Prethreaded, main thread calls accept"
@@ -91,7 +97,9 @@ for entry in "${models[@]}"; do
     read -r lab model workers lecture label description <<<"$entry"
     measure "$lab" "$model" "$workers"
     [ -z "$base" ] && base=$cpu
-    rows+=("| $description | \`$lab/server 0 $workers --model $model\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread |")
+    command="$lab/server 0 $workers --model $model"
+    [ "$model" = hybrid ] && command+=" --threads $hybrid_threads"
+    rows+=("| $description | \`$command\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
     tsv "${label//_/ }" "$(minus "$cpu" "$base")" "$lecture" >>"$tmp/cpu.tsv"
 done
 
@@ -101,11 +109,11 @@ for model in nolock mutex; do
     NO_LOAD=1 measure 04_prefork "$model" "$pool"
     small_idle=$cpu
     measure 04_prefork "$model" "$pool"
-    small_cpu=$cpu small_wall=$wall small_spread=$spread
+    small_cpu=$cpu small_wall=$wall small_spread=$spread small_wakes=$wakes
     NO_LOAD=1 measure 04_prefork "$model" "$herd"
     big_idle=$cpu
     measure 04_prefork "$model" "$herd"
-    herd_rows+=("| $model | $small_cpu | $small_idle | $(minus "$small_cpu" "$small_idle") | $cpu | $big_idle | $(minus "$cpu" "$big_idle") | $small_wall / $wall | $small_spread / $spread |")
+    herd_rows+=("| $model | $small_cpu | $small_idle | $(minus "$small_cpu" "$small_idle") | $cpu | $big_idle | $(minus "$cpu" "$big_idle") | $small_wall / $wall | $small_spread / $spread | $small_wakes / $wakes |")
     tsv "$model" "$(minus "$small_cpu" "$small_idle")" "$(minus "$cpu" "$big_idle")" "$small_idle" "$big_idle" >>"$tmp/herd.tsv"
 done
 
@@ -120,8 +128,8 @@ $nbytes bytes = $connections connections), pools of $pool; $( [ "$runs" -gt 1 ] 
 *process control* is that minus the iterative server's, as the lecture counts it. *Wall* is the client's.
 The lecture's figures come from a slower machine and 5,000 connections: compare the ordering and the ratios.
 
-| model | command | server CPU (s) | process control (s) | lecture (s) | wall (s) | connections per worker (min/max) |
-|---|---|---|---|---|---|---|
+| model | command | server CPU (s) | process control (s) | lecture (s) | wall (s) | connections per worker (min/max) | wake-ups per connection |
+|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
 $(plot 04_server_models_cpu "Process control CPU time per server model, this machine and the lecture" --bars \
@@ -143,7 +151,9 @@ For reference, Stevens' own C servers (UNP's serv00 to serv08), measured on this
 loopback, 2,500 connections), used about: iterative 0.09 s, the pools 0.10 to 0.24 s, thread per client
 0.73 s, fork per client 8.3 s of server CPU (compare with the *server CPU* column of a full run).
 
-What to see: one fork per client costs far more CPU than any pool, which all stay near the iterative baseline;
+What to see: one fork per client costs far more CPU than any pool, which all stay near the iterative baseline
+(\`hybrid\`, Apache's worker design from the lecture's "Concurrency in Apache", is a pool of 15 too: 3 children
+of 5 threads);
 a thread per client costs much less than a process per client. With \`pass\` the parent schedules the
 children (the first idle child in its table gets the next client); with the others the kernel does.
 
@@ -153,8 +163,8 @@ The same load against the preforked pool with $pool and with $herd children (\`0
 *Idle pool* is the CPU of starting and stopping the same server with no client at all (forking and reaping
 the children); *load* is the difference, what serving the connections cost with that many children asleep.
 
-| model | CPU, $pool children (s) | idle pool, $pool (s) | load, $pool (s) | CPU, $herd children (s) | idle pool, $herd (s) | load, $herd (s) | wall (s), $pool / $herd | per child (min/max), $pool / $herd |
-|---|---|---|---|---|---|---|---|---|
+| model | CPU, $pool children (s) | idle pool, $pool (s) | load, $pool (s) | CPU, $herd children (s) | idle pool, $herd (s) | load, $herd (s) | wall (s), $pool / $herd | per child (min/max), $pool / $herd | wake-ups per connection, $pool / $herd |
+|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${herd_rows[@]}")
 
 $(plot 04_server_models_herd "Thundering herd: CPU of the load and of the idle pool, $pool and $herd children" --bars \
@@ -166,11 +176,13 @@ idle pool is the same server started, waited for, and stopped with SIGTERM, with
 The lecture's own figures: none for the herd; it describes it ("all N children are awakened ... the remaining
 N - 1 will all go back to sleep") and answers it with a lock around accept (the slides "Preforking: Locking Around accept").
 
-On the lecture's kernels every child asleep in accept() woke for each connection (the thundering herd), so
-each connection cost more CPU with 120 children than with 15. Linux has long woken only one task blocked in
-accept() (an exclusive wait), so compare the *load* columns: whatever difference remains between them comes
-from scheduling many more processes, not from 119 useless wake-ups per connection, and most of what 120
-children add is the cost of forking and reaping them (the idle pool). The herd still exists on Linux with
-select/poll/epoll on a shared listening socket (which EPOLLEXCLUSIVE or SO_REUSEPORT address); a lock around
-accept (\`flock\`, \`mutex\`) no longer buys anything for a blocking accept().
+On the lecture's kernels every child asleep in accept() woke for each connection (the thundering herd).
+Linux has long woken only one task blocked in accept() (an exclusive wait), so \`nolock\`'s children wait
+in poll() on the listening socket and then accept without blocking: poll() still wakes every waiting child,
+as the lecture describes. *Wake-ups per connection* is what the server prints on stopping: each time a child
+went to sleep while waiting for a connection (its voluntary context switches), whether it got one or not.
+With $herd children \`nolock\` pays dozens of wake-ups per connection, and its *load* CPU grows with them;
+with the lock (\`mutex\`) one child sleeps on the socket and the count stays near 1, or below 1 when
+connections are already queued as a child comes back. Most of what $herd children add under a lock is the
+cost of forking and reaping them (the idle pool).
 EOF

@@ -30,7 +30,7 @@ struct ModelCase {
     std::string lab;      // "04_prefork"
     std::string model;    // "nolock"
     bool per_client;      // a worker per connection (fork, thread): --max-clients applies, no per-worker lines
-    bool pool;            // a fixed set of workers, one summary line each
+    bool pool;            // a fixed set of workers, one summary line each (hybrid: each child, its threads below)
 };
 
 inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --model " << c.model; }
@@ -41,8 +41,11 @@ inline std::string server_path(const ModelCase& c) { return program(c.lab, "serv
 inline std::string client_path(const ModelCase& c) { return program(c.lab, "client"); }
 
 // The server of this model on port 0 with `workers` workers, plus extra options.
+// `hybrid` (lab 04's children of several threads): `workers` children of 2 threads each, or one child of one
+// thread when the test wants a single worker (the book's starvation, the idle timeout).
 inline std::vector<std::string> server_args(const ModelCase& c, int workers, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {server_path(c), "0", std::to_string(workers), "--model", c.model};
+    if (c.model == "hybrid") args.insert(args.end(), {"--threads", workers == 1 ? "1" : "2"});
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }

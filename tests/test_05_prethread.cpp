@@ -7,6 +7,9 @@
 // the tests below are the threads' own: the pool's size, the bounded array, joined threads.
 #include "tests/byte_count_suite.hpp"
 
+#include <fstream>
+#include <sys/syscall.h>
+
 using namespace harness;
 using byte_count_suite::ByteCountServer;
 using byte_count_suite::ModelCase;
@@ -16,6 +19,14 @@ namespace {
 const std::string kLab = "05_prethread";
 const std::string kServer = program(kLab, "server");
 const std::string kClient = program(kLab, "client");
+
+// What system call the main thread of `pid` is blocked in (/proc/PID/syscall's first field), or -1.
+long blocked_in(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long number = -1;
+    in >> number;
+    return in ? number : -1;
+}
 
 }  // namespace
 
@@ -97,6 +108,35 @@ TEST(Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
     const auto summary = byte_count_suite::parse_summary(server.out_lines());
     EXPECT_EQ(summary.total, 5);
     EXPECT_EQ(summary.worker_sum, 5);
+}
+
+// The README's exercise "how often does the main thread wait?": the summary counts every wait for a free
+// slot, not only the first (which the log says once). Two rounds, each with the only worker kept busy and
+// one client more than the array holds: exactly one wait per round.
+TEST(Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
+    Process server({kServer, "0", "1", "--model", "main", "--array-size", "2", "--idle-timeout", "0"});
+    const uint16_t port = server.wait_for_listening();
+    for (int round = 0; round < 2; ++round) {
+        Connection busy(port);
+        byte_count_suite::expect_reply(busy, 10);  // the only worker now serves `busy`: the array fills up
+        std::vector<std::unique_ptr<Connection>> waiting;
+        for (int i = 0; i < 3; ++i) {  // two fit in the array; the third makes the main thread wait
+            waiting.push_back(std::make_unique<Connection>(port));
+            waiting.back()->send("100\n");
+            waiting.back()->shutdown_write();
+        }
+        // The main thread has stored two and waits (on a condition variable: in futex()) to store the third.
+        EXPECT_TRUE(wait_until([&] { return blocked_in(server.pid()) == SYS_futex; })) << "round " << round;
+        busy.close();
+        for (auto& connection : waiting) EXPECT_EQ(connection->read_all().size(), 100u);
+    }
+    server.signal(SIGINT);
+    ASSERT_EQ(server.wait_exit(10s), 0);
+    server.wait_output_closed();
+    EXPECT_EQ(server.count_matching(std::regex("the main thread waited for a free slot 2 times")), 1u) << server.out();
+    const auto summary = byte_count_suite::parse_summary(server.out_lines());
+    EXPECT_EQ(summary.total, 8);
+    EXPECT_EQ(summary.worker_sum, 8);
 }
 
 // Ctrl-C while the main thread waits on a full array: the workers stop, the array drains, all is joined.

@@ -6,7 +6,7 @@
 // Watch for: after every fault the server is back to its footprint (faults::expect_nothing_left: no
 // descriptor, thread or child more than before, no zombie), or, when the fault stops it, exits 0 having
 // reaped everything. What each model promises, and so what is checked:
-//   - a pool (nolock, flock, mutex, pass; accept, main) or a worker per client (fork, thread): a client
+//   - a pool (nolock, flock, mutex, pass, hybrid; accept, main) or a worker per client (fork, thread): a client
 //     that never reads holds one worker only, so the others are served at once;
 //   - iterative: one client at a time, so the others are served once --idle-timeout gives up on the
 //     blocked write (the same timeout bounds writes as well as reads);
@@ -79,12 +79,20 @@ bool port_has_connections(uint16_t port) {
     return false;
 }
 
-// What system call `pid` is blocked in (/proc/PID/syscall's first field), or -1.
-long blocked_in(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
-    long number = -1;
-    in >> number;
-    return in ? number : -1;
+// True if some thread of `pid` is blocked in system call `call` (a hybrid child's threads do the work).
+bool some_thread_blocked_in(pid_t pid, long call) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(tasks.c_str());
+    if (dir == nullptr) return false;
+    bool found = false;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::ifstream in(tasks + "/" + entry->d_name + "/syscall");
+        long number = -1;
+        if (in >> number && number == call) found = true;
+    }
+    ::closedir(dir);
+    return found;
 }
 
 // How many descriptor numbers below `limit` the process has free (accept() takes the lowest free one, and
@@ -160,6 +168,7 @@ long client_connections(const std::string& out) {
 std::vector<ModelCase> all_models() {
     return {{k04, "iterative", false, false}, {k04, "fork", true, false},  {k04, "nolock", false, true},
             {k04, "flock", false, true},      {k04, "mutex", false, true}, {k04, "pass", false, true},
+            {k04, "hybrid", false, true},
             {k05, "thread", true, false},     {k05, "accept", false, true}, {k05, "main", false, true}};
 }
 
@@ -270,6 +279,7 @@ TEST_P(FaultsByteCount, OutOfDescriptorsItWaitsWithoutSpinningThenServesEveryone
     ASSERT_LT(before.fds, static_cast<int>(limit) - 2) << "the idle server already holds most of its descriptors";
 
     int capacity = 3;  // lab 04's pools, and fork with --max-clients 3
+    if (c.model == "hybrid") capacity = 6;  // 3 children of 2 threads (byte_count_suite::server_args)
     if (is_iterative(c)) capacity = 1;
     if (!is_04(c)) capacity = free_descriptors_below(server->pid(), static_cast<int>(limit));  // one per client
     ASSERT_GT(capacity, 0);
@@ -413,7 +423,8 @@ class FaultsProcessPool : public testing::TestWithParam<ModelCase> {};
 
 INSTANTIATE_TEST_SUITE_P(Prefork, FaultsProcessPool,
                          testing::Values(ModelCase{k04, "nolock", false, true}, ModelCase{k04, "flock", false, true},
-                                         ModelCase{k04, "mutex", false, true}, ModelCase{k04, "pass", false, true}),
+                                         ModelCase{k04, "mutex", false, true}, ModelCase{k04, "pass", false, true},
+                                         ModelCase{k04, "hybrid", false, true}),
                          byte_count_suite::case_name);
 
 // A child killed (kill -9) while it writes a reply: its client sees the connection end, nothing else does;
@@ -430,7 +441,7 @@ TEST_P(FaultsProcessPool, AChildKilledInTheMiddleOfAReplyIsReplacedAndCostsOnlyT
     pid_t busy = -1;
     ASSERT_TRUE(wait_until([&] {
         for (const pid_t child : server->children())
-            if (blocked_in(child) == SYS_sendto || blocked_in(child) == SYS_write) busy = child;
+            if (some_thread_blocked_in(child, SYS_sendto) || some_thread_blocked_in(child, SYS_write)) busy = child;
         return busy > 0;
     })) << "no child found writing";
     ASSERT_EQ(::kill(busy, SIGKILL), 0);
