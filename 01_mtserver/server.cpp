@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client,\n"
-                                           "1 to 1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
+                                           "1 to 1000 (asked on stdin when missing)")->check(netutil::whole_number(1, 1000).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler, also\n"
                  "those waiting in accept or recv (default: off, 'stop' is a message\n"
@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
         netutil::print_listening(listener.get());
 
         if (nclients_option->count() == 0)
-            nclients = static_cast<int>(netutil::prompt_number("give the number of clients : ", 1, 1000));
+            nclients = static_cast<int>(
+                netutil::prompt_number("give the number of clients : ", "the number of clients", 1, 1000));
         netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into

@@ -140,15 +140,15 @@ int main(int argc, char** argv) {
     app.add_option("HOST", s.host, "server to connect to")->capture_default_str();
     app.add_option("PORT", s.port, "server port")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NCHILDREN", s.nchildren, "client processes running at once")->capture_default_str()
-        ->check(CLI::Range(1, 1000));
+        ->check(netutil::whole_number(1, 1000));
     app.add_option("NLOOPS", s.nloops, "connections each child makes, one after the other")->capture_default_str()
-        ->check(CLI::Range(1, 10000000));
+        ->check(netutil::whole_number(1, 10000000));
     app.add_option("NBYTES", s.nbytes, "bytes to ask for on each request (1 to 1048576)")->capture_default_str()
-        ->check(CLI::Range(1L, byte_count::kMaxBytes));
+        ->check(netutil::whole_number(1, byte_count::kMaxBytes));
     app.add_option("--requests", s.requests, "requests on each connection before closing it")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection, or for more of a reply")
-        ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

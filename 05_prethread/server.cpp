@@ -62,25 +62,25 @@ int main(int argc, char** argv) {
         {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NTHREADS", settings.nthreads, "threads in the pool (accept, main; thread ignores it)")
-        ->capture_default_str()->check(CLI::Range(1, 1000));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000));
     std::string model = "accept";
     app.add_option("--model", model,
                    "thread: a thread per client; accept: prethreaded, each thread calls accept under a mutex; "
                    "main: prethreaded, the main thread accepts into a shared array")
-        ->transform(CLI::IsMember({"thread", "accept", "main"}, CLI::ignore_case))
+        ->transform(netutil::one_of({"thread", "accept", "main"}))
         ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
-        ->capture_default_str()->check(CLI::Range(0, 86400));
+        ->capture_default_str()->check(netutil::whole_number(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
                    "thread model: threads serving at once; above it the server says so once and new clients wait "
                    "in the listen backlog")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--array-size", settings.array_size,
                    "main model: slots of the shared descriptor array (the slide's MAXNCLI); when it is full the "
                    "main thread waits (and says so once) and new clients wait in the listen backlog")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);

@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
                  "summary are still printed)");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
                    "clients may go on before they are cut off")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

@@ -264,18 +264,18 @@ int main(int argc, char** argv) {
     app.add_option("-m,--message", message, "send this one line, print its echo and exit (no prompt);\n"
                    "a line, typed or given, may be up to 1 MiB");
     auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N, 1 to 100000")
-        ->capture_default_str()->check(CLI::Range(1, 100000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000).description(""));
     auto* messages = app.add_option("-k,--messages", load.messages, "load: messages K per active connection, 1 to 10^9")
-        ->capture_default_str()->check(CLI::Range(1L, 1000000000L).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000000000).description(""));
     auto* size = app.add_option("-s,--size", load.size, "load: bytes S per message, 1 to 1 GiB (1073741824)")
-        ->capture_default_str()->check(CLI::Range(1L, 1L << 30).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 1L << 30).description(""));
     auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open, 0 to 1000000 (each first\n"
                                 "echoes one byte, then stays silent)")
-        ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(0, 1000000).description(""));
     auto* pid = app.add_option("--server-pid", load.server_pid, "load: also print the CPU time this process (the server)\n"
                                "used during the active messages, from /proc, per 100000 messages")->check(CLI::PositiveNumber);
     app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
-        ->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
     if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");

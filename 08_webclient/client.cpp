@@ -371,18 +371,18 @@ int main(int argc, char** argv) {
     int port = kDefaultPort;
     std::string mode = "threads";
     Options options;
-    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")->required()->check(CLI::Range(1, 1000));
+    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")->required()->check(netutil::whole_number(1, 1000));
     app.add_option("HOST", options.host, "the web server's host name or address")->required();
     app.add_option("HOMEPAGE", homepage, "the home page, fetched first (e.g. index.html)")->required();
     app.add_option("FILE", names, "the files to fetch after it (at most 1000)")->required();
-    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(CLI::Range(1, 65535));
+    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(netutil::port_number(1));
     app.add_option("--mode", mode, "threads (a thread per connection, the lecture's final version) or nonblock "
                    "(one thread, non-blocking connects)")
         ->capture_default_str()
-        ->transform(CLI::IsMember({"threads", "nonblock"}, CLI::ignore_case));
+        ->transform(netutil::one_of({"threads", "nonblock"}));
     app.add_option("-o,--output", options.output_dir, "save the bodies under this folder (default: count and discard them)");
     app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
-        ->capture_default_str()->check(CLI::Range(1, 3600));
+        ->capture_default_str()->check(netutil::whole_number(1, 3600));
     netutil::parse_or_exit(app, argc, argv);
     if (names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");
     options.port = static_cast<uint16_t>(port);

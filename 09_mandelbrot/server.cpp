@@ -399,7 +399,7 @@ int main(int argc, char** argv) {
     int hello_timeout = 5;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
-        ->capture_default_str()->check(CLI::Range(1, 256));
+        ->capture_default_str()->check(netutil::whole_number(1, 256));
     mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t gets the columns k with k mod n = t "
                                                 "(the slide); dynamic: one shared queue, a free worker takes the next column",
                                                 canvas);

@@ -148,9 +148,9 @@ int main(int argc, char** argv) {
     uint64_t samples = 10'000'000;
     uint64_t seed = 1;
     app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
-        ->check(CLI::Range(1, montecarlo::kMaxJobs));
+        ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
     app.add_option("--samples", samples, "samples per job")->capture_default_str()
-        ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
+        ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     auto parse = [&] {
         netutil::parse_or_exit(app, argc, argv);

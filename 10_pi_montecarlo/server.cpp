@@ -269,11 +269,11 @@ int main(int argc, char** argv) {
     std::string bind_address = netutil::kAnyAddress;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
-        ->capture_default_str()->check(CLI::Range(1, 256));
+        ->capture_default_str()->check(netutil::whole_number(1, 256));
     app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
-        ->check(CLI::Range(1, montecarlo::kMaxJobs));
+        ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
     app.add_option("--samples", samples, "samples per job")->capture_default_str()
-        ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
+        ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
     netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one job before it counts as lost "
