@@ -18,6 +18,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <string>
 #include <thread>
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
         if (nclients_option->count() == 0)
             nclients = static_cast<int>(
                 netutil::prompt_number("give the number of clients : ", "the number of clients", 1, 1000));
-        netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
+        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
@@ -138,7 +139,7 @@ int main(int argc, char** argv) {
         netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         std::vector<std::thread> handlers;
-        netutil::print_line("server starts " + std::to_string(nclients) + " threads");
+        netutil::print_line("server starts " + netutil::count(nclients, "thread"));
         for (int i = 0; i < nclients; ++i)
             handlers.emplace_back(run_handler, std::to_string(i), listener.get(), std::cref(stop), std::cref(settings));
 

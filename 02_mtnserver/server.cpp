@@ -21,6 +21,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -159,7 +160,7 @@ public:
         : slots_(slots), shared_(shared), tally_{requests, 0} {}
 
     void start_all() {
-        netutil::print_line("server starts " + std::to_string(slots_.size()) + " threads");
+        netutil::print_line("server starts " + netutil::count(slots_.size(), "thread"));
         for (size_t i = 0; i < slots_.size(); ++i) start(static_cast<int>(i));
     }
 
@@ -279,13 +280,14 @@ int main(int argc, char** argv) {
         if (nrequests_option->count() == 0)
             nrequests =
                 netutil::prompt_number("give the number of requests : ", "the number of requests", 1, kMaxRequests);
-        netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
+        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
         // The slide assumes m > n. With fewer requests than handlers, only m handlers are started: every
         // handler takes one request, so more would accept clients the server never counts.
         const long nthreads = std::min(nclients, nrequests);
         if (nthreads < nclients)
-            netutil::print_line("only " + std::to_string(nrequests) + " requests: " + std::to_string(nthreads) +
-                                " handlers are enough");
+            netutil::print_line("only " + netutil::count(nrequests, "request") + ", one per handler: " +
+                                netutil::count(nthreads, "thread") + (nthreads == 1 ? " is" : " are") +
+                                " enough, not " + std::to_string(nclients));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
@@ -311,9 +313,9 @@ int main(int argc, char** argv) {
             per_handler += (i == 0 ? "" : ", ") + std::to_string(i) + ": " + std::to_string(slots[i].served);
         if (const int signo = netutil::caught_signal(); signo != 0)
             netutil::print_line("server stopped by " + netutil::signal_name(signo) + " after " +
-                                std::to_string(tally.cnt) + " of " + std::to_string(tally.requests) +
-                                " requests, every handler joined");
-        netutil::print_line("server handled " + std::to_string(tally.cnt) + " requests (per handler " +
+                                std::to_string(tally.cnt) + " of " + netutil::count(tally.requests, "request") +
+                                ", every handler joined");
+        netutil::print_line("server handled " + netutil::count(tally.cnt, "request") + " (per handler " +
                             per_handler + ")");
         return 0;
     });

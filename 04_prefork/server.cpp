@@ -25,6 +25,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <map>
 
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
         const bool pool = settings.model != Model::Iterative && settings.model != Model::Fork;
         netutil::print_line("model " + prefork::model_name(settings.model) + ": " +
                             prefork::model_description(settings.model) +
-                            (pool ? ", " + std::to_string(settings.nchildren) + " children" : std::string()));
+                            (pool ? ", " + netutil::count(settings.nchildren, "child", "children") : std::string()));
         switch (settings.model) {
             case Model::Iterative: prefork::run_iterative(server); break;
             case Model::Fork: prefork::run_fork_per_client(server); break;

@@ -22,6 +22,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <map>
 
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
         netutil::print_listening(server.listener.get());
         netutil::print_line("model " + prethread::model_name(settings.model) + ": " +
                             prethread::model_description(settings.model) +
-                            (settings.model != Model::Thread ? ", " + std::to_string(settings.nthreads) + " threads"
+                            (settings.model != Model::Thread ? ", " + netutil::count(settings.nthreads, "thread")
                                                              : std::string()));
         switch (settings.model) {
             case Model::Thread: prethread::run_thread_per_client(server); break;

@@ -16,6 +16,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -163,8 +164,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
             netutil::throw_errno("poll");
         }
         if (ready == 0)
-            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" + std::to_string(running) +
-                                     " connections still waiting)");
+            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" + netutil::count(running, "connection") +
+                                     " still waiting)");
         for (size_t i = 0; i < active.size(); ++i) {
             Active& connection = active[i];
             const int c = static_cast<int>(i);
@@ -209,8 +210,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
     const double seconds = clock.seconds();
     const auto cpu_after = load.server_pid ? cpu_of(load.server_pid) : std::nullopt;
     const double total = double(load.connections) * double(load.messages);
-    netutil::print_line(std::to_string(load.connections) + " connections x " + std::to_string(load.messages) + " messages of " +
-                        std::to_string(load.size) + " bytes echoed and verified in " + fixed(seconds, 3) + " s: " +
+    netutil::print_line(netutil::count(load.connections, "connection") + " x " + netutil::count(load.messages, "message") + " of " +
+                        netutil::count(load.size, "byte") + " echoed and verified in " + fixed(seconds, 3) + " s: " +
                         fixed(total / seconds, 0) + " messages/s");
     if (cpu_before && cpu_after) {
         const netutil::CpuTime used{cpu_after->ticks.user_seconds - cpu_before->ticks.user_seconds,

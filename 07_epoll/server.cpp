@@ -26,6 +26,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <cctype>
 #include <climits>
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
             case echo::Mode::EpollEt: echo::run_epoll(server, stop.get(), true); break;
         }
         if (server.open_count() > 0)
-            netutil::print_line("grace period over: closing " + std::to_string(server.open_count()) + " connections");
+            netutil::print_line("grace period over: closing " + netutil::count(server.open_count(), "connection"));
         server.close_all();
         signalfd_siginfo info{};  // the signal that stopped the loop, still pending: take it now
         const bool got = ::read(stop.get(), &info, sizeof info) == ssize_t(sizeof info);

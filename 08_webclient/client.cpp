@@ -18,6 +18,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -90,7 +91,7 @@ public:
         if (!head_done_) return fail(head_.empty() ? "no response" : "connection closed inside the response head");
         if (content_length_ && body_bytes_ != *content_length_)
             return fail("connection closed after " + std::to_string(body_bytes_) + " of " +
-                        std::to_string(*content_length_) + " bytes");
+                        netutil::count(*content_length_, "byte"));
         if (file_) {
             file_->close();
             if (!*file_) return fail("cannot write " + saved_path_);
@@ -162,7 +163,7 @@ struct Outcome {
 
 Outcome judge(ResponseReader& reader, bool finished) {
     if (!finished) return {false, reader.error()};
-    const std::string summary = std::to_string(reader.body_bytes()) + " bytes, status " + std::to_string(reader.status()) +
+    const std::string summary = netutil::count(reader.body_bytes(), "byte") + ", status " + std::to_string(reader.status()) +
                                 (reader.reason().empty() ? "" : " " + reader.reason());
     return {reader.status() == 200, summary, reader.body_bytes()};
 }

@@ -23,6 +23,7 @@
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <csignal>
 #include <fcntl.h>
@@ -41,10 +42,10 @@ void print_summary(const web::Settings& settings) {
     const char* kind = settings.concurrency == "async" ? "loop" : settings.concurrency == "thread-pool" ? "pool thread" : "worker";
     for (int i = 0; i < workers; ++i)
         netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
-                            std::to_string(stats.worker_connections[i].load()) + " connections, " +
-                            std::to_string(stats.worker_requests[i].load()) + " requests");
-    netutil::print_line("served " + std::to_string(stats.connections.load()) + " connections, " +
-                        std::to_string(stats.requests.load()) + " requests in all");
+                            netutil::count(stats.worker_connections[i].load(), "connection") + ", " +
+                            netutil::count(stats.worker_requests[i].load(), "request"));
+    netutil::print_line("served " + netutil::count(stats.connections.load(), "connection") + ", " +
+                        netutil::count(stats.requests.load(), "request") + " in all");
 }
 
 }  // namespace
@@ -103,8 +104,8 @@ int main(int argc, char** argv) {
         netutil::print_listening(listener.get());
         const uint16_t bound_port = netutil::local_address(listener.get()).port();
         std::string how = settings.concurrency;
-        if (how == "thread-pool") how += " of " + std::to_string(settings.threads) + " threads";
-        if (how == "process-pool") how += " of " + std::to_string(settings.processes) + " processes";
+        if (how == "thread-pool") how += " of " + netutil::count(settings.threads, "thread");
+        if (how == "process-pool") how += " of " + netutil::count(settings.processes, "process", "processes");
         if (how == "async") how += " with " + std::to_string(settings.workers) + " event loop(s)";
         netutil::print_line("serving " + settings.folder + " (concurrency: " + how + ")" +
                             (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));

@@ -18,6 +18,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 #include "netutil/workers.hpp"
 
 #include <optional>

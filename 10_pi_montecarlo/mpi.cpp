@@ -23,6 +23,7 @@
 #include "netutil/cputime.hpp"
 #include "netutil/mpi.hpp"  // MPI_Init to MPI_Finalize around manage() and work(), MPI_Abort on any failure
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -54,8 +55,8 @@ struct WorkerStats {
 // Rank 0: the job queue. Every worker gets a job; each result that comes back is checked, printed and counted,
 // and its worker gets the next job, or the stop message when the queue is empty.
 int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
-    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": " + std::to_string(njobs) + " jobs of " +
-                        std::to_string(samples) + " samples");
+    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": " + netutil::count(njobs, "job") + " of " +
+                        netutil::count(samples, "sample"));
     const netutil::Stopwatch wall;
     std::vector<std::optional<uint64_t>> out(static_cast<size_t>(nworkers));  // the job out at worker t
     std::vector<WorkerStats> stats(static_cast<size_t>(nworkers));
@@ -89,7 +90,7 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
         inside += result[2];
         stats[static_cast<size_t>(t)].jobs += 1;
         stats[static_cast<size_t>(t)].samples += samples;
-        netutil::print_line("job " + std::to_string(job) + " (" + std::to_string(samples) + " samples, seed " +
+        netutil::print_line("job " + std::to_string(job) + " (" + netutil::count(samples, "sample") + ", seed " +
                             std::to_string(montecarlo::job_seed(base_seed, static_cast<int>(job))) + ") by worker " +
                             std::to_string(t) + ": " + std::to_string(result[2]) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(result[2]) / static_cast<double>(samples), 6));
@@ -108,7 +109,7 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
     char error[32];
     std::snprintf(error, sizeof error, "%.3e", std::fabs(estimate - std::numbers::pi));
     netutil::print_line("estimate of pi " + fixed(estimate, 10) + " (" + std::to_string(inside) + " of " +
-                        std::to_string(total) + " samples inside, " + std::to_string(njobs) + " jobs)");
+                        netutil::count(total, "sample") + " inside, " + netutil::count(njobs, "job") + ")");
     netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(total) / seconds : 0.0);

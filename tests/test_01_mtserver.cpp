@@ -109,7 +109,7 @@ TEST(MtServer, PromptsForTheNumberOfClientsAfterTheListeningLine) {
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_text("give the number of clients : "));
     server.write("1\n");
-    ASSERT_TRUE(server.wait_for_line("server is ready for 1 clients"));
+    ASSERT_TRUE(server.wait_for_line("server is ready for 1 client"));
     Process client(client_args(port));
     ASSERT_TRUE(client.wait_for_text("Give message : "));
     client.write("hello from stdin\n");

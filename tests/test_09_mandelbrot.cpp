@@ -117,7 +117,7 @@ TEST_P(Schedules, SamePictureForAnyNumberOfWorkers) {
         int columns = 0;
         std::smatch match;
         std::string rest = out;
-        static const std::regex per_worker("worker \\d+: (\\d+) columns");
+        static const std::regex per_worker("worker \\d+: (\\d+) columns?");
         while (std::regex_search(rest, match, per_worker)) {
             columns += std::stoi(match[1].str());
             rest = match.suffix();

@@ -453,6 +453,15 @@ TEST(Cli, RunMainTurnsSystemErrorsIntoStatusOne) {
     EXPECT_EQ(run_main([] { return 0; }), 0);
 }
 
+TEST(Text, CountPutsTheNounInThePluralUnlessTheNumberIsOne) {
+    EXPECT_EQ(count(1, "datagram"), "1 datagram");
+    EXPECT_EQ(count(0, "datagram"), "0 datagrams");
+    EXPECT_EQ(count(size_t{3}, "thread"), "3 threads");
+    EXPECT_EQ(count(1, "child", "children"), "1 child");
+    EXPECT_EQ(count(uint64_t{2}, "child", "children"), "2 children");
+    EXPECT_EQ(count(-1, "byte"), "-1 bytes");
+}
+
 TEST(Text, WordsSplitOnSingleSpacesAndKeepEmptyWords) {
     using V = std::vector<std::string_view>;
     EXPECT_EQ(words("JOB 3 1000 42"), (V{"JOB", "3", "1000", "42"}));
