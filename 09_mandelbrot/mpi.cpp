@@ -136,9 +136,9 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
     for (int t = 0; t < nworkers; ++t) {
         const auto& s = stats[static_cast<size_t>(t)];
         iterations += s.iterations;
-        netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
-                            std::to_string(s.iterations) + " iterations, busy " +
-                            seconds_text(busy[static_cast<size_t>(t)]));
+        netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(s.columns, "column") + ", " +
+                            netutil::count(s.iterations, "iteration") + ", busy " +
+                            seconds_text(busy[static_cast<size_t>(t)]) + " computing");
     }
     const Canvas slide;
     const bool slide_canvas = canvas.width == slide.width && canvas.height == slide.height;

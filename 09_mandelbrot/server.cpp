@@ -450,8 +450,8 @@ int main(int argc, char** argv) {
         for (size_t t = 0; t < stats.size(); ++t) {
             const auto& s = stats[t];
             iterations += s.iterations;
-            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
-                                std::to_string(s.iterations) + " iterations, busy " + seconds_text(s.busy_seconds) +
+            netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(s.columns, "column") + ", " +
+                                netutil::count(s.iterations, "iteration") + ", busy " + seconds_text(s.busy_seconds) + " with columns out" +
                                 (s.lost ? " (lost)" : ""));
         }
         if (remaining > 0) {

@@ -100,9 +100,9 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
 
     const std::vector<double> busy = netutil::gather_busy_times(nworkers);
     for (int t = 0; t < nworkers; ++t)
-        netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[static_cast<size_t>(t)].jobs) +
-                            " jobs, " + std::to_string(stats[static_cast<size_t>(t)].samples) + " samples, busy " +
-                            fixed(busy[static_cast<size_t>(t)], 3) + " s");
+        netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[static_cast<size_t>(t)].jobs, "job") +
+                            ", " + netutil::count(stats[static_cast<size_t>(t)].samples, "sample") + ", busy " +
+                            fixed(busy[static_cast<size_t>(t)], 3) + " s computing");
     // The same three lines as server.cpp's.
     const uint64_t total = samples * static_cast<uint64_t>(njobs);
     const double estimate = 4.0 * static_cast<double>(inside) / static_cast<double>(total);

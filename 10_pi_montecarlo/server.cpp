@@ -314,12 +314,12 @@ int main(int argc, char** argv) {
         }
         const auto stats = queue.stats();
         for (size_t t = 0; t < stats.size(); ++t)
-            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[t].jobs) + " jobs, " +
-                                std::to_string(stats[t].samples) + " samples, busy " +
-                                fixed(stats[t].busy_seconds, 3) + " s" + (stats[t].lost ? " (lost)" : ""));
+            netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[t].jobs, "job") + ", " +
+                                netutil::count(stats[t].samples, "sample") + ", busy " +
+                                fixed(stats[t].busy_seconds, 3) + " s with jobs out" + (stats[t].lost ? " (lost)" : ""));
         if (remaining > 0) {
             netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
-                                 std::to_string(queue.size()) + " jobs not done, no estimate");
+                                 netutil::count(queue.size(), "job") + " not done, no estimate");
             return 1;
         }
         const auto [total_samples, inside] = queue.totals();
