@@ -404,7 +404,7 @@ protected:
         argv.insert(argv.end(), args.begin(), args.end());
         auto server = std::make_unique<Process>(argv, Options{.name = "server " + kind.name});
         port_ = server->wait_for_listening();
-        server->wait_for_text(" threads\n");  // "server starts N threads"
+        server->wait_for_match(std::regex("server starts \\d+ threads?"));
         return server;
     }
     // The handler in "N accepted request from 127.0.0.1:PORT" for the client at `client_port`, once it waits.
@@ -537,7 +537,7 @@ TEST_P(FaultsMtServers, UnderNohupSighupIsIgnored) {
     argv.insert(argv.end(), GetParam().args.begin(), GetParam().args.end());
     Process server(argv, {.name = "server " + GetParam().name + " under nohup"});
     port_ = server.wait_for_listening();
-    ASSERT_TRUE(server.wait_for_text(" threads\n"));
+    ASSERT_TRUE(server.wait_for_match(std::regex("server starts \\d+ threads?")));
     kind_ = GetParam();
     server.signal(SIGHUP);
     const Result first = run({program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"},
