@@ -10,9 +10,24 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <cerrno>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <sys/socket.h>
+#include <system_error>
+
+namespace {
+
+// True when the server has closed the connection (it never sends anything, so readable means EOF or reset).
+bool server_closed(int fd) {
+    if (netutil::wait_readable(fd, -1, 0) != netutil::Wait::Ready) return false;
+    char byte;
+    const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == ENOTCONN));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"Client of the multithreaded server (lecture 32): connects, prints `client is connected`, then\n"
@@ -35,9 +50,18 @@ int main(int argc, char** argv) {
             netutil::print_line("no message (end of input): closing without sending");
             return 0;
         }
+        // A server stopped while we sat at the prompt (--stop, Ctrl-C) has closed the connection already.
+        const std::string closed = "the server closed the connection: '" + *message + "' was not sent";
+        if (server_closed(server.get())) throw std::runtime_error(closed);
         // The newline ends the message; shutting down our side tells the server nothing more will come.
-        netutil::write_all(server.get(), *message + "\n");
-        netutil::check(::shutdown(server.get(), SHUT_WR), "shutdown");
+        try {
+            netutil::write_all(server.get(), *message + "\n");
+            netutil::check(::shutdown(server.get(), SHUT_WR), "shutdown");
+        } catch (const std::system_error& error) {
+            const int code = error.code().value();
+            if (code == ECONNRESET || code == EPIPE || code == ENOTCONN) throw std::runtime_error(closed);
+            throw;
+        }
         return 0;
     });
 }

@@ -45,9 +45,9 @@ int main(int argc, char** argv) {
     bool no_mutex = false;
     bool print = false;
     app.add_option("--loops", loops, "increments per thread (the slide's NLOOP), 1 to 10000000")
-        ->capture_default_str()->check(CLI::Range(1L, 10000000L).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 10000000).description(""));
     app.add_option("--threads", threads, "number of threads, 1 to 64")->capture_default_str()
-        ->check(CLI::Range(1, 64).description(""));
+        ->check(netutil::whole_number(1, 64).description(""));
     app.add_flag("--no-mutex", no_mutex, "increment without the mutex, and watch updates get lost");
     app.add_flag("--print", print, "print `THREAD: VALUE` for every increment, as the slide's printf does");
     netutil::parse_or_exit(app, argc, argv);

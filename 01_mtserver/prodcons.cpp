@@ -95,9 +95,9 @@ int main(int argc, char** argv) {
     int interval_ms = 10;
     bool busy = false;
     app.add_option("--units", units, "units to produce, 1 to 100000")->capture_default_str()
-        ->check(CLI::Range(1, 100000).description(""));
+        ->check(netutil::whole_number(1, 100000).description(""));
     app.add_option("--interval-ms", interval_ms, "time to make one unit, 0 to 1000 ms")->capture_default_str()
-        ->check(CLI::Range(0, 1000).description(""));
+        ->check(netutil::whole_number(0, 1000).description(""));
     app.add_flag("--busy", busy, "the polling consumer (wastes CPU) instead of the condition variable");
     netutil::parse_or_exit(app, argc, argv);
 

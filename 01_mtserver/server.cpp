@@ -18,6 +18,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <string>
 #include <thread>
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
     Settings settings;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client,\n"
-                                           "1 to 1000 (asked on stdin when missing)")->check(CLI::Range(1, 1000).description(""));
+                                           "1 to 1000 (asked on stdin when missing)")->check(netutil::whole_number(1, 1000).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler, also\n"
                  "those waiting in accept or recv (default: off, 'stop' is a message\n"
@@ -128,8 +129,9 @@ int main(int argc, char** argv) {
         netutil::print_listening(listener.get());
 
         if (nclients_option->count() == 0)
-            nclients = static_cast<int>(netutil::prompt_number("give the number of clients : ", 1, 1000));
-        netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
+            nclients = static_cast<int>(
+                netutil::prompt_number("give the number of clients : ", "the number of clients", 1, 1000));
+        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
         netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         std::vector<std::thread> handlers;
-        netutil::print_line("server starts " + std::to_string(nclients) + " threads");
+        netutil::print_line("server starts " + netutil::count(nclients, "thread"));
         for (int i = 0; i < nclients; ++i)
             handlers.emplace_back(run_handler, std::to_string(i), listener.get(), std::cref(stop), std::cref(settings));
 

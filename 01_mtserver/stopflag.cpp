@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     int interval_ms = 10;
     app.add_option("--interval-ms", interval_ms, "pause between two checks of the flag, 0 to 1000 ms\n"
                    "(0: pure spinning, a core per waiting thread)")
-        ->capture_default_str()->check(CLI::Range(0, 1000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(0, 1000).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

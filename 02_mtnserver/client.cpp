@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
                    "there is neither --message nor --count)");
     app.add_option("-n,--count", settings.count, "send N requests (1 to 1000000), one connection after another;\n"
                    "the messages are 1, 2, ..., N (as on the slide), or the --message\n"
-                   "text each time")->check(CLI::Range(1L, 1000000L).description(""));
+                   "text each time")->check(netutil::whole_number(1, 1000000).description(""));
     app.add_option("--timeout", settings.timeout_seconds, "seconds (0.1 to 3600) to wait for the connection, and then\n"
-                   "for a handler to take the request")->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
+                   "for a handler to take the request")->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

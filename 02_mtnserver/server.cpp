@@ -21,6 +21,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -159,7 +160,7 @@ public:
         : slots_(slots), shared_(shared), tally_{requests, 0} {}
 
     void start_all() {
-        netutil::print_line("server starts " + std::to_string(slots_.size()) + " threads");
+        netutil::print_line("server starts " + netutil::count(slots_.size(), "thread"));
         for (size_t i = 0; i < slots_.size(); ++i) start(static_cast<int>(i));
     }
 
@@ -255,15 +256,15 @@ int main(int argc, char** argv) {
     std::string bind_address = netutil::kAnyAddress;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads, 1 to 1000\n"
-                                           "(asked on stdin when missing)")->check(CLI::Range(1L, kMaxHandlers).description(""));
+                                           "(asked on stdin when missing)")->check(netutil::whole_number(1, kMaxHandlers).description(""));
     auto* nrequests_option = app.add_option("NREQUESTS", nrequests, "m: requests to handle before exiting,\n"
-                                            "1 to 10^9 (asked on stdin when missing)")->check(CLI::Range(1L, kMaxRequests).description(""));
+                                            "1 to 10^9 (asked on stdin when missing)")->check(netutil::whole_number(1, kMaxRequests).description(""));
     app.add_option("--poll", poll_seconds, "run the slide's polling manager, looking at the threads\n"
                    "every SECONDS, 0.001 to 60 (default: no polling, a condition\n"
-                   "variable wakes the manager)")->check(CLI::Range(0.001, 60.0).description(""));
+                   "variable wakes the manager)")->check(netutil::real_number(0.001, 60.0).description(""));
     app.add_option("--grace", grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
                    "already accepted may still take to send its message")
-        ->capture_default_str()->check(CLI::Range(0.0, 600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.0, 600.0).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
 
@@ -274,16 +275,19 @@ int main(int argc, char** argv) {
         netutil::print_listening(listener.get());
 
         if (nclients_option->count() == 0)
-            nclients = netutil::prompt_number("give the number of clients : ", 1, kMaxHandlers);
+            nclients =
+                netutil::prompt_number("give the number of clients : ", "the number of clients", 1, kMaxHandlers);
         if (nrequests_option->count() == 0)
-            nrequests = netutil::prompt_number("give the number of requests : ", 1, kMaxRequests);
-        netutil::print_line("server is ready for " + std::to_string(nclients) + " clients");
+            nrequests =
+                netutil::prompt_number("give the number of requests : ", "the number of requests", 1, kMaxRequests);
+        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
         // The slide assumes m > n. With fewer requests than handlers, only m handlers are started: every
         // handler takes one request, so more would accept clients the server never counts.
         const long nthreads = std::min(nclients, nrequests);
         if (nthreads < nclients)
-            netutil::print_line("only " + std::to_string(nrequests) + " requests: " + std::to_string(nthreads) +
-                                " handlers are enough");
+            netutil::print_line("only " + netutil::count(nrequests, "request") + ", one per handler: " +
+                                netutil::count(nthreads, "thread") + (nthreads == 1 ? " is" : " are") +
+                                " enough, not " + std::to_string(nclients));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
@@ -309,9 +313,9 @@ int main(int argc, char** argv) {
             per_handler += (i == 0 ? "" : ", ") + std::to_string(i) + ": " + std::to_string(slots[i].served);
         if (const int signo = netutil::caught_signal(); signo != 0)
             netutil::print_line("server stopped by " + netutil::signal_name(signo) + " after " +
-                                std::to_string(tally.cnt) + " of " + std::to_string(tally.requests) +
-                                " requests, every handler joined");
-        netutil::print_line("server handled " + std::to_string(tally.cnt) + " requests (per handler " +
+                                std::to_string(tally.cnt) + " of " + netutil::count(tally.requests, "request") +
+                                ", every handler joined");
+        netutil::print_line("server handled " + netutil::count(tally.cnt, "request") + " (per handler " +
                             per_handler + ")");
         return 0;
     });

@@ -12,6 +12,7 @@
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -23,8 +24,8 @@ namespace udp {
 int run_fork_per_datagram(int socket_fd, const Settings& settings) {
     SignalEvents signals{SIGINT, SIGTERM, SIGHUP, SIGCHLD};
     SharedCounters served(1);
-    Children children(settings.max_children, std::to_string(settings.max_children) +
-                                                 " children running (--max-children): waiting for one to finish, "
+    Children children(settings.max_children, netutil::count(settings.max_children, "child", "children") +
+                                                 " running (--max-children): waiting for one to finish, "
                                                  "datagrams wait in the socket's buffer");
     long forked = 0;
     int stopped_by = 0;
@@ -59,11 +60,11 @@ int run_fork_per_datagram(int socket_fd, const Settings& settings) {
         ++forked;
     }
     // The children still running are answering a datagram the parent received: they finish it first.
-    netutil::print_line("stopping: waiting for " + std::to_string(children.running()) + " children");
+    netutil::print_line("stopping: waiting for " + netutil::count(children.running(), "child", "children"));
     reap_all(children.pids(), signals, settings.grace_seconds, false);
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": served " +
-                        std::to_string(served[0].load()) + " datagrams, one child process each (" +
-                        std::to_string(forked) + " children, all reaped" + children.limit_note() + ")");
+                        netutil::count(served[0].load(), "datagram") + ", one child process each (" +
+                        netutil::count(forked, "child", "children") + ", all reaped" + children.limit_note() + ")");
     return 0;
 }
 

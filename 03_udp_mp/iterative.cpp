@@ -8,6 +8,7 @@
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 
 #include <csignal>
 
@@ -38,7 +39,8 @@ int run_iterative(int socket_fd, const Settings& settings) {
         }
         netutil::print_line("Waiting to receive message...");
     }
-    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": served " + std::to_string(served) + " datagrams, one at a time");
+    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": served " +
+                        netutil::count(served, "datagram") + ", one at a time");
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -84,7 +85,7 @@ int run_pool(int socket_fd, const Settings& settings) {
         }
     }
 
-    netutil::print_line("stopping: waiting for " + std::to_string(workers.size()) + " workers");
+    netutil::print_line("stopping: waiting for " + netutil::count(workers.size(), "worker"));
     std::set<pid_t> pids;
     for (const auto& [pid, index] : workers) pids.insert(pid);
     reap_all(pids, signals, settings.grace_seconds, true);
@@ -97,7 +98,7 @@ int run_pool(int socket_fd, const Settings& settings) {
         per_worker += (i == 0 ? "" : ", ") + std::to_string(i) + ": " + std::to_string(count);
     }
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": the pool served " +
-                        std::to_string(total) + " datagrams (per worker " + per_worker + "), every worker reaped");
+                        netutil::count(total, "datagram") + " (per worker " + per_worker + "), every worker reaped");
     return 0;
 }
 

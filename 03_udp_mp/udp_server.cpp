@@ -4,6 +4,7 @@
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -87,7 +88,7 @@ std::string printable(std::string_view data, size_t max_shown) {
             text += escaped;
         }
     }
-    if (data.size() > max_shown) text += "... (" + std::to_string(data.size()) + " bytes)";
+    if (data.size() > max_shown) text += "... (" + netutil::count(data.size(), "byte") + ")";
     return text;
 }
 
@@ -185,7 +186,8 @@ void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_sec
         if (children.empty()) break;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 && !killed) {
-            netutil::print_line(std::to_string(children.size()) + " children still running after the grace period: SIGKILL");
+            netutil::print_line(netutil::count(children.size(), "child", "children") +
+                                " still running after the grace period: SIGKILL");
             for (pid_t pid : children) ::kill(pid, SIGKILL);
             killed = true;
         }

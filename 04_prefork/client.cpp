@@ -20,6 +20,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -91,14 +92,14 @@ void one_connection(const Settings& s, const std::chrono::milliseconds timeout, 
         } catch (const std::system_error& error) {
             if (error.code().value() == ETIMEDOUT)
                 throw ConnectionFailure(kTimeout, "no reply within " + fmt("%g", s.timeout_s) + " s (" +
-                                                      std::to_string(got) + " of " + std::to_string(s.nbytes) +
-                                                      " bytes came)");
+                                                      std::to_string(got) + " of " + netutil::count(s.nbytes, "byte") +
+                                                      " came)");
             throw ConnectionFailure(got == 0 ? kClosedBeforeReply : kShortReply,
                                     std::string(error.what()) + " after " + std::to_string(got) + " of " +
-                                        std::to_string(s.nbytes) + " bytes");
+                                        netutil::count(s.nbytes, "byte"));
         }
         if (got != reply.size()) {
-            std::string what = "asked for " + std::to_string(s.nbytes) + " bytes, got " + std::to_string(got) +
+            std::string what = "asked for " + netutil::count(s.nbytes, "byte") + ", got " + std::to_string(got) +
                                " before the server closed";
             const std::string start(reply.data(), std::min<size_t>(got, 80));
             const bool error_line = start.rfind("error:", 0) == 0;
@@ -140,15 +141,15 @@ int main(int argc, char** argv) {
     app.add_option("HOST", s.host, "server to connect to")->capture_default_str();
     app.add_option("PORT", s.port, "server port")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NCHILDREN", s.nchildren, "client processes running at once")->capture_default_str()
-        ->check(CLI::Range(1, 1000));
+        ->check(netutil::whole_number(1, 1000));
     app.add_option("NLOOPS", s.nloops, "connections each child makes, one after the other")->capture_default_str()
-        ->check(CLI::Range(1, 10000000));
+        ->check(netutil::whole_number(1, 10000000));
     app.add_option("NBYTES", s.nbytes, "bytes to ask for on each request (1 to 1048576)")->capture_default_str()
-        ->check(CLI::Range(1L, byte_count::kMaxBytes));
+        ->check(netutil::whole_number(1, byte_count::kMaxBytes));
     app.add_option("--requests", s.requests, "requests on each connection before closing it")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection, or for more of a reply")
-        ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -193,11 +194,11 @@ int main(int argc, char** argv) {
             for (int kind = 0; kind < kFailureKinds; ++kind) failures[kind] += reports[i].failures[kind];
         }
         ::munmap(shared, size);
-        netutil::print_line(std::to_string(s.nchildren) + " children x " + std::to_string(s.nloops) +
-                            " connections x " + std::to_string(s.nbytes) + " bytes" +
-                            (s.requests > 1 ? " x " + std::to_string(s.requests) + " requests" : std::string()) +
-                            ": " + std::to_string(connections) + " connections, " + std::to_string(bytes) +
-                            " bytes, " + std::to_string(errors) + " errors, " + fmt("%.3f", seconds) + " s wall (" +
+        netutil::print_line(netutil::count(s.nchildren, "child", "children") + " x " +
+                            netutil::count(s.nloops, "connection") + " x " + netutil::count(s.nbytes, "byte") +
+                            (s.requests > 1 ? " x " + netutil::count(s.requests, "request") : std::string()) +
+                            ": " + netutil::count(connections, "connection") + ", " + netutil::count(bytes, "byte") +
+                            ", " + netutil::count(errors, "error") + ", " + fmt("%.3f", seconds) + " s wall (" +
                             fmt("%.0f", seconds > 0 ? static_cast<double>(connections) / seconds : 0) +
                             " connections/s)");
         // Only the first errors of each child are shown on stderr: this line counts them all, by kind.

@@ -7,6 +7,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -194,7 +195,8 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
         if (pids.empty()) break;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 && !killed) {
-            netutil::print_line("grace period over: killing " + std::to_string(pids.size()) + " busy children");
+            netutil::print_line("grace period over: killing " +
+                                netutil::count(pids.size(), "busy child", "busy children"));
             for (const pid_t pid : pids) ::kill(pid, SIGKILL);
             killed = true;
         }

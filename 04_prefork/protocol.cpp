@@ -7,6 +7,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/io.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -215,7 +216,7 @@ void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, con
                    long total, const std::string& cpu_note) {
     netutil::print_line("server stopped by " + netutil::signal_name(stop_signal));
     for (const auto& worker : workers)
-        netutil::print_line(worker.name + ": " + std::to_string(worker.connections) + " connections");
+        netutil::print_line(worker.name + ": " + netutil::count(worker.connections, "connection"));
     if (!workers_line.empty()) netutil::print_line(workers_line);
     netutil::print_line("connections: " + std::to_string(total) + " in all");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_total()) + " (" + cpu_note + ")");

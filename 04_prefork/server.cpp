@@ -29,6 +29,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <map>
 
@@ -49,30 +50,29 @@ int main(int argc, char** argv) {
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NCHILDREN", settings.nchildren,
                    "children in the pool (nolock, flock, mutex, pass, hybrid; iterative and fork ignore it)")
-        ->capture_default_str()->check(CLI::Range(1, 1000));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000));
     std::string model = "nolock";
     app.add_option("--model", model,
                    "iterative: one client at a time; fork: a child per client; nolock: preforked children call "
                    "accept; flock: ... under an fcntl lock; mutex: ... under a shared pthread mutex; pass: the "
                    "parent accepts and passes the descriptor to a child; hybrid: children of --threads threads "
                    "each (Apache's worker), accepting under an fcntl lock and a mutex")
-        ->transform(
-            CLI::IsMember({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}, CLI::ignore_case))
+        ->transform(netutil::one_of({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}))
         ->capture_default_str();
     app.add_option("--threads", settings.threads, "hybrid model: threads in each child")
-        ->capture_default_str()->check(CLI::Range(1, 1000));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000));
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
-        ->capture_default_str()->check(CLI::Range(0, 86400));
+        ->capture_default_str()->check(netutil::whole_number(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
                    "fork model: children serving at once; above it the server says so once and new clients wait "
                    "in the listen backlog")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--grace", settings.grace_s,
                    "on Ctrl-C, SIGTERM or SIGHUP: seconds busy children get to finish the request in hand "
                    "before being killed")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
@@ -84,9 +84,9 @@ int main(int argc, char** argv) {
         const bool pool = settings.model != Model::Iterative && settings.model != Model::Fork;
         netutil::print_line("model " + prefork::model_name(settings.model) + ": " +
                             prefork::model_description(settings.model) +
-                            (settings.model == Model::Hybrid ? ", " + std::to_string(settings.threads) + " threads each"
+                            (settings.model == Model::Hybrid ? ", " + netutil::count(settings.threads, "thread") + " each"
                                                              : std::string()) +
-                            (pool ? ", " + std::to_string(settings.nchildren) + " children" : std::string()));
+                            (pool ? ", " + netutil::count(settings.nchildren, "child", "children") : std::string()));
         switch (settings.model) {
             case Model::Iterative: prefork::run_iterative(server); break;
             case Model::Fork: prefork::run_fork_per_client(server); break;

@@ -22,6 +22,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <map>
 
@@ -62,25 +63,25 @@ int main(int argc, char** argv) {
         {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NTHREADS", settings.nthreads, "threads in the pool (accept, main; thread ignores it)")
-        ->capture_default_str()->check(CLI::Range(1, 1000));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000));
     std::string model = "accept";
     app.add_option("--model", model,
                    "thread: a thread per client; accept: prethreaded, each thread calls accept under a mutex; "
                    "main: prethreaded, the main thread accepts into a shared array")
-        ->transform(CLI::IsMember({"thread", "accept", "main"}, CLI::ignore_case))
+        ->transform(netutil::one_of({"thread", "accept", "main"}))
         ->capture_default_str();
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
-        ->capture_default_str()->check(CLI::Range(0, 86400));
+        ->capture_default_str()->check(netutil::whole_number(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
                    "thread model: threads serving at once; above it the server says so once and new clients wait "
                    "in the listen backlog")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--array-size", settings.array_size,
                    "main model: slots of the shared descriptor array (the slide's MAXNCLI); when it is full the "
                    "main thread waits (and says so once) and new clients wait in the listen backlog")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
         netutil::print_listening(server.listener.get());
         netutil::print_line("model " + prethread::model_name(settings.model) + ": " +
                             prethread::model_description(settings.model) +
-                            (settings.model != Model::Thread ? ", " + std::to_string(settings.nthreads) + " threads"
+                            (settings.model != Model::Thread ? ", " + netutil::count(settings.nthreads, "thread")
                                                              : std::string()));
         switch (settings.model) {
             case Model::Thread: prethread::run_thread_per_client(server); break;

@@ -28,6 +28,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -140,7 +141,7 @@ void SigioServer::accept_all() {
                 // Said once per shortage: each new client raises a signal, and meets EMFILE again.
                 if (!short_of_descriptors_) {
                     netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
-                                        std::to_string(open_) + " clients connected: new clients wait in the backlog");
+                                        netutil::count(open_, "client") + " connected: new clients wait in the backlog");
                     ++pauses_;
                 }
                 short_of_descriptors_ = true;
@@ -151,7 +152,7 @@ void SigioServer::accept_all() {
         netutil::UniqueFd owned(fd);
         if (short_of_descriptors_) {
             short_of_descriptors_ = false;
-            netutil::print_line("accepting again (" + std::to_string(open_) + " clients connected)");
+            netutil::print_line("accepting again (" + netutil::count(open_, "client") + " connected)");
         }
         enable_signal_driven_io(fd, conn_signal_);
         if (size_t(fd) >= table_.size()) table_.resize(size_t(fd) + 1);
@@ -188,7 +189,7 @@ void SigioServer::serve(int fd) {
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
             const bool printable = n <= 60 && text.find_first_of(std::string("\0\n\r", 3)) == std::string::npos;
             log("data from fd " + std::to_string(fd) + ": " + (printable ? "\"" + text + "\" " : std::string()) + "(" +
-                std::to_string(n) + " bytes)");
+                netutil::count(n, "byte") + ")");
         }
         connection->output.assign(buffer_.data(), size_t(n));
         connection->output_sent = 0;
@@ -205,8 +206,8 @@ bool SigioServer::flush(Connection& connection) {
         if (n == -1) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                log("fd " + std::to_string(fd) + ": output full, " + std::to_string(connection.output.size() - connection.output_sent) +
-                    " bytes kept until POLL_OUT");
+                log("fd " + std::to_string(fd) + ": output full, " +
+                    netutil::count(connection.output.size() - connection.output_sent, "byte") + " kept until POLL_OUT");
                 return true;
             }
             close_connection(fd, std::string("write: ") + std::strerror(errno));
@@ -239,8 +240,12 @@ void SigioServer::check_everything() {
     while (::sigtimedwait(&realtime, &info, &now) > 0) ++discarded;
     ++overflows_;
     if (!settings_.quiet || overflows_ == 1)  // --quiet: the first one, and the count in the summary
-        netutil::print_line("realtime signal queue overflow (SIGIO): " + std::to_string(discarded) +
-                        " queued signals discarded, checking all " + std::to_string(open_) + " connections");
+        // At the first overflow (a burst of new clients) no connection may be open yet: the listening socket's
+        // backlog is what gets checked then.
+        netutil::print_line("realtime signal queue overflow (SIGIO): " + netutil::count(discarded, "queued signal") +
+                            " discarded, checking the listening socket and " +
+                            (open_ == 0 ? std::string("no open connection yet") : "every open connection (" +
+                                                                                       std::to_string(open_) + ")"));
     if (listener_) accept_all();
     for (size_t fd = 0; fd < table_.size(); ++fd)
         if (table_[fd]) serve(static_cast<int>(fd));
@@ -286,7 +291,7 @@ int SigioServer::run() {
             deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(settings_.grace_seconds * 1000));
             if (open_ > 0)
                 netutil::print_line("stopping: no new clients; waiting up to " + std::to_string(int(settings_.grace_seconds)) +
-                                    " s for " + std::to_string(open_) + " connected clients to leave");
+                                    " s for " + netutil::count(open_, "connected client") + " to leave");
             continue;
         }
         if (signo == SIGIO) {
@@ -306,12 +311,13 @@ int SigioServer::run() {
         }
         serve(fd);
     }
-    if (open_ > 0) netutil::print_line("grace period over: closing " + std::to_string(open_) + " connections");
+    if (open_ > 0) netutil::print_line("grace period over: closing " + netutil::count(open_, "connection"));
     table_.clear();
     netutil::print_line("server stopped" + (stop_signal ? " by " + netutil::signal_name(stop_signal) : std::string()) + ": " +
-                        std::to_string(accepted_) + " connections served, " + std::to_string(bytes_) + " bytes echoed, " +
-                        std::to_string(signals_) + " signals taken, " + std::to_string(overflows_) +
-                        " realtime queue overflows, " + std::to_string(stale_) + " signals for closed sockets, " +
+                        netutil::count(accepted_, "connection") + " served, " + netutil::count(bytes_, "byte") + " echoed, " +
+                        netutil::count(signals_, "signal") + " taken, " +
+                        netutil::count(overflows_, "realtime queue overflow") + ", " +
+                        netutil::count(stale_, "signal") + " for closed sockets, " +
                         std::to_string(pauses_) + " accept pauses (EMFILE)");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_self()));
     return 0;
@@ -336,7 +342,7 @@ int main(int argc, char** argv) {
                  "summary are still printed)");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
                    "clients may go on before they are cut off")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

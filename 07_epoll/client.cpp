@@ -16,6 +16,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -235,8 +236,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
             netutil::throw_errno("poll");
         }
         if (ready == 0)
-            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" + std::to_string(running) +
-                                     " connections still waiting)");
+            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" + netutil::count(running, "connection") +
+                                     " still waiting)");
         for (size_t i = 0; i < active.size(); ++i) {
             Active& connection = active[i];
             const int c = static_cast<int>(i);
@@ -281,8 +282,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
     const double seconds = clock.seconds();
     const auto cpu_after = server_pid ? cpu_of(server_pid) : std::nullopt;
     const double total = double(load.connections) * double(load.messages);
-    netutil::print_line(std::to_string(load.connections) + " connections x " + std::to_string(load.messages) + " messages of " +
-                        std::to_string(load.size) + " bytes echoed and verified in " + fixed(seconds, 3) + " s: " +
+    netutil::print_line(netutil::count(load.connections, "connection") + " x " + netutil::count(load.messages, "message") + " of " +
+                        netutil::count(load.size, "byte") + " echoed and verified in " + fixed(seconds, 3) + " s: " +
                         fixed(total / seconds, 0) + " messages/s");
     if (cpu_before && cpu_after) {
         const netutil::CpuTime used{cpu_after->ticks.user_seconds - cpu_before->ticks.user_seconds,
@@ -336,14 +337,14 @@ int main(int argc, char** argv) {
     app.add_option("-m,--message", message, "send this one line, print its echo and exit (no prompt);\n"
                    "a line, typed or given, may be up to 1 MiB");
     auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N, 1 to 100000")
-        ->capture_default_str()->check(CLI::Range(1, 100000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 100000).description(""));
     auto* messages = app.add_option("-k,--messages", load.messages, "load: messages K per active connection, 1 to 10^9")
-        ->capture_default_str()->check(CLI::Range(1L, 1000000000L).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 1000000000).description(""));
     auto* size = app.add_option("-s,--size", load.size, "load: bytes S per message, 1 to 1 GiB (1073741824)")
-        ->capture_default_str()->check(CLI::Range(1L, 1L << 30).description(""));
+        ->capture_default_str()->check(netutil::whole_number(1, 1L << 30).description(""));
     auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open, 0 to 1000000 (each first\n"
                                 "echoes one byte, then stays silent)")
-        ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(0, 1000000).description(""));
     std::string server_pid;
     auto* pid = app.add_option("--server-pid", server_pid, "load: also print the CPU time this process (the server)\n"
                                "used during the active messages, from /proc, per 100000 messages; `auto`: the process\n"
@@ -354,7 +355,7 @@ int main(int argc, char** argv) {
             return "must be a process id or auto, not " + value;
         }, ""));
     app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
-        ->capture_default_str()->check(CLI::Range(0.1, 3600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
     if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");

@@ -6,6 +6,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -52,7 +53,7 @@ std::vector<int> EchoServer::accept_clients(size_t limit) {
                 if (!short_of_descriptors_) {
                     short_of_descriptors_ = true;
                     netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
-                                        std::to_string(open_) + " clients connected: new clients wait in the backlog");
+                                        netutil::count(open_, "client") + " connected: new clients wait in the backlog");
                 }
                 paused_ = true;
                 freed_since_pause_ = false;
@@ -65,7 +66,7 @@ std::vector<int> EchoServer::accept_clients(size_t limit) {
         netutil::UniqueFd owned(fd);
         if (short_of_descriptors_) {
             short_of_descriptors_ = false;
-            netutil::print_line("accepting again (" + std::to_string(open_) + " clients connected)");
+            netutil::print_line("accepting again (" + netutil::count(open_, "client") + " connected)");
         }
         if (fd >= fd_limit_) {
             // select() takes a bit array of FD_SETSIZE bits: FD_SET on this descriptor would write past it.
@@ -140,7 +141,7 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
                 written = 0;
             }
             if (!settings_.quiet)
-                netutil::print_line("fd " + std::to_string(fd) + ": read " + std::to_string(n) + " bytes, echoed " +
+                netutil::print_line("fd " + std::to_string(fd) + ": read " + netutil::count(n, "byte") + ", echoed " +
                                     std::to_string(written) + (written < n ? ", the rest kept for later" : ""));
             if (written < n) {
                 connection.output.assign(read_buffer + written, size_t(n - written));
@@ -194,7 +195,7 @@ void EchoServer::begin_stop() {
     stop_deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<long>(settings_.grace_seconds * 1000));
     if (open_ > 0)
         netutil::print_line("stopping: no new clients; waiting up to " + std::to_string(static_cast<int>(settings_.grace_seconds)) +
-                            " s for " + std::to_string(open_) + " connected clients to leave");
+                            " s for " + netutil::count(open_, "connected client") + " to leave");
 }
 
 bool EchoServer::done() const { return stopping_ && (open_ == 0 || Clock::now() >= stop_deadline_); }
@@ -208,8 +209,8 @@ void EchoServer::print_summary(int signo) const {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
     netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) + ": " +
-                        std::to_string(accepted_) + " connections served (at most " + std::to_string(peak_open_) +
-                        " at once), " + std::to_string(reads_) + " reads echoed, " + std::to_string(bytes_) + " bytes, " +
+                        netutil::count(accepted_, "connection") + " served (at most " + std::to_string(peak_open_) +
+                        " at once), " + netutil::count(reads_, "read") + " echoed, " + netutil::count(bytes_, "byte") + ", " +
                         std::to_string(errors_) + " closed on errors, " + std::to_string(refused_) +
                         " refused (FD_SETSIZE), " + std::to_string(pauses_) + " accept pauses (EMFILE)");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_self()) + "; peak resident memory " +

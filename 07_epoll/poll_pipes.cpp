@@ -54,12 +54,12 @@ int main(int argc, char** argv) {
     std::optional<unsigned> seed;
     int timeout_ms = 0;
     app.add_option("NUM_PIPES", num_pipes, "how many pipes, 1 to 100000")->required()
-        ->check(CLI::Range(1, 100000).description(""));
+        ->check(netutil::whole_number(1, 100000).description(""));
     app.add_option("NUM_WRITES", num_writes, "how many one-byte writes, each to a pipe picked at random, 0 to 1000000")
-        ->capture_default_str()->check(CLI::Range(0, 1000000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(0, 1000000).description(""));
     app.add_option("--seed", seed, "seed of the random choice of pipes (default: a new one each run)");
     app.add_option("--timeout", timeout_ms, "poll()'s timeout in milliseconds, 0 (only look) to 60000")
-        ->capture_default_str()->check(CLI::Range(0, 60000).description(""));
+        ->capture_default_str()->check(netutil::whole_number(0, 60000).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

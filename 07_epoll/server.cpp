@@ -26,6 +26,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <cctype>
 #include <climits>
@@ -80,13 +81,13 @@ int main(int argc, char** argv) {
     std::string mode_text = "epoll";
     app.add_option("--mode", mode_text, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
                    "epoll-et (edge-triggered)")
-        ->capture_default_str()->check(CLI::IsMember({"select", "poll", "epoll", "epoll-et"}, CLI::ignore_case).description(""));
+        ->capture_default_str()->check(netutil::one_of({"select", "poll", "epoll", "epoll-et"}).description(""));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     app.add_flag("-q,--quiet", settings.quiet, "no line per connection or read (for thousands of clients and benchmarks);\n"
                  "out-of-descriptor lines and the summary are still printed");
     app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
                    "clients may go on before they are cut off")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0).description(""));
+        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     for (char& c : mode_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     settings.mode = modes.at(mode_text);
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
             case echo::Mode::EpollEt: echo::run_epoll(server, stop.get(), true); break;
         }
         if (server.open_count() > 0)
-            netutil::print_line("grace period over: closing " + std::to_string(server.open_count()) + " connections");
+            netutil::print_line("grace period over: closing " + netutil::count(server.open_count(), "connection"));
         server.close_all();
         signalfd_siginfo info{};  // the signal that stopped the loop, still pending: take it now
         const bool got = ::read(stop.get(), &info, sizeof info) == ssize_t(sizeof info);

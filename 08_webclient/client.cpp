@@ -19,6 +19,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -91,7 +92,7 @@ public:
         if (!head_done_) return fail(head_.empty() ? "no response" : "connection closed inside the response head");
         if (content_length_ && body_bytes_ != *content_length_)
             return fail("connection closed after " + std::to_string(body_bytes_) + " of " +
-                        std::to_string(*content_length_) + " bytes");
+                        netutil::count(*content_length_, "byte"));
         if (file_) {
             file_->close();
             if (!*file_) return fail("cannot write " + saved_path_);
@@ -163,7 +164,7 @@ struct Outcome {
 
 Outcome judge(ResponseReader& reader, bool finished) {
     if (!finished) return {false, reader.error()};
-    const std::string summary = std::to_string(reader.body_bytes()) + " bytes, status " + std::to_string(reader.status()) +
+    const std::string summary = netutil::count(reader.body_bytes(), "byte") + ", status " + std::to_string(reader.status()) +
                                 (reader.reason().empty() ? "" : " " + reader.reason());
     return {reader.status() == 200, summary, reader.body_bytes()};
 }
@@ -422,19 +423,19 @@ int main(int argc, char** argv) {
     int port = kDefaultPort;
     std::string mode = "threads";
     Options options;
-    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")->required()->check(CLI::Range(1, 1000));
+    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")->required()->check(netutil::whole_number(1, 1000));
     app.add_option("HOST", options.host, "the web server's host name or address")->required();
     app.add_option("HOMEPAGE", homepage, "the home page, fetched first (e.g. index.html)")->required();
     app.add_option("FILE", names, "the files to fetch after it (at most 1000)")->required();
-    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(CLI::Range(1, 65535));
+    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(netutil::port_number(1));
     app.add_option("--mode", mode, "threads (a thread per connection, main waits on a condition variable: the "
                    "lecture's final version), poll-threads (the same threads, main polls for a finished one: the "
                    "slide before it) or nonblock (one thread, non-blocking connects)")
         ->capture_default_str()
-        ->transform(CLI::IsMember({"threads", "poll-threads", "nonblock"}, CLI::ignore_case));
+        ->transform(netutil::one_of({"threads", "poll-threads", "nonblock"}));
     app.add_option("-o,--output", options.output_dir, "save the bodies under this folder (default: count and discard them)");
     app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
-        ->capture_default_str()->check(CLI::Range(1, 3600));
+        ->capture_default_str()->check(netutil::whole_number(1, 3600));
     netutil::parse_or_exit(app, argc, argv);
     if (names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");
     options.port = static_cast<uint16_t>(port);

@@ -10,6 +10,7 @@
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -62,8 +63,8 @@ void run_process_per_connection(int listen_fd, const Settings& settings, const n
         for (const auto& exit : netutil::reap_children()) children.erase(exit.pid);
         const bool full = static_cast<int>(children.size()) >= settings.max_clients;
         if (full && !said_full) {
-            netutil::print_line("server: " + std::to_string(settings.max_clients) +
-                                " clients connected (--max-clients): new clients wait in the backlog");
+            netutil::print_line("server: " + netutil::count(settings.max_clients, "client") +
+                                " connected (--max-clients): new clients wait in the backlog");
             said_full = true;
         }
         bool timed_out = false;

@@ -3,6 +3,7 @@
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -68,7 +69,7 @@ Response respond(const http::ParseResult& parsed, const Settings& settings, cons
     if (settings.verbose)  // (build the line only when it is printed: this runs for every request)
         log_line(settings, worker, connection,
                  request.method + " " + request.target + " -> " + std::to_string(response.status) +
-                     (response.status == 200 ? " (" + std::to_string(resolved.info.st_size) + " bytes)" : ""));
+                     (response.status == 200 ? " (" + netutil::count(resolved.info.st_size, "byte") + ")" : ""));
     return response;
 }
 

@@ -23,6 +23,7 @@
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <csignal>
 #include <fcntl.h>
@@ -41,10 +42,10 @@ void print_summary(const web::Settings& settings) {
     const char* kind = settings.concurrency == "async" ? "loop" : settings.concurrency == "thread-pool" ? "pool thread" : "worker";
     for (int i = 0; i < workers; ++i)
         netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
-                            std::to_string(stats.worker_connections[i].load()) + " connections, " +
-                            std::to_string(stats.worker_requests[i].load()) + " requests");
-    netutil::print_line("served " + std::to_string(stats.connections.load()) + " connections, " +
-                        std::to_string(stats.requests.load()) + " requests in all");
+                            netutil::count(stats.worker_connections[i].load(), "connection") + ", " +
+                            netutil::count(stats.worker_requests[i].load(), "request"));
+    netutil::print_line("served " + netutil::count(stats.connections.load(), "connection") + ", " +
+                        netutil::count(stats.requests.load(), "request") + " in all");
 }
 
 }  // namespace
@@ -75,21 +76,20 @@ int main(int argc, char** argv) {
                    "(--threads), process (one per connection), process-pool (--processes), async (epoll event "
                    "loops, --workers)")
         ->capture_default_str()
-        ->transform(CLI::IsMember({"iterative", "thread", "thread-pool", "process", "process-pool", "async"},
-                                  CLI::ignore_case));
+        ->transform(netutil::one_of({"iterative", "thread", "thread-pool", "process", "process-pool", "async"}));
     auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms, "length of -d's delay in milliseconds "
-                                    "(giving it turns the delay on) [default: 1000]")->check(CLI::Range(0, 600000));
+                                    "(giving it turns the delay on) [default: 1000]")->check(netutil::whole_number(0, 600000));
     app.add_option("--threads", settings.threads, "thread-pool: number of threads, and the size of the queue of accepted "
-                   "connections waiting for them")->capture_default_str()->check(CLI::Range(1, 256));
-    app.add_option("--processes", settings.processes, "process-pool: number of worker processes")->capture_default_str()->check(CLI::Range(1, 256));
-    app.add_option("--workers", settings.workers, "async: number of event loops, each with its own SO_REUSEPORT listener")->capture_default_str()->check(CLI::Range(1, 64));
+                   "connections waiting for them")->capture_default_str()->check(netutil::whole_number(1, 256));
+    app.add_option("--processes", settings.processes, "process-pool: number of worker processes")->capture_default_str()->check(netutil::whole_number(1, 256));
+    app.add_option("--workers", settings.workers, "async: number of event loops, each with its own SO_REUSEPORT listener")->capture_default_str()->check(netutil::whole_number(1, 64));
     app.add_option("--idle-timeout", settings.idle_timeout_s, "seconds a connection may take to complete a request "
                    "(from accept, restarted by each request and by each part of a response the client reads) before a 408 closes "
-                   "it; 0: none")->capture_default_str()->check(CLI::Range(0, 86400));
+                   "it; 0: none")->capture_default_str()->check(netutil::whole_number(0, 86400));
     app.add_option("--grace", settings.grace_s, "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress "
-                   "before closing what is left")->capture_default_str()->check(CLI::Range(0, 3600));
+                   "before closing what is left")->capture_default_str()->check(netutil::whole_number(0, 3600));
     app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once (a thread "
-                   "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(CLI::Range(1, 100000));
+                   "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(netutil::whole_number(1, 100000));
     app.add_option("--bind", settings.bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     // `./server 21200 -p 21201` would otherwise take the last one given and say nothing.
@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
         netutil::print_listening(listener.get());
         const uint16_t bound_port = netutil::local_address(listener.get()).port();
         std::string how = settings.concurrency;
-        if (how == "thread-pool") how += " of " + std::to_string(settings.threads) + " threads";
-        if (how == "process-pool") how += " of " + std::to_string(settings.processes) + " processes";
+        if (how == "thread-pool") how += " of " + netutil::count(settings.threads, "thread");
+        if (how == "process-pool") how += " of " + netutil::count(settings.processes, "process", "processes");
         if (how == "async") how += " with " + std::to_string(settings.workers) + " event loop(s)";
         netutil::print_line("serving " + settings.folder + " (concurrency: " + how + ")" +
                             (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));

@@ -8,6 +8,7 @@
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -102,8 +103,8 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
     for (;;) {
         const bool full = static_cast<int>(handlers.size()) >= settings.max_clients;
         if (full && !said_full) {
-            netutil::print_line("server: " + std::to_string(settings.max_clients) +
-                                " clients connected (--max-clients): new clients wait in the backlog");
+            netutil::print_line("server: " + netutil::count(settings.max_clients, "client") +
+                                " connected (--max-clients): new clients wait in the backlog");
             said_full = true;
         }
         if (!wait_for_client(listen_fd, stop.fd(), finished.get(), !full)) break;

@@ -18,6 +18,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 #include "netutil/workers.hpp"
 
 #include <optional>
@@ -66,8 +67,8 @@ int main(int argc, char** argv) {
             return true;
         };
         auto summary = [&] {
-            return std::to_string(columns) + " columns, " + std::to_string(iterations) + " iterations, busy " +
-                   std::to_string(busy).substr(0, std::to_string(busy).find('.') + 4) + " s";
+            return netutil::count(columns, "column") + ", " + netutil::count(iterations, "iteration") + ", busy " +
+                   std::to_string(busy).substr(0, std::to_string(busy).find('.') + 4) + " s computing";
         };
         return netutil::work_for_manager(manager.get(), mandelbrot::kHello, mandelbrot::kMaxLine,
                                          options.timeout_seconds, work, summary);

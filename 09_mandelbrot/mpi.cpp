@@ -26,6 +26,7 @@
 #include "netutil/error.hpp"
 #include "netutil/mpi.hpp"  // MPI_Init to MPI_Finalize around manage() and work(), MPI_Abort on any failure
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <cstdio>
 #include <deque>
@@ -109,7 +110,7 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
         if (t < 0 || t >= nworkers) mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
         if (column < 0 || column >= canvas.width) mpi_fail(from + " sent column " + std::to_string(column) + ", out of range");
         if (count != canvas.height)
-            mpi_fail(from + " sent " + std::to_string(count) + " bytes for column " + std::to_string(column) + ", not " +
+            mpi_fail(from + " sent " + netutil::count(count, "byte") + " for column " + std::to_string(column) + ", not " +
                  std::to_string(canvas.height));
         if (done[static_cast<size_t>(column)]) mpi_fail(from + " sent column " + std::to_string(column) + " twice");
         if (schedule == Schedule::Static && column % nworkers != t)
@@ -135,9 +136,9 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
     for (int t = 0; t < nworkers; ++t) {
         const auto& s = stats[static_cast<size_t>(t)];
         iterations += s.iterations;
-        netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
-                            std::to_string(s.iterations) + " iterations, busy " +
-                            seconds_text(busy[static_cast<size_t>(t)]));
+        netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(s.columns, "column") + ", " +
+                            netutil::count(s.iterations, "iteration") + ", busy " +
+                            seconds_text(busy[static_cast<size_t>(t)]) + " computing");
     }
     const Canvas slide;
     const bool slide_canvas = canvas.width == slide.width && canvas.height == slide.height;

@@ -6,7 +6,8 @@
 
 #include "netutil/cli.hpp"
 
-#include <map>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace mandelbrot {
@@ -19,14 +20,15 @@ inline std::string schedule_name(Schedule schedule) { return schedule == Schedul
 // --schedule (`schedule_help`: what each schedule means in this program), --width and --height.
 inline void add_schedule_and_canvas_options(CLI::App& app, Schedule& schedule, const std::string& schedule_help,
                                             Canvas& canvas) {
-    const std::map<std::string, Schedule> schedules{{"static", Schedule::Static}, {"dynamic", Schedule::Dynamic}};
+    const std::vector<std::pair<std::string, Schedule>> schedules{{"static", Schedule::Static},
+                                                                  {"dynamic", Schedule::Dynamic}};
     app.add_option("--schedule", schedule, schedule_help)
-        ->transform(CLI::CheckedTransformer(schedules, CLI::ignore_case).description(""))->type_name("static|dynamic")
+        ->transform(netutil::one_of(schedules).description(""))->type_name("static|dynamic")
         ->default_str("static");
     app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
-        ->check(CLI::Range(1, kMaxSide));
+        ->check(netutil::whole_number(1, kMaxSide));
     app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
-        ->check(CLI::Range(1, kMaxSide));
+        ->check(netutil::whole_number(1, kMaxSide));
 }
 
 }  // namespace mandelbrot

@@ -28,6 +28,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 #include "netutil/workers.hpp"
 
 #include <png.h>
@@ -150,8 +151,8 @@ private:
             else
                 shared_.push_back(column);
         }
-        netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
-                            std::to_string(canvas_.width) + " columns, " +
+        netutil::print_line("all " + netutil::count(nworkers_, "worker") + " connected: handing out " +
+                            netutil::count(canvas_.width, "column") + ", " +
                             mandelbrot::schedule_name(schedule_) + " schedule");
     }
 
@@ -226,7 +227,7 @@ std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int 
         reader.read_bytes(gray.data(), gray.size(), column);
         if (mandelbrot::iterations_of(gray.data(), gray.size()) != header->iterations)
             throw Lost{"column " + std::to_string(column) + ": the grayscales do not add up to " +
-                       std::to_string(header->iterations) + " iterations"};
+                       netutil::count(header->iterations, "iteration")};
         iterations = header->iterations;
         return gray;
     }
@@ -399,7 +400,7 @@ int main(int argc, char** argv) {
     int hello_timeout = 5;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
-        ->capture_default_str()->check(CLI::Range(1, 256));
+        ->capture_default_str()->check(netutil::whole_number(1, 256));
     mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t gets the columns k with k mod n = t "
                                                 "(the slide); dynamic: one shared queue, a free worker takes the next column",
                                                 canvas);
@@ -417,7 +418,7 @@ int main(int argc, char** argv) {
 
         // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
         netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
-        netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: canvas " +
+        netutil::print_line("manager waits for " + netutil::count(nworkers, "worker") + ": canvas " +
                             std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ", x in [" +
                             mandelbrot::format_double(canvas.xmin) + ", " + mandelbrot::format_double(canvas.xmax) +
                             "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
@@ -439,7 +440,7 @@ int main(int argc, char** argv) {
         if (remaining > 0 && signo != 0) {
             netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
                                 (board.started() ? std::to_string(canvas.width - remaining) + " of " +
-                                                       std::to_string(canvas.width) + " columns were done"
+                                                       netutil::count(canvas.width, "column") + " were done"
                                                  : std::string("the work had not started")) +
                                 ", no picture written");
             return 0;
@@ -449,13 +450,13 @@ int main(int argc, char** argv) {
         for (size_t t = 0; t < stats.size(); ++t) {
             const auto& s = stats[t];
             iterations += s.iterations;
-            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(s.columns) + " columns, " +
-                                std::to_string(s.iterations) + " iterations, busy " + seconds_text(s.busy_seconds) +
+            netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(s.columns, "column") + ", " +
+                                netutil::count(s.iterations, "iteration") + ", busy " + seconds_text(s.busy_seconds) + " with columns out" +
                                 (s.lost ? " (lost)" : ""));
         }
         if (remaining > 0) {
             netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
-                                 std::to_string(canvas.width) + " columns not computed, no picture written");
+                                 netutil::count(canvas.width, "column") + " not computed, no picture written");
             return 1;
         }
         print_total(canvas, iterations);

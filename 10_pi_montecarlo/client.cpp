@@ -18,6 +18,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 #include "netutil/workers.hpp"
 
 #include <cstdio>
@@ -39,10 +40,10 @@ int main(int argc, char** argv) {
         uint64_t samples_done = 0;
         double busy = 0;
         auto summary = [&] {
-            char text[128];
-            std::snprintf(text, sizeof text, "%d jobs, %llu samples, busy %.3f s", jobs,
-                          static_cast<unsigned long long>(samples_done), busy);
-            return std::string(text);
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%.3f", busy);
+            return netutil::count(jobs, "job") + ", " + netutil::count(samples_done, "sample") + ", busy " + seconds +
+                   " s computing";
         };
         // After HELLO, one JOB line at a time, answered with its RESULT, until BYE (netutil handles HELLO, BYE,
         // error: lines and the manager going away).

@@ -23,6 +23,7 @@
 #include "netutil/cputime.hpp"
 #include "netutil/mpi.hpp"  // MPI_Init to MPI_Finalize around manage() and work(), MPI_Abort on any failure
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -54,8 +55,8 @@ struct WorkerStats {
 // Rank 0: the job queue. Every worker gets a job; each result that comes back is checked, printed and counted,
 // and its worker gets the next job, or the stop message when the queue is empty.
 int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
-    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": " + std::to_string(njobs) + " jobs of " +
-                        std::to_string(samples) + " samples");
+    netutil::print_line(netutil::mpi_manager_title(nworkers) + ": " + netutil::count(njobs, "job") + " of " +
+                        netutil::count(samples, "sample"));
     const netutil::Stopwatch wall;
     std::vector<std::optional<uint64_t>> out(static_cast<size_t>(nworkers));  // the job out at worker t
     std::vector<WorkerStats> stats(static_cast<size_t>(nworkers));
@@ -89,7 +90,7 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
         inside += result[2];
         stats[static_cast<size_t>(t)].jobs += 1;
         stats[static_cast<size_t>(t)].samples += samples;
-        netutil::print_line("job " + std::to_string(job) + " (" + std::to_string(samples) + " samples, seed " +
+        netutil::print_line("job " + std::to_string(job) + " (" + netutil::count(samples, "sample") + ", seed " +
                             std::to_string(montecarlo::job_seed(base_seed, static_cast<int>(job))) + ") by worker " +
                             std::to_string(t) + ": " + std::to_string(result[2]) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(result[2]) / static_cast<double>(samples), 6));
@@ -99,16 +100,16 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
 
     const std::vector<double> busy = netutil::gather_busy_times(nworkers);
     for (int t = 0; t < nworkers; ++t)
-        netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[static_cast<size_t>(t)].jobs) +
-                            " jobs, " + std::to_string(stats[static_cast<size_t>(t)].samples) + " samples, busy " +
-                            fixed(busy[static_cast<size_t>(t)], 3) + " s");
+        netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[static_cast<size_t>(t)].jobs, "job") +
+                            ", " + netutil::count(stats[static_cast<size_t>(t)].samples, "sample") + ", busy " +
+                            fixed(busy[static_cast<size_t>(t)], 3) + " s computing");
     // The same three lines as server.cpp's.
     const uint64_t total = samples * static_cast<uint64_t>(njobs);
     const double estimate = 4.0 * static_cast<double>(inside) / static_cast<double>(total);
     char error[32];
     std::snprintf(error, sizeof error, "%.3e", std::fabs(estimate - std::numbers::pi));
     netutil::print_line("estimate of pi " + fixed(estimate, 10) + " (" + std::to_string(inside) + " of " +
-                        std::to_string(total) + " samples inside, " + std::to_string(njobs) + " jobs)");
+                        netutil::count(total, "sample") + " inside, " + netutil::count(njobs, "job") + ")");
     netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(total) / seconds : 0.0);
@@ -148,9 +149,9 @@ int main(int argc, char** argv) {
     uint64_t samples = 10'000'000;
     uint64_t seed = 1;
     app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
-        ->check(CLI::Range(1, montecarlo::kMaxJobs));
+        ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
     app.add_option("--samples", samples, "samples per job")->capture_default_str()
-        ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
+        ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     auto parse = [&] {
         netutil::parse_or_exit(app, argc, argv);

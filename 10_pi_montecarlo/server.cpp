@@ -25,6 +25,7 @@
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 #include "netutil/workers.hpp"
 
 #include <cmath>
@@ -92,7 +93,7 @@ public:
         inside_[static_cast<size_t>(job.number)] = inside;
         stats.jobs += 1;
         stats.samples += job.samples;
-        netutil::print_line("job " + std::to_string(job.number) + " (" + std::to_string(job.samples) + " samples, seed " +
+        netutil::print_line("job " + std::to_string(job.number) + " (" + netutil::count(job.samples, "sample") + ", seed " +
                             std::to_string(job.seed) + ") by worker " + std::to_string(t) + ": " +
                             std::to_string(inside) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(inside) / static_cast<double>(job.samples), 6));
@@ -130,8 +131,8 @@ public:
 private:
     // Every worker is there: the jobs go out from the front of the queue.
     void start_locked() override {
-        netutil::print_line("all " + std::to_string(nworkers_) + " workers connected: handing out " +
-                            std::to_string(jobs_.size()) + " jobs");
+        netutil::print_line("all " + netutil::count(nworkers_, "worker") + " connected: handing out " +
+                            netutil::count(jobs_.size(), "job"));
     }
 
     std::vector<Job> jobs_;
@@ -227,7 +228,7 @@ void print_estimate(uint64_t samples, uint64_t inside, int njobs, double seconds
     char error[32];
     std::snprintf(error, sizeof error, "%.3e", std::fabs(estimate - std::numbers::pi));
     netutil::print_line("estimate of pi " + fixed(estimate, 10) + " (" + std::to_string(inside) + " of " +
-                        std::to_string(samples) + " samples inside, " + std::to_string(njobs) + " jobs)");
+                        netutil::count(samples, "sample") + " inside, " + netutil::count(njobs, "job") + ")");
     netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0);
@@ -241,7 +242,7 @@ int run_local(int njobs, uint64_t samples, uint64_t base_seed) {
     for (int j = 0; j < njobs; ++j) {
         const uint64_t seed = montecarlo::job_seed(base_seed, j);
         const uint64_t count = montecarlo::count_inside(samples, seed);
-        netutil::print_line("job " + std::to_string(j) + " (" + std::to_string(samples) + " samples, seed " +
+        netutil::print_line("job " + std::to_string(j) + " (" + netutil::count(samples, "sample") + ", seed " +
                             std::to_string(seed) + ") local: " + std::to_string(count) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(count) / static_cast<double>(samples), 6));
         inside += count;
@@ -269,11 +270,11 @@ int main(int argc, char** argv) {
     std::string bind_address = netutil::kAnyAddress;
     app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
-        ->capture_default_str()->check(CLI::Range(1, 256));
+        ->capture_default_str()->check(netutil::whole_number(1, 256));
     app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
-        ->check(CLI::Range(1, montecarlo::kMaxJobs));
+        ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
     app.add_option("--samples", samples, "samples per job")->capture_default_str()
-        ->check(CLI::Range(uint64_t{1}, montecarlo::kMaxSamples));
+        ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
     netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one job before it counts as lost "
@@ -288,8 +289,8 @@ int main(int argc, char** argv) {
 
         // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
         netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
-        netutil::print_line("manager waits for " + std::to_string(nworkers) + " workers: " + std::to_string(njobs) +
-                            " jobs of " + std::to_string(samples) + " samples, seeds " + std::to_string(seed) +
+        netutil::print_line("manager waits for " + netutil::count(nworkers, "worker") + ": " + netutil::count(njobs, "job") +
+                            " of " + netutil::count(samples, "sample") + ", seeds " + std::to_string(seed) +
                             " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
 
         const netutil::RunEvents events = acceptor.events();
@@ -306,19 +307,19 @@ int main(int argc, char** argv) {
         if (remaining > 0 && signo != 0) {
             netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
                                 (queue.started() ? std::to_string(queue.size() - remaining) + " of " +
-                                                       std::to_string(queue.size()) + " jobs were done"
+                                                       netutil::count(queue.size(), "job") + " were done"
                                                  : std::string("the work had not started")) +
                                 ", no estimate");
             return 0;
         }
         const auto stats = queue.stats();
         for (size_t t = 0; t < stats.size(); ++t)
-            netutil::print_line("worker " + std::to_string(t) + ": " + std::to_string(stats[t].jobs) + " jobs, " +
-                                std::to_string(stats[t].samples) + " samples, busy " +
-                                fixed(stats[t].busy_seconds, 3) + " s" + (stats[t].lost ? " (lost)" : ""));
+            netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[t].jobs, "job") + ", " +
+                                netutil::count(stats[t].samples, "sample") + ", busy " +
+                                fixed(stats[t].busy_seconds, 3) + " s with jobs out" + (stats[t].lost ? " (lost)" : ""));
         if (remaining > 0) {
             netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
-                                 std::to_string(queue.size()) + " jobs not done, no estimate");
+                                 netutil::count(queue.size(), "job") + " not done, no estimate");
             return 1;
         }
         const auto [total_samples, inside] = queue.totals();

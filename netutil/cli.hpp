@@ -12,6 +12,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace netutil {
 
@@ -30,11 +33,48 @@ int run_main(const std::function<int()>& body);
 [[noreturn]] void usage_error(const std::string& message);
 
 // Prompts with `prompt` (the slide's words) and reads a whole number in [min, max] from stdin; no number,
-// a number out of range or end of input is a usage error.
-long prompt_number(std::string_view prompt, long min, long max);
+// a number out of range or end of input is a usage error that says what was asked (`what`, e.g. "the
+// number of clients"): `the number of clients must be a whole number from 1 to 1000, not '0'`.
+long prompt_number(std::string_view prompt, std::string_view what, long min, long max);
 
-// Validator for a TCP/UDP port on the command line: 0 (any free port) to 65535. Its description is left
-// out of --help (which then reads `PORT INT=11267`); an out-of-range value still says the range.
-inline const CLI::Validator kPortRange = CLI::Range(0, 65535).description("");
+// Validators whose messages a student understands. CLI11 puts the option's name in front, so the usage
+// error reads `server: PORT: 'abc' is not a port number (0 to 65535)`.
+
+// A TCP/UDP port from `min` (0: any free port, for servers; 1 for clients) to 65535. No --help text (which
+// then reads `PORT INT=11267`).
+CLI::Validator port_number(int min = 0);
+
+// A number in [min, max]: `'0' is not a whole number from 1 to 256` (floating point: `a number from`).
+// Its --help text is CLI11's own (`INT in [1 - 256]`); `.description("")` hides it as for CLI::Range.
+CLI::Validator whole_number(long long min, long long max);
+CLI::Validator unsigned_number(unsigned long long min, unsigned long long max);
+CLI::Validator real_number(double min, double max);
+
+// A name out of `names`, in any case; the value becomes the name as listed (use it with ->transform):
+// `'random' is not one of: static, dynamic`.
+CLI::Validator one_of(std::vector<std::string> names);
+
+// The same for an option whose value is an enum: the name becomes its value (use it with ->transform).
+template <typename Enum>
+CLI::Validator one_of(const std::vector<std::pair<std::string, Enum>>& choices) {
+    std::vector<std::string> names;
+    for (const auto& choice : choices) names.push_back(choice.first);
+    CLI::Validator name_check = one_of(names);
+    return CLI::Validator(
+        [name_check, choices](std::string& input) {
+            if (std::string message = name_check(input); !message.empty()) return message;
+            for (const auto& [name, value] : choices)
+                if (name == input) input = std::to_string(static_cast<std::underlying_type_t<Enum>>(value));
+            return std::string();
+        },
+        "");
+}
+
+// Compatibility name: the port of a server (0 to 65535).
+inline const CLI::Validator kPortRange = port_number(0);
+
+// The one line a CLI11 parse error becomes (without the program's name): which option or argument is
+// wrong and what it takes, in plain words. parse_or_exit prints it; tests call it directly.
+std::string usage_message(const CLI::App& app, const CLI::ParseError& error);
 
 }  // namespace netutil

@@ -1,5 +1,6 @@
 // netutil/text.hpp: the pieces of a line protocol's parser that every lab's parser is made of: a line's
-// words, a whole number in a range, and a peer's line made safe to quote in a log.
+// words, a whole number in a range, and a peer's line made safe to quote in a log; and a count with its
+// noun for what the programs print.
 //
 // Header-only: the functions are small, and parse_number is a template. Nothing here allocates more than
 // the line it is given, and nothing throws: a malformed input is an empty result, never an exception.
@@ -7,6 +8,7 @@
 //   const auto w = netutil::words("JOB 3 1000 42");                 // {"JOB", "3", "1000", "42"}
 //   const auto n = netutil::parse_number<int>(w[1], 0, 1000000);    // 3
 //   netutil::print_line("sent " + netutil::quote(line));             // "sent \"GET / HTTP/1.1\""
+//   netutil::print_line("served " + netutil::count(1, "datagram"));  // "served 1 datagram"
 #pragma once
 
 #include <charconv>
@@ -14,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace netutil {
@@ -52,6 +55,17 @@ inline std::string quote(std::string_view line, size_t max_shown = 40) {
     for (const char c : line.substr(0, max_shown)) text += (c >= 32 && c < 127) ? c : '?';
     if (line.size() > max_shown) text += "...";
     return text + "\"";
+}
+
+// A number and its noun, the noun in the plural unless the number is 1: count(1, "datagram") is "1 datagram",
+// count(3, "datagram") "3 datagrams", count(2, "child", "children") "2 children".
+template <typename Integer>
+    requires std::is_integral_v<Integer>
+std::string count(Integer n, std::string_view noun, std::string_view plural = {}) {
+    std::string text = std::to_string(n) + " ";
+    if (n == 1) return text.append(noun);
+    if (!plural.empty()) return text.append(plural);
+    return text.append(noun).append("s");
 }
 
 }  // namespace netutil

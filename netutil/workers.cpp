@@ -20,9 +20,9 @@ namespace netutil {
 
 void add_manager_options(CLI::App& app, int& reply_timeout, const std::string& reply_help, int reply_max,
                          int& hello_timeout, std::string& bind_address) {
-    app.add_option("--reply-timeout", reply_timeout, reply_help)->capture_default_str()->check(CLI::Range(1, reply_max));
+    app.add_option("--reply-timeout", reply_timeout, reply_help)->capture_default_str()->check(whole_number(1, reply_max));
     app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
-                   "away (it never counts as a worker)")->capture_default_str()->check(CLI::Range(1, 3600));
+                   "away (it never counts as a worker)")->capture_default_str()->check(whole_number(1, 3600));
     app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
 }
 
@@ -236,10 +236,10 @@ void add_worker_options(CLI::App& app, WorkerOptions& options, const std::string
     app.add_option("HOST", options.host, "manager to connect to")->capture_default_str();
     app.add_option("PORT", options.port, "manager port")->capture_default_str()->check(kPortRange);
     app.add_option("--retry", options.retry_seconds, "seconds to keep retrying while the manager is not listening yet")
-        ->capture_default_str()->check(CLI::Range(0, 3600));
-    app.add_option("--delay-ms", options.delay_ms, delay_help)->capture_default_str()->check(CLI::Range(0, 60000));
+        ->capture_default_str()->check(whole_number(0, 3600));
+    app.add_option("--delay-ms", options.delay_ms, delay_help)->capture_default_str()->check(whole_number(0, 60000));
     app.add_option("--timeout", options.timeout_seconds, "seconds to wait for the manager's next message (it waits "
-                   "for the other workers first) before giving up")->capture_default_str()->check(CLI::Range(1, 86400));
+                   "for the other workers first) before giving up")->capture_default_str()->check(whole_number(1, 86400));
     app.add_flag("-v,--verbose", options.verbose, verbose_help);
 }
 

@@ -76,7 +76,7 @@ struct Summary {
 };
 
 inline Summary parse_summary(const std::vector<std::string>& lines) {
-    static const std::regex worker(R"(((child|thread) \d+|server): (\d+) connections)");
+    static const std::regex worker(R"(((child|thread) \d+|server): (\d+) connections?)");
     static const std::regex total(R"(connections: (\d+) in all)");
     static const std::regex one_each(R"((children forked|threads started): (\d+), one connection each)");
     static const std::regex cpu(R"(CPU time: user \d+\.\d{3} s, system \d+\.\d{3} s, total \d+\.\d{3} s \(.*\))");

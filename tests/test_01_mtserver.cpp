@@ -109,7 +109,7 @@ TEST(MtServer, PromptsForTheNumberOfClientsAfterTheListeningLine) {
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_text("give the number of clients : "));
     server.write("1\n");
-    ASSERT_TRUE(server.wait_for_line("server is ready for 1 clients"));
+    ASSERT_TRUE(server.wait_for_line("server is ready for 1 client"));
     Process client(client_args(port));
     ASSERT_TRUE(client.wait_for_text("Give message : "));
     client.write("hello from stdin\n");
@@ -270,6 +270,22 @@ TEST(MtClient, NoServerExitsOneSayingWhy) {
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.err.find("connect to 127.0.0.1:" + std::to_string(free_port)), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
+}
+
+// --stop ends the server while a client sits at its prompt: once its message is typed, the client says the
+// server closed the connection (not `shutdown: Transport endpoint is not connected`), and exits 1.
+TEST(MtClient, AClientAtItsPromptWhenTheServerStopsSaysTheServerClosedTheConnection) {
+    Process server({kServer, "0", "2", "--stop"});
+    const uint16_t port = server.wait_for_listening();
+    Process waiting(client_args(port));
+    ASSERT_TRUE(waiting.wait_for_text("Give message : "));
+    ASSERT_TRUE(server.wait_for_match(std::regex("\\d waits for data")));
+    EXPECT_EQ(run({kClient, "localhost", std::to_string(port), "--message", "stop"}).status, 0);
+    EXPECT_EQ(server.wait_exit(), 0);
+    waiting.write("hello\n");
+    EXPECT_EQ(waiting.wait_exit(), 1);
+    EXPECT_EQ(lines(waiting.err()),
+              std::vector<std::string>{"client: the server closed the connection: 'hello' was not sent"});
 }
 
 TEST(MtClient, EndOfInputAtThePromptClosesWithoutSending) {

@@ -55,7 +55,7 @@ TEST(SigioServer, LogsEachSignalLikeTheSlide) {
     EXPECT_TRUE(server.wait_for_match(std::regex("socket " + fd + " closed \\(127\\.0\\.0\\.1:\\d+\\): end of input")));
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: 1 connections served, 6 bytes echoed, \\d+ signals taken, 0 realtime queue overflows, .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: 1 connection served, 6 bytes echoed, \\d+ signals? taken, 0 realtime queue overflows, .*")));
 }
 
 // Small and large payloads (several MiB per message), every byte checked by the client.
@@ -139,11 +139,12 @@ TEST(SigioServer, RealtimeQueueOverflowLosesNothing) {
     const Result result = run(client_args(port, {"--connections", "50", "--messages", "20", "--size", "50000"}), "", scaled(60s));
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("50 connections x 20 messages of 50000 bytes echoed and verified"), std::string::npos) << result.out;
-    EXPECT_TRUE(server.wait_for_match(std::regex("realtime signal queue overflow \\(SIGIO\\): \\d+ queued signals discarded, checking all \\d+ connections")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("realtime signal queue overflow \\(SIGIO\\): \\d+ queued signals? discarded, checking "
+                                                 "the listening socket and (no open connection yet|every open connection \\(\\d+\\))")));
     EXPECT_TRUE(wait_only_listener(server));
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, [1-9]\\d* realtime queue overflows, .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, [1-9]\\d* realtime queue overflows?, .*")));
 }
 
 // Idle connections cost nothing: the server sleeps in sigwaitinfo().

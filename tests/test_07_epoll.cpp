@@ -203,7 +203,7 @@ TEST_P(EchoModes, CtrlCPrintsSummaryAndExits) {
     EXPECT_EQ(result.status, 0);
     server->signal_group(SIGINT);
     EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 1 connections served \\(at most 1 at once\\), 1 reads echoed, 4 bytes, .*")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 1 connection served \\(at most 1 at once\\), 1 read echoed, 4 bytes, .*")));
     EXPECT_TRUE(server->wait_for_match(std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
 }
 

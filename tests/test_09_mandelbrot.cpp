@@ -117,7 +117,7 @@ TEST_P(Schedules, SamePictureForAnyNumberOfWorkers) {
         int columns = 0;
         std::smatch match;
         std::string rest = out;
-        static const std::regex per_worker("worker \\d+: (\\d+) columns");
+        static const std::regex per_worker("worker \\d+: (\\d+) columns?");
         while (std::regex_search(rest, match, per_worker)) {
             columns += std::stoi(match[1].str());
             rest = match.suffix();
@@ -147,7 +147,7 @@ TEST_P(Schedules, WorkerKilledMidRunLosesNothing) {
     server.wait_output_closed();
     EXPECT_EQ(total_line(server.out()), reference.total);
     EXPECT_EQ(read_file(dir.file("killed.pgm")), reference.pgm);
-    EXPECT_TRUE(server.wait_for_match(std::regex("worker 1: \\d+ columns, .* \\(lost\\)")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("worker 1: \\d+ columns?, .* \\(lost\\)")));
 }
 
 // No worker left: the manager says so on stderr and exits 1, without waiting for anyone.

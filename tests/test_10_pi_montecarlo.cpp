@@ -98,7 +98,7 @@ TEST(PiMonteCarlo, EstimateIndependentOfWorkersAndEqualToLocal) {
 TEST(PiMonteCarlo, ResultsPrintedPerJobWithTheirTuples) {
     Process server({kServer, "0", "1", "--jobs", "3", "--samples", "1000", "--seed", "7"});
     const uint16_t port = server.wait_for_listening();
-    ASSERT_TRUE(server.wait_for_line("manager waits for 1 workers: 3 jobs of 1000 samples, seeds 7 to 9"));
+    ASSERT_TRUE(server.wait_for_line("manager waits for 1 worker: 3 jobs of 1000 samples, seeds 7 to 9"));
     Process worker(worker_args(port, {"--verbose"}));
     for (int j = 0; j < 3; ++j) {
         const uint64_t inside = readme_count_inside(1000, 7 + static_cast<uint64_t>(j));

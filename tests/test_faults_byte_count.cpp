@@ -158,7 +158,7 @@ ClientErrors client_errors(const std::string& out) {
 
 // The good connections of the load client's summary line, or -1.
 long client_connections(const std::string& out) {
-    static const std::regex summary(R"(\d+ children x .*: (\d+) connections, \d+ bytes, \d+ errors, .*)");
+    static const std::regex summary(R"(\d+ children x .*: (\d+) connections?, \d+ bytes?, \d+ errors?, .*)");
     std::smatch match;
     for (const auto& text : lines(out))
         if (std::regex_match(text, match, summary)) return std::stol(match[1]);

@@ -191,7 +191,7 @@ TEST(MpiUsage, BadOptionIsOneUsageErrorFromRankZero) {
     const Result bad = run(mpirun(3, "10_pi_montecarlo", {"--jobs", "0"}), "", scaled(30s));
     EXPECT_NE(bad.status, 0);
     // The ranks other than 0 stay quiet: one line, not three.
-    const std::string message = "--jobs: Value 0 not in range";
+    const std::string message = "--jobs: '0' is not a whole number from 1 to 1000000";
     const auto first = bad.err.find(message);
     ASSERT_NE(first, std::string::npos) << bad.err;
     EXPECT_EQ(bad.err.find(message, first + 1), std::string::npos) << bad.err;

@@ -357,10 +357,91 @@ void parse(std::vector<std::string> args) {
 
 TEST(Cli, UsageErrorsExitTwoWithOneLineAndHelpExitsZero) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(parse({"prog", "70000"}), testing::ExitedWithCode(2), "^prog: PORT: .*\\(see --help\\)\n$");
-    EXPECT_EXIT(parse({"prog", "--bogus"}), testing::ExitedWithCode(2), "prog: .*--bogus");
+    EXPECT_EXIT(parse({"prog", "70000"}), testing::ExitedWithCode(2),
+                "^prog: PORT: '70000' is not a port number \\(0 to 65535\\) \\(see --help\\)\n$");
+    EXPECT_EXIT(parse({"prog", "--bogus"}), testing::ExitedWithCode(2),
+                "^prog: '--bogus' is not an option \\(see --help\\)\n$");
     EXPECT_EXIT(parse({"prog", "--help"}), testing::ExitedWithCode(0), "");
     EXPECT_EXIT((parse({"prog", "1"}), std::exit(7)), testing::ExitedWithCode(7), "");
+}
+
+namespace {
+
+enum class Schedule { Static, Dynamic };
+
+// What a program with the kit's kinds of options makes of `args`: the usage line parse_or_exit would print
+// (without `program: ` and ` (see --help)`), or "" when they parse; `schedule` and `mode` get the values.
+std::string usage_line(std::vector<std::string> args, Schedule* schedule = nullptr, std::string* mode = nullptr) {
+    CLI::App app{"test"};
+    int port = 0;
+    int nclients = 1;
+    double timeout = 1;
+    bool stop = false;
+    Schedule parsed_schedule = Schedule::Static;
+    std::string parsed_mode = "select";
+    app.add_option("PORT", port, "port to listen on")->check(kPortRange);
+    app.add_option("NCLIENTS", nclients, "number of clients")->check(whole_number(1, 256));
+    app.add_option("--timeout", timeout, "seconds to wait\n(second line of help)")->check(real_number(0.1, 60.0));
+    app.add_option("--schedule", parsed_schedule, "how columns are handed out")
+        ->transform(one_of(std::vector<std::pair<std::string, Schedule>>{{"static", Schedule::Static},
+                                                                          {"dynamic", Schedule::Dynamic}}));
+    app.add_option("--mode", parsed_mode, "how to wait")->transform(one_of({"select", "poll", "epoll-et"}));
+    app.add_option("--client-port", port, "a client's port")->check(port_number(1));
+    app.add_flag("--stop", stop, "stop on 'stop'");
+    args.insert(args.begin(), "prog");
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError& error) {
+        return usage_message(app, error);
+    }
+    if (schedule != nullptr) *schedule = parsed_schedule;
+    if (mode != nullptr) *mode = parsed_mode;
+    return "";
+}
+
+}  // namespace
+
+TEST(Cli, UsageMessagesNameTheOptionAndWhatItTakesInPlainWords) {
+    EXPECT_EQ(usage_line({"abc"}), "PORT: 'abc' is not a port number (0 to 65535)");
+    EXPECT_EQ(usage_line({"-1"}), "PORT: '-1' is not a port number (0 to 65535)");
+    EXPECT_EQ(usage_line({"--client-port", "0"}), "--client-port: '0' is not a port number (1 to 65535)");
+    EXPECT_EQ(usage_line({"0", "0"}), "NCLIENTS: '0' is not a whole number from 1 to 256");
+    EXPECT_EQ(usage_line({"0", "1.5"}), "NCLIENTS: '1.5' is not a whole number from 1 to 256");
+    EXPECT_EQ(usage_line({"--timeout", "0"}), "--timeout: '0' is not a number from 0.1 to 60");
+    EXPECT_EQ(usage_line({"--timeout", "soon"}), "--timeout: 'soon' is not a number from 0.1 to 60");
+    EXPECT_EQ(usage_line({"--schedule", "random"}), "--schedule: 'random' is not one of: static, dynamic");
+    EXPECT_EQ(usage_line({"--mode", "kqueue"}), "--mode: 'kqueue' is not one of: select, poll, epoll-et");
+    EXPECT_EQ(usage_line({"0", "1", "extra"}), "too many arguments: 'extra' (the arguments are PORT NCLIENTS)");
+    EXPECT_EQ(usage_line({"0", "1", "x", "y"}), "too many arguments: 'x' 'y' (the arguments are PORT NCLIENTS)");
+    EXPECT_EQ(usage_line({"--bogus"}), "'--bogus' is not an option");
+    EXPECT_EQ(usage_line({"--bogus=3", "0"}), "'--bogus' is not an option");
+    EXPECT_EQ(usage_line({"--timeout"}), "missing a value for --timeout: seconds to wait");
+    EXPECT_EQ(usage_line({"--stop=maybe"}), "--stop is a switch: it takes no value");
+}
+
+TEST(Cli, ChoicesTakeAnyCaseAndBecomeTheListedName) {
+    Schedule schedule = Schedule::Static;
+    std::string mode;
+    EXPECT_EQ(usage_line({"--schedule", "DYNAMIC", "--mode", "Epoll-ET"}, &schedule, &mode), "");
+    EXPECT_EQ(schedule, Schedule::Dynamic);
+    EXPECT_EQ(mode, "epoll-et");
+    EXPECT_EQ(usage_line({"65535", "256", "--timeout", "0.1"}), "");
+}
+
+TEST(Cli, AMissingArgumentIsNamedWithWhatItIs) {
+    CLI::App app{"test"};
+    std::string file;
+    app.add_option("FILE", file, "the file to read")->required();
+    std::string program = "prog";
+    char* argv[] = {program.data()};
+    try {
+        app.parse(1, argv);
+        FAIL() << "FILE is required";
+    } catch (const CLI::ParseError& error) {
+        EXPECT_EQ(usage_message(app, error), "missing FILE: the file to read");
+    }
 }
 
 TEST(Cli, RunMainTurnsSystemErrorsIntoStatusOne) {
@@ -370,6 +451,15 @@ TEST(Cli, RunMainTurnsSystemErrorsIntoStatusOne) {
     EXPECT_EQ(status, 1);
     EXPECT_NE(err.find("connect to x:1: Connection refused"), std::string::npos) << err;
     EXPECT_EQ(run_main([] { return 0; }), 0);
+}
+
+TEST(Text, CountPutsTheNounInThePluralUnlessTheNumberIsOne) {
+    EXPECT_EQ(count(1, "datagram"), "1 datagram");
+    EXPECT_EQ(count(0, "datagram"), "0 datagrams");
+    EXPECT_EQ(count(size_t{3}, "thread"), "3 threads");
+    EXPECT_EQ(count(1, "child", "children"), "1 child");
+    EXPECT_EQ(count(uint64_t{2}, "child", "children"), "2 children");
+    EXPECT_EQ(count(-1, "byte"), "-1 bytes");
 }
 
 TEST(Text, WordsSplitOnSingleSpacesAndKeepEmptyWords) {
