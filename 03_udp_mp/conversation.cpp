@@ -20,6 +20,7 @@
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/text.hpp"
 #include "netutil/signals.hpp"
 
 #include <algorithm>
@@ -80,7 +81,7 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - Clock::now());
         if (left.count() <= 0) {
             netutil::print_line(name + "no word from " + client + " for " + seconds_text(settings.idle_seconds) +
-                                " s: the conversation ends after " + std::to_string(datagrams) + " datagrams");
+                                " s: the conversation ends after " + netutil::count(datagrams, "datagram"));
             return 0;
         }
         const Event event = wait_event(own.get(), signals, static_cast<int>(left.count()));
@@ -94,7 +95,7 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
                 continue;
             }
             netutil::print_line(name + "stopped: the conversation with " + client + " ends after " +
-                                std::to_string(datagrams) + " datagrams");
+                                netutil::count(datagrams, "datagram"));
             return 0;
         }
         const std::optional<Datagram> datagram = receive(own.get());
@@ -108,7 +109,7 @@ int converse(int well_known_fd, const Settings& settings, const Datagram& first,
         if (datagram->data == kGoodbye) {
             send_reply(own.get(), kGoodbye, first.from);
             netutil::print_line(name + client + " said bye: the conversation ends after " +
-                                std::to_string(datagrams) + " datagrams");
+                                netutil::count(datagrams, "datagram"));
             return 0;
         }
         if (datagram->data.empty()) {
@@ -174,7 +175,7 @@ int run_conversation(int socket_fd, const Settings& settings) {
             continue;
         }
         if (full) {
-            netutil::print_line(message + ": busy, " + std::to_string(children.running()) + " conversations going on");
+            netutil::print_line(message + ": busy, " + netutil::count(children.running(), "conversation") + " going on");
             send_reply(socket_fd, busy_reply, datagram->from);
             ++busy;
             continue;
@@ -192,13 +193,12 @@ int run_conversation(int socket_fd, const Settings& settings) {
         talking[client] = pid;
         ++conversations;
     }
-    netutil::print_line("stopping: ending " + std::to_string(children.running()) + " conversations");
+    netutil::print_line("stopping: ending " + netutil::count(children.running(), "conversation"));
     reap_all(children.pids(), signals, settings.grace_seconds, true);
-    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " + std::to_string(conversations) +
-                        " conversations, " + std::to_string(served[0].load()) +
-                        " datagrams answered in them, every child reaped" +
-                        (busy > 0 ? ", " + std::to_string(busy) + (busy == 1 ? " busy reply" : " busy replies") : "") +
-                        (ignored > 0 ? ", " + std::to_string(ignored) + " datagrams ignored (no opening)" : "") +
+    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " + netutil::count(conversations, "conversation") +
+                        ", " + netutil::count(served[0].load(), "datagram") + " answered in them, every child reaped" +
+                        (busy > 0 ? ", " + netutil::count(busy, "busy reply", "busy replies") : "") +
+                        (ignored > 0 ? ", " + netutil::count(ignored, "datagram") + " ignored (no opening)" : "") +
                         children.limit_note());
     return 0;
 }

@@ -471,7 +471,7 @@ TEST(UdpConversation, AnIdleConversationEnds) {
     const auto first = client.ask(port, "hello, then silence");
     ASSERT_TRUE(first);
     EXPECT_TRUE(server.wait_for_match(std::regex("\\d+: no word from 127\\.0\\.0\\.1:\\d+ for 0\\.3 s: the conversation "
-                                                 "ends after 1 datagrams")));
+                                                 "ends after 1 datagram")));
     EXPECT_TRUE(no_zombies(server));
 }
 
