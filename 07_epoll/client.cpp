@@ -352,7 +352,7 @@ int main(int argc, char** argv) {
         ->type_name("PID|auto")->check(CLI::Validator([](std::string& value) -> std::string {
             const bool digits = !value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == value.npos;
             if (value == "auto" || (digits && std::stol(value) > 0)) return "";
-            return "must be a process id or auto, not " + value;
+            return "'" + value + "' is not a process id or auto";
         }, ""));
     app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
         ->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));

@@ -62,7 +62,7 @@ const std::vector<BadCommand> kBadCommands = {
      "client: --timeout: 'abc' is not a number from 0.01 to 600 (see --help)"},
     // 04, 05
     {"04_prefork", "server", {"--model", "threads"},
-     "server: --model: 'threads' is not one of: iterative, fork, nolock, flock, mutex, pass (see --help)"},
+     "server: --model: 'threads' is not one of: iterative, fork, nolock, flock, mutex, pass, hybrid (see --help)"},
     {"04_prefork", "client", {"localhost", "9877", "0"},
      "client: NCHILDREN: '0' is not a whole number from 1 to 1000 (see --help)"},
     {"05_prethread", "server", {"--model", "pool"},
@@ -95,10 +95,18 @@ const std::vector<BadCommand> kBadCommands = {
      "server: --jobs: '0' is not a whole number from 1 to 1000000 (see --help)"},
     {"10_pi_montecarlo", "client", {"localhost", "1", "2"},
      "client: too many arguments: '2' (the arguments are HOST PORT) (see --help)"},
+    // The slides' small programs and the newer options.
+    {"06_sigio", "sigio_stdin", {"extra"}, "sigio_stdin: too many arguments: 'extra' (it takes options only) (see --help)"},
+    {"07_epoll", "poll_pipes", {"0"}, "poll_pipes: NUM_PIPES: '0' is not a whole number from 1 to 100000 (see --help)"},
+    {"07_epoll", "client", {"--server-pid", "x"}, "client: --server-pid: 'x' is not a process id or auto (see --help)"},
+    {"04_prefork", "server", {"--model", "hybrid", "--threads", "0"},
+     "server: --threads: '0' is not a whole number from 1 to 1000 (see --help)"},
+    {"08_webclient", "client", {"2", "localhost", "a", "--mode", "poll"},
+     "client: --mode: 'poll' is not one of: threads, poll-threads, nonblock (see --help)"},
 };
 
-// Every program, for the errors any of them can meet (08's client with the arguments it requires, which
-// CLI11 checks first).
+// Every program, for the errors any of them can meet (08's client and poll_pipes with the arguments they
+// require, which CLI11 checks first).
 const std::vector<std::pair<std::string, std::string>> kPrograms = {
     {"01_mtserver", "server"},  {"01_mtserver", "client"},   {"01_mtserver", "stopflag"},
     {"01_mtserver", "counter"}, {"01_mtserver", "prodcons"}, {"02_mtnserver", "server"},
@@ -108,7 +116,7 @@ const std::vector<std::pair<std::string, std::string>> kPrograms = {
     {"07_epoll", "server"},     {"07_epoll", "client"},      {"08_webclient", "server"},
     {"08_webclient", "client"}, {"09_mandelbrot", "server"}, {"09_mandelbrot", "client"},
     {"09_mandelbrot", "mpi"},   {"10_pi_montecarlo", "server"}, {"10_pi_montecarlo", "client"},
-    {"10_pi_montecarlo", "mpi"},
+    {"10_pi_montecarlo", "mpi"}, {"06_sigio", "sigio_stdin"}, {"07_epoll", "poll_pipes"},
 };
 
 std::string shown(const std::vector<std::string>& args) {
@@ -147,6 +155,7 @@ TEST(UsageErrors, EveryProgramSaysAnUnknownOptionIsNotOne) {
         if (name == "mpi" && ::access(path.c_str(), X_OK) != 0) continue;
         std::vector<std::string> args;
         if (lab == "08_webclient" && name == "client") args = {"2", "localhost", "index.html", "a.txt"};
+        if (name == "poll_pipes") args = {"1"};
         for (const std::string bogus : {"--bogus", "--bogus=1"}) {
             args.push_back(bogus);
             EXPECT_EQ(usage_error_of(path, args), name + ": '--bogus' is not an option (see --help)") << lab;
