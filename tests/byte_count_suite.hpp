@@ -14,6 +14,7 @@
 
 #include <csignal>
 #include <dirent.h>
+#include <fstream>
 #include <numeric>
 #include <ostream>
 #include <regex>
@@ -106,6 +107,23 @@ inline int count_fds(pid_t pid) {
 }
 
 // Waits (with a deadline) until `server` has `n` live, non-zombie children.
+// True if some thread of `pid` is blocked in system call `call`, from /proc/PID/task/*/syscall (a hybrid
+// child's threads do the accepting and the writing, so its main thread alone would not tell).
+inline bool some_thread_blocked_in(pid_t pid, long call) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(tasks.c_str());
+    if (dir == nullptr) return false;
+    bool found = false;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::ifstream in(tasks + "/" + entry->d_name + "/syscall");
+        long number = -1;
+        if (in >> number && number == call) found = true;
+    }
+    ::closedir(dir);
+    return found;
+}
+
 inline bool wait_for_children(Process& server, size_t n, Duration timeout = 10s) {
     return wait_until([&] { return server.children().size() == n && server.zombie_children().empty(); }, timeout);
 }

@@ -8,7 +8,6 @@
 #include "tests/byte_count_suite.hpp"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fstream>
 #include <netinet/in.h>
 #include <sys/syscall.h>
@@ -33,18 +32,8 @@ long blocked_in(pid_t pid) {
 
 // True if some thread of `pid` is blocked in accept() (a hybrid child's threads do the accepting).
 bool in_accept(pid_t pid) {
-    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-    DIR* dir = ::opendir(tasks.c_str());
-    if (dir == nullptr) return false;
-    bool found = false;
-    while (const dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] == '.') continue;
-        std::ifstream in(tasks + "/" + entry->d_name + "/syscall");
-        long call = -1;
-        if (in >> call && (call == SYS_accept4 || call == SYS_accept)) found = true;
-    }
-    ::closedir(dir);
-    return found;
+    return byte_count_suite::some_thread_blocked_in(pid, SYS_accept4) ||
+           byte_count_suite::some_thread_blocked_in(pid, SYS_accept);
 }
 
 // The child blocked in accept(): with a lock around accept, the one holding it.

@@ -47,6 +47,7 @@
 
 using namespace harness;
 using byte_count_suite::ModelCase;
+using byte_count_suite::some_thread_blocked_in;
 
 // This program uses the suite's helpers, not its tests (test_04 and test_05 run those).
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ByteCountServer);
@@ -77,22 +78,6 @@ bool port_has_connections(uint16_t port) {
         }
     }
     return false;
-}
-
-// True if some thread of `pid` is blocked in system call `call` (a hybrid child's threads do the work).
-bool some_thread_blocked_in(pid_t pid, long call) {
-    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-    DIR* dir = ::opendir(tasks.c_str());
-    if (dir == nullptr) return false;
-    bool found = false;
-    while (const dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] == '.') continue;
-        std::ifstream in(tasks + "/" + entry->d_name + "/syscall");
-        long number = -1;
-        if (in >> number && number == call) found = true;
-    }
-    ::closedir(dir);
-    return found;
 }
 
 // How many descriptor numbers below `limit` the process has free (accept() takes the lowest free one, and
