@@ -102,9 +102,12 @@ int lowest_free_fd(pid_t pid) {
 // The footprint of a 03 server once its loop runs (its signalfd is opened after the listening line):
 // taken after one request was answered.
 faults::Footprint settled_footprint(Process& server, uint16_t port, size_t children = 0) {
-    const Result first = run({kUdpClient, "localhost", std::to_string(port), "settle", "--timeout", "3"});
+    // The client's timeout is well above any --delay-ms a test gives: a retry here would leave a second child.
+    const Result first = run({kUdpClient, "localhost", std::to_string(port), "settle", "--timeout",
+                              std::to_string(scaled(6s).count() / 1000.0), "--retries", "0"});
     EXPECT_EQ(first.status, 0) << first.err;
-    wait_until([&] { return server.children().size() <= children; }, 5s);  // the child that answered is exiting
+    EXPECT_EQ(first.out.find("sent again"), std::string::npos) << first.out;
+    wait_until([&] { return server.children().size() <= children; }, scaled(5s));  // the child that answered exits
     return faults::footprint(server);
 }
 
