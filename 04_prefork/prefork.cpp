@@ -199,10 +199,21 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
     for (;;) ::pause();
 }
 
+// The hybrid thread holding both locks waits in poll() for a connection or the stop pipe; true for a
+// connection. It cannot count on the SIGTERM alone: the kernel may deliver it to a thread waiting for the
+// mutex, and under ThreadSanitizer that thread runs the handler only once it gets the mutex.
+bool wait_for_connection_or_stop(const Server& server) {
+    pollfd pfds[2] = {{server.listener.get(), POLLIN, 0}, {server.stop.read_end.get(), POLLIN, 0}};
+    while (::poll(pfds, 2, -1) == -1) {
+        if (errno != EINTR) netutil::throw_errno("poll");
+    }
+    return pfds[1].revents == 0;
+}
+
 // Apache's worker MPM in miniature: one child of `threads` threads, each one UNP's thread_main. Two locks
 // around accept(): the fcntl lock is the child's (a process's locks are shared by all its threads), so the
 // threads of one child take turns with a mutex of their own first; then one thread in the whole pool
-// waits in accept(). On SIGTERM the child exits at once if all its threads wait, else when the last busy
+// waits for a connection (in poll(), to see the stop too) and accepts it. On SIGTERM the child exits at once if all its threads wait, else when the last busy
 // thread is done.
 // Each thread counts its wake-ups when a wait ends; the waits the stop cuts short are not counted (the
 // threads take turns at the locks, so each of those was woken about once).
@@ -218,16 +229,19 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
             if (stop_requested()) park();  // SIGTERM while another thread finishes: take nothing new
             netutil::UniqueFd client;
             const long asleep_before = sleeps_so_far();
+            bool server_stops = false;
             {
                 const std::lock_guard inner(threads_lock);
                 lock.lock();
-                if (readable_now(server.stop.read_end.get())) {  // the server stops (see child_main)
-                    lock.unlock();
-                    park();
-                }
-                client = wait_and_accept(server, who);
+                if (wait_for_connection_or_stop(server))
+                    client = wait_and_accept(server, who);
+                else
+                    server_stops = true;  // (see child_main)
                 lock.unlock();
             }
+            // Parked only once the mutex is free: the next thread must not wait for it forever (under
+            // ThreadSanitizer, a SIGTERM delivered to a thread waiting for a mutex waits with it).
+            if (server_stops) park();
             end_waiting();
             mine.wakeups.fetch_add(sleeps_so_far() - asleep_before);
             if (!client) continue;

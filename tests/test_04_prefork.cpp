@@ -22,41 +22,35 @@ const std::string kLab = "04_prefork";
 const std::string kServer = program(kLab, "server");
 const std::string kClient = program(kLab, "client");
 
-// What system call `pid` is blocked in (/proc/PID/syscall's first field), or -1.
-long blocked_in(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
-    long number = -1;
-    in >> number;
-    return in ? number : -1;
-}
-
-// True if some thread of `pid` is blocked in accept() (a hybrid child's threads do the accepting).
+// True if some thread of `pid` is blocked in accept().
 bool in_accept(pid_t pid) {
     return byte_count_suite::some_thread_blocked_in(pid, SYS_accept4) ||
            byte_count_suite::some_thread_blocked_in(pid, SYS_accept);
 }
 
-// The child blocked in accept(): with a lock around accept, the one holding it.
-pid_t child_in_accept(Process& server, Duration timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-        for (const pid_t child : server.children())
-            if (in_accept(child)) return child;
-        std::this_thread::sleep_for(20ms);
-    }
-    return -1;
+// True if some thread of `pid` is blocked in poll().
+bool in_poll(pid_t pid) {
+    return byte_count_suite::some_thread_blocked_in(pid, SYS_poll) ||
+           byte_count_suite::some_thread_blocked_in(pid, SYS_ppoll);
 }
 
-// A child waiting on the listening socket: in accept() (under a lock, the one holding it), or, with
-// `nolock`, whose children wait in poll() and then accept, one in poll().
-pid_t waiting_child(Process& server, const std::string& model) {
-    if (model != "nolock") return child_in_accept(server);
+// True if a child waits on the listening socket: in accept() under a lock (the one holding it); in poll()
+// with `nolock` (every child, then accept) and `hybrid` (the thread holding both locks, which also watches
+// the stop pipe).
+bool waits_on_socket(pid_t child, const std::string& model) {
+    return model == "nolock" || model == "hybrid" ? in_poll(child) : in_accept(child);
+}
+
+// A child waiting on the listening socket (see waits_on_socket), or -1.
+pid_t waiting_child(Process& server, const std::string& model, Duration timeout = 10s) {
     pid_t found = -1;
-    wait_until([&] {
-        for (const pid_t child : server.children())
-            if (blocked_in(child) == SYS_poll || blocked_in(child) == SYS_ppoll) found = child;
-        return found > 0;
-    });
+    wait_until(
+        [&] {
+            for (const pid_t child : server.children())
+                if (waits_on_socket(child, model)) found = child;
+            return found > 0;
+        },
+        timeout);
     return found;
 }
 
@@ -138,7 +132,7 @@ TEST_P(ProcessPool, KillingTheChildInAcceptEvenHoldingTheLockDoesNotFreezeThePoo
             ASSERT_EQ(::kill(server.children().at(0), SIGKILL), 0);
         } else {
             const pid_t holder = waiting_child(server, GetParam());
-            ASSERT_GT(holder, 0) << "no child found waiting in accept() (nolock: in poll())";
+            ASSERT_GT(holder, 0) << "no child found waiting on the socket (in accept(); nolock, hybrid: in poll())";
             ASSERT_EQ(::kill(holder, SIGKILL), 0);
         }
         const std::regex replaced(R"(child \d \(pid \d+\) killed by SIGKILL: replaced by pid \d+)");
@@ -170,7 +164,7 @@ TEST(Prefork, StoppingTheMutexPoolReportsNoDeadOwner) {
         Process server(pool_args("mutex", 5));
         const uint16_t port = server.wait_for_listening();
         ASSERT_TRUE(byte_count_suite::wait_for_children(server, 5));
-        ASSERT_GT(child_in_accept(server), 0);
+        ASSERT_GT(waiting_child(server, "mutex"), 0);
         {
             Connection connection(port);
             byte_count_suite::expect_reply(connection, 10);
@@ -197,10 +191,9 @@ TEST_P(WakeUps, TheSummaryCountsTheWakeUpsOfEveryConnection) {
     ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
     auto all_asleep = [&] {
         const auto children = server.children();
-        if (GetParam() != "nolock") return std::any_of(children.begin(), children.end(), in_accept);
-        return children.size() == 3 && std::all_of(children.begin(), children.end(), [](pid_t child) {
-                   return blocked_in(child) == SYS_poll || blocked_in(child) == SYS_ppoll;
-               });
+        const auto waits = [&](pid_t child) { return waits_on_socket(child, GetParam()); };
+        if (GetParam() != "nolock") return std::any_of(children.begin(), children.end(), waits);
+        return children.size() == 3 && std::all_of(children.begin(), children.end(), waits);
     };
     const int connections = 10;
     for (int i = 0; i < connections; ++i) {
@@ -282,7 +275,7 @@ TEST_P(ProcessPool, ASigtermedChildExitsCleanlyAndIsReplaced) {
     Process server(pool_args(GetParam(), 2));
     server.wait_for_listening();
     ASSERT_TRUE(byte_count_suite::wait_for_children(server, 2));
-    // The child in accept() (nolock: one in poll(); pass: any child). Not one waiting for the lock:
+    // The child waiting on the socket (pass: any child). Not one waiting for the lock:
     // ThreadSanitizer holds a signal back while a thread waits in pthread_mutex_lock, until it gets the mutex.
     const pid_t victim = GetParam() == "pass" ? server.children().at(0) : waiting_child(server, GetParam());
     ASSERT_GT(victim, 0);
