@@ -53,25 +53,16 @@ std::string model_description(Model model) {
 
 // ------------------------------------------------------------------------------------------------ parent
 
-namespace {
-// SIGHUP (the terminal was closed) stops the server like SIGTERM, unless the server was started with it
-// ignored (`nohup ./server ...`): then it stays ignored, in the parent and in every child.
-bool hangup_ignored_at_start = false;
-}  // namespace
-
 ParentSignals::ParentSignals() {
-    struct sigaction old {};
-    ::sigaction(SIGHUP, nullptr, &old);
-    hangup_ignored_at_start = old.sa_handler == SIG_IGN;
     // Default dispositions first: a signal that is ignored (as SIGINT is for a background job of a script)
     // would be discarded rather than queued for the signalfd, and an ignored SIGCHLD would reap by itself.
+    // SIGHUP follows netutil's rule (a stop, unless started under nohup), in the parent and every child.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
-    for (const int signo : {SIGINT, SIGTERM, SIGCHLD}) ::sigaction(signo, &dfl, nullptr);
-    // An ignored SIGHUP is left out of the set: a blocked signal is queued even while ignored.
-    const sigset_t set = hangup_ignored_at_start ? netutil::signal_set({SIGINT, SIGTERM, SIGCHLD})
-                                                 : netutil::signal_set({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
-    if (!hangup_ignored_at_start) ::sigaction(SIGHUP, &dfl, nullptr);
+    for (const int signo : {SIGINT, SIGTERM, SIGCHLD}) netutil::check(::sigaction(signo, &dfl, nullptr), "sigaction");
+    if (!netutil::hangup_ignored()) netutil::check(::sigaction(SIGHUP, &dfl, nullptr), "sigaction SIGHUP");
+    sigset_t set = netutil::stop_signal_set();
+    ::sigaddset(&set, SIGCHLD);
     netutil::block_signals(set);
     fd_ = netutil::make_signalfd(set);
 }
@@ -160,7 +151,7 @@ pid_t fork_child(const std::function<void()>& body) {
     ::sigaction(SIGTERM, &term, nullptr);
     // SIGHUP: the terminal closed, and the whole foreground group gets it: a child stops as on SIGTERM
     // (at once while idle, after its connection while busy); the parent stops and reaps the rest.
-    if (!hangup_ignored_at_start) ::sigaction(SIGHUP, &term, nullptr);
+    if (!netutil::hangup_ignored()) ::sigaction(SIGHUP, &term, nullptr);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGCHLD, &dfl, nullptr);

@@ -47,7 +47,6 @@ constexpr size_t kReadSize = 64 * 1024;
 
 struct Settings {
     bool quiet = false;
-    bool stop_on_hangup = true;  // false under nohup: SIGHUP stays ignored
     double grace_seconds = 5;
 };
 
@@ -252,8 +251,8 @@ void SigioServer::check_everything() {
 }
 
 int SigioServer::run() {
-    sigset_t waited = netutil::signal_set({listen_signal_, conn_signal_, SIGIO, SIGINT, SIGTERM});
-    if (settings_.stop_on_hangup) ::sigaddset(&waited, SIGHUP);
+    sigset_t waited = netutil::stop_signal_set();
+    for (const int signo : {listen_signal_, conn_signal_, SIGIO}) ::sigaddset(&waited, signo);
     enable_signal_driven_io(listener_.get(), listen_signal_);
     netutil::print_line("listening socket fd " + std::to_string(listener_.get()) + " raises " + signal_label(listen_signal_) +
                         ", connections raise " + signal_label(conn_signal_) + ", a full realtime queue raises SIGIO");
@@ -348,13 +347,10 @@ int main(int argc, char** argv) {
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         // Blocked before anything can raise them: they wait in the queue until sigwaitinfo() takes them.
-        // SIGHUP (the terminal closed) stops the server like SIGTERM, unless started under nohup: a blocked
-        // signal is queued even while ignored, so an ignored SIGHUP is left out of the set.
-        struct sigaction hangup {};
-        ::sigaction(SIGHUP, nullptr, &hangup);
-        settings.stop_on_hangup = hangup.sa_handler != SIG_IGN;
-        sigset_t blocked = netutil::signal_set({SIGRTMIN + 1, SIGRTMIN + 2, SIGIO, SIGINT, SIGTERM});
-        if (settings.stop_on_hangup) ::sigaddset(&blocked, SIGHUP);
+        // The stop signals follow netutil's rule: SIGHUP too, unless started under nohup (a blocked signal
+        // is queued even while ignored, so an ignored SIGHUP is left out of the set).
+        sigset_t blocked = netutil::stop_signal_set();
+        for (const int signo : {SIGRTMIN + 1, SIGRTMIN + 2, SIGIO}) ::sigaddset(&blocked, signo);
         netutil::block_signals(blocked);
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::print_listening(listener.get());

@@ -101,14 +101,10 @@ int main(int argc, char** argv) {
                             "; descriptor limit " + std::to_string(fd_limit) +
                             "; pid " + std::to_string(::getpid()));
 
-        // Ctrl-C, SIGTERM and SIGHUP (the terminal closed: the same graceful stop) are blocked and arrive on
+        // The stop signals (netutil's rule: SIGHUP too, unless started under nohup) are blocked and arrive on
         // a signalfd, which the loop watches like a socket: no handler runs at all, so no system call is
-        // interrupted and no signal can slip past a wait. Started under nohup, SIGHUP stays ignored (a blocked
-        // signal is queued even while ignored, so it is left out of the set).
-        struct sigaction hangup {};
-        ::sigaction(SIGHUP, nullptr, &hangup);
-        sigset_t stop_signals = netutil::signal_set({SIGINT, SIGTERM});
-        if (hangup.sa_handler != SIG_IGN) ::sigaddset(&stop_signals, SIGHUP);
+        // interrupted and no signal can slip past a wait.
+        const sigset_t stop_signals = netutil::stop_signal_set();
         netutil::block_signals(stop_signals);
         const netutil::UniqueFd stop = netutil::make_signalfd(stop_signals);
 

@@ -19,17 +19,6 @@ size_t read_some(int fd, void* buffer, size_t size) {
     }
 }
 
-size_t read_exact(int fd, void* buffer, size_t size) {
-    auto* bytes = static_cast<char*>(buffer);
-    size_t done = 0;
-    while (done < size) {
-        const size_t n = read_some(fd, bytes + done, size - done);
-        if (n == 0) break;  // EOF before `size` bytes: the caller sees the short count
-        done += n;
-    }
-    return done;
-}
-
 void write_all(int fd, const void* data, size_t size) {
     const auto* bytes = static_cast<const char*>(data);
     bool is_socket = true;

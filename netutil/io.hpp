@@ -13,9 +13,6 @@ namespace netutil {
 // One read(), retried on EINTR. Returns the byte count, 0 at EOF.
 size_t read_some(int fd, void* buffer, size_t size);
 
-// Reads exactly `size` bytes unless EOF comes first; returns how many were read (less than `size` only at EOF).
-size_t read_exact(int fd, void* buffer, size_t size);
-
 // Writes every byte, looping over short writes and EINTR. On a socket it uses send(MSG_NOSIGNAL), so a peer
 // that vanished is an EPIPE exception for this connection, never a SIGPIPE that kills the process.
 void write_all(int fd, const void* data, size_t size);

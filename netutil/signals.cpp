@@ -1,18 +1,17 @@
 #include "netutil/signals.hpp"
 
 #include "netutil/error.hpp"
+#include "netutil/signal_thread.hpp"
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
-#include <pthread.h>
 #include <poll.h>
 #include <string>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
 namespace netutil {
@@ -32,47 +31,6 @@ extern "C" void on_stop_signal(int signo) {
     errno = saved;
 }
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
-
-// ThreadSanitizer builds only. TSan catches every signal itself and runs the program's handler later, at
-// a moment it deems safe; a SIGTERM sent just as a server printed its first lines was seen never to reach
-// the handler (about once in 300 runs), leaving the server waiting for good. So in those builds the stop
-// signals are also blocked, in the calling thread and the threads it starts from then on, and a thread of
-// their own takes them with sigwaitinfo() and runs the handler's code as an ordinary call. A forked child
-// has no such thread: it unblocks them again and gets them through the handler, as in the normal build.
-sigset_t tsan_blocked;
-// Orders the signal thread's write into the stop pipe before the pipe's closing (~StopPipe).
-std::mutex tsan_stop_mutex;
-
-extern "C" void unblock_in_child() { ::pthread_sigmask(SIG_UNBLOCK, &tsan_blocked, nullptr); }
-
-void take_signals_in_a_thread(const sigset_t& set) {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        ::sigemptyset(&tsan_blocked);
-        ::pthread_atfork(nullptr, nullptr, unblock_in_child);
-    });
-    ::sigorset(&tsan_blocked, &tsan_blocked, &set);
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    // The thread starts with every signal blocked (it takes its own with sigwaitinfo), so no handler ever
-    // runs in it: a signal of a later call (01 adds SIGHUP) goes to that call's thread.
-    sigset_t all, previous;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_BLOCK, &all, &previous);
-    std::thread([set] {
-        for (;;)
-            if (const int signo = ::sigwaitinfo(&set, nullptr); signo > 0) {
-                std::lock_guard lock(tsan_stop_mutex);
-                on_stop_signal(signo);
-            }
-    }).detach();
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-}
-
 }  // namespace
 
 void ignore_sigpipe() {
@@ -90,8 +48,8 @@ StopPipe::StopPipe() {
 }
 
 StopPipe::~StopPipe() {
-    std::unique_lock<std::mutex> lock;
-    if (kThreadSanitizer) lock = std::unique_lock(tsan_stop_mutex);
+    std::unique_lock<std::mutex> lock;  // the signal thread (ThreadSanitizer builds) may be writing into it
+    if (detail::kThreadSanitizer) lock = std::unique_lock(detail::signal_thread_mutex());
     if (stop_write_fd == write_end_.get()) stop_write_fd = -1;
 }
 
@@ -111,6 +69,7 @@ bool StopPipe::stop_requested() const {
 }
 
 void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals) {
+    hangup_ignored();  // recorded before any handler of ours is in place
     stop_write_fd = stop.write_end_.get();
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
@@ -118,17 +77,27 @@ void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals) {
     sigset_t taken;
     ::sigemptyset(&taken);
     for (int signo : signals) {
-        // Started under nohup, SIGHUP is ignored, and stays so: the server is meant to outlive its terminal.
-        struct sigaction before {};
-        check(::sigaction(signo, nullptr, &before), "sigaction");
-        if (signo == SIGHUP && before.sa_handler == SIG_IGN) continue;
+        if (signo == SIGHUP && hangup_ignored()) continue;  // nohup: stays ignored
         check(::sigaction(signo, &action, nullptr), "sigaction");
         ::sigaddset(&taken, signo);
     }
-    if (kThreadSanitizer) take_signals_in_a_thread(taken);
+    if (detail::kThreadSanitizer) detail::take_signals_in_a_thread(taken, on_stop_signal);
 }
 
 int caught_signal() { return last_signal; }
+
+bool hangup_ignored() {
+    static const bool ignored = [] {
+        struct sigaction at_start {};
+        check(::sigaction(SIGHUP, nullptr, &at_start), "sigaction SIGHUP");
+        return at_start.sa_handler == SIG_IGN;
+    }();
+    return ignored;
+}
+
+sigset_t stop_signal_set() {
+    return hangup_ignored() ? signal_set({SIGINT, SIGTERM}) : signal_set({SIGINT, SIGTERM, SIGHUP});
+}
 
 sigset_t signal_set(std::initializer_list<int> signals) {
     sigset_t set;
@@ -140,14 +109,6 @@ sigset_t signal_set(std::initializer_list<int> signals) {
 void block_signals(const sigset_t& signals) {
     const int rc = ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     if (rc != 0) throw_error(rc, "pthread_sigmask");
-}
-
-int wait_signal(const sigset_t& signals) {
-    for (;;) {
-        const int signo = ::sigwaitinfo(&signals, nullptr);
-        if (signo > 0) return signo;
-        if (errno != EINTR) throw_errno("sigwaitinfo");
-    }
 }
 
 UniqueFd make_signalfd(const sigset_t& signals) {

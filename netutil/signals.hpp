@@ -4,8 +4,13 @@
 //  - StopPipe + stop_on_signals: the handler writes one byte into a pipe (write() is async-signal-safe);
 //    every thread that polls the pipe's read end wakes up, and the pipe stays readable, so threads that
 //    look later see it too.
-//  - block_signals + wait_signal / make_signalfd: the signals are never delivered to a handler at all; one
-//    thread takes them synchronously, as ordinary events.
+//  - block_signals + make_signalfd: the signals are never delivered to a handler at all; the event loop
+//    reads them from a descriptor, as ordinary events.
+//
+// The kit's rule for SIGHUP (the terminal closed, and the whole foreground group gets it): a graceful stop,
+// like SIGTERM, unless the server was started under nohup, where SIGHUP is ignored and stays so (the server
+// is meant to outlive its terminal). stop_on_signals follows it; a lab that installs its own handlers asks
+// hangup_ignored() first, or takes stop_signal_set().
 #pragma once
 
 #include "netutil/fd.hpp"
@@ -41,17 +46,21 @@ private:
 
 // Installs handlers for `signals` (by default SIGINT and SIGTERM) that only call stop.request_stop() and
 // remember the signal number. `stop` must outlive the handlers (keep it in main). A SIGHUP that is ignored
-// (the server was started under nohup) stays ignored. In a ThreadSanitizer build only, the signals are also
-// blocked and taken by a thread of their own (signals.cpp says why): call it before starting threads.
+// (nohup) stays ignored. In a ThreadSanitizer build only, the signals are also blocked and taken by a
+// thread of their own (signal_thread.hpp says why): call it before starting threads.
 void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals = {SIGINT, SIGTERM});
 // The last signal stop_on_signals caught, 0 if none.
 int caught_signal();
 
+// True if SIGHUP was ignored when the program started (nohup). Asked once, before any handler is installed
+// (the first call records the answer; stop_on_signals makes one).
+bool hangup_ignored();
+// The stop signals of the kit's rule: SIGINT, SIGTERM, and SIGHUP unless hangup_ignored().
+sigset_t stop_signal_set();
+
 sigset_t signal_set(std::initializer_list<int> signals);
 // Blocks the signals in the calling thread and in every thread it creates afterwards.
 void block_signals(const sigset_t& signals);
-// Waits for one of the (blocked) signals and returns its number.
-int wait_signal(const sigset_t& signals);
 // A signalfd for the (blocked) signals, to watch in a poll/epoll loop.
 UniqueFd make_signalfd(const sigset_t& signals);
 
