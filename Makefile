@@ -3,12 +3,14 @@
 #   make                 build every lab present (and netutil, the shared helper)
 #   make 04_prefork      build one lab, and point ./server and ./client here at its programs
 #   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
+#                        LAB=07_epoll: that lab's tests only; FILTER='Lab07Epoll.*': GoogleTest's filter
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
 #   make bench           run the benchmarks, write docs/benchmarks.md + plots (QUICK=1: short; CHECK=1: smoke test)
 #   make bench-handout   lab 08 handout's benchmark (wrk -t10 -c10 -d30s, best of 3), docs/08_handout_benchmark.md
 #   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make deps            install the Debian/Ubuntu packages that are missing
+#   make format          lay out every C++ file with clang-format (.clang-format: 120 columns)
 #   make clean           remove everything built
 
 include mk/config.mk
@@ -16,7 +18,7 @@ include mk/config.mk
 LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build netutil test demo live bench bench-handout fuzz deps clean help $(LABS)
+.PHONY: all build netutil test demo live bench bench-handout fuzz deps format clean help $(LABS)
 .DEFAULT_GOAL := all
 
 all: build
@@ -39,10 +41,14 @@ ifeq ($(VARIANT),release)
 	@echo "./server and ./client now run $@ (its README: $@/README.md)"
 endif
 
+# A lab's tests: every test whose full name starts with LabNN (the suites of tests/test_NN_*.cpp and the
+# fault suites' instantiations for that lab) or names the lab's folder (the suites run over every lab).
+TEST_FILTER := $(if $(FILTER),$(FILTER),$(if $(LAB),Lab$(firstword $(subst _, ,$(LAB)))*:*/$(LAB):*/$(LAB)_*,*))
+
 test: build
 	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
 	@[ -z "$(SAN)" ] || $(MAKE) --no-print-directory -C tests -j$(JOBS) SAN=
-	@SAN=$(SAN) tests/run.sh
+	@SAN=$(SAN) tests/run.sh '$(TEST_FILTER)'
 
 demo: build
 	@mk/demo.sh $(LAB)
@@ -62,11 +68,15 @@ bench: build
 bench-handout: netutil
 	@bash bench/handout.sh
 
+format:
+	@mk/deps.sh format
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
 clean:
 	rm -rf build server client $(addsuffix /server,$(LABS)) $(addsuffix /client,$(LABS))
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# *//'
+	@sed -n '3,14p' Makefile | sed 's/^# //'
 	@echo
 	@echo "labs: $(LABS)"

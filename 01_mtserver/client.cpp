@@ -30,14 +30,16 @@ bool server_closed(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Client of the multithreaded server (lecture 32): connects, prints `client is connected`, then\n"
-                 "sends one message (a line; the server prints up to 1 MiB of it) and closes."};
+    CLI::App app{
+        "Client of the multithreaded server (lecture 32): connects, prints `client is connected`, then\n"
+        "sends one message (a line; the server prints up to 1 MiB of it) and closes."};
     std::string host = "localhost";
     int port = 11267;
     std::optional<std::string> message;
     app.add_option("HOST", host, "server to connect to")->capture_default_str();
     app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", message, "the message to send (asked with `Give message : `\n"
+    app.add_option("-m,--message", message,
+                   "the message to send (asked with `Give message : `\n"
                    "when missing)");
     netutil::parse_or_exit(app, argc, argv);
 

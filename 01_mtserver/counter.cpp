@@ -29,8 +29,10 @@ void add_ones(int id, long loops, bool use_mutex, bool print) {
         std::unique_lock lock(counter_mutex, std::defer_lock);
         if (use_mutex) lock.lock();
         const long value = counter.load(std::memory_order_relaxed);
-        if (print) netutil::print_line(std::to_string(id) + ": " + std::to_string(value + 1));
-        else std::this_thread::yield();  // the slide's printf: time for the other thread to run in between
+        if (print)
+            netutil::print_line(std::to_string(id) + ": " + std::to_string(value + 1));
+        else
+            std::this_thread::yield();  // the slide's printf: time for the other thread to run in between
         counter.store(value + 1, std::memory_order_relaxed);
     }
 }
@@ -38,15 +40,18 @@ void add_ones(int id, long loops, bool use_mutex, bool print) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"\"Using Mutex\" (UNP's NLOOP example): threads add 1 to a shared counter NLOOP times each,\n"
-                 "under a mutex (the total is exact) or, with --no-mutex, without (updates are lost)."};
+    CLI::App app{
+        "\"Using Mutex\" (UNP's NLOOP example): threads add 1 to a shared counter NLOOP times each,\n"
+        "under a mutex (the total is exact) or, with --no-mutex, without (updates are lost)."};
     long loops = 5000;
     int threads = 2;
     bool no_mutex = false;
     bool print = false;
     app.add_option("--loops", loops, "increments per thread (the slide's NLOOP), 1 to 10000000")
-        ->capture_default_str()->check(netutil::whole_number(1, 10000000).description(""));
-    app.add_option("--threads", threads, "number of threads, 1 to 64")->capture_default_str()
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 10000000).description(""));
+    app.add_option("--threads", threads, "number of threads, 1 to 64")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, 64).description(""));
     app.add_flag("--no-mutex", no_mutex, "increment without the mutex, and watch updates get lost");
     app.add_flag("--print", print, "print `THREAD: VALUE` for every increment, as the slide's printf does");

@@ -26,7 +26,7 @@ namespace {
 
 std::mutex mtx;
 std::condition_variable cond;
-int avail = 0;         // units produced and not yet consumed (guarded by mtx)
+int avail = 0;          // units produced and not yet consumed (guarded by mtx)
 bool finished = false;  // the producer is done (guarded by mtx)
 
 void produce(int units, std::chrono::milliseconds interval) {
@@ -89,14 +89,17 @@ double thread_cpu_seconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"\"Using Condition Variables\": a producer makes N units; the consumer either polls `avail` under\n"
-                 "the mutex (--busy) or sleeps on a condition variable. Compare the consumer's CPU time."};
+    CLI::App app{
+        "\"Using Condition Variables\": a producer makes N units; the consumer either polls `avail` under\n"
+        "the mutex (--busy) or sleeps on a condition variable. Compare the consumer's CPU time."};
     int units = 20;
     int interval_ms = 10;
     bool busy = false;
-    app.add_option("--units", units, "units to produce, 1 to 100000")->capture_default_str()
+    app.add_option("--units", units, "units to produce, 1 to 100000")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, 100000).description(""));
-    app.add_option("--interval-ms", interval_ms, "time to make one unit, 0 to 1000 ms")->capture_default_str()
+    app.add_option("--interval-ms", interval_ms, "time to make one unit, 0 to 1000 ms")
+        ->capture_default_str()
         ->check(netutil::whole_number(0, 1000).description(""));
     app.add_flag("--busy", busy, "the polling consumer (wastes CPU) instead of the condition variable");
     netutil::parse_or_exit(app, argc, argv);

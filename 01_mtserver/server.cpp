@@ -27,8 +27,8 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11267;
-constexpr size_t kBufferSize = 80;            // the slide's buffer: recv() takes at most 80 bytes at a time
-constexpr size_t kMaxMessage = 1024 * 1024;   // a longer message is cut off here, and the handler says so
+constexpr size_t kBufferSize = 80;           // the slide's buffer: recv() takes at most 80 bytes at a time
+constexpr size_t kMaxMessage = 1024 * 1024;  // a longer message is cut off here, and the handler says so
 
 struct Settings {
     bool stop_word = false;  // --stop: the message "stop" stops every handler
@@ -103,21 +103,29 @@ void run_handler(const std::string& name, int listen_fd, const netutil::StopPipe
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
-                 "the message it sends (up to a newline or the client closing). Exits once every handler is done.\n"
-                 "Limits: at most NCLIENTS clients are served, one per handler, fixed at start (more clients wait\n"
-                 "in the listen backlog); a message is cut off at 1 MiB, and the handler says so.\n"
-                 "Ctrl-C, SIGTERM or SIGHUP stop every handler (a message already received is still printed),\n"
-                 "and the server exits 0."};
+    CLI::App app{
+        "Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
+        "the message it sends (up to a newline or the client closing). Exits once every handler is done.\n"
+        "Limits: at most NCLIENTS clients are served, one per handler, fixed at start (more clients wait\n"
+        "in the listen backlog); a message is cut off at 1 MiB, and the handler says so.\n"
+        "Ctrl-C, SIGTERM or SIGHUP stop every handler (a message already received is still printed),\n"
+        "and the server exits 0."};
     int port = kDefaultPort;
     int nclients = 0;
     std::string bind_address = netutil::kAnyAddress;
     Settings settings;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients, "number of handler threads, one per client,\n"
-                                           "1 to 1000 (asked on stdin when missing)")->check(netutil::whole_number(1, 1000).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
-    app.add_flag("--stop", settings.stop_word, "assignment 2: a client sending 'stop' stops every handler, also\n"
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    auto* nclients_option = app.add_option("NCLIENTS", nclients,
+                                           "number of handler threads, one per client,\n"
+                                           "1 to 1000 (asked on stdin when missing)")
+                                ->check(netutil::whole_number(1, 1000).description(""));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
+    app.add_flag("--stop", settings.stop_word,
+                 "assignment 2: a client sending 'stop' stops every handler, also\n"
                  "those waiting in accept or recv (default: off, 'stop' is a message\n"
                  "like any other)");
     netutil::parse_or_exit(app, argc, argv);

@@ -51,12 +51,15 @@ void ask_user() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Assignment 1 of lecture 32: three threads, one asks whether to continue, two busy-wait on a\n"
-                 "shared flag; answering n (or end of input) stops all three."};
+    CLI::App app{
+        "Assignment 1 of lecture 32: three threads, one asks whether to continue, two busy-wait on a\n"
+        "shared flag; answering n (or end of input) stops all three."};
     int interval_ms = 10;
-    app.add_option("--interval-ms", interval_ms, "pause between two checks of the flag, 0 to 1000 ms\n"
+    app.add_option("--interval-ms", interval_ms,
+                   "pause between two checks of the flag, 0 to 1000 ms\n"
                    "(0: pure spinning, a core per waiting thread)")
-        ->capture_default_str()->check(netutil::whole_number(0, 1000).description(""));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 1000).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

@@ -67,24 +67,32 @@ bool send_request(const Settings& settings, std::optional<std::string> message) 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Client of the n-handlers server (lecture 32, section 3): one message per connection. The server\n"
-                 "closing the connection tells it a handler took the request."};
+    CLI::App app{
+        "Client of the n-handlers server (lecture 32, section 3): one message per connection. The server\n"
+        "closing the connection tells it a handler took the request."};
     Settings settings;
     app.add_option("HOST", settings.host, "server to connect to")->capture_default_str();
     app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", settings.message, "the message to send (asked with `Give message : ` when\n"
+    app.add_option("-m,--message", settings.message,
+                   "the message to send (asked with `Give message : ` when\n"
                    "there is neither --message nor --count)");
-    app.add_option("-n,--count", settings.count, "send N requests (1 to 1000000), one connection after another;\n"
+    app.add_option("-n,--count", settings.count,
+                   "send N requests (1 to 1000000), one connection after another;\n"
                    "the messages are 1, 2, ..., N (as on the slide), or the --message\n"
-                   "text each time")->check(netutil::whole_number(1, 1000000).description(""));
-    app.add_option("--timeout", settings.timeout_seconds, "seconds (0.1 to 3600) to wait for the connection, and then\n"
-                   "for a handler to take the request")->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));
+                   "text each time")
+        ->check(netutil::whole_number(1, 1000000).description(""));
+    app.add_option("--timeout", settings.timeout_seconds,
+                   "seconds (0.1 to 3600) to wait for the connection, and then\n"
+                   "for a handler to take the request")
+        ->capture_default_str()
+        ->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         if (settings.count > 0) {
-            for (long i = 1; i <= settings.count; ++i) send_request(settings, settings.message.value_or(std::to_string(i)));
+            for (long i = 1; i <= settings.count; ++i)
+                send_request(settings, settings.message.value_or(std::to_string(i)));
             return 0;
         }
         send_request(settings, settings.message);

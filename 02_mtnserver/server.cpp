@@ -35,8 +35,8 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11267;
-constexpr size_t kBufferSize = 80;           // the slide's Handler(str(i), server, 80): 80 bytes per recv
-constexpr size_t kMaxMessage = 64 * 1024;    // a longer message is cut off here, and the handler says so
+constexpr size_t kBufferSize = 80;         // the slide's Handler(str(i), server, 80): 80 bytes per recv
+constexpr size_t kMaxMessage = 64 * 1024;  // a longer message is cut off here, and the handler says so
 constexpr long kMaxHandlers = 1000;
 constexpr long kMaxRequests = 1000000000;
 
@@ -104,8 +104,8 @@ Outcome handle_request(const std::string& name, const Shared& shared) {
                 continue;
             }
         } else {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             waited = netutil::wait_readable(client.get(), -1, static_cast<int>(std::max<long>(0, left.count())));
             if (waited == netutil::Wait::TimedOut) {
                 netutil::print_line(name + " gave up on its client: no message within the grace period");
@@ -149,9 +149,9 @@ void run_handler(int slot_index, Slot& slot, const Shared& shared) {
 
 // The requests still to be started and handled. Only the manager (main thread) touches it.
 struct Tally {
-    long requests;   // m
-    long started;    // handler threads started so far (each takes at most one request)
-    long cnt = 0;    // requests handled: the slide's cnt
+    long requests;  // m
+    long started;   // handler threads started so far (each takes at most one request)
+    long cnt = 0;   // requests handled: the slide's cnt
 };
 
 class Manager {
@@ -241,31 +241,44 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
-                 "accept one client and print its message (up to a newline or the client closing); a manager\n"
-                 "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
-                 "Limits: at most NCLIENTS clients are served at once, fixed at start (more wait in the listen\n"
-                 "backlog); a message is cut off at 64 KiB, and the handler says so.\n"
-                 "Ctrl-C, SIGTERM or SIGHUP stop it early: no new client is taken, a client already accepted\n"
-                 "may still send its message (--grace), every thread is joined, a summary, exit 0."};
+    CLI::App app{
+        "n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
+        "accept one client and print its message (up to a newline or the client closing); a manager\n"
+        "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
+        "Limits: at most NCLIENTS clients are served at once, fixed at start (more wait in the listen\n"
+        "backlog); a message is cut off at 64 KiB, and the handler says so.\n"
+        "Ctrl-C, SIGTERM or SIGHUP stop it early: no new client is taken, a client already accepted\n"
+        "may still send its message (--grace), every thread is joined, a summary, exit 0."};
     int port = kDefaultPort;
     long nclients = 0;
     long nrequests = 0;
     double poll_seconds = 0;
     double grace_seconds = 5;
     std::string bind_address = netutil::kAnyAddress;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients, "n: number of handler threads, 1 to 1000\n"
-                                           "(asked on stdin when missing)")->check(netutil::whole_number(1, kMaxHandlers).description(""));
-    auto* nrequests_option = app.add_option("NREQUESTS", nrequests, "m: requests to handle before exiting,\n"
-                                            "1 to 10^9 (asked on stdin when missing)")->check(netutil::whole_number(1, kMaxRequests).description(""));
-    app.add_option("--poll", poll_seconds, "run the slide's polling manager, looking at the threads\n"
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    auto* nclients_option = app.add_option("NCLIENTS", nclients,
+                                           "n: number of handler threads, 1 to 1000\n"
+                                           "(asked on stdin when missing)")
+                                ->check(netutil::whole_number(1, kMaxHandlers).description(""));
+    auto* nrequests_option = app.add_option("NREQUESTS", nrequests,
+                                            "m: requests to handle before exiting,\n"
+                                            "1 to 10^9 (asked on stdin when missing)")
+                                 ->check(netutil::whole_number(1, kMaxRequests).description(""));
+    app.add_option("--poll", poll_seconds,
+                   "run the slide's polling manager, looking at the threads\n"
                    "every SECONDS, 0.001 to 60 (default: no polling, a condition\n"
-                   "variable wakes the manager)")->check(netutil::real_number(0.001, 60.0).description(""));
-    app.add_option("--grace", grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
+                   "variable wakes the manager)")
+        ->check(netutil::real_number(0.001, 60.0).description(""));
+    app.add_option("--grace", grace_seconds,
+                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
                    "already accepted may still take to send its message")
-        ->capture_default_str()->check(netutil::real_number(0.0, 600.0).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 600.0).description(""));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -285,9 +298,9 @@ int main(int argc, char** argv) {
         // handler takes one request, so more would accept clients the server never counts.
         const long nthreads = std::min(nclients, nrequests);
         if (nthreads < nclients)
-            netutil::print_line("only " + netutil::count(nrequests, "request") + ", one per handler: " +
-                                netutil::count(nthreads, "thread") + (nthreads == 1 ? " is" : " are") +
-                                " enough, not " + std::to_string(nclients));
+            netutil::print_line("only " + netutil::count(nrequests, "request") +
+                                ", one per handler: " + netutil::count(nthreads, "thread") +
+                                (nthreads == 1 ? " is" : " are") + " enough, not " + std::to_string(nclients));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
@@ -295,8 +308,8 @@ int main(int argc, char** argv) {
         netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         DoneBoard board;
-        const Shared shared{listener.get(), stop,
-                            std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)), board};
+        const Shared shared{listener.get(), stop, std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)),
+                            board};
         std::vector<Slot> slots(static_cast<size_t>(nthreads));
         Manager manager(slots, shared, nrequests);
         manager.start_all();
@@ -315,8 +328,8 @@ int main(int argc, char** argv) {
             netutil::print_line("server stopped by " + netutil::signal_name(signo) + " after " +
                                 std::to_string(tally.cnt) + " of " + netutil::count(tally.requests, "request") +
                                 ", every handler joined");
-        netutil::print_line("server handled " + netutil::count(tally.cnt, "request") + " (per handler " +
-                            per_handler + ")");
+        netutil::print_line("server handled " + netutil::count(tally.cnt, "request") + " (per handler " + per_handler +
+                            ")");
         return 0;
     });
 }

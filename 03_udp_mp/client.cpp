@@ -65,7 +65,10 @@ netutil::SockAddr resolve_server(const std::string& host, int port) {
 class UdpClient {
 public:
     UdpClient(const Settings& settings, const netutil::SockAddr& server, std::string prefix)
-        : settings_(settings), server_(server), peer_(server), socket_(netutil::udp_socket(server)),
+        : settings_(settings),
+          server_(server),
+          peer_(server),
+          socket_(netutil::udp_socket(server)),
           prefix_(std::move(prefix)) {}
 
     void say(const std::string& line) const { netutil::print_line(prefix_ + line); }
@@ -95,8 +98,8 @@ public:
                 say("The server was busy: sent again (retry " + std::to_string(attempt) + " of " +
                     std::to_string(settings_.retries) + ")");
             } else if (restarted) {
-                say("Sent again to " + server_.to_string() + ", for a new conversation (retry " + std::to_string(attempt) +
-                    " of " + std::to_string(settings_.retries) + ")");
+                say("Sent again to " + server_.to_string() + ", for a new conversation (retry " +
+                    std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
             } else {
                 say("No reply within " + seconds_text(settings_.timeout_seconds) + " s: sent again (retry " +
                     std::to_string(attempt) + " of " + std::to_string(settings_.retries) + ")");
@@ -110,9 +113,9 @@ public:
             netutil::throw_error(EBUSY, peer_.to_string() + " still busy after " +
                                             std::to_string(settings_.retries + 1) + " tries, " +
                                             seconds_text(settings_.timeout_seconds) + " s each");
-        netutil::throw_error(ETIMEDOUT, "no reply from " + peer_.to_string() + " after " +
-                                            std::to_string(settings_.retries + 1) + " tries, " +
-                                            seconds_text(settings_.timeout_seconds) + " s each (is the server running?)");
+        netutil::throw_error(
+            ETIMEDOUT, "no reply from " + peer_.to_string() + " after " + std::to_string(settings_.retries + 1) +
+                           " tries, " + seconds_text(settings_.timeout_seconds) + " s each (is the server running?)");
     }
 
     // The whole exchange: `count` requests, then `bye` if the server moved the conversation to a new port.
@@ -138,12 +141,14 @@ private:
     std::optional<std::string> receive_until(std::chrono::steady_clock::time_point deadline) {
         std::vector<char> buffer(kMaxDatagram + 1);
         for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return std::nullopt;
             if (netutil::wait_readable(socket_.get(), -1, static_cast<int>(left.count())) == netutil::Wait::TimedOut)
                 return std::nullopt;
             netutil::SockAddr from;
-            const ssize_t n = ::recvfrom(socket_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT, from.get(), &from.length);
+            const ssize_t n =
+                ::recvfrom(socket_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT, from.get(), &from.length);
             if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
             if (n == -1 && errno == ECONNREFUSED && moved_) {
                 say("The conversation's port " + std::to_string(peer_.port()) + " is closed: its child is gone");
@@ -166,7 +171,8 @@ private:
                 say("The server answers from port " + std::to_string(from.port()) + ": the conversation goes on there");
                 peer_ = from;
                 moved_ = true;
-                if (::connect(socket_.get(), peer_.get(), peer_.length) == -1) netutil::throw_errno("connect " + peer_.to_string());
+                if (::connect(socket_.get(), peer_.get(), peer_.length) == -1)
+                    netutil::throw_errno("connect " + peer_.to_string());
             }
             if (saying_bye_ && reply != kGoodbye) {
                 // A late copy of an earlier reply (the server sent it again for a retry): not the answer to bye.
@@ -203,8 +209,8 @@ private:
 
 int run_one(const Settings& settings, const netutil::SockAddr& server, const std::string& prefix) {
     return netutil::run_main([&] {
-        const std::string message = settings.message.value_or("Hi from " + std::to_string(::getpid()) + " at " +
-                                                              server.to_string());
+        const std::string message =
+            settings.message.value_or("Hi from " + std::to_string(::getpid()) + " at " + server.to_string());
         UdpClient client(settings, server, prefix);
         client.run(message);
         return 0;
@@ -214,28 +220,38 @@ int run_one(const Settings& settings, const netutil::SockAddr& server, const std
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
-                 "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times.\n"
-                 "MESSAGE holds at most 65507 bytes (one UDP datagram). Exits 0 when every process got its replies."};
+    CLI::App app{
+        "UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
+        "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times.\n"
+        "MESSAGE holds at most 65507 bytes (one UDP datagram). Exits 0 when every process got its replies."};
     Settings settings;
     app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
     app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("MESSAGE", settings.message, "what to send (default: `Hi from PID at ADDRESS:PORT`; with the "
+    app.add_option("MESSAGE", settings.message,
+                   "what to send (default: `Hi from PID at ADDRESS:PORT`; with the "
                    "server's --square, a number)");
     app.add_option("-p,--processes", settings.processes, "client processes sending at once")
-        ->capture_default_str()->check(netutil::whole_number(1, 1000));
-    app.add_option("-n,--count", settings.count, "requests per process, one after another (conversation mode: "
-                   "all on the conversation's port)")->capture_default_str()->check(netutil::whole_number(1, 1000000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000));
+    app.add_option("-n,--count", settings.count,
+                   "requests per process, one after another (conversation mode: "
+                   "all on the conversation's port)")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000000));
     app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
-        ->capture_default_str()->check(netutil::real_number(0.01, 600.0));
-    app.add_option("--retries", settings.retries, "how many times a request is sent again before giving up (a "
+        ->capture_default_str()
+        ->check(netutil::real_number(0.01, 600.0));
+    app.add_option("--retries", settings.retries,
+                   "how many times a request is sent again before giving up (a "
                    "conversation whose port is closed starts again at the server's port)")
-        ->capture_default_str()->check(netutil::whole_number(0, 100));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 100));
     netutil::parse_or_exit(app, argc, argv);
     if (settings.message && settings.message->empty())
         netutil::usage_error("MESSAGE must not be empty (the servers do not answer an empty datagram)");
     if (settings.message && settings.message->size() > kMaxDatagram)
-        netutil::usage_error("MESSAGE is longer than " + std::to_string(kMaxDatagram) + " bytes, the most one UDP datagram holds");
+        netutil::usage_error("MESSAGE is longer than " + std::to_string(kMaxDatagram) +
+                             " bytes, the most one UDP datagram holds");
 
     netutil::SockAddr server;
     const int resolved = netutil::run_main([&] {
@@ -259,8 +275,7 @@ int main(int argc, char** argv) {
     int succeeded = 0;
     for (const pid_t pid : children) {
         int status = 0;
-        while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-        }
+        while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {}
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) ++succeeded;
     }
     netutil::print_line(std::to_string(succeeded) + " of " + std::to_string(settings.processes) +

@@ -20,8 +20,8 @@
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
-#include "netutil/text.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -169,13 +169,15 @@ int run_conversation(int socket_fd, const Settings& settings) {
             continue;
         }
         if (const auto known = talking.find(client); known != talking.end()) {
-            netutil::print_line(message + " again: " + std::to_string(known->second) + " talks with it, asked to "
+            netutil::print_line(message + " again: " + std::to_string(known->second) +
+                                " talks with it, asked to "
                                 "send its reply again");
             ::kill(known->second, kSayAgain);
             continue;
         }
         if (full) {
-            netutil::print_line(message + ": busy, " + netutil::count(children.running(), "conversation") + " going on");
+            netutil::print_line(message + ": busy, " + netutil::count(children.running(), "conversation") +
+                                " going on");
             send_reply(socket_fd, busy_reply, datagram->from);
             ++busy;
             continue;
@@ -186,7 +188,8 @@ int run_conversation(int socket_fd, const Settings& settings) {
             return converse(socket_fd, settings, *datagram, served[0]);
         });
         if (pid == -1) {
-            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) + ": no reply (the client will retry)");
+            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) +
+                                ": no reply (the client will retry)");
             continue;
         }
         children.add(pid);
@@ -195,8 +198,9 @@ int run_conversation(int socket_fd, const Settings& settings) {
     }
     netutil::print_line("stopping: ending " + netutil::count(children.running(), "conversation"));
     reap_all(children.pids(), signals, settings.grace_seconds, true);
-    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " + netutil::count(conversations, "conversation") +
-                        ", " + netutil::count(served[0].load(), "datagram") + " answered in them, every child reaped" +
+    netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " +
+                        netutil::count(conversations, "conversation") + ", " +
+                        netutil::count(served[0].load(), "datagram") + " answered in them, every child reaped" +
                         (busy > 0 ? ", " + netutil::count(busy, "busy reply", "busy replies") : "") +
                         (ignored > 0 ? ", " + netutil::count(ignored, "datagram") + " ignored (no opening)" : "") +
                         children.limit_note());

@@ -53,7 +53,8 @@ int run_fork_per_datagram(int socket_fd, const Settings& settings) {
             return 0;
         });
         if (pid == -1) {
-            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) + ": no reply (the client will retry)");
+            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) +
+                                ": no reply (the client will retry)");
             continue;
         }
         children.add(pid);

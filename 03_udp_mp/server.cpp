@@ -47,38 +47,58 @@ const char* describe(udp::Mode mode) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Concurrent UDP servers with processes (client-server lecture; UNP 22.7). The reply names the\n"
-                 "process that sent it. Ctrl-C, SIGTERM or SIGHUP stops the server and every child, and prints a\n"
-                 "summary. Limits: a datagram of up to 65507 bytes is read whole; an empty one gets no reply;\n"
-                 "in conversation mode only printable text opens a conversation."};
+    CLI::App app{
+        "Concurrent UDP servers with processes (client-server lecture; UNP 22.7). The reply names the\n"
+        "process that sent it. Ctrl-C, SIGTERM or SIGHUP stops the server and every child, and prints a\n"
+        "summary. Limits: a datagram of up to 65507 bytes is read whole; an empty one gets no reply;\n"
+        "in conversation mode only printable text opens a conversation."};
     int port = kDefaultPort;
     udp::Settings settings;
-    const std::map<std::string, udp::Mode> modes{{"iterative", udp::Mode::Iterative}, {"fork", udp::Mode::Fork},
-                                                 {"pool", udp::Mode::Pool}, {"conversation", udp::Mode::Conversation}};
-    app.add_option("PORT", port, "UDP port to bind (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    const std::map<std::string, udp::Mode> modes{{"iterative", udp::Mode::Iterative},
+                                                 {"fork", udp::Mode::Fork},
+                                                 {"pool", udp::Mode::Pool},
+                                                 {"conversation", udp::Mode::Conversation}};
+    app.add_option("PORT", port, "UDP port to bind (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     std::string mode_name = "iterative";
-    app.add_option("--mode", mode_name, "iterative (one datagram at a time) | fork (a process per datagram) | pool "
+    app.add_option("--mode", mode_name,
+                   "iterative (one datagram at a time) | fork (a process per datagram) | pool "
                    "(--workers pre-forked processes) | conversation (a process and a new port per client)")
-        ->type_name("MODE")->capture_default_str()
+        ->type_name("MODE")
+        ->capture_default_str()
         ->transform(netutil::one_of({"iterative", "fork", "pool", "conversation"}));
     auto* workers = app.add_option("-w,--workers", settings.workers, "pool: number of worker processes")
-                        ->capture_default_str()->check(netutil::whole_number(1, 256));
-    app.add_flag("--square", settings.square, "the exercise: reply to a number with its square (a decimal of at "
-                 "most " + std::to_string(udp::kMaxDigits) + " digits, any sign, with a fraction or not; anything "
-                 "else: an error reply)");
-    auto* max_children = app.add_option("--max-children", settings.max_children, "fork, conversation: children "
+                        ->capture_default_str()
+                        ->check(netutil::whole_number(1, 256));
+    app.add_flag("--square", settings.square,
+                 "the exercise: reply to a number with its square (a decimal of at "
+                 "most " +
+                     std::to_string(udp::kMaxDigits) +
+                     " digits, any sign, with a fraction or not; anything "
+                     "else: an error reply)");
+    auto* max_children = app.add_option("--max-children", settings.max_children,
+                                        "fork, conversation: children "
                                         "alive at once; at the limit fork stops reading until one ends, conversation "
                                         "answers a new client `busy: ...` (its retry gets through once one ends)")
-                             ->capture_default_str()->check(netutil::whole_number(1, 10000));
-    auto* idle = app.add_option("--idle-timeout", settings.idle_seconds, "conversation: seconds without a "
+                             ->capture_default_str()
+                             ->check(netutil::whole_number(1, 10000));
+    auto* idle = app.add_option("--idle-timeout", settings.idle_seconds,
+                                "conversation: seconds without a "
                                 "datagram from its client after which a conversation ends (else it ends on `bye`)")
-                    ->capture_default_str()->check(netutil::real_number(0.01, 3600.0));
+                     ->capture_default_str()
+                     ->check(netutil::real_number(0.01, 3600.0));
     app.add_option("--grace", settings.grace_seconds, "Ctrl-C: seconds the children get to finish before SIGKILL")
-        ->capture_default_str()->check(netutil::real_number(0.0, 600.0));
-    app.add_option("--delay-ms", settings.delay_ms, "every reply waits this long, in the process that answers (a "
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 600.0));
+    app.add_option("--delay-ms", settings.delay_ms,
+                   "every reply waits this long, in the process that answers (a "
                    "slow request: iterative serves one at a time, the others overlap)")
-        ->capture_default_str()->check(netutil::whole_number(0, 60000));
-    app.add_option("--bind", settings.bind_address, "address to bind (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 60000));
+    app.add_option("--bind", settings.bind_address,
+                   "address to bind (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.mode = modes.at(mode_name);
     if (workers->count() > 0 && settings.mode != udp::Mode::Pool) netutil::usage_error("--workers is for --mode pool");

@@ -7,9 +7,9 @@
 #include "netutil/text.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -58,8 +58,8 @@ std::string square_reply(std::string_view message) {
     const size_t point = text.find('.');
     const std::string_view whole = text.substr(0, point);
     const std::string_view fraction = point == std::string_view::npos ? std::string_view{} : text.substr(point + 1);
-    const bool digits_only = std::all_of(whole.begin(), whole.end(), is_digit) &&
-                             std::all_of(fraction.begin(), fraction.end(), is_digit);
+    const bool digits_only =
+        std::all_of(whole.begin(), whole.end(), is_digit) && std::all_of(fraction.begin(), fraction.end(), is_digit);
     if (!digits_only || whole.size() + fraction.size() == 0) return "error: not a number: " + shown;
     if (whole.size() + fraction.size() > kMaxDigits)
         return "error: too many digits (at most " + std::to_string(kMaxDigits) + ")";
@@ -184,7 +184,8 @@ void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_sec
     while (!children.empty()) {
         for (const auto& done : netutil::reap_children()) children.erase(done.pid);
         if (children.empty()) break;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 && !killed) {
             netutil::print_line(netutil::count(children.size(), "child", "children") +
                                 " still running after the grace period: SIGKILL");
@@ -198,8 +199,8 @@ void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_sec
 }
 
 SharedCounters::SharedCounters(size_t count) : count_(count) {
-    void* memory = ::mmap(nullptr, sizeof(std::atomic<long>) * count, PROT_READ | PROT_WRITE,
-                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* memory =
+        ::mmap(nullptr, sizeof(std::atomic<long>) * count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) netutil::throw_errno("mmap shared counters");
     counters_ = static_cast<std::atomic<long>*>(memory);
     for (size_t i = 0; i < count; ++i) new (&counters_[i]) std::atomic<long>(0);

@@ -24,22 +24,21 @@ namespace udp {
 inline constexpr size_t kMaxDatagram = 65507;  // the largest UDP payload over IPv4
 inline constexpr size_t kMaxDigits = 1000;     // --square: longer numbers get an error reply
 inline constexpr char kIterativeReply[] = "Hi client! Nice to connect with you!";
-inline constexpr char kGoodbye[] = "bye";      // ends a conversation (conversation mode)
-inline constexpr char kBusy[] = "busy: ";      // conversation mode, every child busy: the client tries again later
+inline constexpr char kGoodbye[] = "bye";  // ends a conversation (conversation mode)
+inline constexpr char kBusy[] = "busy: ";  // conversation mode, every child busy: the client tries again later
 
 enum class Mode { Iterative, Fork, Pool, Conversation };
 
 struct Settings {
     Mode mode = Mode::Iterative;
     std::string bind_address = netutil::kAnyAddress;
-    bool square = false;        // the exercise: the reply to a number is its square
-    int workers = 4;            // pool: the lecture's number_processes = 4
-    int max_children = 256;     // fork, conversation: children alive at once (256, like the TCP labs)
-    double idle_seconds = 10;   // conversation: a child ends after this long without a datagram
-    double grace_seconds = 5;   // Ctrl-C: how long children get to finish before SIGKILL
-    int delay_ms = 0;           // every reply waits this long: a slow request, to watch the modes differ
+    bool square = false;       // the exercise: the reply to a number is its square
+    int workers = 4;           // pool: the lecture's number_processes = 4
+    int max_children = 256;    // fork, conversation: children alive at once (256, like the TCP labs)
+    double idle_seconds = 10;  // conversation: a child ends after this long without a datagram
+    double grace_seconds = 5;  // Ctrl-C: how long children get to finish before SIGKILL
+    int delay_ms = 0;          // every reply waits this long: a slow request, to watch the modes differ
 };
-
 
 // The reply to `message` from `client`: the square (or an error) with --square; otherwise the slide's
 // greeting, the iterative one, or `Hi ADDR:PORT. This is server PID` naming the process that answers.

@@ -39,9 +39,9 @@ struct Settings {
     int nchildren = 5;
     int nloops = 500;
     long nbytes = 4000;
-    int requests = 1;        // requests per connection
-    double timeout_s = 10;   // connect and reply timeout
-    int max_messages = 5;    // error lines printed per child
+    int requests = 1;       // requests per connection
+    double timeout_s = 10;  // connect and reply timeout
+    int max_messages = 5;   // error lines printed per child
 };
 
 // The kinds of failure, counted apart: a server that is stopping or full refuses or closes connections
@@ -94,9 +94,9 @@ void one_connection(const Settings& s, const std::chrono::milliseconds timeout, 
                 throw ConnectionFailure(kTimeout, "no reply within " + fmt("%g", s.timeout_s) + " s (" +
                                                       std::to_string(got) + " of " + netutil::count(s.nbytes, "byte") +
                                                       " came)");
-            throw ConnectionFailure(got == 0 ? kClosedBeforeReply : kShortReply,
-                                    std::string(error.what()) + " after " + std::to_string(got) + " of " +
-                                        netutil::count(s.nbytes, "byte"));
+            throw ConnectionFailure(got == 0 ? kClosedBeforeReply : kShortReply, std::string(error.what()) + " after " +
+                                                                                     std::to_string(got) + " of " +
+                                                                                     netutil::count(s.nbytes, "byte"));
         }
         if (got != reply.size()) {
             std::string what = "asked for " + netutil::count(s.nbytes, "byte") + ", got " + std::to_string(got) +
@@ -121,8 +121,8 @@ void child_main(int index, const Settings& s, ChildReport& report) {
             const auto* failure = dynamic_cast<const ConnectionFailure*>(&error);
             ++report.failures[failure != nullptr ? failure->kind : kClosedBeforeReply];
             if (++report.errors <= s.max_messages)
-                netutil::print_error("client: child " + std::to_string(index) + ", connection " +
-                                     std::to_string(loop) + ": " + error.what());
+                netutil::print_error("client: child " + std::to_string(index) + ", connection " + std::to_string(loop) +
+                                     ": " + error.what());
         }
     }
     if (report.errors > s.max_messages)
@@ -133,23 +133,29 @@ void child_main(int index, const Settings& s, ChildReport& report) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Load client of the server models (labs 04 and 05): NCHILDREN processes each make NLOOPS\n"
-                 "connections asking for NBYTES bytes, check every byte count, and print a summary; after any\n"
-                 "error, a second line counts the errors by kind (the first 5 of each child are shown on stderr).\n"
-                 "Exit status 0 only when every reply was right."};
+    CLI::App app{
+        "Load client of the server models (labs 04 and 05): NCHILDREN processes each make NLOOPS\n"
+        "connections asking for NBYTES bytes, check every byte count, and print a summary; after any\n"
+        "error, a second line counts the errors by kind (the first 5 of each child are shown on stderr).\n"
+        "Exit status 0 only when every reply was right."};
     Settings s;
     app.add_option("HOST", s.host, "server to connect to")->capture_default_str();
     app.add_option("PORT", s.port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("NCHILDREN", s.nchildren, "client processes running at once")->capture_default_str()
+    app.add_option("NCHILDREN", s.nchildren, "client processes running at once")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, 1000));
-    app.add_option("NLOOPS", s.nloops, "connections each child makes, one after the other")->capture_default_str()
+    app.add_option("NLOOPS", s.nloops, "connections each child makes, one after the other")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, 10000000));
-    app.add_option("NBYTES", s.nbytes, "bytes to ask for on each request (1 to 1048576)")->capture_default_str()
+    app.add_option("NBYTES", s.nbytes, "bytes to ask for on each request (1 to 1048576)")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, byte_count::kMaxBytes));
     app.add_option("--requests", s.requests, "requests on each connection before closing it")
-        ->capture_default_str()->check(netutil::whole_number(1, 100000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000));
     app.add_option("--timeout", s.timeout_s, "seconds to wait for a connection, or for more of a reply")
-        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0));
+        ->capture_default_str()
+        ->check(netutil::real_number(0.1, 3600.0));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -196,9 +202,9 @@ int main(int argc, char** argv) {
         ::munmap(shared, size);
         netutil::print_line(netutil::count(s.nchildren, "child", "children") + " x " +
                             netutil::count(s.nloops, "connection") + " x " + netutil::count(s.nbytes, "byte") +
-                            (s.requests > 1 ? " x " + netutil::count(s.requests, "request") : std::string()) +
-                            ": " + netutil::count(connections, "connection") + ", " + netutil::count(bytes, "byte") +
-                            ", " + netutil::count(errors, "error") + ", " + fmt("%.3f", seconds) + " s wall (" +
+                            (s.requests > 1 ? " x " + netutil::count(s.requests, "request") : std::string()) + ": " +
+                            netutil::count(connections, "connection") + ", " + netutil::count(bytes, "byte") + ", " +
+                            netutil::count(errors, "error") + ", " + fmt("%.3f", seconds) + " s wall (" +
                             fmt("%.0f", seconds > 0 ? static_cast<double>(connections) / seconds : 0) +
                             " connections/s)");
         // Only the first errors of each child are shown on stderr: this line counts them all, by kind.

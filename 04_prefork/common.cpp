@@ -175,8 +175,8 @@ pid_t fork_child(const std::function<void()>& body) {
 void stop_children(Server& server, std::vector<pid_t> pids, const std::function<void(pid_t, int)>& on_reaped) {
     server.stop.request_stop();
     for (const pid_t pid : pids) ::kill(pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(static_cast<long>(server.settings.grace_s * 1000));
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(server.settings.grace_s * 1000));
     bool killed = false;
     while (!pids.empty()) {
         for (const auto& done : netutil::reap_children()) {
@@ -184,7 +184,8 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
             if (on_reaped) on_reaped(done.pid, done.status);
         }
         if (pids.empty()) break;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 && !killed) {
             netutil::print_line("grace period over: killing " +
                                 netutil::count(pids.size(), "busy child", "busy children"));
@@ -200,7 +201,8 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
 // ------------------------------------------------------------------------------------------------ serving
 
 bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
-    return byte_count::serve_and_log(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()}, who);
+    return byte_count::serve_and_log(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()},
+                                     who);
 }
 
 void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,

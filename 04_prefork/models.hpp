@@ -37,10 +37,10 @@ public:
     ParentSignals();
     int fd() const { return fd_.get(); }
     struct Pending {
-        int stop_signal = 0;      // SIGINT, SIGTERM or SIGHUP if one came
+        int stop_signal = 0;  // SIGINT, SIGTERM or SIGHUP if one came
         bool child_ended = false;
     };
-    Pending read();                 // every signal pending now (never blocks)
+    Pending read();  // every signal pending now (never blocks)
     void close_in_child() { fd_.reset(); }
 
 private:

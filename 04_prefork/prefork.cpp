@@ -30,13 +30,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
-#include <thread>
 #include <fcntl.h>
+#include <mutex>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 namespace prefork {
@@ -325,8 +325,8 @@ void run_preforked(Server& server) {
             const Counts& counts = shared->counts[slot * threads + t];
             child += counts.connections.load();
             wakeups += counts.wakeups.load();
-            its_threads.push_back({"  child " + std::to_string(slot) + " thread " + std::to_string(t),
-                                   counts.connections.load()});
+            its_threads.push_back(
+                {"  child " + std::to_string(slot) + " thread " + std::to_string(t), counts.connections.load()});
         }
         workers.push_back({"child " + std::to_string(slot), child});
         if (hybrid) workers.insert(workers.end(), its_threads.begin(), its_threads.end());

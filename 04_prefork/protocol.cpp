@@ -3,18 +3,18 @@
 
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
+#include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
-#include "netutil/io.hpp"
 #include "netutil/socket.hpp"
 #include "netutil/text.hpp"
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cstring>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
 #include <system_error>
@@ -110,8 +110,7 @@ Served serve_connection(int fd, const ServeOptions& options) {
     if (has_timeout) {
         try {
             netutil::set_send_timeout(fd, std::chrono::milliseconds(options.idle_timeout_ms));
-        } catch (const std::system_error&) {
-        }
+        } catch (const std::system_error&) {}
     }
     auto deadline = Clock::now() + std::chrono::milliseconds(has_timeout ? options.idle_timeout_ms : 0);
     bool stopping = false;  // once the server stops: serve only what has already arrived, then close
@@ -159,8 +158,7 @@ Served serve_connection(int fd, const ServeOptions& options) {
         }
         if (ready == 0) {
             served.ending = stopping ? Ending::Stopped : Ending::IdleTimeout;
-            if (!stopping)
-                served.detail = "idle for " + std::to_string(options.idle_timeout_ms / 1000) + " s, closed";
+            if (!stopping) served.detail = "idle for " + std::to_string(options.idle_timeout_ms / 1000) + " s, closed";
             return served;
         }
         if (count == 2 && fds[1].revents != 0) {

@@ -26,8 +26,8 @@ inline constexpr size_t kMaxLine = 64;      // a request line longer than this i
 std::optional<long> parse_request(std::string_view line, std::string& why);
 
 struct ServeOptions {
-    int stop_fd = -1;            // readable once the server stops: finish what was asked, then close
-    int idle_timeout_ms = -1;    // a connection that completes no request for this long is closed (-1: never)
+    int stop_fd = -1;          // readable once the server stops: finish what was asked, then close
+    int idle_timeout_ms = -1;  // a connection that completes no request for this long is closed (-1: never)
 };
 
 enum class Ending {
@@ -39,10 +39,10 @@ enum class Ending {
 };
 
 struct Served {
-    long requests = 0;     // replies written in full
-    long long bytes = 0;   // bytes of those replies
+    long requests = 0;    // replies written in full
+    long long bytes = 0;  // bytes of those replies
     Ending ending = Ending::ClientClosed;
-    std::string detail;    // what went wrong, for the log (empty for ClientClosed and Stopped)
+    std::string detail;  // what went wrong, for the log (empty for ClientClosed and Stopped)
 };
 
 // Serves one connection until the client closes, the server stops, the idle timeout passes or a bad

@@ -35,22 +35,25 @@
 
 int main(int argc, char** argv) {
     using prefork::Model;
-    CLI::App app{"Server design alternatives with processes (UNP ch. 30): every model serves the byte-count\n"
-                 "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
-                 "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
-                 "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: children\n"
-                 "stopped and reaped, then connections per child and CPU time printed, exit 0."};
+    CLI::App app{
+        "Server design alternatives with processes (UNP ch. 30): every model serves the byte-count\n"
+        "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
+        "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
+        "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: children\n"
+        "stopped and reaped, then connections per child and CPU time printed, exit 0."};
     int port = 9877;
     std::string bind_address = netutil::kAnyAddress;
     prefork::Settings settings;
-    const std::map<std::string, Model> models = {{"iterative", Model::Iterative}, {"fork", Model::Fork},
-                                                 {"nolock", Model::NoLock},       {"flock", Model::Flock},
-                                                 {"mutex", Model::Mutex},         {"pass", Model::Pass},
-                                                 {"hybrid", Model::Hybrid}};
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    const std::map<std::string, Model> models = {
+        {"iterative", Model::Iterative}, {"fork", Model::Fork}, {"nolock", Model::NoLock}, {"flock", Model::Flock},
+        {"mutex", Model::Mutex},         {"pass", Model::Pass}, {"hybrid", Model::Hybrid}};
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     app.add_option("NCHILDREN", settings.nchildren,
                    "children in the pool (nolock, flock, mutex, pass, hybrid; iterative and fork ignore it)")
-        ->capture_default_str()->check(netutil::whole_number(1, 1000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000));
     std::string model = "nolock";
     app.add_option("--model", model,
                    "iterative: one client at a time; fork: a child per client; nolock: preforked children call "
@@ -60,20 +63,26 @@ int main(int argc, char** argv) {
         ->transform(netutil::one_of({"iterative", "fork", "nolock", "flock", "mutex", "pass", "hybrid"}))
         ->capture_default_str();
     app.add_option("--threads", settings.threads, "hybrid model: threads in each child")
-        ->capture_default_str()->check(netutil::whole_number(1, 1000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000));
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
-        ->capture_default_str()->check(netutil::whole_number(0, 86400));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
                    "fork model: children serving at once; above it the server says so once and new clients wait "
                    "in the listen backlog")
-        ->capture_default_str()->check(netutil::whole_number(1, 100000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000));
     app.add_option("--grace", settings.grace_s,
                    "on Ctrl-C, SIGTERM or SIGHUP: seconds busy children get to finish the request in hand "
                    "before being killed")
-        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 3600.0));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
 
@@ -82,11 +91,11 @@ int main(int argc, char** argv) {
         prefork::Server server{netutil::tcp_listen(bind_address, static_cast<uint16_t>(port)), {}, {}, settings};
         netutil::print_listening(server.listener.get());
         const bool pool = settings.model != Model::Iterative && settings.model != Model::Fork;
-        netutil::print_line("model " + prefork::model_name(settings.model) + ": " +
-                            prefork::model_description(settings.model) +
-                            (settings.model == Model::Hybrid ? ", " + netutil::count(settings.threads, "thread") + " each"
-                                                             : std::string()) +
-                            (pool ? ", " + netutil::count(settings.nchildren, "child", "children") : std::string()));
+        netutil::print_line(
+            "model " + prefork::model_name(settings.model) + ": " + prefork::model_description(settings.model) +
+            (settings.model == Model::Hybrid ? ", " + netutil::count(settings.threads, "thread") + " each"
+                                             : std::string()) +
+            (pool ? ", " + netutil::count(settings.nchildren, "child", "children") : std::string()));
         switch (settings.model) {
             case Model::Iterative: prefork::run_iterative(server); break;
             case Model::Fork: prefork::run_fork_per_client(server); break;

@@ -73,10 +73,10 @@ public:
     }
 
 private:
-    std::mutex mutex_;                     // the slide's clifd_mutex
-    std::condition_variable not_empty_;    // the slide's clifd_cond
-    std::condition_variable not_full_;     // ours: instead of err_quit("iput = iget")
-    std::vector<netutil::UniqueFd> slots_; // clifd[MAXNCLI]
+    std::mutex mutex_;                      // the slide's clifd_mutex
+    std::condition_variable not_empty_;     // the slide's clifd_cond
+    std::condition_variable not_full_;      // ours: instead of err_quit("iput = iget")
+    std::vector<netutil::UniqueFd> slots_;  // clifd[MAXNCLI]
     size_t iget_ = 0, iput_ = 0, count_ = 0;
     bool closed_ = false;
     bool said_full_ = false;
@@ -117,8 +117,8 @@ void run_main_thread_accept(Server& server) {
         total += connections[static_cast<size_t>(i)];
     }
     const long waits = clifd.full_waits();
-    const std::string waited = "the main thread waited for a free slot " + std::to_string(waits) +
-                               (waits == 1 ? " time" : " times");
+    const std::string waited =
+        "the main thread waited for a free slot " + std::to_string(waits) + (waits == 1 ? " time" : " times");
     byte_count::print_summary(netutil::caught_signal(), workers, waited, total, "the whole process, every thread");
 }
 

@@ -17,7 +17,7 @@ namespace prethread {
 
 void run_prethreaded_accept(Server& server) {
     const int n = server.settings.nthreads;
-    std::mutex accept_mutex;                              // the slide's mlock
+    std::mutex accept_mutex;                                   // the slide's mlock
     std::vector<long> connections(static_cast<size_t>(n), 0);  // tptr[i].thread_count: each thread its own
 
     auto thread_main = [&](int i) {
@@ -29,8 +29,7 @@ void run_prethreaded_accept(Server& server) {
                 const std::lock_guard lock(accept_mutex);
                 // Waiting for a client is done holding the mutex, as the slide's accept() is; the stop pipe
                 // is watched too, so Ctrl-C reaches the thread that waits here.
-                if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped)
-                    return;
+                if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped) return;
                 client = byte_count::accept_or_wait(server.listener.get(), who);
             }
             if (!client) continue;  // another process took it, or out of descriptors for a moment

@@ -50,20 +50,24 @@ std::string model_description(Model model) {
 
 int main(int argc, char** argv) {
     using prethread::Model;
-    CLI::App app{"Server design alternatives with threads (UNP ch. 30): every model serves the byte-count\n"
-                 "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
-                 "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
-                 "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: threads\n"
-                 "finish the request in hand and are joined, then connections per thread and CPU time printed,\n"
-                 "exit 0."};
+    CLI::App app{
+        "Server design alternatives with threads (UNP ch. 30): every model serves the byte-count\n"
+        "protocol (a client writes a count from 1 to 1048576 and a newline, the server writes that many\n"
+        "bytes; several requests per connection). Anything else (a line over 64 bytes, 0, not a number)\n"
+        "gets one `error: ...` line and the connection is closed. Ctrl-C, SIGTERM or SIGHUP: threads\n"
+        "finish the request in hand and are joined, then connections per thread and CPU time printed,\n"
+        "exit 0."};
     int port = 9877;
     std::string bind_address = netutil::kAnyAddress;
     prethread::Settings settings;
     const std::map<std::string, Model> models = {
         {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     app.add_option("NTHREADS", settings.nthreads, "threads in the pool (accept, main; thread ignores it)")
-        ->capture_default_str()->check(netutil::whole_number(1, 1000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000));
     std::string model = "accept";
     app.add_option("--model", model,
                    "thread: a thread per client; accept: prethreaded, each thread calls accept under a mutex; "
@@ -73,16 +77,21 @@ int main(int argc, char** argv) {
     app.add_option("--idle-timeout", settings.idle_timeout_s,
                    "seconds a connection may go without completing a request, or a client without reading its "
                    "reply, before it is closed (0: never, as in the book, so silent clients can starve a pool)")
-        ->capture_default_str()->check(netutil::whole_number(0, 86400));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 86400));
     app.add_option("--max-clients", settings.max_clients,
                    "thread model: threads serving at once; above it the server says so once and new clients wait "
                    "in the listen backlog")
-        ->capture_default_str()->check(netutil::whole_number(1, 100000));
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000));
     app.add_option("--array-size", settings.array_size,
                    "main model: slots of the shared descriptor array (the slide's MAXNCLI); when it is full the "
                    "main thread waits (and says so once) and new clients wait in the listen backlog")
-        ->capture_default_str()->check(netutil::whole_number(1, 100000));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     settings.model = models.at(model);
 
@@ -96,10 +105,9 @@ int main(int argc, char** argv) {
         prethread::Server server{netutil::tcp_listen(bind_address, static_cast<uint16_t>(port)), stop, settings};
         netutil::set_nonblocking(server.listener.get());  // threads poll it with the stop pipe, then accept
         netutil::print_listening(server.listener.get());
-        netutil::print_line("model " + prethread::model_name(settings.model) + ": " +
-                            prethread::model_description(settings.model) +
-                            (settings.model != Model::Thread ? ", " + netutil::count(settings.nthreads, "thread")
-                                                             : std::string()));
+        netutil::print_line(
+            "model " + prethread::model_name(settings.model) + ": " + prethread::model_description(settings.model) +
+            (settings.model != Model::Thread ? ", " + netutil::count(settings.nthreads, "thread") : std::string()));
         switch (settings.model) {
             case Model::Thread: prethread::run_thread_per_client(server); break;
             case Model::Accept: prethread::run_prethreaded_accept(server); break;

@@ -78,9 +78,9 @@ std::string code_name(int code) {
 
 std::string band_names(long band) {
     static const std::pair<long, const char*> kBits[] = {
-        {POLLIN, "POLLIN"}, {POLLPRI, "POLLPRI"}, {POLLOUT, "POLLOUT"}, {POLLERR, "POLLERR"}, {POLLHUP, "POLLHUP"},
-        {POLLRDNORM, "POLLRDNORM"}, {POLLRDBAND, "POLLRDBAND"}, {POLLWRNORM, "POLLWRNORM"}, {POLLWRBAND, "POLLWRBAND"},
-        {POLLMSG, "POLLMSG"}, {POLLRDHUP, "POLLRDHUP"}};
+        {POLLIN, "POLLIN"},         {POLLPRI, "POLLPRI"},       {POLLOUT, "POLLOUT"},       {POLLERR, "POLLERR"},
+        {POLLHUP, "POLLHUP"},       {POLLRDNORM, "POLLRDNORM"}, {POLLRDBAND, "POLLRDBAND"}, {POLLWRNORM, "POLLWRNORM"},
+        {POLLWRBAND, "POLLWRBAND"}, {POLLMSG, "POLLMSG"},       {POLLRDHUP, "POLLRDHUP"}};
     std::string names;
     for (const auto& [bit, name] : kBits)
         if (band & bit) names += (names.empty() ? "" : "|") + std::string(name);
@@ -99,7 +99,10 @@ void enable_signal_driven_io(int fd, int signo) {
 class SigioServer {
 public:
     SigioServer(netutil::UniqueFd listener, const Settings& settings)
-        : listener_(std::move(listener)), settings_(settings), listen_signal_(SIGRTMIN + 1), conn_signal_(SIGRTMIN + 2) {}
+        : listener_(std::move(listener)),
+          settings_(settings),
+          listen_signal_(SIGRTMIN + 1),
+          conn_signal_(SIGRTMIN + 2) {}
 
     int run();
 
@@ -140,7 +143,8 @@ void SigioServer::accept_all() {
                 // Said once per shortage: each new client raises a signal, and meets EMFILE again.
                 if (!short_of_descriptors_) {
                     netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
-                                        netutil::count(open_, "client") + " connected: new clients wait in the backlog");
+                                        netutil::count(open_, "client") +
+                                        " connected: new clients wait in the backlog");
                     ++pauses_;
                 }
                 short_of_descriptors_ = true;
@@ -158,7 +162,8 @@ void SigioServer::accept_all() {
         table_[fd] = std::make_unique<Connection>(Connection{std::move(owned), peer.to_string(), {}, 0});
         ++open_;
         ++accepted_;
-        log("accepted " + peer.to_string() + " on fd " + std::to_string(fd) + ", which raises " + signal_label(conn_signal_));
+        log("accepted " + peer.to_string() + " on fd " + std::to_string(fd) + ", which raises " +
+            signal_label(conn_signal_));
         // Bytes that came before O_ASYNC was set raised no signal: look now.
         serve(fd);
     }
@@ -243,8 +248,8 @@ void SigioServer::check_everything() {
         // backlog is what gets checked then.
         netutil::print_line("realtime signal queue overflow (SIGIO): " + netutil::count(discarded, "queued signal") +
                             " discarded, checking the listening socket and " +
-                            (open_ == 0 ? std::string("no open connection yet") : "every open connection (" +
-                                                                                       std::to_string(open_) + ")"));
+                            (open_ == 0 ? std::string("no open connection yet")
+                                        : "every open connection (" + std::to_string(open_) + ")"));
     if (listener_) accept_all();
     for (size_t fd = 0; fd < table_.size(); ++fd)
         if (table_[fd]) serve(static_cast<int>(fd));
@@ -254,8 +259,9 @@ int SigioServer::run() {
     sigset_t waited = netutil::stop_signal_set();
     for (const int signo : {listen_signal_, conn_signal_, SIGIO}) ::sigaddset(&waited, signo);
     enable_signal_driven_io(listener_.get(), listen_signal_);
-    netutil::print_line("listening socket fd " + std::to_string(listener_.get()) + " raises " + signal_label(listen_signal_) +
-                        ", connections raise " + signal_label(conn_signal_) + ", a full realtime queue raises SIGIO");
+    netutil::print_line("listening socket fd " + std::to_string(listener_.get()) + " raises " +
+                        signal_label(listen_signal_) + ", connections raise " + signal_label(conn_signal_) +
+                        ", a full realtime queue raises SIGIO");
     accept_all();  // clients that came before O_ASYNC
 
     int stop_signal = 0;
@@ -289,8 +295,9 @@ int SigioServer::run() {
             listener_.reset();  // no new clients
             deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(settings_.grace_seconds * 1000));
             if (open_ > 0)
-                netutil::print_line("stopping: no new clients; waiting up to " + std::to_string(int(settings_.grace_seconds)) +
-                                    " s for " + netutil::count(open_, "connected client") + " to leave");
+                netutil::print_line("stopping: no new clients; waiting up to " +
+                                    std::to_string(int(settings_.grace_seconds)) + " s for " +
+                                    netutil::count(open_, "connected client") + " to leave");
             continue;
         }
         if (signo == SIGIO) {
@@ -298,8 +305,8 @@ int SigioServer::run() {
             continue;
         }
         const int fd = info.si_fd;
-        log("no:" + std::to_string(signo) + " (" + signal_label(signo) + "), for fd:" + std::to_string(fd) + ", event code:" +
-            code_name(info.si_code) + ", event band:" + band_names(info.si_band));
+        log("no:" + std::to_string(signo) + " (" + signal_label(signo) + "), for fd:" + std::to_string(fd) +
+            ", event code:" + code_name(info.si_code) + ", event band:" + band_names(info.si_band));
         if (signo == listen_signal_) {
             if (listener_ && fd == listener_.get()) accept_all();
             continue;
@@ -312,12 +319,12 @@ int SigioServer::run() {
     }
     if (open_ > 0) netutil::print_line("grace period over: closing " + netutil::count(open_, "connection"));
     table_.clear();
-    netutil::print_line("server stopped" + (stop_signal ? " by " + netutil::signal_name(stop_signal) : std::string()) + ": " +
-                        netutil::count(accepted_, "connection") + " served, " + netutil::count(bytes_, "byte") + " echoed, " +
-                        netutil::count(signals_, "signal") + " taken, " +
+    netutil::print_line("server stopped" + (stop_signal ? " by " + netutil::signal_name(stop_signal) : std::string()) +
+                        ": " + netutil::count(accepted_, "connection") + " served, " + netutil::count(bytes_, "byte") +
+                        " echoed, " + netutil::count(signals_, "signal") + " taken, " +
                         netutil::count(overflows_, "realtime queue overflow") + ", " +
-                        netutil::count(stale_, "signal") + " for closed sockets, " +
-                        std::to_string(pauses_) + " accept pauses (EMFILE)");
+                        netutil::count(stale_, "signal") + " for closed sockets, " + std::to_string(pauses_) +
+                        " accept pauses (EMFILE)");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_self()));
     return 0;
 }
@@ -325,23 +332,31 @@ int SigioServer::run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). Every byte a client sends\n"
-                 "comes back. The listening socket raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server\n"
-                 "takes them with sigwaitinfo() and prints each one (si_fd, si_code, si_band).\n"
-                 "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
-                 "reading from it meanwhile); connections are limited by the descriptor limit (ulimit -n): beyond\n"
-                 "it, new clients wait in the listen backlog until one leaves. Ctrl-C, SIGTERM or SIGHUP: stop\n"
-                 "accepting, let connected clients finish (--grace), print a summary, exit 0."};
+    CLI::App app{
+        "Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). Every byte a client sends\n"
+        "comes back. The listening socket raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server\n"
+        "takes them with sigwaitinfo() and prints each one (si_fd, si_code, si_band).\n"
+        "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
+        "reading from it meanwhile); connections are limited by the descriptor limit (ulimit -n): beyond\n"
+        "it, new clients wait in the listen backlog until one leaves. Ctrl-C, SIGTERM or SIGHUP: stop\n"
+        "accepting, let connected clients finish (--grace), print a summary, exit 0."};
     int port = kDefaultPort;
     std::string bind_address = netutil::kAnyAddress;
     Settings settings;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet, "no line per signal, connection or read (the first overflow and the\n"
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
+    app.add_flag("-q,--quiet", settings.quiet,
+                 "no line per signal, connection or read (the first overflow and the\n"
                  "summary are still printed)");
-    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
+    app.add_option("--grace", settings.grace_seconds,
+                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
                    "clients may go on before they are cut off")
-        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0).description(""));
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

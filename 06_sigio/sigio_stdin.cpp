@@ -33,9 +33,9 @@
 
 namespace {
 
-volatile sig_atomic_t gotSigio = 0;     // set by the handler: input may be available
-volatile sig_atomic_t sigioCount = 0;   // how many SIGIOs came (only the handler writes it)
-volatile sig_atomic_t stopSignal = 0;   // SIGINT, SIGTERM or SIGHUP: stop, restoring the terminal
+volatile sig_atomic_t gotSigio = 0;    // set by the handler: input may be available
+volatile sig_atomic_t sigioCount = 0;  // how many SIGIOs came (only the handler writes it)
+volatile sig_atomic_t stopSignal = 0;  // SIGINT, SIGTERM or SIGHUP: stop, restoring the terminal
 
 void sigioHandler(int) {
     gotSigio = 1;
@@ -94,10 +94,11 @@ std::string shown(char ch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The first signal-driven I/O slide: SIGIO says stdin has input, the handler sets gotSigio, and\n"
-                 "the main loop (counting cnt as its own work) reads all available input, printing\n"
-                 "`cnt=N; read C` for each character, until a #. Type into it (a terminal is put in cbreak mode,\n"
-                 "so each key is read at once) or pipe into it."};
+    CLI::App app{
+        "The first signal-driven I/O slide: SIGIO says stdin has input, the handler sets gotSigio, and\n"
+        "the main loop (counting cnt as its own work) reads all available input, printing\n"
+        "`cnt=N; read C` for each character, until a #. Type into it (a terminal is put in cbreak mode,\n"
+        "so each key is read at once) or pipe into it."};
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
         netutil::check(fcntl(STDIN_FILENO, F_SETFL, restore.flags() | O_ASYNC | O_NONBLOCK), "fcntl(F_SETFL)");
         if (restore.terminal()) restore.set_cbreak();
         const std::string kind = restore.terminal() ? "a terminal, in cbreak mode" : "not a terminal";
-        netutil::print_line("stdin (" + kind + ") raises SIGIO when input arrives; the main loop counts meanwhile;"
+        netutil::print_line("stdin (" + kind +
+                            ") raises SIGIO when input arrives; the main loop counts meanwhile;"
                             " # ends");
 
         gotSigio = 1;  // input that came before O_ASYNC raised no signal: look once
@@ -124,8 +126,9 @@ int main(int argc, char** argv) {
         for (long cnt = 0; !done; cnt++) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the main program's own work
             if (stopSignal) {
-                ending = stopSignal == SIGINT ? "stopped by SIGINT" : stopSignal == SIGTERM ? "stopped by SIGTERM"
-                                                                                           : "stopped by SIGHUP";
+                ending = stopSignal == SIGINT    ? "stopped by SIGINT"
+                         : stopSignal == SIGTERM ? "stopped by SIGTERM"
+                                                 : "stopped by SIGHUP";
                 break;
             }
             if (gotSigio) {  // Is input available?

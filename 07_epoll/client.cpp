@@ -80,7 +80,8 @@ std::string fixed(double value, int decimals) {
 // Each is tried in turn until one answers (`localhost` may be ::1 first while the server listens on IPv4
 // only), and the one that answered goes first for the next connection. A server whose backlog is full drops
 // the SYN and the kernel would retry for minutes: each attempt is bounded, so the client never waits forever.
-netutil::UniqueFd connect_to(std::vector<netutil::SockAddr>& addresses, const std::string& where, double timeout_seconds) {
+netutil::UniqueFd connect_to(std::vector<netutil::SockAddr>& addresses, const std::string& where,
+                             double timeout_seconds) {
     const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
     size_t used = 0;
     netutil::UniqueFd fd = netutil::tcp_connect(addresses, where, timeout, &used);
@@ -110,8 +111,10 @@ std::optional<ProcessCpu> cpu_of(int pid) {
     ProcessCpu cpu{{double(user) / tick, double(system) / tick}, 0};
     std::ifstream schedstat("/proc/" + std::to_string(pid) + "/schedstat");
     unsigned long long nanoseconds = 0;
-    if (schedstat >> nanoseconds) cpu.on_cpu_seconds = double(nanoseconds) / 1e9;
-    else cpu.on_cpu_seconds = cpu.ticks.total_seconds();
+    if (schedstat >> nanoseconds)
+        cpu.on_cpu_seconds = double(nanoseconds) / 1e9;
+    else
+        cpu.on_cpu_seconds = cpu.ticks.total_seconds();
     return cpu;
 }
 
@@ -202,11 +205,13 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
     for (size_t i = 0; i < idle.size(); ++i) {
         char byte = 0;
         if (netutil::wait_readable(idle[i].get(), -1, timeout_ms) != netutil::Wait::Ready)
-            throw std::runtime_error("idle connection " + std::to_string(i) + ": no echo within " + fixed(load.timeout_seconds, 0) + " s");
+            throw std::runtime_error("idle connection " + std::to_string(i) + ": no echo within " +
+                                     fixed(load.timeout_seconds, 0) + " s");
         if (netutil::read_some(idle[i].get(), &byte, 1) != 1 || byte != 'i')
             throw std::runtime_error("idle connection " + std::to_string(i) + " was closed by the server");
     }
-    if (load.idle > 0) netutil::print_line("holding " + std::to_string(load.idle) + " idle connections (each echoed one byte)");
+    if (load.idle > 0)
+        netutil::print_line("holding " + std::to_string(load.idle) + " idle connections (each echoed one byte)");
 
     std::vector<Active> active(size_t(load.connections));
     for (auto& connection : active) {
@@ -227,7 +232,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
         for (size_t i = 0; i < active.size(); ++i) {
             const Active& connection = active[i];
             entries[i].fd = connection.finished ? -1 : connection.fd.get();
-            entries[i].events = short(POLLIN | (connection.message < load.messages && connection.sent < size_t(load.size) ? POLLOUT : 0));
+            entries[i].events = short(
+                POLLIN | (connection.message < load.messages && connection.sent < size_t(load.size) ? POLLOUT : 0));
             entries[i].revents = 0;
         }
         const int ready = ::poll(entries.data(), entries.size(), timeout_ms);
@@ -236,8 +242,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
             netutil::throw_errno("poll");
         }
         if (ready == 0)
-            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" + netutil::count(running, "connection") +
-                                     " still waiting)");
+            throw std::runtime_error("no echo within " + fixed(load.timeout_seconds, 0) + " s (" +
+                                     netutil::count(running, "connection") + " still waiting)");
         for (size_t i = 0; i < active.size(); ++i) {
             Active& connection = active[i];
             const int c = static_cast<int>(i);
@@ -245,7 +251,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
                 const size_t chunk = std::min(buffer.size(), size_t(load.size) - connection.sent);
                 for (size_t k = 0; k < chunk; ++k) buffer[k] = pattern(c, connection.message, connection.sent + k);
                 const ssize_t n = ::send(connection.fd.get(), buffer.data(), chunk, MSG_NOSIGNAL);
-                if (n == -1 && errno != EAGAIN && errno != EINTR) netutil::throw_errno("connection " + std::to_string(i) + ": send");
+                if (n == -1 && errno != EAGAIN && errno != EINTR)
+                    netutil::throw_errno("connection " + std::to_string(i) + ": send");
                 if (n > 0) connection.sent += size_t(n);
             }
             if (!(entries[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -257,14 +264,16 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
             if (n == 0) {
                 if (connection.message < load.messages)
                     throw std::runtime_error("connection " + std::to_string(i) + " closed by the server at message " +
-                                             std::to_string(connection.message + 1) + ", byte " + std::to_string(connection.received));
+                                             std::to_string(connection.message + 1) + ", byte " +
+                                             std::to_string(connection.received));
                 connection.finished = true;  // the server's EOF after ours: a clean end
                 connection.fd.reset();
                 --running;
                 continue;
             }
             if (connection.message >= load.messages || connection.received + size_t(n) > connection.sent)
-                throw std::runtime_error("connection " + std::to_string(i) + ": the server sent bytes that were never sent to it");
+                throw std::runtime_error("connection " + std::to_string(i) +
+                                         ": the server sent bytes that were never sent to it");
             for (ssize_t k = 0; k < n; ++k) {
                 if (buffer[size_t(k)] != pattern(c, connection.message, connection.received + size_t(k)))
                     throw std::runtime_error("connection " + std::to_string(i) + ": echo differs at byte " +
@@ -275,22 +284,25 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
             if (connection.received == size_t(load.size)) {
                 connection.sent = connection.received = 0;
                 if (++connection.message == load.messages)
-                    netutil::check(::shutdown(connection.fd.get(), SHUT_WR), "shutdown");  // done: the server closes too
+                    netutil::check(::shutdown(connection.fd.get(), SHUT_WR),
+                                   "shutdown");  // done: the server closes too
             }
         }
     }
     const double seconds = clock.seconds();
     const auto cpu_after = server_pid ? cpu_of(server_pid) : std::nullopt;
     const double total = double(load.connections) * double(load.messages);
-    netutil::print_line(netutil::count(load.connections, "connection") + " x " + netutil::count(load.messages, "message") + " of " +
-                        netutil::count(load.size, "byte") + " echoed and verified in " + fixed(seconds, 3) + " s: " +
-                        fixed(total / seconds, 0) + " messages/s");
+    netutil::print_line(netutil::count(load.connections, "connection") + " x " +
+                        netutil::count(load.messages, "message") + " of " + netutil::count(load.size, "byte") +
+                        " echoed and verified in " + fixed(seconds, 3) + " s: " + fixed(total / seconds, 0) +
+                        " messages/s");
     if (cpu_before && cpu_after) {
         const netutil::CpuTime used{cpu_after->ticks.user_seconds - cpu_before->ticks.user_seconds,
                                     cpu_after->ticks.system_seconds - cpu_before->ticks.system_seconds};
         const double on_cpu = cpu_after->on_cpu_seconds - cpu_before->on_cpu_seconds;
         netutil::print_line("server CPU for those messages: " + netutil::format_cpu_time(used) + " (10 ms ticks); " +
-                            fixed(on_cpu, 4) + " s on CPU = " + fixed(on_cpu * 100000.0 / total, 3) + " s per 100000 messages");
+                            fixed(on_cpu, 4) + " s on CPU = " + fixed(on_cpu * 100000.0 / total, 3) +
+                            " s per 100000 messages");
     } else if (server_pid) {
         netutil::print_error(netutil::program_name() + ": cannot read /proc/" + std::to_string(server_pid) + "/stat");
     }
@@ -298,7 +310,8 @@ int run_load(const std::string& host, uint16_t port, const Load& load) {
 }
 
 // Interactive or --message: one connection, a line out, its echo back.
-int run_lines(const std::string& host, uint16_t port, const std::optional<std::string>& message, double timeout_seconds) {
+int run_lines(const std::string& host, uint16_t port, const std::optional<std::string>& message,
+              double timeout_seconds) {
     const netutil::UniqueFd server = netutil::tcp_connect(host, port);
     netutil::print_line("client is connected");
     netutil::LineReader reader(server.get(), 1 << 20, -1, static_cast<int>(timeout_seconds * 1000));
@@ -323,39 +336,53 @@ int run_lines(const std::string& host, uint16_t port, const std::optional<std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Echo client of the single process servers (labs 06 and 07). Without load options: sends each\n"
-                 "line typed (or --message) and prints its echo. With them: N active connections send K messages\n"
-                 "of S bytes each (one at a time, waiting for the whole echo and checking every byte) while M idle\n"
-                 "connections stay open; it prints the messages per second (and the server's CPU time with\n"
-                 "--server-pid)."};
+    CLI::App app{
+        "Echo client of the single process servers (labs 06 and 07). Without load options: sends each\n"
+        "line typed (or --message) and prints its echo. With them: N active connections send K messages\n"
+        "of S bytes each (one at a time, waiting for the whole echo and checking every byte) while M idle\n"
+        "connections stay open; it prints the messages per second (and the server's CPU time with\n"
+        "--server-pid)."};
     std::string host = "localhost";
     int port = kDefaultPort;
     std::optional<std::string> message;
     Load load;
     app.add_option("HOST", host, "server to connect to")->capture_default_str();
     app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", message, "send this one line, print its echo and exit (no prompt);\n"
+    app.add_option("-m,--message", message,
+                   "send this one line, print its echo and exit (no prompt);\n"
                    "a line, typed or given, may be up to 1 MiB");
     auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N, 1 to 100000")
-        ->capture_default_str()->check(netutil::whole_number(1, 100000).description(""));
+                            ->capture_default_str()
+                            ->check(netutil::whole_number(1, 100000).description(""));
     auto* messages = app.add_option("-k,--messages", load.messages, "load: messages K per active connection, 1 to 10^9")
-        ->capture_default_str()->check(netutil::whole_number(1, 1000000000).description(""));
+                         ->capture_default_str()
+                         ->check(netutil::whole_number(1, 1000000000).description(""));
     auto* size = app.add_option("-s,--size", load.size, "load: bytes S per message, 1 to 1 GiB (1073741824)")
-        ->capture_default_str()->check(netutil::whole_number(1, 1L << 30).description(""));
-    auto* idle = app.add_option("--idle", load.idle, "load: idle connections M held open, 0 to 1000000 (each first\n"
+                     ->capture_default_str()
+                     ->check(netutil::whole_number(1, 1L << 30).description(""));
+    auto* idle = app.add_option("--idle", load.idle,
+                                "load: idle connections M held open, 0 to 1000000 (each first\n"
                                 "echoes one byte, then stays silent)")
-        ->capture_default_str()->check(netutil::whole_number(0, 1000000).description(""));
+                     ->capture_default_str()
+                     ->check(netutil::whole_number(0, 1000000).description(""));
     std::string server_pid;
-    auto* pid = app.add_option("--server-pid", server_pid, "load: also print the CPU time this process (the server)\n"
+    auto* pid = app.add_option("--server-pid", server_pid,
+                               "load: also print the CPU time this process (the server)\n"
                                "used during the active messages, from /proc, per 100000 messages; `auto`: the process\n"
                                "listening on PORT, for a server on this machine")
-        ->type_name("PID|auto")->check(CLI::Validator([](std::string& value) -> std::string {
-            const bool digits = !value.empty() && value.size() <= 9 && value.find_first_not_of("0123456789") == value.npos;
-            if (value == "auto" || (digits && std::stol(value) > 0)) return "";
-            return "'" + value + "' is not a process id or auto";
-        }, ""));
-    app.add_option("--timeout", load.timeout_seconds, "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
-        ->capture_default_str()->check(netutil::real_number(0.1, 3600.0).description(""));
+                    ->type_name("PID|auto")
+                    ->check(CLI::Validator(
+                        [](std::string& value) -> std::string {
+                            const bool digits = !value.empty() && value.size() <= 9 &&
+                                                value.find_first_not_of("0123456789") == value.npos;
+                            if (value == "auto" || (digits && std::stol(value) > 0)) return "";
+                            return "'" + value + "' is not a process id or auto";
+                        },
+                        ""));
+    app.add_option("--timeout", load.timeout_seconds,
+                   "seconds (0.1 to 3600) to wait for a connection or an echo before giving up")
+        ->capture_default_str()
+        ->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
     if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");

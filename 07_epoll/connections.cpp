@@ -53,7 +53,8 @@ std::vector<int> EchoServer::accept_clients(size_t limit) {
                 if (!short_of_descriptors_) {
                     short_of_descriptors_ = true;
                     netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
-                                        netutil::count(open_, "client") + " connected: new clients wait in the backlog");
+                                        netutil::count(open_, "client") +
+                                        " connected: new clients wait in the backlog");
                 }
                 paused_ = true;
                 freed_since_pause_ = false;
@@ -71,8 +72,8 @@ std::vector<int> EchoServer::accept_clients(size_t limit) {
         if (fd >= fd_limit_) {
             // select() takes a bit array of FD_SETSIZE bits: FD_SET on this descriptor would write past it.
             ++refused_;
-            netutil::print_line("refused " + peer.to_string() + ": descriptor " + std::to_string(fd) + " >= FD_SETSIZE (" +
-                                std::to_string(fd_limit_) + "), select() cannot watch it");
+            netutil::print_line("refused " + peer.to_string() + ": descriptor " + std::to_string(fd) +
+                                " >= FD_SETSIZE (" + std::to_string(fd_limit_) + "), select() cannot watch it");
             continue;  // `owned` closes it
         }
         if (size_t(fd) >= table_.size()) table_.resize(size_t(fd) + 1);
@@ -194,8 +195,9 @@ void EchoServer::begin_stop() {
     listener_.reset();
     stop_deadline_ = Clock::now() + std::chrono::milliseconds(static_cast<long>(settings_.grace_seconds * 1000));
     if (open_ > 0)
-        netutil::print_line("stopping: no new clients; waiting up to " + std::to_string(static_cast<int>(settings_.grace_seconds)) +
-                            " s for " + netutil::count(open_, "connected client") + " to leave");
+        netutil::print_line("stopping: no new clients; waiting up to " +
+                            std::to_string(static_cast<int>(settings_.grace_seconds)) + " s for " +
+                            netutil::count(open_, "connected client") + " to leave");
 }
 
 bool EchoServer::done() const { return stopping_ && (open_ == 0 || Clock::now() >= stop_deadline_); }
@@ -210,8 +212,8 @@ void EchoServer::print_summary(int signo) const {
     ::getrusage(RUSAGE_SELF, &usage);
     netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) + ": " +
                         netutil::count(accepted_, "connection") + " served (at most " + std::to_string(peak_open_) +
-                        " at once), " + netutil::count(reads_, "read") + " echoed, " + netutil::count(bytes_, "byte") + ", " +
-                        std::to_string(errors_) + " closed on errors, " + std::to_string(refused_) +
+                        " at once), " + netutil::count(reads_, "read") + " echoed, " + netutil::count(bytes_, "byte") +
+                        ", " + std::to_string(errors_) + " closed on errors, " + std::to_string(refused_) +
                         " refused (FD_SETSIZE), " + std::to_string(pauses_) + " accept pauses (EMFILE)");
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_self()) + "; peak resident memory " +
                         std::to_string(usage.ru_maxrss / 1024) + " MiB");

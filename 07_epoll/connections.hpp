@@ -20,17 +20,17 @@ std::string mode_name(Mode mode);
 
 struct Settings {
     Mode mode = Mode::Epoll;
-    bool quiet = false;      // no line per connection
+    bool quiet = false;        // no line per connection
     double grace_seconds = 5;  // after Ctrl-C, how long connected clients may go on
 };
 
 struct Connection {
     netutil::UniqueFd fd;
-    std::string peer;            // "127.0.0.1:49153", for the log
-    std::string output;          // bytes read and not yet written back (the per-connection output buffer)
-    size_t output_sent = 0;      // how much of `output` has gone
-    bool peer_closed = false;    // EOF seen: close once the output is flushed
-    uint32_t registered = 0;     // what the loop currently watches for it (epoll: events given to epoll_ctl)
+    std::string peer;          // "127.0.0.1:49153", for the log
+    std::string output;        // bytes read and not yet written back (the per-connection output buffer)
+    size_t output_sent = 0;    // how much of `output` has gone
+    bool peer_closed = false;  // EOF seen: close once the output is flushed
+    uint32_t registered = 0;   // what the loop currently watches for it (epoll: events given to epoll_ctl)
 
     bool has_output() const { return output_sent < output.size(); }
     // Level-triggered loops watch for input only while nothing waits to go out: a client that sends but

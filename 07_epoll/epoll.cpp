@@ -45,7 +45,8 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
     auto sync = [&](int fd) {
         Connection* connection = server.find(fd);
         if (connection == nullptr) return;  // closed: closing removed it from the interest list
-        const uint32_t wanted = (connection->wants_read() ? uint32_t(EPOLLIN) : 0u) | (connection->wants_write() ? uint32_t(EPOLLOUT) : 0u);
+        const uint32_t wanted =
+            (connection->wants_read() ? uint32_t(EPOLLIN) : 0u) | (connection->wants_write() ? uint32_t(EPOLLOUT) : 0u);
         if (wanted != connection->registered) {
             control(epoll_fd.get(), EPOLL_CTL_MOD, fd, wanted);
             connection->registered = wanted;
@@ -98,7 +99,8 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
             }
             Progress progress = Progress::Open;
             if (what & EPOLLOUT) progress = server.on_writable(fd, false);
-            if (progress == Progress::Open && (what & (EPOLLIN | EPOLLHUP | EPOLLERR))) progress = server.on_readable(fd, false);
+            if (progress == Progress::Open && (what & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                progress = server.on_readable(fd, false);
             if (progress == Progress::Open) sync(fd);
         }
     }

@@ -45,21 +45,25 @@ std::string format(const char* format, int a, int b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The lecture's poll() example (TLPI's poll_pipes.c): creates NUM_PIPES pipes, writes one byte\n"
-                 "NUM_WRITES times to pipes picked at random, then calls poll() once on all the read ends and\n"
-                 "prints what it returned and which pipes are readable. Each pipe takes two descriptors\n"
-                 "(ulimit -n bounds NUM_PIPES)."};
+    CLI::App app{
+        "The lecture's poll() example (TLPI's poll_pipes.c): creates NUM_PIPES pipes, writes one byte\n"
+        "NUM_WRITES times to pipes picked at random, then calls poll() once on all the read ends and\n"
+        "prints what it returned and which pipes are readable. Each pipe takes two descriptors\n"
+        "(ulimit -n bounds NUM_PIPES)."};
     int num_pipes = 0;
     int num_writes = 1;
     std::optional<unsigned> seed;
     int timeout_ms = 0;
-    app.add_option("NUM_PIPES", num_pipes, "how many pipes, 1 to 100000")->required()
+    app.add_option("NUM_PIPES", num_pipes, "how many pipes, 1 to 100000")
+        ->required()
         ->check(netutil::whole_number(1, 100000).description(""));
     app.add_option("NUM_WRITES", num_writes, "how many one-byte writes, each to a pipe picked at random, 0 to 1000000")
-        ->capture_default_str()->check(netutil::whole_number(0, 1000000).description(""));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 1000000).description(""));
     app.add_option("--seed", seed, "seed of the random choice of pipes (default: a new one each run)");
     app.add_option("--timeout", timeout_ms, "poll()'s timeout in milliseconds, 0 (only look) to 60000")
-        ->capture_default_str()->check(netutil::whole_number(0, 60000).description(""));
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 60000).description(""));
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

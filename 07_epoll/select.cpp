@@ -22,8 +22,14 @@ void run_select(EchoServer& server, int stop_fd) {
 
     auto update = [&](int fd) {  // copy a connection's wishes into the sets
         const Connection* connection = server.find(fd);
-        if (connection != nullptr && connection->wants_read()) FD_SET(fd, &want_read); else FD_CLR(fd, &want_read);
-        if (connection != nullptr && connection->wants_write()) FD_SET(fd, &want_write); else FD_CLR(fd, &want_write);
+        if (connection != nullptr && connection->wants_read())
+            FD_SET(fd, &want_read);
+        else
+            FD_CLR(fd, &want_read);
+        if (connection != nullptr && connection->wants_write())
+            FD_SET(fd, &want_write);
+        else
+            FD_CLR(fd, &want_write);
     };
     auto add = [&](const std::vector<int>& accepted) {
         for (const int fd : accepted) {
@@ -68,8 +74,10 @@ void run_select(EchoServer& server, int stop_fd) {
         }
         std::erase_if(fds, [&](int fd) { return server.find(fd) == nullptr; });
         if (server.accepting() && FD_ISSET(server.listen_fd(), &readable)) add(server.accept_clients(64));
-        if (!fds.empty()) max_fd = *std::max_element(fds.begin(), fds.end());
-        else max_fd = -1;
+        if (!fds.empty())
+            max_fd = *std::max_element(fds.begin(), fds.end());
+        else
+            max_fd = -1;
     }
 }
 

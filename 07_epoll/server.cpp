@@ -54,7 +54,8 @@ rlim_t raise_descriptor_limit() {
 
 std::string describe(echo::Mode mode) {
     switch (mode) {
-        case echo::Mode::Select: return "select(), level-triggered, descriptors below FD_SETSIZE (" + std::to_string(FD_SETSIZE) + ") only";
+        case echo::Mode::Select:
+            return "select(), level-triggered, descriptors below FD_SETSIZE (" + std::to_string(FD_SETSIZE) + ") only";
         case echo::Mode::Poll: return "poll(), level-triggered";
         case echo::Mode::Epoll: return "epoll, level-triggered";
         case echo::Mode::EpollEt: return "epoll, edge-triggered (EPOLLET), drained to EAGAIN";
@@ -65,29 +66,41 @@ std::string describe(echo::Mode mode) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
-                 "client sends comes back; one thread serves all clients.\n"
-                 "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
-                 "reading from it meanwhile); connections are limited by the descriptor limit, raised at start\n"
-                 "to the hard limit (ulimit -Hn): beyond it, new clients wait in the listen backlog until one\n"
-                 "leaves; select also refuses descriptors >= FD_SETSIZE (1024). Ctrl-C, SIGTERM or SIGHUP: stop\n"
-                 "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
+    CLI::App app{
+        "Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
+        "client sends comes back; one thread serves all clients.\n"
+        "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
+        "reading from it meanwhile); connections are limited by the descriptor limit, raised at start\n"
+        "to the hard limit (ulimit -Hn): beyond it, new clients wait in the listen backlog until one\n"
+        "leaves; select also refuses descriptors >= FD_SETSIZE (1024). Ctrl-C, SIGTERM or SIGHUP: stop\n"
+        "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
     int port = kDefaultPort;
     std::string bind_address = netutil::kAnyAddress;
     echo::Settings settings;
-    const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select}, {"poll", echo::Mode::Poll},
-                                                  {"epoll", echo::Mode::Epoll}, {"epoll-et", echo::Mode::EpollEt}};
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select},
+                                                  {"poll", echo::Mode::Poll},
+                                                  {"epoll", echo::Mode::Epoll},
+                                                  {"epoll-et", echo::Mode::EpollEt}};
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     std::string mode_text = "epoll";
-    app.add_option("--mode", mode_text, "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
+    app.add_option("--mode", mode_text,
+                   "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
                    "epoll-et (edge-triggered)")
-        ->capture_default_str()->check(netutil::one_of({"select", "poll", "epoll", "epoll-et"}).description(""));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet, "no line per connection or read (for thousands of clients and benchmarks);\n"
+        ->capture_default_str()
+        ->check(netutil::one_of({"select", "poll", "epoll", "epoll-et"}).description(""));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
+    app.add_flag("-q,--quiet", settings.quiet,
+                 "no line per connection or read (for thousands of clients and benchmarks);\n"
                  "out-of-descriptor lines and the summary are still printed");
-    app.add_option("--grace", settings.grace_seconds, "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
+    app.add_option("--grace", settings.grace_seconds,
+                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
                    "clients may go on before they are cut off")
-        ->capture_default_str()->check(netutil::real_number(0.0, 3600.0).description(""));
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
     for (char& c : mode_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     settings.mode = modes.at(mode_text);
@@ -98,8 +111,7 @@ int main(int argc, char** argv) {
         netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
         netutil::print_listening(listener.get());
         netutil::print_line("mode " + echo::mode_name(settings.mode) + ": " + describe(settings.mode) +
-                            "; descriptor limit " + std::to_string(fd_limit) +
-                            "; pid " + std::to_string(::getpid()));
+                            "; descriptor limit " + std::to_string(fd_limit) + "; pid " + std::to_string(::getpid()));
 
         // The stop signals (netutil's rule: SIGHUP too, unless started under nohup) are blocked and arrive on
         // a signalfd, which the loop watches like a socket: no handler runs at all, so no system call is
@@ -108,7 +120,8 @@ int main(int argc, char** argv) {
         netutil::block_signals(stop_signals);
         const netutil::UniqueFd stop = netutil::make_signalfd(stop_signals);
 
-        echo::EchoServer server(std::move(listener), settings, settings.mode == echo::Mode::Select ? FD_SETSIZE : INT_MAX);
+        echo::EchoServer server(std::move(listener), settings,
+                                settings.mode == echo::Mode::Select ? FD_SETSIZE : INT_MAX);
         switch (settings.mode) {
             case echo::Mode::Select: echo::run_select(server, stop.get()); break;
             case echo::Mode::Poll: echo::run_poll(server, stop.get()); break;

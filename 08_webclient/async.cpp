@@ -16,9 +16,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <optional>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <thread>
@@ -31,29 +31,32 @@ namespace web {
 namespace {
 
 constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
-constexpr auto kLinger = std::chrono::milliseconds(500);              // reading the rest after a closing response
+constexpr auto kLinger = std::chrono::milliseconds(500);        // reading the rest after a closing response
 constexpr size_t kMaxBuffered = http::kMaxRequestLine + http::kMaxHeaderBytes + http::kMaxBody + 4096;
 
 // One connection's state. The loop moves it along: read requests -> (delay) -> send the response -> next.
 struct Connection {
     netutil::UniqueFd fd;
     ConnectionInfo info;
-    std::string in;                         // bytes received, not yet parsed into requests
-    std::optional<Response> out;            // the response being sent
+    std::string in;               // bytes received, not yet parsed into requests
+    std::optional<Response> out;  // the response being sent
     size_t head_sent = 0;
     std::optional<http::ParseResult> delayed;  // -d: a request waiting for its timer
     Clock::time_point delay_until{};
-    Clock::time_point deadline{};           // idle deadline, or the end of the linger
-    bool eof = false;                       // the client closed its side
-    bool lingering = false;                 // we closed our side and read what still comes, then close
-    uint32_t events = 0;                    // what epoll watches for it now
+    Clock::time_point deadline{};  // idle deadline, or the end of the linger
+    bool eof = false;              // the client closed its side
+    bool lingering = false;        // we closed our side and read what still comes, then close
+    uint32_t events = 0;           // what epoll watches for it now
 };
 
 class EventLoop {
 public:
     EventLoop(int index, netutil::UniqueFd listener, const Settings& settings, int stop_fd)
-        : worker_{index, "loop " + std::to_string(index)}, listener_(std::move(listener)), settings_(settings),
-          stop_fd_(stop_fd), epoll_(netutil::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")) {
+        : worker_{index, "loop " + std::to_string(index)},
+          listener_(std::move(listener)),
+          settings_(settings),
+          stop_fd_(stop_fd),
+          epoll_(netutil::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")) {
         netutil::set_nonblocking(listener_.get());
         watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
         watch(stop_fd_, EPOLLIN, EPOLL_CTL_ADD);
@@ -63,13 +66,17 @@ public:
         std::vector<epoll_event> events(256);
         auto next_scan = Clock::now() + kScanInterval;
         for (;;) {
-            const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms(next_scan));
+            const int n =
+                ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms(next_scan));
             if (n == -1 && errno != EINTR) netutil::throw_errno("epoll_wait");
             for (int i = 0; i < n; ++i) {
                 const int fd = events[i].data.fd;
-                if (fd == listener_.get()) accept_all();
-                else if (fd == stop_fd_) begin_stop();
-                else if (const auto it = connections_.find(fd); it != connections_.end()) on_event(*it->second, events[i].events);
+                if (fd == listener_.get())
+                    accept_all();
+                else if (fd == stop_fd_)
+                    begin_stop();
+                else if (const auto it = connections_.find(fd); it != connections_.end())
+                    on_event(*it->second, events[i].events);
             }
             const auto now = Clock::now();
             run_timers(now);
@@ -146,8 +153,10 @@ private:
             Connection& c = *it->second;
             if (!c.out && !c.delayed && !c.lingering) {
                 // A request may be waiting in the socket: it was received, so it is answered.
-                if (read_in(c)) advance(c);
-                else close(c, "closed: connection error");
+                if (read_in(c))
+                    advance(c);
+                else
+                    close(c, "closed: connection error");
             }
         }
     }
@@ -228,8 +237,9 @@ private:
             }
             c.in.erase(0, parsed.consumed);
             if (settings_.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
-                log_line(settings_, worker_, c.info, parsed.request.method + " " + parsed.request.target +
-                                                         " received, answering in " + std::to_string(settings_.delay_ms) + " ms");
+                log_line(settings_, worker_, c.info,
+                         parsed.request.method + " " + parsed.request.target + " received, answering in " +
+                             std::to_string(settings_.delay_ms) + " ms");
                 c.delayed = parsed;
                 c.delay_until = Clock::now() + std::chrono::milliseconds(settings_.delay_ms);
                 timers_.emplace(c.delay_until, c.fd.get());
@@ -245,8 +255,8 @@ private:
         Response& r = *c.out;
         while (c.head_sent < r.head.size()) {
             const int more = r.remaining > 0 ? MSG_MORE : 0;
-            const ssize_t n = ::send(c.fd.get(), r.head.data() + c.head_sent, r.head.size() - c.head_sent,
-                                     MSG_NOSIGNAL | more);
+            const ssize_t n =
+                ::send(c.fd.get(), r.head.data() + c.head_sent, r.head.size() - c.head_sent, MSG_NOSIGNAL | more);
             if (n >= 0) {
                 c.head_sent += static_cast<size_t>(n);
                 continue;
@@ -293,7 +303,8 @@ private:
             const auto [when, fd] = *timers_.begin();
             timers_.erase(timers_.begin());
             const auto it = connections_.find(fd);
-            if (it != connections_.end() && it->second->delayed && it->second->delay_until == when) advance(*it->second);
+            if (it != connections_.end() && it->second->delayed && it->second->delay_until == when)
+                advance(*it->second);
         }
     }
 
@@ -307,8 +318,8 @@ private:
             Connection& c = *connections_.at(fd);
             if (!c.lingering && !c.out) {
                 const Response response = timeout_response();
-                [[maybe_unused]] auto ignored = ::send(fd, response.head.data(), response.head.size(),
-                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+                [[maybe_unused]] auto ignored =
+                    ::send(fd, response.head.data(), response.head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             }
             close(c, c.lingering ? nullptr : c.out ? "dropped: the client stopped reading" : "timed out (408)");
         }
@@ -333,7 +344,8 @@ void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settin
     std::vector<std::unique_ptr<EventLoop>> loops;
     loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
     for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<EventLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings, stop.fd()));
+        loops.push_back(std::make_unique<EventLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings,
+                                                    stop.fd()));
 
     std::vector<std::thread> threads;
     std::exception_ptr failure;

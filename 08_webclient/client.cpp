@@ -113,7 +113,8 @@ private:
         // "HTTP/1.1 200 OK"
         const size_t line_end = head_.find("\r\n");
         const std::string status_line = head_.substr(0, line_end);
-        if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) return fail("not an HTTP response: " + status_line);
+        if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12)
+            return fail("not an HTTP response: " + status_line);
         status_ = std::atoi(status_line.c_str() + 9);
         reason_ = status_line.size() > 13 ? status_line.substr(13) : "";
         std::string lower = head_;
@@ -121,7 +122,8 @@ private:
         if (const size_t at = lower.find("\r\ncontent-length:"); at != std::string::npos)
             content_length_ = std::strtoull(head_.c_str() + at + 17, nullptr, 10);
         if (!options_.output_dir.empty() && status_ == 200) {
-            std::filesystem::path path = std::filesystem::path(options_.output_dir) / std::filesystem::path(name_).relative_path();
+            std::filesystem::path path =
+                std::filesystem::path(options_.output_dir) / std::filesystem::path(name_).relative_path();
             if (path.filename().empty()) path /= "index.html";
             std::error_code ignored;
             std::filesystem::create_directories(path.parent_path(), ignored);
@@ -133,7 +135,8 @@ private:
     }
     bool body(const char* data, size_t size) {
         body_bytes_ += size;
-        if (file_ && !file_->write(data, static_cast<std::streamsize>(size))) return fail("cannot write " + saved_path_);
+        if (file_ && !file_->write(data, static_cast<std::streamsize>(size)))
+            return fail("cannot write " + saved_path_);
         return true;
     }
 
@@ -164,7 +167,8 @@ struct Outcome {
 
 Outcome judge(ResponseReader& reader, bool finished) {
     if (!finished) return {false, reader.error()};
-    const std::string summary = netutil::count(reader.body_bytes(), "byte") + ", status " + std::to_string(reader.status()) +
+    const std::string summary = netutil::count(reader.body_bytes(), "byte") + ", status " +
+                                std::to_string(reader.status()) +
                                 (reader.reason().empty() ? "" : " " + reader.reason());
     return {reader.status() == 200, summary, reader.body_bytes()};
 }
@@ -172,7 +176,8 @@ Outcome judge(ResponseReader& reader, bool finished) {
 // Connects, sends the GET, reads the reply until the server closes: the blocking way (home page, threads).
 Outcome fetch_blocking(const std::string& name, const Options& options) {
     try {
-        const netutil::UniqueFd fd = netutil::tcp_connect(options.host, options.port, std::chrono::seconds(options.timeout_s));
+        const netutil::UniqueFd fd =
+            netutil::tcp_connect(options.host, options.port, std::chrono::seconds(options.timeout_s));
         netutil::set_receive_timeout(fd.get(), std::chrono::seconds(options.timeout_s));
         netutil::write_all(fd.get(), get_command(name, options.host));
         ResponseReader reader(name, options);
@@ -242,8 +247,8 @@ void fetch_with_threads(std::vector<File>& files, int maxnconn, const Options& o
                 --ndone;
                 --nconn;
                 --nlefttoread;
-                netutil::print_line("thread " + std::to_string(file.thread_number) + " for " + file.name + " done: " +
-                                    file.outcome.summary);
+                netutil::print_line("thread " + std::to_string(file.thread_number) + " for " + file.name +
+                                    " done: " + file.outcome.summary);
             }
         }
     }
@@ -366,8 +371,9 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
             const short revents = fds[i].revents;
             if (revents == 0) {
                 if (now > slot.deadline)
-                    finish(slot, {false, (slot.file->flags == kConnecting ? "connect" : "reply") +
-                                             std::string(" timed out after ") + std::to_string(options.timeout_s) + " s"});
+                    finish(slot,
+                           {false, (slot.file->flags == kConnecting ? "connect" : "reply") +
+                                       std::string(" timed out after ") + std::to_string(options.timeout_s) + " s"});
                 continue;
             }
             if (slot.file->flags == kConnecting) {
@@ -386,8 +392,10 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
                 slot.file->flags = kReading;
             }
             if (slot.sent < slot.request.size()) {
-                const ssize_t sent = ::send(slot.fd.get(), slot.request.data() + slot.sent, slot.request.size() - slot.sent, MSG_NOSIGNAL);
-                if (sent < 0 && errno != EAGAIN && errno != EINTR) finish(slot, {false, std::string("send: ") + std::strerror(errno)});
+                const ssize_t sent = ::send(slot.fd.get(), slot.request.data() + slot.sent,
+                                            slot.request.size() - slot.sent, MSG_NOSIGNAL);
+                if (sent < 0 && errno != EAGAIN && errno != EINTR)
+                    finish(slot, {false, std::string("send: ") + std::strerror(errno)});
                 if (sent > 0) slot.sent += static_cast<size_t>(sent);
                 continue;
             }
@@ -412,30 +420,38 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The lecture's web client: fetches HOMEPAGE from HOST, then the FILEs with at most NCONNS\n"
-                 "connections at once (one thread per connection, or one non-blocking poll loop), and reports\n"
-                 "each file and the total clock time. Exits 1 if any file failed."};
-    app.footer("Example: ./client 3 localhost index.html img/1.gif img/2.gif img/3.gif -p 8085\n"
-               "Each file gets its own connection (Connection: close); bodies are counted and discarded unless -o.");
+    CLI::App app{
+        "The lecture's web client: fetches HOMEPAGE from HOST, then the FILEs with at most NCONNS\n"
+        "connections at once (one thread per connection, or one non-blocking poll loop), and reports\n"
+        "each file and the total clock time. Exits 1 if any file failed."};
+    app.footer(
+        "Example: ./client 3 localhost index.html img/1.gif img/2.gif img/3.gif -p 8085\n"
+        "Each file gets its own connection (Connection: close); bodies are counted and discarded unless -o.");
     int maxnconn = 3;
     std::string homepage;
     std::vector<std::string> names;
     int port = kDefaultPort;
     std::string mode = "threads";
     Options options;
-    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")->required()->check(netutil::whole_number(1, 1000));
+    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")
+        ->required()
+        ->check(netutil::whole_number(1, 1000));
     app.add_option("HOST", options.host, "the web server's host name or address")->required();
     app.add_option("HOMEPAGE", homepage, "the home page, fetched first (e.g. index.html)")->required();
     app.add_option("FILE", names, "the files to fetch after it (at most 1000)")->required();
     app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(netutil::port_number(1));
-    app.add_option("--mode", mode, "threads (a thread per connection, main waits on a condition variable: the "
+    app.add_option("--mode", mode,
+                   "threads (a thread per connection, main waits on a condition variable: the "
                    "lecture's final version), poll-threads (the same threads, main polls for a finished one: the "
                    "slide before it) or nonblock (one thread, non-blocking connects)")
         ->capture_default_str()
         ->transform(netutil::one_of({"threads", "poll-threads", "nonblock"}));
-    app.add_option("-o,--output", options.output_dir, "save the bodies under this folder (default: count and discard them)");
-    app.add_option("--timeout", options.timeout_s, "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
-        ->capture_default_str()->check(netutil::whole_number(1, 3600));
+    app.add_option("-o,--output", options.output_dir,
+                   "save the bodies under this folder (default: count and discard them)");
+    app.add_option("--timeout", options.timeout_s,
+                   "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 3600));
     netutil::parse_or_exit(app, argc, argv);
     if (names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");
     options.port = static_cast<uint16_t>(port);
@@ -454,9 +470,12 @@ int main(int argc, char** argv) {
             netutil::print_error("client: " + homepage + ": " + home.summary);
             return 1;
         }
-        if (mode == "threads") fetch_with_threads(files, maxnconn, options);
-        else if (mode == "poll-threads") fetch_with_polling_threads(files, maxnconn, options);
-        else fetch_nonblocking(files, maxnconn, options);
+        if (mode == "threads")
+            fetch_with_threads(files, maxnconn, options);
+        else if (mode == "poll-threads")
+            fetch_with_polling_threads(files, maxnconn, options);
+        else
+            fetch_nonblocking(files, maxnconn, options);
         const double seconds = clock.seconds();
 
         uint64_t bytes = home.bytes;
@@ -466,7 +485,8 @@ int main(int argc, char** argv) {
             if (!file.outcome.ok) ++failed;
         }
         char line[200];
-        std::snprintf(line, sizeof line, "fetched %zu of %zu files (%llu bytes) in %.3f s with at most %d connections (%s)",
+        std::snprintf(line, sizeof line,
+                      "fetched %zu of %zu files (%llu bytes) in %.3f s with at most %d connections (%s)",
                       files.size() + 1 - failed, files.size() + 1, static_cast<unsigned long long>(bytes), seconds,
                       maxnconn, mode.c_str());
         netutil::print_line(line);

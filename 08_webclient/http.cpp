@@ -16,11 +16,22 @@ bool is_token_char(unsigned char c) {
     if (c >= '0' && c <= '9') return true;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~': return true;
+        default: return false;
     }
 }
 
@@ -243,9 +254,13 @@ Resolved resolve_target(std::string_view target, int root_fd) {
     };
     const auto status_of_errno = [](int code) {
         switch (code) {
-        case ENOENT: case ENOTDIR: case ENAMETOOLONG: return 404;
-        case EMFILE: case ENFILE: case ENOMEM: return 503;  // out of descriptors: refuse cleanly, never 403
-        default: return 403;  // EXDEV (leads out of the folder), EACCES, ELOOP, ...
+            case ENOENT:
+            case ENOTDIR:
+            case ENAMETOOLONG: return 404;
+            case EMFILE:
+            case ENFILE:
+            case ENOMEM: return 503;  // out of descriptors: refuse cleanly, never 403
+            default: return 403;      // EXDEV (leads out of the folder), EACCES, ELOOP, ...
         }
     };
     int fd = open_beneath(relative);
@@ -288,13 +303,27 @@ std::string_view content_type(std::string_view path) {
     if (dot == std::string_view::npos) return "application/octet-stream";
     const std::string_view ext = name.substr(dot + 1);
     static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
-        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-        {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-        {"css", "text/css"}, {"js", "text/javascript"}, {"json", "application/json"},
-        {"xml", "application/xml"}, {"csv", "text/csv"}, {"png", "image/png"}, {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"}, {"gif", "image/gif"}, {"svg", "image/svg+xml"}, {"ico", "image/x-icon"},
-        {"webp", "image/webp"}, {"pdf", "application/pdf"}, {"wasm", "application/wasm"},
-        {"mp4", "video/mp4"}, {"zip", "application/zip"}, {"gz", "application/gzip"},
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"md", "text/markdown; charset=utf-8"},
+        {"css", "text/css"},
+        {"js", "text/javascript"},
+        {"json", "application/json"},
+        {"xml", "application/xml"},
+        {"csv", "text/csv"},
+        {"png", "image/png"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},
+        {"svg", "image/svg+xml"},
+        {"ico", "image/x-icon"},
+        {"webp", "image/webp"},
+        {"pdf", "application/pdf"},
+        {"wasm", "application/wasm"},
+        {"mp4", "video/mp4"},
+        {"zip", "application/zip"},
+        {"gz", "application/gzip"},
     };
     for (const auto& [known, type] : kTypes)
         if (iequals(ext, known)) return type;
@@ -311,20 +340,20 @@ std::string http_date(time_t when) {
 
 std::string_view reason_phrase(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 503: return "Service Unavailable";
+        case 505: return "HTTP Version Not Supported";
+        default: return "Unknown";
     }
 }
 
@@ -362,8 +391,8 @@ std::string response_head(int status, size_t content_length, std::string_view co
 
 std::string error_response(int status, bool keep_alive, bool head_only) {
     const std::string title = std::to_string(status) + " " + std::string(reason_phrase(status));
-    const std::string body = "<!DOCTYPE html>\n<html><head><title>" + title + "</title></head><body><h1>" + title +
-                             "</h1></body></html>\n";
+    const std::string body =
+        "<!DOCTYPE html>\n<html><head><title>" + title + "</title></head><body><h1>" + title + "</h1></body></html>\n";
     const std::string_view extra = status == 405 ? "Allow: GET, HEAD\r\n" : "";
     std::string response = response_head(status, body.size(), "text/html; charset=utf-8", keep_alive, 0, extra);
     if (!head_only) response += body;

@@ -46,10 +46,10 @@ ParseResult parse_request(std::string_view data);
 
 // The file a request target names under the served folder, opened.
 struct Resolved {
-    int status = 0;           // 200, or 400 (malformed target), 403 (outside the folder, not a file), 404
-    netutil::UniqueFd file{}; // the open file (status 200)
-    struct stat info{};       // its fstat (status 200)
-    std::string relative;     // the decoded path under the folder ("docs/page.html"), for Content-Type and logs
+    int status = 0;            // 200, or 400 (malformed target), 403 (outside the folder, not a file), 404
+    netutil::UniqueFd file{};  // the open file (status 200)
+    struct stat info {};       // its fstat (status 200)
+    std::string relative;      // the decoded path under the folder ("docs/page.html"), for Content-Type and logs
 };
 
 // Takes a request target ("/a/b.html?q", or "http://host/a/b.html"), percent-decodes it and opens the file

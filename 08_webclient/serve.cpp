@@ -95,39 +95,36 @@ netutil::UniqueFd Acceptor::accept(int listen_fd, netutil::SockAddr* peer) {
         }
         const int code = errno;
         switch (code) {
-        case EINTR:
-            continue;
-        case EAGAIN:
-        case ECONNABORTED:
-            return {};  // nothing to accept, or the client gave up first
-        case EMFILE:
-        case ENFILE:
-            if (spare_) {
-                // Give the spare descriptor up for a moment to take the client off the backlog and refuse it.
-                spare_.reset();
-                netutil::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-                if (client) {
-                    const std::string refusal = http::error_response(503, false);
-                    [[maybe_unused]] auto ignored = ::send(client.get(), refusal.data(), refusal.size(),
-                                                           MSG_NOSIGNAL | MSG_DONTWAIT);
-                    netutil::print_error("server: out of descriptors, refused a client with 503");
+            case EINTR: continue;
+            case EAGAIN:
+            case ECONNABORTED: return {};  // nothing to accept, or the client gave up first
+            case EMFILE:
+            case ENFILE:
+                if (spare_) {
+                    // Give the spare descriptor up for a moment to take the client off the backlog and refuse it.
+                    spare_.reset();
+                    netutil::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+                    if (client) {
+                        const std::string refusal = http::error_response(503, false);
+                        [[maybe_unused]] auto ignored =
+                            ::send(client.get(), refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                        netutil::print_error("server: out of descriptors, refused a client with 503");
+                    }
+                    client.reset();
+                    spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                    return {};
                 }
-                client.reset();
-                spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                [[fallthrough]];
+            case ENOBUFS:
+            case ENOMEM:
+            case EPROTO:
+            case EPERM:
+            case ENETDOWN:
+            case EHOSTUNREACH:
+                netutil::print_error(std::string("server: accept: ") + std::strerror(code) + " (carrying on)");
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));  // never spin on a lasting failure
                 return {};
-            }
-            [[fallthrough]];
-        case ENOBUFS:
-        case ENOMEM:
-        case EPROTO:
-        case EPERM:
-        case ENETDOWN:
-        case EHOSTUNREACH:
-            netutil::print_error(std::string("server: accept: ") + std::strerror(code) + " (carrying on)");
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // never spin on a lasting failure
-            return {};
-        default:
-            netutil::throw_errno("accept");
+            default: netutil::throw_errno("accept");
         }
     }
 }
@@ -144,7 +141,7 @@ public:
 
     void restart_idle_clock() {
         idle_deadline_ = settings_.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings_.idle_timeout_s)
-                                                       : Clock::time_point::max();
+                                                      : Clock::time_point::max();
     }
     bool stopping() const { return stopping_; }
     bool past_idle_deadline() const { return Clock::now() >= idle_deadline_; }
@@ -160,7 +157,8 @@ public:
             const auto now = Clock::now();
             if (now >= deadline) return Event::Timeout;
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
-            const int timeout = deadline == Clock::time_point::max() ? -1 : static_cast<int>(std::min<long>(left, 60000));
+            const int timeout =
+                deadline == Clock::time_point::max() ? -1 : static_cast<int>(std::min<long>(left, 60000));
             pollfd fds[2] = {{fd_, events, 0}, {stop_fd_, POLLIN, 0}};
             const int n = ::poll(fds, stopping_ ? 1 : 2, timeout);
             if (n == -1 && errno == EINTR) continue;
@@ -182,7 +180,8 @@ public:
         size_t sent = 0;
         const int more = response.remaining > 0 ? MSG_MORE : 0;  // head and body in the same segments
         while (sent < response.head.size()) {
-            const ssize_t n = ::send(fd_, response.head.data() + sent, response.head.size() - sent, MSG_NOSIGNAL | more);
+            const ssize_t n =
+                ::send(fd_, response.head.data() + sent, response.head.size() - sent, MSG_NOSIGNAL | more);
             if (n >= 0) {
                 sent += static_cast<size_t>(n);
                 continue;
@@ -191,8 +190,8 @@ public:
             if (errno != EAGAIN || !wait_writable()) return false;
         }
         while (response.remaining > 0) {
-            const ssize_t n = ::sendfile(fd_, response.file.get(), &response.offset,
-                                         std::min<size_t>(response.remaining, 1 << 20));
+            const ssize_t n =
+                ::sendfile(fd_, response.file.get(), &response.offset, std::min<size_t>(response.remaining, 1 << 20));
             if (n > 0) {
                 response.remaining -= static_cast<size_t>(n);
                 restart_idle_clock();  // a client that reads is not idle
@@ -209,9 +208,9 @@ private:
     bool wait_writable() {
         for (;;) {
             switch (wait(POLLOUT)) {
-            case Event::Ready: return true;
-            case Event::Stop: continue;  // keep sending: the response already begun is finished
-            case Event::Timeout: return false;
+                case Event::Ready: return true;
+                case Event::Stop: continue;  // keep sending: the response already begun is finished
+                case Event::Timeout: return false;
             }
         }
     }
@@ -258,8 +257,9 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             const http::ParseResult parsed = http::parse_request(buffer);
             if (parsed.status == http::ParseStatus::Incomplete) break;
             if (settings.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
-                log_line(settings, worker, connection, parsed.request.method + " " + parsed.request.target +
-                                                           " received, answering in " + std::to_string(settings.delay_ms) + " ms");
+                log_line(settings, worker, connection,
+                         parsed.request.method + " " + parsed.request.target + " received, answering in " +
+                             std::to_string(settings.delay_ms) + " ms");
                 std::this_thread::sleep_for(std::chrono::milliseconds(settings.delay_ms));
             }
             Response response = respond(parsed, settings, worker, connection);
@@ -294,8 +294,8 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             if (conn.past_idle_deadline()) {
                 // The client did not complete a request in time (idle, or a slowloris trickling bytes).
                 Response response = timeout_response();
-                [[maybe_unused]] auto ignored = ::send(client.get(), response.head.data(), response.head.size(),
-                                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+                [[maybe_unused]] auto ignored =
+                    ::send(client.get(), response.head.data(), response.head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 ending = "timed out (408)";
                 unread_input = !buffer.empty();
             } else {

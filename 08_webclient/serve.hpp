@@ -22,13 +22,13 @@ struct Settings {
     netutil::UniqueFd root{};  // the served folder, open: every file is opened beneath it
     std::string concurrency = "thread";
     bool verbose = false;
-    int delay_ms = 0;          // -d: sleep this long before answering each request (0: no delay)
-    int idle_timeout_s = 10;   // 0: none
+    int delay_ms = 0;         // -d: sleep this long before answering each request (0: no delay)
+    int idle_timeout_s = 10;  // 0: none
     int grace_s = 5;
-    int threads = 8;           // thread-pool size
-    int processes = 4;         // process-pool size
-    int workers = 1;           // async event loops
-    int max_clients = 256;     // thread and process modes: connections served at once
+    int threads = 8;        // thread-pool size
+    int processes = 4;      // process-pool size
+    int workers = 1;        // async event loops
+    int max_clients = 256;  // thread and process modes: connections served at once
     std::string bind_address = netutil::kAnyAddress;
 };
 
@@ -59,11 +59,11 @@ struct ConnectionInfo {
 // The answer to one request: the head, and (GET of a file) the file to send after it.
 struct Response {
     int status = 0;
-    std::string head;            // status line and headers, or a whole small error response
-    netutil::UniqueFd file{};    // the body, sent with sendfile (empty: no body beyond `head`)
+    std::string head;          // status line and headers, or a whole small error response
+    netutil::UniqueFd file{};  // the body, sent with sendfile (empty: no body beyond `head`)
     off_t offset = 0;
-    size_t remaining = 0;        // bytes of `file` still to send
-    bool close_after = false;    // close the connection once this response is out
+    size_t remaining = 0;      // bytes of `file` still to send
+    bool close_after = false;  // close the connection once this response is out
 };
 
 // The response to a parsed request (a complete one, or an error). Logs it when -v is on.

@@ -39,7 +39,9 @@ void print_summary(const web::Settings& settings) {
     if (settings.concurrency == "thread-pool") workers = settings.threads;
     if (settings.concurrency == "process-pool") workers = settings.processes;
     if (settings.concurrency == "async" && settings.workers > 1) workers = settings.workers;
-    const char* kind = settings.concurrency == "async" ? "loop" : settings.concurrency == "thread-pool" ? "pool thread" : "worker";
+    const char* kind = settings.concurrency == "async"         ? "loop"
+                       : settings.concurrency == "thread-pool" ? "pool thread"
+                                                               : "worker";
     for (int i = 0; i < workers; ++i)
         netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
                             netutil::count(stats.worker_connections[i].load(), "connection") + ", " +
@@ -51,46 +53,75 @@ void print_summary(const web::Settings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The concurrent HTTP/1.1 file server of the lab handout: GET and HEAD of the files under FOLDER\n"
-                 "(never outside it), keep-alive, pipelining. Ctrl-C (SIGINT), SIGTERM and SIGHUP stop it the same\n"
-                 "way: it stops accepting, lets every request already received finish (within --grace), joins\n"
-                 "every thread, reaps every child, prints its summary and exits 0."};
-    app.footer("Limits: a request line over 8 KiB is answered 414, a header section over 16 KiB 431, a request\n"
-               "body over 64 KiB 413 (a small body on GET or HEAD is read and skipped); each closes the connection.\n"
-               "Thread-pool: the queue of accepted connections holds --threads of them; when it is full the\n"
-               "acceptor waits and new clients wait in the backlog. Out of descriptors, a client is answered 503.\n"
-               "SIGPIPE is ignored: a client that vanishes costs only its own connection.\n"
-               "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html img/1.png");
+    CLI::App app{
+        "The concurrent HTTP/1.1 file server of the lab handout: GET and HEAD of the files under FOLDER\n"
+        "(never outside it), keep-alive, pipelining. Ctrl-C (SIGINT), SIGTERM and SIGHUP stop it the same\n"
+        "way: it stops accepting, lets every request already received finish (within --grace), joins\n"
+        "every thread, reaps every child, prints its summary and exits 0."};
+    app.footer(
+        "Limits: a request line over 8 KiB is answered 414, a header section over 16 KiB 431, a request\n"
+        "body over 64 KiB 413 (a small body on GET or HEAD is read and skipped); each closes the connection.\n"
+        "Thread-pool: the queue of accepted connections holds --threads of them; when it is full the\n"
+        "acceptor waits and new clients wait in the backlog. Out of descriptors, a client is answered 503.\n"
+        "SIGPIPE is ignored: a client that vanishes costs only its own connection.\n"
+        "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html img/1.png");
     int port = kDefaultPort;
     web::Settings settings;
     bool delay = false;
     auto* port_option = app.add_option("-p,--port", port, "port to bind to (0: any free port)")
-                            ->capture_default_str()->check(netutil::kPortRange);
-    auto* port_positional = app.add_option("PORT", port, "the port, as the kit's other servers take it (same as -p; "
-                                           "not both)")->check(netutil::kPortRange);
+                            ->capture_default_str()
+                            ->check(netutil::kPortRange);
+    auto* port_positional = app.add_option("PORT", port,
+                                           "the port, as the kit's other servers take it (same as -p; "
+                                           "not both)")
+                                ->check(netutil::kPortRange);
     app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
-    app.add_flag("-d,--delay", delay, "wait --delay-ms (default 1000) before answering each request, to show concurrency");
-    app.add_option("-f,--folder", settings.folder, "folder to serve files from (nothing outside it is ever served)")->capture_default_str();
+    app.add_flag("-d,--delay", delay,
+                 "wait --delay-ms (default 1000) before answering each request, to show concurrency");
+    app.add_option("-f,--folder", settings.folder, "folder to serve files from (nothing outside it is ever served)")
+        ->capture_default_str();
     app.add_option("-c,--concurrency", settings.concurrency,
                    "concurrency: iterative (one client at a time), thread (one per connection), thread-pool "
                    "(--threads), process (one per connection), process-pool (--processes), async (epoll event "
                    "loops, --workers)")
         ->capture_default_str()
         ->transform(netutil::one_of({"iterative", "thread", "thread-pool", "process", "process-pool", "async"}));
-    auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms, "length of -d's delay in milliseconds "
-                                    "(giving it turns the delay on) [default: 1000]")->check(netutil::whole_number(0, 600000));
-    app.add_option("--threads", settings.threads, "thread-pool: number of threads, and the size of the queue of accepted "
-                   "connections waiting for them")->capture_default_str()->check(netutil::whole_number(1, 256));
-    app.add_option("--processes", settings.processes, "process-pool: number of worker processes")->capture_default_str()->check(netutil::whole_number(1, 256));
-    app.add_option("--workers", settings.workers, "async: number of event loops, each with its own SO_REUSEPORT listener")->capture_default_str()->check(netutil::whole_number(1, 64));
-    app.add_option("--idle-timeout", settings.idle_timeout_s, "seconds a connection may take to complete a request "
-                   "(from accept, restarted by each request and by each part of a response the client reads) before a 408 closes "
-                   "it; 0: none")->capture_default_str()->check(netutil::whole_number(0, 86400));
-    app.add_option("--grace", settings.grace_s, "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress "
-                   "before closing what is left")->capture_default_str()->check(netutil::whole_number(0, 3600));
-    app.add_option("--max-clients", settings.max_clients, "thread and process modes: connections served at once (a thread "
-                   "or a child each); more wait in the backlog, and the server says so once")->capture_default_str()->check(netutil::whole_number(1, 100000));
-    app.add_option("--bind", settings.bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+    auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms,
+                                    "length of -d's delay in milliseconds "
+                                    "(giving it turns the delay on) [default: 1000]")
+                         ->check(netutil::whole_number(0, 600000));
+    app.add_option("--threads", settings.threads,
+                   "thread-pool: number of threads, and the size of the queue of accepted "
+                   "connections waiting for them")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 256));
+    app.add_option("--processes", settings.processes, "process-pool: number of worker processes")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 256));
+    app.add_option("--workers", settings.workers,
+                   "async: number of event loops, each with its own SO_REUSEPORT listener")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 64));
+    app.add_option(
+           "--idle-timeout", settings.idle_timeout_s,
+           "seconds a connection may take to complete a request "
+           "(from accept, restarted by each request and by each part of a response the client reads) before a 408 closes "
+           "it; 0: none")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 86400));
+    app.add_option("--grace", settings.grace_s,
+                   "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress "
+                   "before closing what is left")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 3600));
+    app.add_option("--max-clients", settings.max_clients,
+                   "thread and process modes: connections served at once (a thread "
+                   "or a child each); more wait in the backlog, and the server says so once")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000));
+    app.add_option("--bind", settings.bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     // `./server 21200 -p 21201` would otherwise take the last one given and say nothing.
     if (port_option->count() > 0 && port_positional->count() > 0)
@@ -105,7 +136,8 @@ int main(int argc, char** argv) {
         web::shared_stats();  // the shared counters exist before any fork
 
         const bool reuse_port = settings.concurrency == "async" && settings.workers > 1;
-        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
+        netutil::UniqueFd listener =
+            netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
         const uint16_t bound_port = netutil::local_address(listener.get()).port();
@@ -113,8 +145,9 @@ int main(int argc, char** argv) {
         if (how == "thread-pool") how += " of " + netutil::count(settings.threads, "thread");
         if (how == "process-pool") how += " of " + netutil::count(settings.processes, "process", "processes");
         if (how == "async") how += " with " + std::to_string(settings.workers) + " event loop(s)";
-        netutil::print_line("serving " + settings.folder + " (concurrency: " + how + ")" +
-                            (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
+        netutil::print_line(
+            "serving " + settings.folder + " (concurrency: " + how + ")" +
+            (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
         // every thread and every child process watches: all three are the same graceful stop. Started with
@@ -124,12 +157,18 @@ int main(int argc, char** argv) {
         netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
 
         const std::string& mode = settings.concurrency;
-        if (mode == "iterative") web::run_iterative(listener.get(), settings, stop);
-        else if (mode == "thread") web::run_thread_per_connection(listener.get(), settings, stop);
-        else if (mode == "thread-pool") web::run_thread_pool(listener.get(), settings, stop);
-        else if (mode == "process") web::run_process_per_connection(listener.get(), settings, stop);
-        else if (mode == "process-pool") web::run_process_pool(listener.get(), settings, stop);
-        else web::run_async(std::move(listener), bound_port, settings, stop);
+        if (mode == "iterative")
+            web::run_iterative(listener.get(), settings, stop);
+        else if (mode == "thread")
+            web::run_thread_per_connection(listener.get(), settings, stop);
+        else if (mode == "thread-pool")
+            web::run_thread_pool(listener.get(), settings, stop);
+        else if (mode == "process")
+            web::run_process_per_connection(listener.get(), settings, stop);
+        else if (mode == "process-pool")
+            web::run_process_pool(listener.get(), settings, stop);
+        else
+            web::run_async(std::move(listener), bound_port, settings, stop);
 
         const int signo = netutil::caught_signal();
         netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) +

@@ -13,8 +13,8 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <thread>
@@ -92,12 +92,13 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
     };
 
     const auto start_handler = [&](Handler& handler, const Worker& worker, int fd, const netutil::SockAddr& peer) {
-        handler.thread = std::thread([&settings, &stop, &handler, &finished, worker, connection = new_connection(peer), fd] {
-            serve_safely(netutil::UniqueFd(fd), connection, worker, settings, stop.fd());
-            handler.done = true;
-            const uint64_t one = 1;
-            [[maybe_unused]] auto ignored = ::write(finished.get(), &one, sizeof one);
-        });
+        handler.thread =
+            std::thread([&settings, &stop, &handler, &finished, worker, connection = new_connection(peer), fd] {
+                serve_safely(netutil::UniqueFd(fd), connection, worker, settings, stop.fd());
+                handler.done = true;
+                const uint64_t one = 1;
+                [[maybe_unused]] auto ignored = ::write(finished.get(), &one, sizeof one);
+            });
     };
 
     for (;;) {
@@ -127,7 +128,6 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
     }
     for (auto& handler : handlers) handler.thread.join();
 }
-
 
 namespace {
 

@@ -26,12 +26,15 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-    CLI::App app{"Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
-                 "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
-                 "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
+    CLI::App app{
+        "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
+        "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
+        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
     netutil::WorkerOptions options{.port = 11268};
-    netutil::add_worker_options(app, options, "sleep this long before each column (a slow worker, to watch the "
-                                "schedule or kill it mid-run)", "print a line per column");
+    netutil::add_worker_options(app, options,
+                                "sleep this long before each column (a slow worker, to watch the "
+                                "schedule or kill it mid-run)",
+                                "print a line per column");
     netutil::parse_or_exit(app, argc, argv);
 
     return netutil::run_main([&] {

@@ -26,10 +26,10 @@
 
 namespace mandelbrot {
 
-inline constexpr int kMaxIterations = 255;         // k <= 255, so the grayscale 255 - k fits in a byte
-inline constexpr int kMaxSide = 10000;             // widest and tallest canvas accepted, on both ends
+inline constexpr int kMaxIterations = 255;  // k <= 255, so the grayscale 255 - k fits in a byte
+inline constexpr int kMaxSide = 10000;      // widest and tallest canvas accepted, on both ends
 inline constexpr std::string_view kHello = "HELLO mandelbrot 1";
-inline constexpr size_t kMaxLine = 200;            // no line of the protocol is longer
+inline constexpr size_t kMaxLine = 200;  // no line of the protocol is longer
 
 // The part of the plane shown and how many pixels show it. Pixel (column i, row j) is the point
 // x = xmin + i (xmax - xmin) / width, y = ymax - j (ymax - ymin) / height: row 0 is the top.

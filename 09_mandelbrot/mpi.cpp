@@ -42,9 +42,9 @@ using netutil::check_mpi;
 using netutil::kMpiManager;
 using netutil::mpi_fail;
 
-constexpr int kTagColumn = 1;        // manager -> worker (dynamic): one int, the column to compute
-constexpr int kTagStop = 2;          // manager -> worker (dynamic): no more columns
-constexpr size_t kWindow = 2;        // dynamic: columns out at one worker at once, as in server.cpp
+constexpr int kTagColumn = 1;  // manager -> worker (dynamic): one int, the column to compute
+constexpr int kTagStop = 2;    // manager -> worker (dynamic): no more columns
+constexpr size_t kWindow = 2;  // dynamic: columns out at one worker at once, as in server.cpp
 
 std::string seconds_text(double seconds) {
     char text[32];
@@ -86,7 +86,7 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
     std::vector<bool> done(width, false);
     std::vector<WorkerStats> stats(static_cast<size_t>(nworkers));
     std::vector<std::deque<int>> out(static_cast<size_t>(nworkers));  // dynamic: columns out at worker t
-    int next = 0;                                                      // dynamic: the queue's next column
+    int next = 0;                                                     // dynamic: the queue's next column
     auto send_next = [&](int t) {
         if (next < canvas.width) {
             check_mpi(MPI_Send(&next, 1, MPI_INT, t + 1, kTagColumn, MPI_COMM_WORLD), "MPI_Send");
@@ -101,17 +101,20 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
 
     for (int received = 0; received < canvas.width; ++received) {
         MPI_Status status;
-        check_mpi(MPI_Recv(gray.data(), static_cast<int>(height), MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG,
-                           MPI_COMM_WORLD, &status), "MPI_Recv");
+        check_mpi(MPI_Recv(gray.data(), static_cast<int>(height), MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD,
+                           &status),
+                  "MPI_Recv");
         int count = 0;
         MPI_Get_count(&status, MPI_BYTE, &count);
         const int t = status.MPI_SOURCE - 1, column = status.MPI_TAG;
         const std::string from = "worker " + std::to_string(t) + " (rank " + std::to_string(status.MPI_SOURCE) + ")";
-        if (t < 0 || t >= nworkers) mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
-        if (column < 0 || column >= canvas.width) mpi_fail(from + " sent column " + std::to_string(column) + ", out of range");
+        if (t < 0 || t >= nworkers)
+            mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
+        if (column < 0 || column >= canvas.width)
+            mpi_fail(from + " sent column " + std::to_string(column) + ", out of range");
         if (count != canvas.height)
-            mpi_fail(from + " sent " + netutil::count(count, "byte") + " for column " + std::to_string(column) + ", not " +
-                 std::to_string(canvas.height));
+            mpi_fail(from + " sent " + netutil::count(count, "byte") + " for column " + std::to_string(column) +
+                     ", not " + std::to_string(canvas.height));
         if (done[static_cast<size_t>(column)]) mpi_fail(from + " sent column " + std::to_string(column) + " twice");
         if (schedule == Schedule::Static && column % nworkers != t)
             mpi_fail(from + " sent column " + std::to_string(column) + ", which is not one of its own");
@@ -146,7 +149,8 @@ int manage(const Canvas& canvas, Schedule schedule, int nworkers, const std::str
                         (slide_canvas ? " (the slide says 16,652,580: see README.md)" : ""));
     netutil::print_line("wall time " + seconds_text(seconds) + " (from the start of the work)");
     write_pgm(std::move(file), output, canvas, rows);
-    netutil::print_line("wrote " + output + " (" + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ")");
+    netutil::print_line("wrote " + output + " (" + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) +
+                        ")");
     return 0;
 }
 
@@ -181,16 +185,19 @@ int work(const Canvas& canvas, Schedule schedule, int nworkers, int t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The Mandelbrot computation with Open MPI: start it with `mpirun -np K ./mpi`. Rank 0 is the\n"
-                 "manager, ranks 1 to K-1 the workers; it prints the total number of iterations and writes the same\n"
-                 "picture as ./server (and ./server --local), byte for byte. K must be at least 2.\n"
-                 "As root add --allow-run-as-root; with K above the number of cores add --oversubscribe."};
+    CLI::App app{
+        "The Mandelbrot computation with Open MPI: start it with `mpirun -np K ./mpi`. Rank 0 is the\n"
+        "manager, ranks 1 to K-1 the workers; it prints the total number of iterations and writes the same\n"
+        "picture as ./server (and ./server --local), byte for byte. K must be at least 2.\n"
+        "As root add --allow-run-as-root; with K above the number of cores add --oversubscribe."};
     Schedule schedule = Schedule::Static;
     Canvas canvas;
     std::string output = "mandelbrot.pgm";
-    mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t computes the columns k with k mod n = t "
+    mandelbrot::add_schedule_and_canvas_options(app, schedule,
+                                                "static: worker t computes the columns k with k mod n = t "
                                                 "(the slide); dynamic: the manager hands out the next column to "
-                                                "whichever worker sent one back", canvas);
+                                                "whichever worker sent one back",
+                                                canvas);
     app.add_option("-o,--output", output, "picture file, PGM (P5)")->capture_default_str();
     netutil::parse_on_every_rank([&] { netutil::parse_or_exit(app, argc, argv); });
 

@@ -6,9 +6,9 @@
 
 #include "netutil/cli.hpp"
 
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 namespace mandelbrot {
 
@@ -23,11 +23,14 @@ inline void add_schedule_and_canvas_options(CLI::App& app, Schedule& schedule, c
     const std::vector<std::pair<std::string, Schedule>> schedules{{"static", Schedule::Static},
                                                                   {"dynamic", Schedule::Dynamic}};
     app.add_option("--schedule", schedule, schedule_help)
-        ->transform(netutil::one_of(schedules).description(""))->type_name("static|dynamic")
+        ->transform(netutil::one_of(schedules).description(""))
+        ->type_name("static|dynamic")
         ->default_str("static");
-    app.add_option("--width", canvas.width, "canvas width in pixels (columns)")->capture_default_str()
+    app.add_option("--width", canvas.width, "canvas width in pixels (columns)")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, kMaxSide));
-    app.add_option("--height", canvas.height, "canvas height in pixels (rows)")->capture_default_str()
+    app.add_option("--height", canvas.height, "canvas height in pixels (rows)")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, kMaxSide));
 }
 

@@ -45,9 +45,9 @@ using mandelbrot::Canvas;
 using mandelbrot::Schedule;
 
 constexpr uint16_t kDefaultPort = 11268;
-constexpr int kMaxPending = 64;         // connections still saying hello at once; more wait in the backlog
-constexpr int kPauseMs = 100;           // while accepting is paused, how often the acceptor looks again
-constexpr size_t kWindow = 2;           // columns out at one worker at once
+constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
+constexpr int kPauseMs = 100;    // while accepting is paused, how often the acceptor looks again
+constexpr size_t kWindow = 2;    // columns out at one worker at once
 
 struct WorkerStats {
     int columns = 0;
@@ -63,8 +63,11 @@ struct WorkerStats {
 class ColumnBoard : public netutil::WorkerBoard {
 public:
     ColumnBoard(const Canvas& canvas, int nworkers, Schedule schedule, const netutil::RunEvents& events)
-        : WorkerBoard(nworkers, canvas.width, events), canvas_(canvas), schedule_(schedule),
-          own_(static_cast<size_t>(nworkers)), stats_(static_cast<size_t>(nworkers)),
+        : WorkerBoard(nworkers, canvas.width, events),
+          canvas_(canvas),
+          schedule_(schedule),
+          own_(static_cast<size_t>(nworkers)),
+          stats_(static_cast<size_t>(nworkers)),
           done_(static_cast<size_t>(canvas.width), false),
           pixels_(static_cast<size_t>(canvas.width) * static_cast<size_t>(canvas.height)) {}
 
@@ -152,8 +155,8 @@ private:
                 shared_.push_back(column);
         }
         netutil::print_line("all " + netutil::count(nworkers_, "worker") + " connected: handing out " +
-                            netutil::count(canvas_.width, "column") + ", " +
-                            mandelbrot::schedule_name(schedule_) + " schedule");
+                            netutil::count(canvas_.width, "column") + ", " + mandelbrot::schedule_name(schedule_) +
+                            " schedule");
     }
 
     const Canvas canvas_;
@@ -162,7 +165,7 @@ private:
     std::deque<int> shared_;            // dynamic schedule's queue, and columns given back by lost workers
     std::vector<WorkerStats> stats_;
     std::vector<bool> done_;
-    std::vector<uint8_t> pixels_;       // column-major: column k is pixels_[k * height, (k + 1) * height)
+    std::vector<uint8_t> pixels_;  // column-major: column k is pixels_[k * height, (k + 1) * height)
 };
 
 // Why a worker's reply was not a column: raised inside serve_worker, caught there.
@@ -175,7 +178,8 @@ struct Lost {
 // Every wait also watches `quit` and gives up after the reply timeout. One thread (the handler) only.
 class ReplyReader {
 public:
-    ReplyReader(int fd, const netutil::RunEvents& events, int timeout_ms) : fd_(fd), events_(events), timeout_ms_(timeout_ms) {}
+    ReplyReader(int fd, const netutil::RunEvents& events, int timeout_ms)
+        : fd_(fd), events_(events), timeout_ms_(timeout_ms) {}
 
     std::string read_line(int column) {
         for (;;) {
@@ -199,10 +203,11 @@ public:
 private:
     bool fill(int column) {
         switch (netutil::wait_readable(fd_, events_.quit.fd(), timeout_ms_)) {
-        case netutil::Wait::Stopped: throw Lost{"stopped"};
-        case netutil::Wait::TimedOut:
-            throw Lost{"no reply for column " + std::to_string(column) + " within " + std::to_string(timeout_ms_ / 1000) + " s"};
-        case netutil::Wait::Ready: break;
+            case netutil::Wait::Stopped: throw Lost{"stopped"};
+            case netutil::Wait::TimedOut:
+                throw Lost{"no reply for column " + std::to_string(column) + " within " +
+                           std::to_string(timeout_ms_ / 1000) + " s"};
+            case netutil::Wait::Ready: break;
         }
         char chunk[16384];
         const size_t n = netutil::read_some(fd_, chunk, sizeof chunk);
@@ -245,7 +250,7 @@ void serve_worker(netutil::UniqueFd connection, const std::string& peer, netutil
     const int fd = connection.get();
     const std::string expected = "expected " + std::string(mandelbrot::kHello);
     std::optional<int> slot;
-    std::deque<int> in_flight;  // columns sent to the worker, replies still to come, in order
+    std::deque<int> in_flight;               // columns sent to the worker, replies still to come, in order
     std::optional<netutil::Stopwatch> busy;  // since the worker last had nothing to do
     auto lose = [&](const std::string& why) {
         if (!in_flight.empty() && busy) board.add_busy(*slot, busy->seconds());
@@ -259,16 +264,17 @@ void serve_worker(netutil::UniqueFd connection, const std::string& peer, netutil
         if (hello.status == netutil::Hello::Status::Stopped) return;
         if (hello.status == netutil::Hello::Status::Refused) return netutil::turn_away(fd, peer, hello.why, expected);
         slot = board.join(peer);
-        if (!slot) return netutil::turn_away(fd, peer, "every worker is there already", "the manager has all its workers");
+        if (!slot)
+            return netutil::turn_away(fd, peer, "every worker is there already", "the manager has all its workers");
         netutil::write_all(fd, mandelbrot::canvas_line(canvas) + "\n");
 
         // Waiting for the others: a worker that sends anything now, or closes, leaves.
         switch (netutil::wait_for_start(fd, events)) {
-        case netutil::StartWait::Started: break;
-        case netutil::StartWait::Quit: return;
-        case netutil::StartWait::Left:
-            if (board.leave_before_start(*slot)) return;
-            throw Lost{"connection closed"};
+            case netutil::StartWait::Started: break;
+            case netutil::StartWait::Quit: return;
+            case netutil::StartWait::Left:
+                if (board.leave_before_start(*slot)) return;
+                throw Lost{"connection closed"};
         }
 
         // Two columns out at once: while the worker computes one, the next is already in its socket, so it
@@ -383,12 +389,13 @@ int run_local(const Canvas& canvas, const std::string& output) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Manager of the Mandelbrot computation (lecture: pleasingly parallel computations): waits for\n"
-                 "NWORKERS worker clients, hands out the columns of the canvas, gathers the grayscales 255 - k,\n"
-                 "prints the total number of iterations and writes the picture. A worker that dies loses nothing:\n"
-                 "its columns go to the others. Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no picture.\n"
-                 "Limits: protocol lines of at most 200 bytes; at most 64 connections saying hello at once (more\n"
-                 "wait in the backlog); a canvas of at most 10000 x 10000."};
+    CLI::App app{
+        "Manager of the Mandelbrot computation (lecture: pleasingly parallel computations): waits for\n"
+        "NWORKERS worker clients, hands out the columns of the canvas, gathers the grayscales 255 - k,\n"
+        "prints the total number of iterations and writes the picture. A worker that dies loses nothing:\n"
+        "its columns go to the others. Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no picture.\n"
+        "Limits: protocol lines of at most 200 bytes; at most 64 connections saying hello at once (more\n"
+        "wait in the backlog); a canvas of at most 10000 x 10000."};
     int port = kDefaultPort;
     int nworkers = 2;
     Schedule schedule = Schedule::Static;
@@ -398,17 +405,27 @@ int main(int argc, char** argv) {
     bool local = false;
     int reply_timeout = 60;
     int hello_timeout = 5;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out columns")
-        ->capture_default_str()->check(netutil::whole_number(1, 256));
-    mandelbrot::add_schedule_and_canvas_options(app, schedule, "static: worker t gets the columns k with k mod n = t "
-                                                "(the slide); dynamic: one shared queue, a free worker takes the next column",
-                                                canvas);
-    app.add_option("-o,--output", output, "picture file: always a PGM; a name ending in .png also gets a PNG "
-                   "(and the PGM beside it, NAME.pgm)")->capture_default_str();
-    app.add_flag("--local", local, "compute here, one thread, no sockets (the reference for speed and for the picture)");
-    netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one column before it counts as "
-                                 "lost and its columns go to the others", 3600, hello_timeout, bind_address);
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 256));
+    mandelbrot::add_schedule_and_canvas_options(
+        app, schedule,
+        "static: worker t gets the columns k with k mod n = t "
+        "(the slide); dynamic: one shared queue, a free worker takes the next column",
+        canvas);
+    app.add_option("-o,--output", output,
+                   "picture file: always a PGM; a name ending in .png also gets a PNG "
+                   "(and the PGM beside it, NAME.pgm)")
+        ->capture_default_str();
+    app.add_flag("--local", local,
+                 "compute here, one thread, no sockets (the reference for speed and for the picture)");
+    netutil::add_manager_options(app, reply_timeout,
+                                 "seconds a worker may take for one column before it counts as "
+                                 "lost and its columns go to the others",
+                                 3600, hello_timeout, bind_address);
     netutil::parse_or_exit(app, argc, argv);
     const netutil::ManagerLimits limits{kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
 
@@ -418,20 +435,19 @@ int main(int argc, char** argv) {
 
         // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
         netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
-        netutil::print_line("manager waits for " + netutil::count(nworkers, "worker") + ": canvas " +
-                            std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ", x in [" +
-                            mandelbrot::format_double(canvas.xmin) + ", " + mandelbrot::format_double(canvas.xmax) +
-                            "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
-                            mandelbrot::format_double(canvas.ymax) + "], " +
-                            mandelbrot::schedule_name(schedule) + " schedule");
+        netutil::print_line(
+            "manager waits for " + netutil::count(nworkers, "worker") + ": canvas " + std::to_string(canvas.width) +
+            "x" + std::to_string(canvas.height) + ", x in [" + mandelbrot::format_double(canvas.xmin) + ", " +
+            mandelbrot::format_double(canvas.xmax) + "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
+            mandelbrot::format_double(canvas.ymax) + "], " + mandelbrot::schedule_name(schedule) + " schedule");
 
         const netutil::RunEvents events = acceptor.events();
         ColumnBoard board(canvas, nworkers, schedule, events);
         const netutil::Stopwatch wall;
         // One handler thread per connection while workers are missing (newcomers after the start are turned
         // away by the acceptor), until every column is done, no worker is left, or Ctrl-C.
-        const std::optional<netutil::Stopwatch> since_start =
-            acceptor.run(board, [&](netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting) {
+        const std::optional<netutil::Stopwatch> since_start = acceptor.run(
+            board, [&](netutil::UniqueFd connection, const std::string& peer, netutil::Greeting& greeting) {
                 serve_worker(std::move(connection), peer, greeting, board, canvas, events, limits);
             });
 
@@ -451,8 +467,8 @@ int main(int argc, char** argv) {
             const auto& s = stats[t];
             iterations += s.iterations;
             netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(s.columns, "column") + ", " +
-                                netutil::count(s.iterations, "iteration") + ", busy " + seconds_text(s.busy_seconds) + " with columns out" +
-                                (s.lost ? " (lost)" : ""));
+                                netutil::count(s.iterations, "iteration") + ", busy " + seconds_text(s.busy_seconds) +
+                                " with columns out" + (s.lost ? " (lost)" : ""));
         }
         if (remaining > 0) {
             netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +

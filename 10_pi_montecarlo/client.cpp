@@ -25,9 +25,10 @@
 #include <thread>
 
 int main(int argc, char** argv) {
-    CLI::App app{"Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
-                 "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
-                 "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
+    CLI::App app{
+        "Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
+        "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
+        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
     netutil::WorkerOptions options{.port = 11269};
     netutil::add_worker_options(app, options, "sleep this long before each job (a slow worker, to kill it mid-job)",
                                 "print a line as each job arrives");

@@ -33,7 +33,7 @@ namespace montecarlo {
 inline constexpr std::string_view kHello = "HELLO pi 1";
 inline constexpr size_t kMaxLine = 200;
 inline constexpr uint64_t kMaxSamples = 1'000'000'000'000;  // per job
-inline constexpr int kMaxJobs = 1'000'000;                   // jobs in the queue; numbered 0 to kMaxJobs - 1
+inline constexpr int kMaxJobs = 1'000'000;                  // jobs in the queue; numbered 0 to kMaxJobs - 1
 
 class SplitMix64 {
 public:

@@ -79,12 +79,13 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
         MPI_Get_count(&status, MPI_UINT64_T, &count);
         const int t = status.MPI_SOURCE - 1;
         const std::string from = "worker " + std::to_string(t) + " (rank " + std::to_string(status.MPI_SOURCE) + ")";
-        if (t < 0 || t >= nworkers) mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
+        if (t < 0 || t >= nworkers)
+            mpi_fail("a message from rank " + std::to_string(status.MPI_SOURCE) + ", not a worker");
         auto& mine = out[static_cast<size_t>(t)];
         if (status.MPI_TAG != kTagResult || count != 3) mpi_fail(from + " sent a message that is not a result");
         if (!mine || result[0] != *mine || result[1] != samples || result[2] > samples)
             mpi_fail(from + " sent a result for job " + std::to_string(result[0]) + " (" + std::to_string(result[2]) +
-                 " of " + std::to_string(result[1]) + " inside) that does not match the job it was given");
+                     " of " + std::to_string(result[1]) + " inside) that does not match the job it was given");
         const uint64_t job = *mine;
         mine.reset();
         inside += result[2];
@@ -100,8 +101,9 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
 
     const std::vector<double> busy = netutil::gather_busy_times(nworkers);
     for (int t = 0; t < nworkers; ++t)
-        netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[static_cast<size_t>(t)].jobs, "job") +
-                            ", " + netutil::count(stats[static_cast<size_t>(t)].samples, "sample") + ", busy " +
+        netutil::print_line("worker " + std::to_string(t) + ": " +
+                            netutil::count(stats[static_cast<size_t>(t)].jobs, "job") + ", " +
+                            netutil::count(stats[static_cast<size_t>(t)].samples, "sample") + ", busy " +
                             fixed(busy[static_cast<size_t>(t)], 3) + " s computing");
     // The same three lines as server.cpp's.
     const uint64_t total = samples * static_cast<uint64_t>(njobs);
@@ -141,16 +143,19 @@ int work(int t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"The Monte Carlo estimate of pi with Open MPI: start it with `mpirun -np K ./mpi`. Rank 0 keeps\n"
-                 "the job queue of (samples, seed) tuples, ranks 1 to K-1 run the jobs; it prints each result and\n"
-                 "the same estimate as ./server (and ./server --local). K must be at least 2.\n"
-                 "As root add --allow-run-as-root; with K above the number of cores add --oversubscribe."};
+    CLI::App app{
+        "The Monte Carlo estimate of pi with Open MPI: start it with `mpirun -np K ./mpi`. Rank 0 keeps\n"
+        "the job queue of (samples, seed) tuples, ranks 1 to K-1 run the jobs; it prints each result and\n"
+        "the same estimate as ./server (and ./server --local). K must be at least 2.\n"
+        "As root add --allow-run-as-root; with K above the number of cores add --oversubscribe."};
     int njobs = 16;
     uint64_t samples = 10'000'000;
     uint64_t seed = 1;
-    app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
+    app.add_option("--jobs", njobs, "number of jobs in the queue")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
-    app.add_option("--samples", samples, "samples per job")->capture_default_str()
+    app.add_option("--samples", samples, "samples per job")
+        ->capture_default_str()
         ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     auto parse = [&] {

@@ -37,8 +37,8 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11269;
-constexpr int kMaxPending = 64;         // connections still saying hello at once; more wait in the backlog
-constexpr int kPauseMs = 100;           // while accepting is paused, how often the acceptor looks again
+constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
+constexpr int kPauseMs = 100;    // while accepting is paused, how often the acceptor looks again
 
 using montecarlo::Job;
 
@@ -62,8 +62,10 @@ std::string fixed(double value, int decimals) {
 class JobQueue : public netutil::WorkerBoard {
 public:
     JobQueue(int njobs, uint64_t samples, uint64_t base_seed, int nworkers, const netutil::RunEvents& events)
-        : WorkerBoard(nworkers, njobs, events), stats_(static_cast<size_t>(nworkers)),
-          inside_(static_cast<size_t>(njobs)), done_(static_cast<size_t>(njobs), false) {
+        : WorkerBoard(nworkers, njobs, events),
+          stats_(static_cast<size_t>(nworkers)),
+          inside_(static_cast<size_t>(njobs)),
+          done_(static_cast<size_t>(njobs), false) {
         for (int j = 0; j < njobs; ++j) waiting_.push_back({j, samples, montecarlo::job_seed(base_seed, j)});
         jobs_ = std::vector<Job>(waiting_.begin(), waiting_.end());
     }
@@ -93,8 +95,8 @@ public:
         inside_[static_cast<size_t>(job.number)] = inside;
         stats.jobs += 1;
         stats.samples += job.samples;
-        netutil::print_line("job " + std::to_string(job.number) + " (" + netutil::count(job.samples, "sample") + ", seed " +
-                            std::to_string(job.seed) + ") by worker " + std::to_string(t) + ": " +
+        netutil::print_line("job " + std::to_string(job.number) + " (" + netutil::count(job.samples, "sample") +
+                            ", seed " + std::to_string(job.seed) + ") by worker " + std::to_string(t) + ": " +
                             std::to_string(inside) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(inside) / static_cast<double>(job.samples), 6));
         done_locked();
@@ -106,9 +108,9 @@ public:
         const bool give_back = in_flight && !done_[static_cast<size_t>(in_flight->number)];
         if (give_back) waiting_.push_front(*in_flight);
         stats_[static_cast<size_t>(t)].lost = true;
-        netutil::print_line("worker " + std::to_string(t) + " lost (" + why + ")" +
-                            (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue"
-                                       : std::string()));
+        netutil::print_line(
+            "worker " + std::to_string(t) + " lost (" + why + ")" +
+            (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue" : std::string()));
         lost_locked();
     }
 
@@ -152,11 +154,12 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
     netutil::write_all(fd, montecarlo::job_line(job) + "\n");
     std::string line;
     switch (reader.read_line(line)) {
-    case netutil::LineReader::Status::Line: break;
-    case netutil::LineReader::Status::Stopped: throw Lost{"stopped"};
-    case netutil::LineReader::Status::TimedOut: throw Lost{"no result for job " + std::to_string(job.number) + " in time"};
-    case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
-    default: throw Lost{"connection closed"};
+        case netutil::LineReader::Status::Line: break;
+        case netutil::LineReader::Status::Stopped: throw Lost{"stopped"};
+        case netutil::LineReader::Status::TimedOut:
+            throw Lost{"no result for job " + std::to_string(job.number) + " in time"};
+        case netutil::LineReader::Status::TooLong: throw Lost{"a reply line too long"};
+        default: throw Lost{"connection closed"};
     }
     if (const auto result = montecarlo::parse_result_line(line)) {
         if (result->number != job.number || result->samples != job.samples)
@@ -179,13 +182,14 @@ void serve_worker(netutil::UniqueFd connection, const std::string& peer, netutil
     std::optional<Job> in_flight;
     try {
         netutil::set_send_timeout(fd, std::chrono::milliseconds(limits.reply_timeout_ms));
-        const auto hello = netutil::read_hello(fd, montecarlo::kHello, montecarlo::kMaxLine, events, limits.hello_timeout_ms);
+        const auto hello =
+            netutil::read_hello(fd, montecarlo::kHello, montecarlo::kMaxLine, events, limits.hello_timeout_ms);
         greeting.end();
         switch (hello.status) {
-        case netutil::Hello::Status::Said: break;
-        case netutil::Hello::Status::Stopped: return;
-        case netutil::Hello::Status::Refused:
-            return netutil::turn_away(fd, peer, hello.why, "expected " + std::string(montecarlo::kHello));
+            case netutil::Hello::Status::Said: break;
+            case netutil::Hello::Status::Stopped: return;
+            case netutil::Hello::Status::Refused:
+                return netutil::turn_away(fd, peer, hello.why, "expected " + std::string(montecarlo::kHello));
         }
         slot = queue.join(peer);
         if (!slot) {
@@ -254,11 +258,12 @@ int run_local(int njobs, uint64_t samples, uint64_t base_seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Manager of the Monte Carlo estimate of pi (lecture: assignment 3): keeps a job queue of (samples,\n"
-                 "seed) tuples, hands the jobs to NWORKERS worker clients, prints each result as it arrives and the\n"
-                 "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them.\n"
-                 "Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no estimate. Limits: protocol lines of at\n"
-                 "most 200 bytes; at most 64 connections saying hello at once (more wait in the backlog)."};
+    CLI::App app{
+        "Manager of the Monte Carlo estimate of pi (lecture: assignment 3): keeps a job queue of (samples,\n"
+        "seed) tuples, hands the jobs to NWORKERS worker clients, prints each result as it arrives and the\n"
+        "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them.\n"
+        "Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no estimate. Limits: protocol lines of at\n"
+        "most 200 bytes; at most 64 connections saying hello at once (more wait in the backlog)."};
     int port = kDefaultPort;
     int nworkers = 2;
     int njobs = 16;
@@ -268,17 +273,24 @@ int main(int argc, char** argv) {
     int reply_timeout = 600;
     int hello_timeout = 5;
     std::string bind_address = netutil::kAnyAddress;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
     app.add_option("NWORKERS", nworkers, "number of workers to wait for before handing out jobs")
-        ->capture_default_str()->check(netutil::whole_number(1, 256));
-    app.add_option("--jobs", njobs, "number of jobs in the queue")->capture_default_str()
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 256));
+    app.add_option("--jobs", njobs, "number of jobs in the queue")
+        ->capture_default_str()
         ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
-    app.add_option("--samples", samples, "samples per job")->capture_default_str()
+    app.add_option("--samples", samples, "samples per job")
+        ->capture_default_str()
         ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
     app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
     app.add_flag("--local", local, "run the jobs here, one thread, no sockets (the reference estimate)");
-    netutil::add_manager_options(app, reply_timeout, "seconds a worker may take for one job before it counts as lost "
-                                 "and its job goes back to the queue", 86400, hello_timeout, bind_address);
+    netutil::add_manager_options(app, reply_timeout,
+                                 "seconds a worker may take for one job before it counts as lost "
+                                 "and its job goes back to the queue",
+                                 86400, hello_timeout, bind_address);
     netutil::parse_or_exit(app, argc, argv);
     if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
     const netutil::ManagerLimits limits{kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
@@ -289,9 +301,9 @@ int main(int argc, char** argv) {
 
         // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
         netutil::WorkerAcceptor acceptor(bind_address, static_cast<uint16_t>(port), limits);
-        netutil::print_line("manager waits for " + netutil::count(nworkers, "worker") + ": " + netutil::count(njobs, "job") +
-                            " of " + netutil::count(samples, "sample") + ", seeds " + std::to_string(seed) +
-                            " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
+        netutil::print_line("manager waits for " + netutil::count(nworkers, "worker") + ": " +
+                            netutil::count(njobs, "job") + " of " + netutil::count(samples, "sample") + ", seeds " +
+                            std::to_string(seed) + " to " + std::to_string(montecarlo::job_seed(seed, njobs - 1)));
 
         const netutil::RunEvents events = acceptor.events();
         JobQueue queue(njobs, samples, seed, nworkers, events);
@@ -316,7 +328,8 @@ int main(int argc, char** argv) {
         for (size_t t = 0; t < stats.size(); ++t)
             netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[t].jobs, "job") + ", " +
                                 netutil::count(stats[t].samples, "sample") + ", busy " +
-                                fixed(stats[t].busy_seconds, 3) + " s with jobs out" + (stats[t].lost ? " (lost)" : ""));
+                                fixed(stats[t].busy_seconds, 3) + " s with jobs out" +
+                                (stats[t].lost ? " (lost)" : ""));
         if (remaining > 0) {
             netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
                                  netutil::count(queue.size(), "job") + " not done, no estimate");

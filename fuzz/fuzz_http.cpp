@@ -40,7 +40,7 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 Inode inode_of(const std::string& path) {
-    struct stat info{};
+    struct stat info {};
     if (::lstat(path.c_str(), &info) != 0) std::abort();
     return {info.st_dev, info.st_ino};
 }
@@ -64,7 +64,10 @@ const Folder& folder() {
         if (::mkfifo((root + "/fifo").c_str(), 0644) != 0) std::abort();
         static std::string made_base;
         made_base = base;
-        std::atexit([] { std::error_code ignored; std::filesystem::remove_all(made_base, ignored); });
+        std::atexit([] {
+            std::error_code ignored;
+            std::filesystem::remove_all(made_base, ignored);
+        });
         Folder f;
         f.root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (f.root_fd < 0) std::abort();
@@ -106,7 +109,8 @@ void check_parse(std::string_view data) {
         if (parsed.status == http::ParseStatus::Error && !documented_error(parsed.error_status)) std::abort();
         if (parsed.status == http::ParseStatus::Incomplete) {
             if (parsed.error_status != 0) std::abort();
-            if (http::parse_request(data.substr(0, data.size() / 2)).status != http::ParseStatus::Incomplete) std::abort();
+            if (http::parse_request(data.substr(0, data.size() / 2)).status != http::ParseStatus::Incomplete)
+                std::abort();
         }
     }
 }
@@ -121,7 +125,7 @@ void check_resolve(std::string_view target) {
         return;
     }
     if (!resolved.file) std::abort();
-    struct stat info{};
+    struct stat info {};
     if (::fstat(resolved.file.get(), &info) != 0 || !S_ISREG(info.st_mode)) std::abort();
     const Inode opened{info.st_dev, info.st_ino};
     if (opened == f.outside || !f.inside.count(opened)) std::abort();  // never outside the folder
@@ -137,7 +141,9 @@ void check_resolve(std::string_view target) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1 || size > 40000) return 0;
     const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-    if (data[0] & 1) check_resolve(input.substr(0, 2000));
-    else check_parse(input);
+    if (data[0] & 1)
+        check_resolve(input.substr(0, 2000));
+    else
+        check_parse(input);
     return 0;
 }

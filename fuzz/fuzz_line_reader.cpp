@@ -32,9 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (line.size() > max_line || line.find('\n') != std::string::npos) std::abort();
             // A line came from "LINE\n" or "LINE\r\n" at the current position.
             const std::string rest = input.substr(consumed.size());
-            if (rest.rfind(line + "\n", 0) == 0) consumed += line + "\n";
-            else if (rest.rfind(line + "\r\n", 0) == 0) consumed += line + "\r\n";
-            else std::abort();
+            if (rest.rfind(line + "\n", 0) == 0)
+                consumed += line + "\n";
+            else if (rest.rfind(line + "\r\n", 0) == 0)
+                consumed += line + "\r\n";
+            else
+                std::abort();
             continue;
         }
         if (status == netutil::LineReader::Status::Eof) {

@@ -51,9 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string whole, fraction;
     bool seen_point = false, number = true;
     for (const char c : text) {
-        if (c == '.' && !seen_point) seen_point = true;
-        else if (digit(c)) (seen_point ? fraction : whole).push_back(c);
-        else number = false;
+        if (c == '.' && !seen_point)
+            seen_point = true;
+        else if (digit(c))
+            (seen_point ? fraction : whole).push_back(c);
+        else
+            number = false;
     }
     if (whole.empty() && fraction.empty()) number = false;
 
@@ -71,8 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string int_part = reply.substr(0, point);
     const std::string frac_part = point == std::string::npos ? "" : reply.substr(point + 1);
     if (int_part.empty()) std::abort();
-    for (const char c : int_part) if (!digit(c)) std::abort();
-    for (const char c : frac_part) if (!digit(c)) std::abort();
+    for (const char c : int_part)
+        if (!digit(c)) std::abort();
+    for (const char c : frac_part)
+        if (!digit(c)) std::abort();
     if (int_part.size() > 1 && int_part[0] == '0') std::abort();
     if (point != std::string::npos && (frac_part.empty() || frac_part.back() == '0')) std::abort();
     if (frac_part.size() > 2 * fraction.size()) std::abort();
@@ -91,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         unsigned __int128 n = 0;
         for (size_t i = first; i < digits.size(); ++i) n = n * 10 + static_cast<unsigned>(digits[i] - '0');
         std::string exact = u128_to_string(n * n);
-        const std::string_view stripped = std::string_view(scaled).substr(std::min(scaled.find_first_not_of('0'), scaled.size() - 1));
+        const std::string_view stripped =
+            std::string_view(scaled).substr(std::min(scaled.find_first_not_of('0'), scaled.size() - 1));
         if (exact != stripped) std::abort();
     }
     return 0;

@@ -178,11 +178,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_words(line);
     check_numbers(line);
     switch (kind) {
-    case 0: check_canvas(line); break;
-    case 1: check_column(line, canvas); break;
-    case 2: check_pixels(line, canvas); break;
-    case 3: check_job(line); break;
-    default: check_result(line); break;
+        case 0: check_canvas(line); break;
+        case 1: check_column(line, canvas); break;
+        case 2: check_pixels(line, canvas); break;
+        case 3: check_job(line); break;
+        default: check_result(line); break;
     }
     return 0;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # mk/deps.sh: installs the Debian/Ubuntu packages the kit needs, only those that are missing.
 # Silent when everything is present. Uses apt-get directly as root, through sudo otherwise.
-# Usage: mk/deps.sh [fuzz|bench|browser] [--list]
+# Usage: mk/deps.sh [fuzz|bench|browser|format] [--list]
 #                                           (fuzz: also clang and libFuzzer, for `make fuzz`;
 #                                            bench: also gnuplot, nginx, wrk and mpirun, for `make bench`;
 #                                            browser: also chromium, for tests/test_08_browser, which CI runs
 #                                            and which skips itself on a machine without it;
+#                                            format: also clang-format, for `make format`;
 #                                            --list: print what is missing and exit 1 if anything is)
 set -euo pipefail
 
@@ -36,6 +37,9 @@ elif [ "${1:-}" = bench ]; then
 elif [ "${1:-}" = browser ]; then
     shift
     need chromium           have chromium        # 08's site loaded in a headless browser
+elif [ "${1:-}" = format ]; then
+    shift
+    need clang-format       have clang-format    # make format, and the layout test's check
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -30,8 +30,8 @@ CpuTime cpu_time_total() {
 
 std::string format_cpu_time(const CpuTime& time) {
     char text[96];
-    std::snprintf(text, sizeof text, "user %.3f s, system %.3f s, total %.3f s", time.user_seconds,
-                  time.system_seconds, time.total_seconds());
+    std::snprintf(text, sizeof text, "user %.3f s, system %.3f s, total %.3f s", time.user_seconds, time.system_seconds,
+                  time.total_seconds());
     return text;
 }
 

@@ -27,7 +27,8 @@ extern "C" void on_stop_signal(int signo) {
     const int saved = errno;
     last_signal = signo;
     const char byte = 's';
-    if (const int fd = stop_write_fd; fd >= 0) [[maybe_unused]] auto ignored = ::write(fd, &byte, 1);
+    if (const int fd = stop_write_fd; fd >= 0) [[maybe_unused]]
+        auto ignored = ::write(fd, &byte, 1);
     errno = saved;
 }
 

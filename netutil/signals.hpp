@@ -35,7 +35,7 @@ public:
     StopPipe(const StopPipe&) = delete;
     StopPipe& operator=(const StopPipe&) = delete;
     void request_stop() const noexcept;
-    bool stop_requested() const;          // polls, never blocks
+    bool stop_requested() const;                // polls, never blocks
     int fd() const { return read_end_.get(); }  // watch this for POLLIN
 
 private:

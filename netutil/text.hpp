@@ -60,8 +60,7 @@ inline std::string quote(std::string_view line, size_t max_shown = 40) {
 // A number and its noun, the noun in the plural unless the number is 1: count(1, "datagram") is "1 datagram",
 // count(3, "datagram") "3 datagrams", count(2, "child", "children") "2 children".
 template <typename Integer>
-    requires std::is_integral_v<Integer>
-std::string count(Integer n, std::string_view noun, std::string_view plural = {}) {
+requires std::is_integral_v<Integer> std::string count(Integer n, std::string_view noun, std::string_view plural = {}) {
     std::string text = std::to_string(n) + " ";
     if (n == 1) return text.append(noun);
     if (!plural.empty()) return text.append(plural);

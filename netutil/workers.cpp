@@ -20,10 +20,17 @@ namespace netutil {
 
 void add_manager_options(CLI::App& app, int& reply_timeout, const std::string& reply_help, int reply_max,
                          int& hello_timeout, std::string& bind_address) {
-    app.add_option("--reply-timeout", reply_timeout, reply_help)->capture_default_str()->check(whole_number(1, reply_max));
-    app.add_option("--hello-timeout", hello_timeout, "seconds a new connection has to say HELLO before it is turned "
-                   "away (it never counts as a worker)")->capture_default_str()->check(whole_number(1, 3600));
-    app.add_option("--bind", bind_address, "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")->capture_default_str();
+    app.add_option("--reply-timeout", reply_timeout, reply_help)
+        ->capture_default_str()
+        ->check(whole_number(1, reply_max));
+    app.add_option("--hello-timeout", hello_timeout,
+                   "seconds a new connection has to say HELLO before it is turned "
+                   "away (it never counts as a worker)")
+        ->capture_default_str()
+        ->check(whole_number(1, 3600));
+    app.add_option("--bind", bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
 }
 
 WorkerBoard::WorkerBoard(int nworkers, int pieces, const RunEvents& events)
@@ -125,8 +132,8 @@ std::optional<Stopwatch> WorkerAcceptor::accept_until_done(const WorkerBoard& bo
     std::optional<Stopwatch> since_start;
     bool said_crowded = false, said_out_of_fds = false;
     bool out_of_fds = false;
-    pollfd fds[4] = {{listener_.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}, {finished_.fd(), POLLIN, 0},
-                     {started_.fd(), POLLIN, 0}};
+    pollfd fds[4] = {
+        {listener_.get(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}, {finished_.fd(), POLLIN, 0}, {started_.fd(), POLLIN, 0}};
     for (;;) {
         std::erase_if(handlers_, [](Handler& handler) {
             if (handler.running->load()) return false;
@@ -135,7 +142,8 @@ std::optional<Stopwatch> WorkerAcceptor::accept_until_done(const WorkerBoard& bo
         });
         const bool crowded = saying_hello_.load() >= limits_.max_pending;
         if (crowded && !said_crowded)
-            print_line(std::to_string(limits_.max_pending) + " connections are still saying hello: new "
+            print_line(std::to_string(limits_.max_pending) +
+                       " connections are still saying hello: new "
                        "connections wait in the backlog until one of them is done");
         said_crowded = said_crowded || crowded;
         const bool paused = crowded || out_of_fds;
@@ -158,7 +166,8 @@ std::optional<Stopwatch> WorkerAcceptor::accept_until_done(const WorkerBoard& bo
             const int code = error.code().value();
             if (code != EMFILE && code != ENFILE && code != ENOBUFS && code != ENOMEM) throw;
             if (!said_out_of_fds)
-                print_line(std::string("out of descriptors (") + error.what() + "): new connections "
+                print_line(std::string("out of descriptors (") + error.what() +
+                           "): new connections "
                            "wait in the backlog until one closes");
             said_out_of_fds = true;
             out_of_fds = true;
@@ -194,12 +203,12 @@ Hello read_hello(int fd, std::string_view hello, size_t max_line, const RunEvent
     LineReader reader(fd, max_line, events.quit.fd(), timeout_ms);
     std::string line;
     switch (reader.read_line(line)) {
-    case LineReader::Status::Line: break;
-    case LineReader::Status::Stopped: return {Hello::Status::Stopped, ""};
-    case LineReader::Status::TimedOut:
-        return {Hello::Status::Refused, "said nothing for " + std::to_string(timeout_ms / 1000) + " s"};
-    case LineReader::Status::TooLong: return {Hello::Status::Refused, "sent a line too long"};
-    default: return {Hello::Status::Refused, "closed without saying HELLO"};
+        case LineReader::Status::Line: break;
+        case LineReader::Status::Stopped: return {Hello::Status::Stopped, ""};
+        case LineReader::Status::TimedOut:
+            return {Hello::Status::Refused, "said nothing for " + std::to_string(timeout_ms / 1000) + " s"};
+        case LineReader::Status::TooLong: return {Hello::Status::Refused, "sent a line too long"};
+        default: return {Hello::Status::Refused, "closed without saying HELLO"};
     }
     if (line != hello || !reader.buffered().empty())
         return {Hello::Status::Refused, "sent " + quote(line) + " instead of " + std::string(hello)};
@@ -236,10 +245,14 @@ void add_worker_options(CLI::App& app, WorkerOptions& options, const std::string
     app.add_option("HOST", options.host, "manager to connect to")->capture_default_str();
     app.add_option("PORT", options.port, "manager port")->capture_default_str()->check(kPortRange);
     app.add_option("--retry", options.retry_seconds, "seconds to keep retrying while the manager is not listening yet")
-        ->capture_default_str()->check(whole_number(0, 3600));
+        ->capture_default_str()
+        ->check(whole_number(0, 3600));
     app.add_option("--delay-ms", options.delay_ms, delay_help)->capture_default_str()->check(whole_number(0, 60000));
-    app.add_option("--timeout", options.timeout_seconds, "seconds to wait for the manager's next message (it waits "
-                   "for the other workers first) before giving up")->capture_default_str()->check(whole_number(1, 86400));
+    app.add_option("--timeout", options.timeout_seconds,
+                   "seconds to wait for the manager's next message (it waits "
+                   "for the other workers first) before giving up")
+        ->capture_default_str()
+        ->check(whole_number(1, 86400));
     app.add_flag("-v,--verbose", options.verbose, verbose_help);
 }
 
@@ -296,8 +309,7 @@ int work_for_manager(int fd, std::string_view hello, size_t max_line, int timeou
     }
     try {
         write_all(fd, "error: unexpected " + quote(line) + "\n");
-    } catch (const std::system_error&) {
-    }
+    } catch (const std::system_error&) {}
     throw std::runtime_error("the manager sent " + quote(line) + ", which is not the protocol");
 }
 

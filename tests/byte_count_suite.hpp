@@ -28,10 +28,10 @@ namespace byte_count_suite {
 using namespace harness;
 
 struct ModelCase {
-    std::string lab;      // "04_prefork"
-    std::string model;    // "nolock"
-    bool per_client;      // a worker per connection (fork, thread): --max-clients applies, no per-worker lines
-    bool pool;            // a fixed set of workers, one summary line each (hybrid: each child, its threads below)
+    std::string lab;    // "04_prefork"
+    std::string model;  // "nolock"
+    bool per_client;    // a worker per connection (fork, thread): --max-clients applies, no per-worker lines
+    bool pool;          // a fixed set of workers, one summary line each (hybrid: each child, its threads below)
 };
 
 inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --model " << c.model; }
@@ -53,8 +53,8 @@ inline std::vector<std::string> server_args(const ModelCase& c, int workers, std
 
 inline std::vector<std::string> client_args(const ModelCase& c, uint16_t port, int children, int loops, long bytes,
                                             std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {client_path(c), "127.0.0.1", std::to_string(port), std::to_string(children),
-                                     std::to_string(loops), std::to_string(bytes)};
+    std::vector<std::string> args = {client_path(c),           "127.0.0.1",           std::to_string(port),
+                                     std::to_string(children), std::to_string(loops), std::to_string(bytes)};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -68,11 +68,11 @@ inline void expect_reply(Connection& connection, long count) {
 
 // What the server prints on stopping, parsed.
 struct Summary {
-    int stopped_lines = 0;             // "server stopped by SIG..." lines: exactly one expected
-    long total = -1;                   // "connections: N in all"
-    long worker_sum = 0;               // the per-worker lines ("child 3: 17 connections") added up
+    int stopped_lines = 0;  // "server stopped by SIG..." lines: exactly one expected
+    long total = -1;        // "connections: N in all"
+    long worker_sum = 0;    // the per-worker lines ("child 3: 17 connections") added up
     int worker_lines = 0;
-    long one_each = -1;                // "children forked: N, ..." / "threads started: N, ..."
+    long one_each = -1;  // "children forked: N, ..." / "threads started: N, ..."
     int cpu_lines = 0;
 };
 
@@ -160,9 +160,9 @@ TEST_P(ByteCountServer, TenClientProcessesManyLoopsAllBytesRight) {
     const int loops = sanitized() ? 20 : 100;
     const Result client = run(client_args(GetParam(), port, 10, loops, 4000), "", 60s);
     EXPECT_EQ(client.status, 0) << client.err;
-    const std::string expected = "10 children x " + std::to_string(loops) + " connections x 4000 bytes: " +
-                                 std::to_string(10 * loops) + " connections, " + std::to_string(10 * loops * 4000L) +
-                                 " bytes, 0 errors, ";
+    const std::string expected = "10 children x " + std::to_string(loops) +
+                                 " connections x 4000 bytes: " + std::to_string(10 * loops) + " connections, " +
+                                 std::to_string(10 * loops * 4000L) + " bytes, 0 errors, ";
     EXPECT_EQ(client.out.rfind(expected, 0), 0u) << client.out;
     EXPECT_TRUE(client.err.empty()) << client.err;
 }
@@ -170,8 +170,14 @@ TEST_P(ByteCountServer, TenClientProcessesManyLoopsAllBytesRight) {
 TEST_P(ByteCountServer, BadRequestsGetOneErrorLineAndTheServerCarriesOn) {
     Process server(server_args(GetParam(), 2));
     const uint16_t port = server.wait_for_listening();
-    const std::vector<std::string> bad = {"0\n", "-5\n", "2097152\n", "1048577\n", "abc\n", "\n",
-                                          "99999999999999999999\n", std::string(65536, '7') + "\n"};
+    const std::vector<std::string> bad = {"0\n",
+                                          "-5\n",
+                                          "2097152\n",
+                                          "1048577\n",
+                                          "abc\n",
+                                          "\n",
+                                          "99999999999999999999\n",
+                                          std::string(65536, '7') + "\n"};
     for (const auto& request : bad) {
         Connection connection(port);
         connection.send(request);

@@ -13,8 +13,8 @@
 #include <initializer_list>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sstream>
 #include <sched.h>
+#include <sstream>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,8 +28,9 @@ namespace harness {
 
 namespace {
 
-const char* const kSanitizerMarkers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
-                                         "ThreadSanitizer: reported", "runtime error:", "ERROR: ThreadSanitizer"};
+const char* const kSanitizerMarkers[] = {"ERROR: AddressSanitizer",  "ERROR: LeakSanitizer",
+                                         "WARNING: ThreadSanitizer", "ThreadSanitizer: reported",
+                                         "runtime error:",           "ERROR: ThreadSanitizer"};
 
 std::chrono::steady_clock::time_point deadline_after(Duration timeout) {
     return std::chrono::steady_clock::now() + scaled(timeout);
@@ -130,8 +131,9 @@ std::string debian_hosts_file() {
     static const std::string path = [] {
         const int fd = ::mkstemp(name);
         if (fd == -1) throw std::system_error(errno, std::generic_category(), "mkstemp");
-        const std::string text = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"
-                                 "ff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n";
+        const std::string text =
+            "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"
+            "ff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n";
         const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
         ::close(fd);
         if (!written) throw std::runtime_error("cannot write a hosts file");
@@ -147,8 +149,7 @@ bool hosts_file_supported() {
         const pid_t pid = ::fork();
         if (pid == 0) ::_exit(use_hosts_file(hosts.c_str()) ? 0 : 1);
         int status = 0;
-        while (pid > 0 && ::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-        }
+        while (pid > 0 && ::waitpid(pid, &status, 0) == -1 && errno == EINTR) {}
         return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }();
     return supported;
@@ -598,15 +599,13 @@ ssize_t receive_some(int fd, std::string& into, std::chrono::steady_clock::time_
 
 std::string Connection::read_all(Duration timeout) {
     const auto deadline = deadline_after(timeout);
-    while (receive_some(fd_, pending_, deadline) > 0) {
-    }
+    while (receive_some(fd_, pending_, deadline) > 0) {}
     return std::exchange(pending_, {});
 }
 
 std::string Connection::read_exact(size_t n, Duration timeout) {
     const auto deadline = deadline_after(timeout);
-    while (pending_.size() < n && receive_some(fd_, pending_, deadline) > 0) {
-    }
+    while (pending_.size() < n && receive_some(fd_, pending_, deadline) > 0) {}
     std::string result = pending_.substr(0, n);
     pending_.erase(0, result.size());
     return result;

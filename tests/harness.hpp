@@ -47,9 +47,9 @@ bool exact_thread_counts();
 std::string program(const std::string& lab, const std::string& name);
 
 struct Options {
-    std::string name{};     // label in failure output (default: the program's file name)
-    std::string cwd{};      // working directory (default: the test's)
-    std::vector<std::string> env{};  // extra NAME=VALUE entries
+    std::string name{};                                    // label in failure output (default: the program's file name)
+    std::string cwd{};                                     // working directory (default: the test's)
+    std::vector<std::string> env{};                        // extra NAME=VALUE entries
     std::vector<std::pair<int, unsigned long>> rlimits{};  // setrlimit(RESOURCE, value) in the child before exec
     // A file the program sees as its /etc/hosts (bind-mounted in a private mount namespace of its own, which
     // needs root: check hosts_file_supported() first). Empty: the machine's own.

@@ -238,10 +238,16 @@ TEST(MtServer, ABusyPortExitsOneNamingThePort) {
 }
 
 TEST(MtServer, BadArgumentsExitTwoWithOneLine) {
-    const std::vector<std::vector<std::string>> bad = {
-        {kServer, "abc"}, {kServer, "70000"}, {kServer, "-1"}, {kServer, "0", "0"}, {kServer, "0", "x"},
-        {kServer, "0", "1", "extra"}, {kServer, "--no-such-option"}, {kClient, "localhost", "port"},
-        {kClient, "localhost", "65536"}, {kStopflag, "--interval-ms", "-5"}};
+    const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
+                                                       {kServer, "70000"},
+                                                       {kServer, "-1"},
+                                                       {kServer, "0", "0"},
+                                                       {kServer, "0", "x"},
+                                                       {kServer, "0", "1", "extra"},
+                                                       {kServer, "--no-such-option"},
+                                                       {kClient, "localhost", "port"},
+                                                       {kClient, "localhost", "65536"},
+                                                       {kStopflag, "--interval-ms", "-5"}};
     for (const auto& args : bad) {
         const Result result = run(args);
         EXPECT_EQ(result.status, 2) << args.back();
@@ -373,7 +379,8 @@ TEST(Counter, WithoutTheMutexTheTotalIsReportedHonestly) {
     EXPECT_GT(total, 0);
     EXPECT_LE(total, expected);
     if (total < expected) {
-        EXPECT_NE(result.out.find(std::to_string(expected - total) + " updates lost, without the mutex"), std::string::npos)
+        EXPECT_NE(result.out.find(std::to_string(expected - total) + " updates lost, without the mutex"),
+                  std::string::npos)
             << result.out;
     }
 }
@@ -384,7 +391,8 @@ TEST(ProdCons, TheConditionVariableConsumerDoesNotPoll) {
     const Result sleeping = run({kProdcons, "--units", "20", "--interval-ms", "5"});
     EXPECT_EQ(sleeping.status, 0);
     std::smatch match;
-    const std::regex summary(R"((polling|condition variable) consumer: consumed (\d+) units, checked avail (\d+) times, used [0-9.]+ s of CPU\n)");
+    const std::regex summary(
+        R"((polling|condition variable) consumer: consumed (\d+) units, checked avail (\d+) times, used [0-9.]+ s of CPU\n)");
     ASSERT_TRUE(std::regex_match(sleeping.out, match, summary)) << sleeping.out;
     EXPECT_EQ(match[1], "condition variable");
     EXPECT_EQ(match[2], "20");

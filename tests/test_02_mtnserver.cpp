@@ -79,7 +79,8 @@ void PrintTo(const Manager& manager, std::ostream* out) { *out << manager.name; 
 
 class Managers : public testing::TestWithParam<Manager> {
 protected:
-    std::vector<std::string> server_args(const std::string& n, const std::string& m, std::vector<std::string> more = {}) {
+    std::vector<std::string> server_args(const std::string& n, const std::string& m,
+                                         std::vector<std::string> more = {}) {
         std::vector<std::string> args{kServer, "0", n, m};
         args.insert(args.end(), GetParam().options.begin(), GetParam().options.end());
         args.insert(args.end(), more.begin(), more.end());
@@ -273,7 +274,10 @@ TEST(MtnServer, FewerRequestsThanHandlersStartsOnlyMHandlers) {
 TEST(MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
     Process server({kServer, "0", "1", "2"});
     const uint16_t port = server.wait_for_listening();
-    { Connection quitter(port); ASSERT_TRUE(server.wait_for_line("0 waits for data")); }
+    {
+        Connection quitter(port);
+        ASSERT_TRUE(server.wait_for_line("0 waits for data"));
+    }
     ASSERT_TRUE(server.wait_for_line("0 received nothing (the client closed without sending)"));
     EXPECT_EQ(run(client_args(port, {"-m", "real"})).status, 0);
     EXPECT_EQ(server.wait_exit(), 0);
@@ -282,12 +286,19 @@ TEST(MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
 }
 
 TEST(MtnServer, BadArgumentsExitTwoWithOneLine) {
-    const std::vector<std::vector<std::string>> bad = {
-        {kServer, "0", "0", "5"}, {kServer, "0", "3", "0"}, {kServer, "0", "-1", "5"}, {kServer, "0", "x", "5"},
-        {kServer, "0", "3", "many"}, {kServer, "0", "3", "7", "extra"}, {kServer, "0", "3", "7", "--poll", "0"},
-        {kServer, "0", "3", "7", "--poll", "soon"}, {kServer, "0", "3", "7", "--grace", "-1"},
-        {kServer, "port"}, {kClient, "localhost", "1", "--count", "0"}, {kClient, "localhost", "x"},
-        {kClient, "--timeout", "0"}};
+    const std::vector<std::vector<std::string>> bad = {{kServer, "0", "0", "5"},
+                                                       {kServer, "0", "3", "0"},
+                                                       {kServer, "0", "-1", "5"},
+                                                       {kServer, "0", "x", "5"},
+                                                       {kServer, "0", "3", "many"},
+                                                       {kServer, "0", "3", "7", "extra"},
+                                                       {kServer, "0", "3", "7", "--poll", "0"},
+                                                       {kServer, "0", "3", "7", "--poll", "soon"},
+                                                       {kServer, "0", "3", "7", "--grace", "-1"},
+                                                       {kServer, "port"},
+                                                       {kClient, "localhost", "1", "--count", "0"},
+                                                       {kClient, "localhost", "x"},
+                                                       {kClient, "--timeout", "0"}};
     for (const auto& args : bad) {
         const Result result = run(args);
         EXPECT_EQ(result.status, 2) << args.back();

@@ -16,8 +16,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <netinet/in.h>
 #include <memory>
+#include <netinet/in.h>
 #include <poll.h>
 #include <random>
 #include <regex>
@@ -55,7 +55,8 @@ public:
 
     void send_to(uint16_t port, std::string_view data) const {
         const sockaddr_in address = loopback(port);
-        const ssize_t n = ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+        const ssize_t n =
+            ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&address), sizeof address);
         ASSERT_EQ(n, static_cast<ssize_t>(data.size())) << std::strerror(errno);
     }
 
@@ -152,9 +153,11 @@ TEST_P(Modes, TheClientPrintsTheReply) {
     const uint16_t port = server.wait_for_listening();
     const Result client = run({kClient, "localhost", std::to_string(port), "Hi server!"});
     EXPECT_EQ(client.status, 0) << client.err;
-    EXPECT_NE(client.out.find("Sent to server: Hi server!\nWaiting for response...\n"), std::string::npos) << client.out;
-    const std::regex received(is("iterative") ? "Received message from server: Hi client! Nice to connect with you!"
-                                              : "Received message from server: Hi 127\\.0\\.0\\.1:\\d+\\. This is server \\d+");
+    EXPECT_NE(client.out.find("Sent to server: Hi server!\nWaiting for response...\n"), std::string::npos)
+        << client.out;
+    const std::regex received(is("iterative")
+                                  ? "Received message from server: Hi client! Nice to connect with you!"
+                                  : "Received message from server: Hi 127\\.0\\.0\\.1:\\d+\\. This is server \\d+");
     size_t found = 0;
     for (const auto& line : lines(client.out)) found += std::regex_match(line, received) ? 1 : 0;
     EXPECT_EQ(found, 1u) << client.out;
@@ -241,8 +244,7 @@ TEST_P(Modes, GarbageEmptyAndMaximumSizeDatagrams) {
             ASSERT_TRUE(reply);
             EXPECT_FALSE(reply->data.empty());
         }
-        EXPECT_TRUE(server.wait_for_text("\\x00\\xff\\x01\\x0a\\x7f\\x5cbinary"))
-            << "the log shows the bytes escaped";
+        EXPECT_TRUE(server.wait_for_text("\\x00\\xff\\x01\\x0a\\x7f\\x5cbinary")) << "the log shows the bytes escaped";
     }
     {
         Udp empty;
@@ -268,9 +270,16 @@ TEST_P(Modes, SquareRepliesWithTheSquare) {
     const uint16_t port = server.wait_for_listening();
     EXPECT_TRUE(server.wait_for_text("--square: the reply to a number is its square"));
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"12", "144"}, {"-3", "9"}, {"0", "0"}, {"1.5", "2.25"}, {" 7\n", "49"}, {"+0.10", "0.01"},
+        {"12", "144"},
+        {"-3", "9"},
+        {"0", "0"},
+        {"1.5", "2.25"},
+        {" 7\n", "49"},
+        {"+0.10", "0.01"},
         {"99999999999999999999", "9999999999999999999800000000000000000001"},
-        {"abc", "error: not a number: abc"}, {"1e5", "error: not a number: 1e5"}, {"-", "error: not a number: -"},
+        {"abc", "error: not a number: abc"},
+        {"1e5", "error: not a number: 1e5"},
+        {"-", "error: not a number: -"},
         {std::string(1001, '9'), "error: too many digits (at most 1000)"}};
     for (const auto& [number, square] : cases) {
         Udp asker;
@@ -352,14 +361,16 @@ TEST(UdpFork, EveryDatagramGetsItsOwnChildAndNoneIsLeftAZombie) {
     EXPECT_EQ(pids.size(), 20u);
     EXPECT_EQ(pids.count(-1), 0u);
     EXPECT_TRUE(no_zombies(server));
-    const Result burst = run({kClient, "localhost", std::to_string(port), "--processes", "30", "--retries", "5"}, "", 60s);
+    const Result burst =
+        run({kClient, "localhost", std::to_string(port), "--processes", "30", "--retries", "5"}, "", 60s);
     EXPECT_EQ(burst.status, 0) << burst.err;
     EXPECT_TRUE(no_zombies(server));
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: served \\d+ datagrams?, one child process "
-                                                 "each \\(\\d+ (children|child), all reaped(, the --max-children limit \\(3\\) "
-                                                 "was reached \\d+ times?)?\\)")));
+    EXPECT_TRUE(
+        server.wait_for_match(std::regex("server stopped by SIGINT: served \\d+ datagrams?, one child process "
+                                         "each \\(\\d+ (children|child), all reaped(, the --max-children limit \\(3\\) "
+                                         "was reached \\d+ times?)?\\)")));
 }
 
 // Pool: a worker killed at any moment is reaped and replaced; the pool serves on, never naming the dead.
@@ -370,8 +381,8 @@ TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
     ASSERT_EQ(pids.size(), 3u);
     const pid_t victim = *pids.begin();
     ASSERT_EQ(::kill(victim, SIGKILL), 0);
-    const auto replaced = server.wait_for_match(
-        std::regex("worker (\\d) \\(process " + std::to_string(victim) + "\\) ended, killed by SIGKILL: starting a new one"));
+    const auto replaced = server.wait_for_match(std::regex("worker (\\d) \\(process " + std::to_string(victim) +
+                                                           "\\) ended, killed by SIGKILL: starting a new one"));
     ASSERT_TRUE(replaced);
     const std::string index = replaced->substr(7, 1);
     ASSERT_TRUE(wait_count(server, std::regex("worker " + index + " is process \\d+"), 2))
@@ -380,7 +391,8 @@ TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
     // The earlier "worker I is process" line for this index names the victim; the last one the new worker.
     pid_t newcomer = 0;
     for (const auto& line : server.out_lines())
-        if (line.rfind("worker " + index + " is process ", 0) == 0) newcomer = static_cast<pid_t>(std::stol(line.substr(line.rfind(' ') + 1)));
+        if (line.rfind("worker " + index + " is process ", 0) == 0)
+            newcomer = static_cast<pid_t>(std::stol(line.substr(line.rfind(' ') + 1)));
     ASSERT_NE(newcomer, victim);
     pids.insert(newcomer);
     EXPECT_TRUE(no_zombies(server));
@@ -393,8 +405,9 @@ TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
     }
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(), 0);
-    const auto summary = server.wait_for_match(std::regex("server stopped by SIGINT: the pool served (\\d+) datagrams? "
-                                                          "\\(per worker 0: \\d+, 1: \\d+, 2: \\d+\\), every worker reaped"));
+    const auto summary =
+        server.wait_for_match(std::regex("server stopped by SIGINT: the pool served (\\d+) datagrams? "
+                                         "\\(per worker 0: \\d+, 1: \\d+, 2: \\d+\\), every worker reaped"));
     ASSERT_TRUE(summary);
 }
 
@@ -409,8 +422,9 @@ TEST(UdpPool, TheSummaryCountsAddUp) {
     }
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(), 0);
-    const auto summary = server.wait_for_match(std::regex("server stopped by SIGINT: the pool served 10 datagrams "
-                                                          "\\(per worker 0: (\\d+), 1: (\\d+)\\), every worker reaped"));
+    const auto summary =
+        server.wait_for_match(std::regex("server stopped by SIGINT: the pool served 10 datagrams "
+                                         "\\(per worker 0: (\\d+), 1: (\\d+)\\), every worker reaped"));
     ASSERT_TRUE(summary);
     std::smatch m;
     ASSERT_TRUE(std::regex_search(*summary, m, std::regex("0: (\\d+), 1: (\\d+)")));
@@ -461,7 +475,8 @@ TEST(UdpConversation, TheRealClientFollowsTheConversation) {
     EXPECT_EQ(client.status, 0) << client.err;
     EXPECT_NE(client.out.find("the conversation goes on there"), std::string::npos) << client.out;
     EXPECT_NE(client.out.find("The server said bye\nSocket closed\n"), std::string::npos) << client.out;
-    EXPECT_TRUE(server.wait_for_match(std::regex("\\d+: 127\\.0\\.0\\.1:\\d+ said bye: the conversation ends after 3 datagrams")));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("\\d+: 127\\.0\\.0\\.1:\\d+ said bye: the conversation ends after 3 datagrams")));
 }
 
 TEST(UdpConversation, AnIdleConversationEnds) {
@@ -470,8 +485,9 @@ TEST(UdpConversation, AnIdleConversationEnds) {
     Udp client;
     const auto first = client.ask(port, "hello, then silence");
     ASSERT_TRUE(first);
-    EXPECT_TRUE(server.wait_for_match(std::regex("\\d+: no word from 127\\.0\\.0\\.1:\\d+ for 0\\.3 s: the conversation "
-                                                 "ends after 1 datagram")));
+    EXPECT_TRUE(
+        server.wait_for_match(std::regex("\\d+: no word from 127\\.0\\.0\\.1:\\d+ for 0\\.3 s: the conversation "
+                                         "ends after 1 datagram")));
     EXPECT_TRUE(no_zombies(server));
 }
 
@@ -479,9 +495,7 @@ TEST(UdpConversation, AnIdleConversationEnds) {
 // client's bye, and a full server says busy while it keeps reading, so the client's retries get through.
 
 // The number of conversations the server has started (a child's "PID: talks with ..." line each).
-size_t conversations_started(const Process& server) {
-    return server.count_matching(std::regex("\\d+: talks with .*"));
-}
+size_t conversations_started(const Process& server) { return server.count_matching(std::regex("\\d+: talks with .*")); }
 
 // 200 one-shot clients at once, with the client's default timeout (1 s) and retries (3): every one is
 // answered, by one conversation each, and every conversation has ended with its bye. `delay_ms` makes each
@@ -495,7 +509,8 @@ void two_hundred_clients_at_once(int delay_ms) {
         run({kClient, "localhost", std::to_string(port), "--processes", std::to_string(k)}, "", 120s);
     EXPECT_EQ(clients.status, 0) << clients.err;
     EXPECT_NE(clients.out.find(std::to_string(k) + " of " + std::to_string(k) + " client processes got their replies"),
-              std::string::npos) << clients.err;
+              std::string::npos)
+        << clients.err;
     EXPECT_EQ(conversations_started(server), static_cast<size_t>(k)) << "one conversation per client";
     EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 10s)) << "every conversation ended with bye";
     EXPECT_TRUE(no_zombies(server));
@@ -585,8 +600,9 @@ TEST(UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversation
     EXPECT_EQ(conversations_started(server), 3u) << "first, second, third: no other";
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: 3 conversations, .*, \\d+ busy "
-                                                 "repl(y|ies), the --max-children limit \\(2\\) was reached \\d+ times?")));
+    EXPECT_TRUE(
+        server.wait_for_match(std::regex("server stopped by SIGTERM: 3 conversations, .*, \\d+ busy "
+                                         "repl(y|ies), the --max-children limit \\(2\\) was reached \\d+ times?")));
 }
 
 // ------------------------------------------------------------------------------------- client, options
@@ -595,13 +611,14 @@ TEST(UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversation
 TEST(UdpClient, NoServerExitsOneAfterItsRetries) {
     Udp placeholder;  // a port nobody answers on
     const auto start = std::chrono::steady_clock::now();
-    const Result result = run({kClient, "127.0.0.1", std::to_string(placeholder.port()), "anyone?", "--timeout", "0.2",
-                               "--retries", "2"});
+    const Result result = run(
+        {kClient, "127.0.0.1", std::to_string(placeholder.port()), "anyone?", "--timeout", "0.2", "--retries", "2"});
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.out.find("sent again (retry 2 of 2)"), std::string::npos) << result.out;
     EXPECT_NE(result.err.find("no reply from 127.0.0.1:" + std::to_string(placeholder.port()) + " after 3 tries"),
-              std::string::npos) << result.err;
+              std::string::npos)
+        << result.err;
     EXPECT_LT(took, scaled(3s));
 }
 
@@ -618,8 +635,10 @@ TEST(UdpClient, ManyProcessesEachSayHiWithTheirPid) {
     const uint16_t port = server.wait_for_listening();
     const Result result = run({kClient, "localhost", std::to_string(port), "--processes", "3"});
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_TRUE(wait_count(server, std::regex("Received message 'Hi from \\d+ at 127\\.0\\.0\\.1:" + std::to_string(port) +
-                                              "' at 127\\.0\\.0\\.1:\\d+"), 3));
+    EXPECT_TRUE(wait_count(server,
+                           std::regex("Received message 'Hi from \\d+ at 127\\.0\\.0\\.1:" + std::to_string(port) +
+                                      "' at 127\\.0\\.0\\.1:\\d+"),
+                           3));
     const std::regex prefixed("(\\d+): Received message from server: Hi 127\\.0\\.0\\.1:\\d+\\. This is server \\d+");
     size_t replies = 0;
     for (const auto& line : lines(result.out)) replies += std::regex_match(line, prefixed) ? 1 : 0;
@@ -646,13 +665,19 @@ TEST(UdpServer, ServesOverIpv6) {
 }
 
 TEST(UdpServer, BadArgumentsExitTwoWithOneLine) {
-    const std::vector<std::vector<std::string>> bad = {
-        {kServer, "--mode", "threads"}, {kServer, "0", "--mode", "pool", "--workers", "0"},
-        {kServer, "0", "--workers", "3"}, {kServer, "0", "--mode", "pool", "--max-children", "3"},
-        {kServer, "0", "--idle-timeout", "1"}, {kServer, "70000"}, {kServer, "0", "extra"}, {kServer, "--nope"},
-        {kClient, "localhost", "1", ""}, {kClient, "localhost", "1", "hi", "--processes", "0"},
-        {kClient, "localhost", "1", "hi", "--timeout", "0"}, {kClient, "localhost", "port"},
-        {kClient, "localhost", "1", std::string(65508, 'x')}};
+    const std::vector<std::vector<std::string>> bad = {{kServer, "--mode", "threads"},
+                                                       {kServer, "0", "--mode", "pool", "--workers", "0"},
+                                                       {kServer, "0", "--workers", "3"},
+                                                       {kServer, "0", "--mode", "pool", "--max-children", "3"},
+                                                       {kServer, "0", "--idle-timeout", "1"},
+                                                       {kServer, "70000"},
+                                                       {kServer, "0", "extra"},
+                                                       {kServer, "--nope"},
+                                                       {kClient, "localhost", "1", ""},
+                                                       {kClient, "localhost", "1", "hi", "--processes", "0"},
+                                                       {kClient, "localhost", "1", "hi", "--timeout", "0"},
+                                                       {kClient, "localhost", "port"},
+                                                       {kClient, "localhost", "1", std::string(65508, 'x')}};
     for (const auto& args : bad) {
         const Result result = run(args);
         EXPECT_EQ(result.status, 2) << args.back().substr(0, 20);

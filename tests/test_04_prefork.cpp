@@ -72,10 +72,10 @@ std::vector<std::string> pool_args(const std::string& model, int n) {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Prefork, ByteCountServer,
-                         testing::Values(ModelCase{kLab, "iterative", false, false}, ModelCase{kLab, "fork", true, false},
-                                         ModelCase{kLab, "nolock", false, true}, ModelCase{kLab, "flock", false, true},
-                                         ModelCase{kLab, "mutex", false, true}, ModelCase{kLab, "pass", false, true},
-                                         ModelCase{kLab, "hybrid", false, true}),
+                         testing::Values(ModelCase{kLab, "iterative", false, false},
+                                         ModelCase{kLab, "fork", true, false}, ModelCase{kLab, "nolock", false, true},
+                                         ModelCase{kLab, "flock", false, true}, ModelCase{kLab, "mutex", false, true},
+                                         ModelCase{kLab, "pass", false, true}, ModelCase{kLab, "hybrid", false, true}),
                          byte_count_suite::case_name);
 
 // ------------------------------------------------------------------------------------------- the pools
@@ -137,7 +137,8 @@ TEST_P(ProcessPool, KillingTheChildInAcceptEvenHoldingTheLockDoesNotFreezeThePoo
         }
         const std::regex replaced(R"(child \d \(pid \d+\) killed by SIGKILL: replaced by pid \d+)");
         const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-        while (server.count_matching(replaced) < static_cast<size_t>(round + 1) && std::chrono::steady_clock::now() < deadline)
+        while (server.count_matching(replaced) < static_cast<size_t>(round + 1) &&
+               std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(10ms);
         ASSERT_EQ(server.count_matching(replaced), static_cast<size_t>(round + 1));
         ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
@@ -311,13 +312,19 @@ TEST(Prefork, DefaultModelIsNolockAndModelNamesIgnoreCase) {
 }
 
 TEST(Prefork, BadArgumentsExitTwoWithOneLine) {
-    const std::vector<std::vector<std::string>> bad = {
-        {kServer, "abc"}, {kServer, "70000"}, {kServer, "0", "0"}, {kServer, "0", "2", "--model", "threads"},
-        {kServer, "0", "2", "--idle-timeout", "-1"}, {kServer, "0", "2", "--max-clients", "0"}, {kServer, "0", "2", "x"},
-        {kServer, "0", "2", "--model", "hybrid", "--threads", "0"},
-        {kClient, "localhost", "9877", "0", "1", "1"}, {kClient, "localhost", "9877", "1", "1", "0"},
-        {kClient, "localhost", "9877", "1", "1", "1048577"}, {kClient, "localhost", "port"},
-        {kClient, "localhost", "9877", "1", "x", "1"}};
+    const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
+                                                       {kServer, "70000"},
+                                                       {kServer, "0", "0"},
+                                                       {kServer, "0", "2", "--model", "threads"},
+                                                       {kServer, "0", "2", "--idle-timeout", "-1"},
+                                                       {kServer, "0", "2", "--max-clients", "0"},
+                                                       {kServer, "0", "2", "x"},
+                                                       {kServer, "0", "2", "--model", "hybrid", "--threads", "0"},
+                                                       {kClient, "localhost", "9877", "0", "1", "1"},
+                                                       {kClient, "localhost", "9877", "1", "1", "0"},
+                                                       {kClient, "localhost", "9877", "1", "1", "1048577"},
+                                                       {kClient, "localhost", "port"},
+                                                       {kClient, "localhost", "9877", "1", "x", "1"}};
     for (const auto& args : bad) {
         const Result result = run(args);
         EXPECT_EQ(result.status, 2) << args.back();

@@ -156,8 +156,8 @@ TEST(Prethread, CtrlCWhileTheArrayIsFullStillStopsEverything) {
 TEST(Prethread, HelpShowsEveryModelAndTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
-    for (const char* text : {"9877", "thread", "accept", "main", "--idle-timeout", "--max-clients", "256",
-                             "--array-size", "32", "--bind"})
+    for (const char* text :
+         {"9877", "thread", "accept", "main", "--idle-timeout", "--max-clients", "256", "--array-size", "32", "--bind"})
         EXPECT_NE(server.out.find(text), std::string::npos) << text;
     EXPECT_EQ(run({kClient, "--help"}).status, 0);
 }
@@ -169,10 +169,12 @@ TEST(Prethread, DefaultModelIsAccept) {
 }
 
 TEST(Prethread, BadArgumentsExitTwoWithOneLine) {
-    const std::vector<std::vector<std::string>> bad = {
-        {kServer, "abc"}, {kServer, "0", "0"}, {kServer, "0", "2", "--model", "fork"},
-        {kServer, "0", "2", "--array-size", "0"}, {kServer, "0", "2", "--idle-timeout", "x"},
-        {kClient, "localhost", "9877", "1", "1", "2000000"}};
+    const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
+                                                       {kServer, "0", "0"},
+                                                       {kServer, "0", "2", "--model", "fork"},
+                                                       {kServer, "0", "2", "--array-size", "0"},
+                                                       {kServer, "0", "2", "--idle-timeout", "x"},
+                                                       {kClient, "localhost", "9877", "1", "1", "2000000"}};
     for (const auto& args : bad) {
         const Result result = run(args);
         EXPECT_EQ(result.status, 2) << args.back();

@@ -41,21 +41,28 @@ TEST(SigioServer, LogsEachSignalLikeTheSlide) {
     Process server({kServer, "0"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_NE(port, 0);
-    server.wait_for_match(std::regex("listening socket fd (\\d+) raises SIGRTMIN\\+1, connections raise SIGRTMIN\\+2, a full realtime queue raises SIGIO"));
+    server.wait_for_match(std::regex(
+        "listening socket fd (\\d+) raises SIGRTMIN\\+1, connections raise SIGRTMIN\\+2, a full realtime queue raises SIGIO"));
     const Result result = run(client_args(port, {}), "hello\n", scaled(10s));
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("echo: hello\n"), std::string::npos) << result.out;
     const int rt1 = SIGRTMIN + 1, rt2 = SIGRTMIN + 2;
-    EXPECT_TRUE(server.wait_for_match(std::regex("no:" + std::to_string(rt1) + " \\(SIGRTMIN\\+1\\), for fd:3, event code:POLL_IN, event band:POLLIN\\|POLLRDNORM")));
-    const auto accepted = server.wait_for_match(std::regex("accepted 127\\.0\\.0\\.1:\\d+ on fd (\\d+), which raises SIGRTMIN\\+2"));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("no:" + std::to_string(rt1) +
+                   " \\(SIGRTMIN\\+1\\), for fd:3, event code:POLL_IN, event band:POLLIN\\|POLLRDNORM")));
+    const auto accepted =
+        server.wait_for_match(std::regex("accepted 127\\.0\\.0\\.1:\\d+ on fd (\\d+), which raises SIGRTMIN\\+2"));
     ASSERT_TRUE(accepted);
-    const std::string fd = accepted->substr(accepted->find(" on fd ") + 7, accepted->find(',') - accepted->find(" on fd ") - 7);
-    EXPECT_TRUE(server.wait_for_match(std::regex("no:" + std::to_string(rt2) + " \\(SIGRTMIN\\+2\\), for fd:" + fd + ", event code:POLL_IN, event band:.*POLLIN.*")));
+    const std::string fd =
+        accepted->substr(accepted->find(" on fd ") + 7, accepted->find(',') - accepted->find(" on fd ") - 7);
+    EXPECT_TRUE(server.wait_for_match(std::regex("no:" + std::to_string(rt2) + " \\(SIGRTMIN\\+2\\), for fd:" + fd +
+                                                 ", event code:POLL_IN, event band:.*POLLIN.*")));
     EXPECT_TRUE(server.wait_for_line("data from fd " + fd + ": \"hello\" (6 bytes)"));
     EXPECT_TRUE(server.wait_for_match(std::regex("socket " + fd + " closed \\(127\\.0\\.0\\.1:\\d+\\): end of input")));
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: 1 connection served, 6 bytes echoed, \\d+ signals? taken, 0 realtime queue overflows, .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex(
+        "server stopped by SIGINT: 1 connection served, 6 bytes echoed, \\d+ signals? taken, 0 realtime queue overflows, .*")));
 }
 
 // Small and large payloads (several MiB per message), every byte checked by the client.
@@ -72,16 +79,19 @@ TEST(SigioServer, EchoesSmallAndLargePayloads) {
     server.signal(SIGINT);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
     const uint64_t total = 300ull + 3ull * 2 * (5 << 20);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGINT: 4 connections served, " + std::to_string(total) + " bytes echoed, .*")));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("server stopped by SIGINT: 4 connections served, " + std::to_string(total) + " bytes echoed, .*")));
 }
 
 // 100 clients at once; afterwards no client socket is left in the server.
 TEST(SigioServer, HundredClientsAtOnce) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
-    const Result result = run(client_args(port, {"--connections", "100", "--messages", "20", "--size", "10000"}), "", scaled(60s));
+    const Result result =
+        run(client_args(port, {"--connections", "100", "--messages", "20", "--size", "10000"}), "", scaled(60s));
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_NE(result.out.find("100 connections x 20 messages of 10000 bytes echoed and verified"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("100 connections x 20 messages of 10000 bytes echoed and verified"), std::string::npos)
+        << result.out;
     EXPECT_TRUE(wait_only_listener(server)) << "client sockets left open: " << socket_count(server.pid()) - 1;
 }
 
@@ -102,14 +112,16 @@ TEST(SigioServer, KeepsOutputUntilPollOut) {
     sender.join();
     EXPECT_EQ(echoed.size(), payload.size());
     EXPECT_TRUE(echoed == payload) << "the echo differs from what was sent";
-    EXPECT_TRUE(server.wait_for_match(std::regex("no:\\d+ \\(SIGRTMIN\\+2\\), for fd:\\d+, event code:POLL_OUT, event band:.*POLLOUT.*")));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("no:\\d+ \\(SIGRTMIN\\+2\\), for fd:\\d+, event code:POLL_OUT, event band:.*POLLOUT.*")));
 }
 
 // Clients that disconnect mid-stream (reset with unread echo) cost only their own connection.
 TEST(SigioServer, MidStreamDisconnectsCloseOnlyThatConnection) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
-    Process load(client_args(port, {"--connections", "10", "--messages", "200", "--size", "20000"}), {.name = "load client"});
+    Process load(client_args(port, {"--connections", "10", "--messages", "200", "--size", "20000"}),
+                 {.name = "load client"});
     for (int i = 0; i < 40; ++i) {
         Connection gone(port);
         gone.send(std::string(size_t(100000 + i * 1000), 'x'));
@@ -136,15 +148,19 @@ TEST(SigioServer, RealtimeQueueOverflowLosesNothing) {
         for (int i = 0; i < 10; ++i) early.push_back(std::make_unique<Connection>(port));
         server.signal(SIGCONT);
     }
-    const Result result = run(client_args(port, {"--connections", "50", "--messages", "20", "--size", "50000"}), "", scaled(60s));
+    const Result result =
+        run(client_args(port, {"--connections", "50", "--messages", "20", "--size", "50000"}), "", scaled(60s));
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_NE(result.out.find("50 connections x 20 messages of 50000 bytes echoed and verified"), std::string::npos) << result.out;
-    EXPECT_TRUE(server.wait_for_match(std::regex("realtime signal queue overflow \\(SIGIO\\): \\d+ queued signals? discarded, checking "
-                                                 "the listening socket and (no open connection yet|every open connection \\(\\d+\\))")));
+    EXPECT_NE(result.out.find("50 connections x 20 messages of 50000 bytes echoed and verified"), std::string::npos)
+        << result.out;
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("realtime signal queue overflow \\(SIGIO\\): \\d+ queued signals? discarded, checking "
+                   "the listening socket and (no open connection yet|every open connection \\(\\d+\\))")));
     EXPECT_TRUE(wait_only_listener(server));
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, [1-9]\\d* realtime queue overflows?, .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex(
+        "server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, [1-9]\\d* realtime queue overflows?, .*")));
 }
 
 // Idle connections cost nothing: the server sleeps in sigwaitinfo().
@@ -180,7 +196,8 @@ TEST(SigioServer, UsageAndRuntimeErrors) {
 // and reading stops at the `#` itself.
 TEST(SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
     Process reader({program("06_sigio", "sigio_stdin")});
-    ASSERT_TRUE(reader.wait_for_line("stdin (not a terminal) raises SIGIO when input arrives; the main loop counts meanwhile; # ends"));
+    ASSERT_TRUE(reader.wait_for_line(
+        "stdin (not a terminal) raises SIGIO when input arrives; the main loop counts meanwhile; # ends"));
     reader.write("ab");
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read a")));
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read b")));
@@ -189,7 +206,8 @@ TEST(SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read c")));
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read \\\\n")));
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read #")));
-    const auto done = reader.wait_for_match(std::regex("done \\(read #\\): 5 characters read, (\\d+) SIGIO signals taken"));
+    const auto done =
+        reader.wait_for_match(std::regex("done \\(read #\\): 5 characters read, (\\d+) SIGIO signals taken"));
     ASSERT_TRUE(done) << reader.out();
     EXPECT_GE(std::stoi(done->substr(done->find("read, ") + 6)), 2) << *done;
     EXPECT_EQ(reader.out().find("read x"), std::string::npos) << reader.out();
@@ -203,7 +221,8 @@ TEST(SigioStdin, EndOfInputBeforeHashEndsTheLoop) {
     EXPECT_TRUE(reader.wait_for_match(std::regex("cnt=\\d+; read i")));
     reader.close_stdin();
     EXPECT_EQ(reader.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(reader.wait_for_match(std::regex("done \\(end of input before #\\): 2 characters read, \\d+ SIGIO signals taken")))
+    EXPECT_TRUE(reader.wait_for_match(
+        std::regex("done \\(end of input before #\\): 2 characters read, \\d+ SIGIO signals taken")))
         << reader.out();
 }
 
@@ -212,7 +231,8 @@ TEST(SigioStdin, CtrlCStopsItAndAUsageErrorIsOneLine) {
     ASSERT_TRUE(reader.wait_for_match(std::regex("stdin .* raises SIGIO .*")));
     reader.signal(SIGINT);
     EXPECT_EQ(reader.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(reader.wait_for_match(std::regex("done \\(stopped by SIGINT\\): 0 characters read, 0 SIGIO signals taken")))
+    EXPECT_TRUE(
+        reader.wait_for_match(std::regex("done \\(stopped by SIGINT\\): 0 characters read, 0 SIGIO signals taken")))
         << reader.out();
     const Result bad = run({program("06_sigio", "sigio_stdin"), "extra"});
     EXPECT_EQ(bad.status, 2);

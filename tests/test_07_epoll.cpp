@@ -78,16 +78,20 @@ TEST_P(EchoModes, EchoesOneByteToSeveralMiB) {
     EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
     // 500 + 4*30*65537 + 2*2*6 MiB bytes went through the server.
     const uint64_t total = 500ull + 4ull * 30 * 65537 + 2ull * 2 * (6 << 20);
-    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 7 connections served .*, " + std::to_string(total) + " bytes, 0 closed on errors.*")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 7 connections served .*, " +
+                                                  std::to_string(total) + " bytes, 0 closed on errors.*")));
 }
 
 // 500 clients at once, all served by one thread; afterwards the server holds no descriptor of theirs.
 TEST_P(EchoModes, FiveHundredClientsAtOnce) {
     auto server = start({"--quiet"});
     const int clients = sanitized() ? 200 : 500;
-    const Result result = run(client({"--connections", std::to_string(clients), "--messages", "10", "--size", "1000"}), "", scaled(60s));
+    const Result result =
+        run(client({"--connections", std::to_string(clients), "--messages", "10", "--size", "1000"}), "", scaled(60s));
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_NE(result.out.find(std::to_string(clients) + " connections x 10 messages of 1000 bytes echoed and verified"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find(std::to_string(clients) + " connections x 10 messages of 1000 bytes echoed and verified"),
+              std::string::npos)
+        << result.out;
     EXPECT_TRUE(wait_only_listener(*server)) << "client sockets left open: " << socket_count(server->pid()) - 1;
 }
 
@@ -140,10 +144,13 @@ TEST_P(EchoModes, FdSetsizeLimitOnlyForSelect) {
     for (auto& connection : connections) {
         connection->send("x");
         const std::string reply = connection->read_exact(1, scaled(10s));
-        if (reply == "x") ++echoed;
-        else if (connection->wait_closed(scaled(5s))) ++closed;
+        if (reply == "x")
+            ++echoed;
+        else if (connection->wait_closed(scaled(5s)))
+            ++closed;
     }
-    const size_t refused = server->count_matching(std::regex("refused 127\\.0\\.0\\.1:\\d+: descriptor \\d+ >= FD_SETSIZE \\(1024\\), select\\(\\) cannot watch it"));
+    const size_t refused = server->count_matching(std::regex(
+        "refused 127\\.0\\.0\\.1:\\d+: descriptor \\d+ >= FD_SETSIZE \\(1024\\), select\\(\\) cannot watch it"));
     if (GetParam() == "select") {
         EXPECT_GT(echoed, 1000);
         EXPECT_LE(echoed, 1024);
@@ -174,14 +181,18 @@ TEST_P(EchoModes, IdleConnectionsCostNoCpu) {
 // messages. Resident memory stays small: an idle connection holds no buffer (checked without sanitizers,
 // whose shadow memory would dominate).
 TEST_P(EchoModes, TenThousandConnections) {
-    if (GetParam() == "select") GTEST_SKIP() << "select cannot watch more than FD_SETSIZE (1024) descriptors: see FdSetsizeLimitOnlyForSelect";
+    if (GetParam() == "select")
+        GTEST_SKIP() << "select cannot watch more than FD_SETSIZE (1024) descriptors: see FdSetsizeLimitOnlyForSelect";
     const int idle = 10000;
     if (!raise_own_fd_limit(rlim_t(idle) + 200))
-        GTEST_SKIP() << "the hard descriptor limit (ulimit -Hn) is below " << idle + 200 << ": cannot hold " << idle << " connections";
+        GTEST_SKIP() << "the hard descriptor limit (ulimit -Hn) is below " << idle + 200 << ": cannot hold " << idle
+                     << " connections";
     auto server = start({"--quiet"});
-    const Result result = run(client({"--idle", std::to_string(idle), "--connections", "10", "--messages", "20"}), "", scaled(120s));
+    const Result result =
+        run(client({"--idle", std::to_string(idle), "--connections", "10", "--messages", "20"}), "", scaled(120s));
     EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_NE(result.out.find("holding " + std::to_string(idle) + " idle connections"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("holding " + std::to_string(idle) + " idle connections"), std::string::npos)
+        << result.out;
     EXPECT_NE(result.out.find("10 connections x 20 messages of 64 bytes echoed and verified"), std::string::npos);
     server->signal(SIGINT);
     EXPECT_EQ(server->wait_exit(scaled(20s)), 0);
@@ -192,8 +203,9 @@ TEST_P(EchoModes, TenThousandConnections) {
         ASSERT_TRUE(std::regex_match(*summary, match, std::regex(".*peak resident memory (\\d+) MiB")));
         EXPECT_LT(std::stoi(match[1]), 64);
     }
-    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: " + std::to_string(idle + 10) + " connections served \\(at most " +
-                                                  std::to_string(idle + 10) + " at once\\).*")));
+    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: " + std::to_string(idle + 10) +
+                                                  " connections served \\(at most " + std::to_string(idle + 10) +
+                                                  " at once\\).*")));
 }
 
 // Ctrl-C: stop accepting, let the connected clients finish, print the summary, exit 0.
@@ -203,12 +215,18 @@ TEST_P(EchoModes, CtrlCPrintsSummaryAndExits) {
     EXPECT_EQ(result.status, 0);
     server->signal_group(SIGINT);
     EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGINT: 1 connection served \\(at most 1 at once\\), 1 read echoed, 4 bytes, .*")));
-    EXPECT_TRUE(server->wait_for_match(std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
+    EXPECT_TRUE(server->wait_for_match(std::regex(
+        "server stopped by SIGINT: 1 connection served \\(at most 1 at once\\), 1 read echoed, 4 bytes, .*")));
+    EXPECT_TRUE(server->wait_for_match(
+        std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModes, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et"),
-                         [](const auto& info) { std::string name = info.param; std::erase(name, '-'); return name; });
+                         [](const auto& info) {
+                             std::string name = info.param;
+                             std::erase(name, '-');
+                             return name;
+                         });
 
 TEST(EchoServer, UsageErrors) {
     const Result bad_mode = run({kServer, "0", "--mode", "kqueue"});
@@ -242,10 +260,13 @@ TEST(EchoClient, ServerPidAutoFindsTheLocalServer) {
     const uint16_t port = server.wait_for_listening();
     ASSERT_NE(port, 0);
     const Result result = run({kClient, "localhost", std::to_string(port), "--idle", "20", "--connections", "1",
-                               "--messages", "50", "--server-pid", "auto"}, "", scaled(30s));
+                               "--messages", "50", "--server-pid", "auto"},
+                              "", scaled(30s));
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("server pid " + std::to_string(server.pid()) + " (the process listening on port " +
-                              std::to_string(port) + ")\n"), std::string::npos) << result.out;
+                              std::to_string(port) + ")\n"),
+              std::string::npos)
+        << result.out;
     const std::regex cpu_line("server CPU for those messages: user [0-9.]+ s, .* per 100000 messages");
     EXPECT_TRUE(std::regex_search(result.out, cpu_line)) << result.out;
     const Result bad = run({kClient, "--server-pid", "self"});
@@ -259,8 +280,8 @@ TEST(EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
     Process prefork({program("04_prefork", "server"), "0", "2", "--model", "nolock"});
     const uint16_t port = prefork.wait_for_listening();
     ASSERT_NE(port, 0);
-    const Result result = run({kClient, "127.0.0.1", std::to_string(port), "--connections", "1", "--server-pid", "auto"},
-                              "", scaled(20s));
+    const Result result = run(
+        {kClient, "127.0.0.1", std::to_string(port), "--connections", "1", "--server-pid", "auto"}, "", scaled(20s));
     EXPECT_EQ(result.status, 1) << result.out;
     EXPECT_TRUE(std::regex_search(result.err, std::regex("client: --server-pid auto: [23] processes listen on port " +
                                                          std::to_string(port) + " \\(give the server's pid\\)\n")))
@@ -306,9 +327,11 @@ TEST(PollPipes, NoWritesNothingReadable) {
 
 TEST(PollPipes, UsageErrorsAndHelp) {
     const std::string poll_pipes = program("07_epoll", "poll_pipes");
-    const std::vector<std::vector<std::string>> usage_errors{
-        {poll_pipes}, {poll_pipes, "0"}, {poll_pipes, "3", "-1"}, {poll_pipes, "three"},
-        {poll_pipes, "3", "1", "--timeout", "-1"}};
+    const std::vector<std::vector<std::string>> usage_errors{{poll_pipes},
+                                                             {poll_pipes, "0"},
+                                                             {poll_pipes, "3", "-1"},
+                                                             {poll_pipes, "three"},
+                                                             {poll_pipes, "3", "1", "--timeout", "-1"}};
     for (const auto& argv : usage_errors) {
         const Result bad = run(argv);
         EXPECT_EQ(bad.status, 2) << argv.size() << ": " << bad.err;

@@ -75,15 +75,16 @@ TEST_P(Browser, LoadsTheShippedPageWithEveryPicture) {
     ASSERT_NE(port, 0);
 
     const Profile profile;
-    const Result browser = run({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                "--no-first-run", "--user-data-dir=" + profile.base.string(),
-                                "--virtual-time-budget=20000", "--dump-dom",
-                                "http://localhost:" + std::to_string(port) + "/"},
-                               "", 90s, {.name = "chromium"});
+    const Result browser =
+        run({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--user-data-dir=" + profile.base.string(), "--virtual-time-budget=20000", "--dump-dom",
+             "http://localhost:" + std::to_string(port) + "/"},
+            "", 90s, {.name = "chromium"});
     EXPECT_EQ(browser.status, 0) << browser.err;
     const std::string all = std::to_string(kPictures) + " of " + std::to_string(kPictures) + " pictures arrived";
     EXPECT_NE(browser.out.find("<title>" + all + "</title>"), std::string::npos)
-        << "the page did not see every picture arrive; its DOM:\n" << browser.out;
+        << "the page did not see every picture arrive; its DOM:\n"
+        << browser.out;
 
     EXPECT_TRUE(server.wait_for_text("GET / -> 200"));
     for (int i = 1; i <= kPictures; ++i) {

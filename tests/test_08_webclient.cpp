@@ -16,8 +16,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -61,7 +61,8 @@ struct Site : SiteFolder {
             std::memcpy(&big[i], &word, 4);
         }
         write(www / "big.bin", big);
-        for (int i = 1; i <= 9; ++i) write(www / "img" / ("image" + std::to_string(i) + ".gif"), std::string(1621 + i, char('0' + i)));
+        for (int i = 1; i <= 9; ++i)
+            write(www / "img" / ("image" + std::to_string(i) + ".gif"), std::string(1621 + i, char('0' + i)));
         fs::create_symlink(base / "secret.txt", www / "link_out");
         fs::create_symlink("../secret.txt", www / "relative_link_out");
         fs::create_symlink(base, www / "dir_out");
@@ -108,14 +109,13 @@ protected:
     uint16_t port_ = 0;
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Modes, WebServer,
-    testing::Values(Mode{"iterative", {"-c", "iterative"}, false}, Mode{"thread", {"-c", "thread"}},
-                    Mode{"thread-pool", {"-c", "thread-pool"}},
-                    Mode{"process", {"-c", "process"}},
-                    Mode{"process-pool", {"-c", "process-pool"}},
-                    Mode{"async", {"-c", "async"}}, Mode{"async-2-loops", {"-c", "async", "--workers", "2"}}),
-    mode_name);
+INSTANTIATE_TEST_SUITE_P(Modes, WebServer,
+                         testing::Values(Mode{"iterative", {"-c", "iterative"}, false},
+                                         Mode{"thread", {"-c", "thread"}}, Mode{"thread-pool", {"-c", "thread-pool"}},
+                                         Mode{"process", {"-c", "process"}},
+                                         Mode{"process-pool", {"-c", "process-pool"}}, Mode{"async", {"-c", "async"}},
+                                         Mode{"async-2-loops", {"-c", "async", "--workers", "2"}}),
+                         mode_name);
 
 }  // namespace
 
@@ -157,12 +157,29 @@ TEST_P(WebServer, GetHeadNotFoundAndMethodNotAllowed) {
 // Nothing outside the folder is ever served, however the path is spelled.
 TEST_P(WebServer, EveryTraversalAttemptIsRefused) {
     auto server = start();
-    for (const std::string target :
-         {"/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
-          "/sub/../../secret.txt", "/sub/%2e%2e/%2e%2e/secret.txt", "/./../secret.txt", "/link_out",
-          "/relative_link_out", "/dir_out/secret.txt", "/dir_out/www/page.html", "http://localhost/../secret.txt",
-          "//etc/passwd", "/etc/passwd", "/%00", "/page.html%00.txt", "/%zz", "secret.txt", "*", "/fifo",
-          "/..", "/sub/..%5c..%5csecret.txt"}) {
+    for (const std::string target : {"/../secret.txt",
+                                     "/%2e%2e/secret.txt",
+                                     "/%2E%2E/secret.txt",
+                                     "/..%2fsecret.txt",
+                                     "/%2e%2e%2fsecret.txt",
+                                     "/sub/../../secret.txt",
+                                     "/sub/%2e%2e/%2e%2e/secret.txt",
+                                     "/./../secret.txt",
+                                     "/link_out",
+                                     "/relative_link_out",
+                                     "/dir_out/secret.txt",
+                                     "/dir_out/www/page.html",
+                                     "http://localhost/../secret.txt",
+                                     "//etc/passwd",
+                                     "/etc/passwd",
+                                     "/%00",
+                                     "/page.html%00.txt",
+                                     "/%zz",
+                                     "secret.txt",
+                                     "*",
+                                     "/fifo",
+                                     "/..",
+                                     "/sub/..%5c..%5csecret.txt"}) {
         Connection c(port_);
         c.send("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         const Reply reply = read_reply(c);
@@ -262,7 +279,8 @@ TEST_P(WebServer, TenDelayedClientsFinishTogether) {
         connections.back()->send(get("/index.html", "Connection: close\r\n"));
     }
     for (auto& c : connections) EXPECT_EQ(read_reply(*c, false, 20s).status, 200);
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
     if (GetParam().concurrent)
         EXPECT_LT(elapsed.count(), 5 * delay_ms) << "ten delayed requests must overlap";
     else
@@ -286,7 +304,8 @@ TEST_P(WebServer, MalformedAndOverLongRequestsGetTheirStatus) {
         {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
         {"GET /" + std::string(20000, 'a'), 414},  // no end of line in sight
         {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17000, 'b') + "\r\n\r\n", 431},
-        {"GET / HTTP/1.1\r\nHost: x\r\n" + std::string(2000, 'X') + ": y\r\n" + std::string(16000, 'Y') + ": z\r\n\r\n", 431},
+        {"GET / HTTP/1.1\r\nHost: x\r\n" + std::string(2000, 'X') + ": y\r\n" + std::string(16000, 'Y') + ": z\r\n\r\n",
+         431},
         {"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501},
         {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
         {"DELETE /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 405},
@@ -344,8 +363,7 @@ TEST_P(WebServer, SlowClientsTimeOutAndCannotStarveAPool) {
             for (auto& c : slow) {
                 try {
                     c->send("X");
-                } catch (const std::exception&) {
-                }
+                } catch (const std::exception&) {}
             }
         }
     });
@@ -411,7 +429,8 @@ TEST_P(WebServer, CtrlCClosesIdleKeepAliveConnectionsAtOnce) {
 TEST_P(WebServer, VerboseLogNamesConnectionAndWorker) {
     auto server = start({"-v"});
     EXPECT_EQ(fetch(port_, "/page.html").status, 200);
-    EXPECT_TRUE(server->wait_for_match(std::regex("\\[conn 1 127\\.0\\.0\\.1:\\d+, .+\\] GET /page\\.html -> 200 \\(4096 bytes\\)")));
+    EXPECT_TRUE(server->wait_for_match(
+        std::regex("\\[conn 1 127\\.0\\.0\\.1:\\d+, .+\\] GET /page\\.html -> 200 \\(4096 bytes\\)")));
     interrupt_and_expect_clean_exit(*server);
 }
 
@@ -485,7 +504,8 @@ TEST_P(WebClient, FetchesHomePageAndFilesByteExact) {
         std::ifstream saved(out / name, std::ios::binary);
         const std::string content((std::istreambuf_iterator<char>(saved)), {});
         EXPECT_EQ(content, std::string(1621 + i, char('0' + i))) << name;
-        EXPECT_NE(result.out.find(name + " done: " + std::to_string(1621 + i) + " bytes, status 200 OK"), std::string::npos);
+        EXPECT_NE(result.out.find(name + " done: " + std::to_string(1621 + i) + " bytes, status 200 OK"),
+                  std::string::npos);
     }
     std::ifstream big(out / "big.bin", std::ios::binary);
     const std::string big_content((std::istreambuf_iterator<char>(big)), {});
@@ -513,7 +533,8 @@ TEST_P(WebClient, NconnsBoundsTheConnectionsAtOnce) {
 
         // A connection that has arrived within `timeout`, with its request read; an empty fd if none came.
         const auto next_request = [&](Duration timeout) {
-            if (netutil::wait_readable(listener.get(), -1, int(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count())) !=
+            if (netutil::wait_readable(listener.get(), -1,
+                                       int(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count())) !=
                 netutil::Wait::Ready)
                 return netutil::UniqueFd();
             netutil::UniqueFd connection = netutil::accept_client(listener.get());
@@ -528,7 +549,8 @@ TEST_P(WebClient, NconnsBoundsTheConnectionsAtOnce) {
             return connection;
         };
         const auto answer = [](netutil::UniqueFd& connection) {
-            netutil::write_all(connection.get(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+            netutil::write_all(connection.get(),
+                               "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
             connection.reset();
         };
 
@@ -571,8 +593,8 @@ TEST_P(WebClient, NotFoundAndUnreachableServerExitNonZeroNamingTheFile) {
 
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(), 0);
-    const Result refused = run({kClient, "2", "localhost", "index.html", "page.html", "-p", std::to_string(port),
-                                "--mode", GetParam()});
+    const Result refused =
+        run({kClient, "2", "localhost", "index.html", "page.html", "-p", std::to_string(port), "--mode", GetParam()});
     EXPECT_EQ(refused.status, 1);
     EXPECT_NE(refused.err.find("index.html"), std::string::npos) << refused.err;
     EXPECT_NE(refused.err.find("Connection refused"), std::string::npos) << refused.err;

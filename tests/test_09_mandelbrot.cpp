@@ -140,8 +140,8 @@ TEST_P(Schedules, WorkerKilledMidRunLosesNothing) {
     ASSERT_TRUE(doomed.wait_for_match(std::regex("computed column \\d+"), scaled(10s)));
     doomed.signal(SIGKILL);
     EXPECT_EQ(doomed.wait_exit(), 128 + SIGKILL);
-    ASSERT_TRUE(server.wait_for_match(std::regex("worker 1 lost \\(.*\\): \\d+ unfinished columns? go(es)? to the other workers"),
-                                      scaled(20s)));
+    ASSERT_TRUE(server.wait_for_match(
+        std::regex("worker 1 lost \\(.*\\): \\d+ unfinished columns? go(es)? to the other workers"), scaled(20s)));
     EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
     server.wait_output_closed();
@@ -203,10 +203,10 @@ TEST(Mandelbrot, WrongAnswersAreRejectedAndRedone) {
     TempDir dir;
     const Reference reference = local_reference(dir, kSmall);
     const std::vector<std::string> bad_replies = {
-        "PIXELS 9999 0\n",                                  // a column that does not exist
-        "PIXELS COLUMN\n",                                  // not the format
-        "PIXELS K 1\n",                                     // (K replaced by the column asked) 96 bytes that add up to 0, not 1
-        "PIXELS K 0\n" + std::string(10, '\xff'),           // the connection closes after 10 of 96 bytes
+        "PIXELS 9999 0\n",                         // a column that does not exist
+        "PIXELS COLUMN\n",                         // not the format
+        "PIXELS K 1\n",                            // (K replaced by the column asked) 96 bytes that add up to 0, not 1
+        "PIXELS K 0\n" + std::string(10, '\xff'),  // the connection closes after 10 of 96 bytes
     };
     for (size_t i = 0; i < bad_replies.size(); ++i) {
         SCOPED_TRACE("bad reply " + std::to_string(i));
@@ -224,8 +224,9 @@ TEST(Mandelbrot, WrongAnswersAreRejectedAndRedone) {
         if (i == 2) reply += std::string(96, '\xff');
         fake->send(reply);
         if (i == 3) fake->close();
-        ASSERT_TRUE(server.wait_for_match(std::regex("worker \\d lost \\(.*\\): [12] unfinished columns? go(es)? to the other workers"),
-                                          scaled(10s)));
+        ASSERT_TRUE(server.wait_for_match(
+            std::regex("worker \\d lost \\(.*\\): [12] unfinished columns? go(es)? to the other workers"),
+            scaled(10s)));
         EXPECT_EQ(honest.wait_exit(scaled(20s)), 0);
         EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
         EXPECT_EQ(read_file(dir.file(name + ".pgm")), reference.pgm);
@@ -262,8 +263,9 @@ TEST(Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
 TEST(Mandelbrot, CtrlCStopsManagerAndWorkersCleanly) {
     TempDir dir;
     worker_helpers::expect_stopped_mid_run(
-        with({kServer, "0", "2", "-o", dir.file("stopped.pgm")}, kSmall), kClient, "50", std::regex("computed column \\d+"),
-        SIGINT, true, std::regex("manager stopped by SIGINT: \\d+ of 120 columns were done, no picture written"));
+        with({kServer, "0", "2", "-o", dir.file("stopped.pgm")}, kSmall), kClient, "50",
+        std::regex("computed column \\d+"), SIGINT, true,
+        std::regex("manager stopped by SIGINT: \\d+ of 120 columns were done, no picture written"));
     EXPECT_FALSE(std::filesystem::exists(dir.file("stopped.pgm")));
     {
         Process server(with({kServer, "0", "2"}, kSmall));
@@ -303,7 +305,8 @@ TEST(Mandelbrot, UsageErrorsExit2) {
         {"--schedule", "static", "dynamic", "--width", "500", "--height", "400", "--local", "mandelbrot.pgm", "11268",
          "--hello-timeout", "--reply-timeout", "SIGHUP"});
     // An unwritable picture is a runtime error naming the file.
-    const Result unwritable = run({kServer, "--local", "--width", "8", "--height", "8", "-o", "/nonexistent/dir/x.pgm"});
+    const Result unwritable =
+        run({kServer, "--local", "--width", "8", "--height", "8", "-o", "/nonexistent/dir/x.pgm"});
     EXPECT_EQ(unwritable.status, 1);
     EXPECT_NE(unwritable.err.find("/nonexistent/dir/x.pgm"), std::string::npos) << unwritable.err;
 }

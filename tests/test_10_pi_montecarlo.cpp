@@ -125,8 +125,8 @@ TEST(PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
     ASSERT_TRUE(holding);
     const std::string job = holding->substr(std::string("working on job ").size());
     doomed.signal(SIGKILL);
-    ASSERT_TRUE(server.wait_for_line("worker 1 lost (connection closed): job " + job + " goes back to the queue",
-                                     scaled(10s)));
+    ASSERT_TRUE(
+        server.wait_for_line("worker 1 lost (connection closed): job " + job + " goes back to the queue", scaled(10s)));
     EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
     server.wait_output_closed();
@@ -167,8 +167,8 @@ TEST(PiMonteCarlo, BadPeersAreTurnedAway) {
 // sample count, not a number) is dropped; its job goes back and is counted once, from the honest worker.
 TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
     const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
-    for (const std::string bad : {"RESULT 99 200000 1", "RESULT J 200000 200001", "RESULT J 100 50", "RESULT J 200000 x",
-                                  "PIXELS 0 0"}) {
+    for (const std::string bad :
+         {"RESULT 99 200000 1", "RESULT J 200000 200001", "RESULT J 100 50", "RESULT J 200000 x", "PIXELS 0 0"}) {
         SCOPED_TRACE(bad);
         Process server(with({kServer, "0", "2"}, kJobs));
         const uint16_t port = server.wait_for_listening();
@@ -182,8 +182,8 @@ TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
         std::string reply = bad;
         if (const auto j = reply.find(" J "); j != std::string::npos) reply.replace(j + 1, 1, number);
         fake.send(reply + "\n");
-        ASSERT_TRUE(server.wait_for_match(std::regex("worker 0 lost \\(.*\\): job " + number + " goes back to the queue"),
-                                          scaled(10s)));
+        ASSERT_TRUE(server.wait_for_match(
+            std::regex("worker 0 lost \\(.*\\): job " + number + " goes back to the queue"), scaled(10s)));
         EXPECT_TRUE(fake.wait_closed(scaled(5s)));
         EXPECT_EQ(honest.wait_exit(scaled(20s)), 0);
         EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
@@ -211,9 +211,9 @@ TEST(PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
 
 // Ctrl-C of the manager mid-run: it exits 0 within seconds with no estimate; the workers exit 0.
 TEST(PiMonteCarlo, CtrlCStopsManagerAndWorkersCleanly) {
-    worker_helpers::expect_stopped_mid_run(with({kServer, "0", "2"}, kJobs), kClient, "300",
-                                           std::regex("working on job \\d+"), SIGINT, true,
-                                           std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate"));
+    worker_helpers::expect_stopped_mid_run(
+        with({kServer, "0", "2"}, kJobs), kClient, "300", std::regex("working on job \\d+"), SIGINT, true,
+        std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate"));
 }
 
 TEST(PiMonteCarlo, UsageErrorsExit2) {

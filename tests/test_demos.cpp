@@ -39,7 +39,8 @@ TEST_P(Demo, RunsEveryStepAndExitsZero) {
     options.cwd = kRoot;
     options.env = {"DEMO_BIN=" + fs::path(program(lab, "server")).parent_path().string()};
     const Result result = run({"/bin/bash", kRoot + "/" + lab + "/demo.sh"}, "", 180s, options);
-    EXPECT_EQ(result.status, 0) << "stderr:\n" << result.err << "\nstdout (last 3000 bytes):\n"
+    EXPECT_EQ(result.status, 0) << "stderr:\n"
+                                << result.err << "\nstdout (last 3000 bytes):\n"
                                 << result.out.substr(result.out.size() > 3000 ? result.out.size() - 3000 : 0);
     EXPECT_EQ(result.err.find("demo: " + lab), std::string::npos) << result.err;
     EXPECT_NE(result.out.find("== "), std::string::npos) << "no step was played";
@@ -78,10 +79,12 @@ TEST_F(BrokenDemo, AFailingProgramStopsTheDemoAtTheNextStepNamingLabStepAndProgr
         "demo_say 'never shown'\n");
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.out.find("$ ./client localhost 4242 --message 'this is A'"), std::string::npos)
-        << "the command is shown as it must be typed:\n" << result.out;
-    EXPECT_NE(result.err.find("demo: 42_broken: step \"first step\": client (./client localhost 4242 --message this is A) "
-                              "exited with status 3"),
-              std::string::npos)
+        << "the command is shown as it must be typed:\n"
+        << result.out;
+    EXPECT_NE(
+        result.err.find("demo: 42_broken: step \"first step\": client (./client localhost 4242 --message this is A) "
+                        "exited with status 3"),
+        std::string::npos)
         << result.err;
     EXPECT_EQ(result.out.find("never shown"), std::string::npos) << result.out;
 }

@@ -110,8 +110,8 @@ struct Started {
 };
 Started start(const ModelCase& c, int workers, std::vector<std::string> extra = {}, Options options = {}) {
     Started started;
-    started.server = std::make_unique<Process>(byte_count_suite::server_args(c, workers, std::move(extra)),
-                                               std::move(options));
+    started.server =
+        std::make_unique<Process>(byte_count_suite::server_args(c, workers, std::move(extra)), std::move(options));
     started.port = started.server->wait_for_listening();
     if (c.pool && is_04(c)) {
         EXPECT_TRUE(byte_count_suite::wait_for_children(*started.server, static_cast<size_t>(workers)));
@@ -151,10 +151,10 @@ long client_connections(const std::string& out) {
 }
 
 std::vector<ModelCase> all_models() {
-    return {{k04, "iterative", false, false}, {k04, "fork", true, false},  {k04, "nolock", false, true},
-            {k04, "flock", false, true},      {k04, "mutex", false, true}, {k04, "pass", false, true},
-            {k04, "hybrid", false, true},
-            {k05, "thread", true, false},     {k05, "accept", false, true}, {k05, "main", false, true}};
+    return {{k04, "iterative", false, false}, {k04, "fork", true, false},   {k04, "nolock", false, true},
+            {k04, "flock", false, true},      {k04, "mutex", false, true},  {k04, "pass", false, true},
+            {k04, "hybrid", false, true},     {k05, "thread", true, false}, {k05, "accept", false, true},
+            {k05, "main", false, true}};
 }
 
 }  // namespace
@@ -220,8 +220,8 @@ TEST_P(FaultsByteCount, ARequestSentAByteAtATimeIsAnsweredWhole) {
 // client waits until the write gives up after --idle-timeout (1 s here), logged as `vanished`.
 TEST_P(FaultsByteCount, AClientThatNeverReadsHoldsOnlyItsOwnWorker) {
     const bool iterative = is_iterative(GetParam());
-    auto [server, port] = start(GetParam(), 2, iterative ? std::vector<std::string>{"--idle-timeout", "1"}
-                                                         : std::vector<std::string>{});
+    auto [server, port] =
+        start(GetParam(), 2, iterative ? std::vector<std::string>{"--idle-timeout", "1"} : std::vector<std::string>{});
     const faults::Footprint before = faults::footprint(*server);
     std::string requests;  // 8 MiB: more than the loopback's socket buffers hold, so the write blocks
     for (int i = 0; i < 8; ++i) requests += "1048576\n";
@@ -233,8 +233,8 @@ TEST_P(FaultsByteCount, AClientThatNeverReadsHoldsOnlyItsOwnWorker) {
         EXPECT_TRUE(server->wait_for_text(": vanished in the middle of a reply (write timed out"))
             << "the blocked write was not given up on";
     } else {
-        EXPECT_EQ(server->out().find("vanished"), std::string::npos) << "the stuck write was given up on: "
-                                                                     << server->out();
+        EXPECT_EQ(server->out().find("vanished"), std::string::npos)
+            << "the stuck write was given up on: " << server->out();
         EXPECT_EQ(server->out().find("idle for"), std::string::npos);
     }
     stuck.reset();  // closed with unread data: a reset, and the server's blocked write fails at once
@@ -263,7 +263,7 @@ TEST_P(FaultsByteCount, OutOfDescriptorsItWaitsWithoutSpinningThenServesEveryone
     const faults::Footprint before = faults::footprint(*server);
     ASSERT_LT(before.fds, static_cast<int>(limit) - 2) << "the idle server already holds most of its descriptors";
 
-    int capacity = 3;  // lab 04's pools, and fork with --max-clients 3
+    int capacity = 3;                       // lab 04's pools, and fork with --max-clients 3
     if (c.model == "hybrid") capacity = 6;  // 3 children of 2 threads (byte_count_suite::server_args)
     if (is_iterative(c)) capacity = 1;
     if (!is_04(c)) capacity = free_descriptors_below(server->pid(), static_cast<int>(limit));  // one per client
@@ -321,7 +321,8 @@ TEST_P(FaultsByteCount, SlowlorisConnectionsAreTimedOutAndThePoolServesOthers) {
     // Each of them logged as timed out (the well-behaved client may be too, once it idles after its reply).
     std::string ports;
     for (auto* group : {&silent, &half_sent})
-        for (const auto& connection : *group) ports += (ports.empty() ? "" : "|") + std::to_string(connection->local_port());
+        for (const auto& connection : *group)
+            ports += (ports.empty() ? "" : "|") + std::to_string(connection->local_port());
     const std::regex timed_out(R"(.*: 127\.0\.0\.1:()" + ports + R"(): idle for 1 s, closed)");
     EXPECT_TRUE(wait_until([&] { return server->count_matching(timed_out) >= count; }));
     EXPECT_EQ(server->count_matching(timed_out), count);
@@ -398,9 +399,7 @@ TEST_P(FaultsByteCount, SigtermDuringLoadAnswersEveryAcceptedRequestAndExitsZero
 
 // The kit's policy: SIGHUP (the terminal closed: the whole foreground group gets it) is a graceful stop,
 // exactly like SIGTERM, in the server and in its children.
-TEST_P(FaultsByteCount, SighupDuringLoadIsAGracefulStopLikeSigterm) {
-    stop_during_load(GetParam(), SIGHUP, true);
-}
+TEST_P(FaultsByteCount, SighupDuringLoadIsAGracefulStopLikeSigterm) { stop_during_load(GetParam(), SIGHUP, true); }
 
 // ------------------------------------------------------------------------------------------- lab 04's pools
 
@@ -464,7 +463,8 @@ TEST_P(FaultsPerClient, MaxClientsCapsTheWorkersAndSaysSoOnce) {
         waiting.back()->send(std::to_string(50 + i) + "\n");
     }
     const std::string what = is_04(c) ? "child" : "thread";
-    ASSERT_TRUE(server->wait_for_line("max-clients 2 reached: new clients wait in the backlog until a " + what + " ends"));
+    ASSERT_TRUE(
+        server->wait_for_line("max-clients 2 reached: new clients wait in the backlog until a " + what + " ends"));
     if (is_04(c)) {
         EXPECT_EQ(server->children().size(), 2u) << "a child per client, at most 2";
     } else if (exact_thread_counts()) {

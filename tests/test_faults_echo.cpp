@@ -103,8 +103,8 @@ const std::vector<EchoServer> kEchoServers = {{"sigio", "06_sigio", ""},
 // What the echo servers share, whichever the parameterization.
 class EchoFixture {
 protected:
-    std::unique_ptr<Process> start_echo(const EchoServer& kind, std::vector<std::string> extra = {}, Options options = {},
-                                        bool under_nohup = false) {
+    std::unique_ptr<Process> start_echo(const EchoServer& kind, std::vector<std::string> extra = {},
+                                        Options options = {}, bool under_nohup = false) {
         kind_ = kind;
         std::vector<std::string> argv{program(kind.lab, "server"), "0"};
         if (under_nohup) argv.insert(argv.begin(), "/usr/bin/nohup");  // SIGHUP ignored, then exec: the same process
@@ -113,8 +113,10 @@ protected:
         options.name = "server " + kind.name;
         auto server = std::make_unique<Process>(argv, options);
         port_ = server->wait_for_listening();
-        if (kind.mode.empty()) server->wait_for_text("a full realtime queue raises SIGIO\n");  // 06: signals set up
-        else server->wait_for_text("; pid ");                                                 // 07: the mode line
+        if (kind.mode.empty())
+            server->wait_for_text("a full realtime queue raises SIGIO\n");  // 06: signals set up
+        else
+            server->wait_for_text("; pid ");  // 07: the mode line
         return server;
     }
     std::vector<std::string> client(std::vector<std::string> extra) const {
@@ -186,7 +188,8 @@ TEST_P(FaultsEcho, ResetInTheMiddleOfALargeEcho) {
             const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
             ASSERT_NE(n, 0) << "the server closed at " << received << " bytes";
             if (n < 0) continue;
-            ASSERT_EQ(std::memcmp(buffer.data(), payload.data() + received, size_t(n)), 0) << "echo differs near byte " << received;
+            ASSERT_EQ(std::memcmp(buffer.data(), payload.data() + received, size_t(n)), 0)
+                << "echo differs near byte " << received;
             received += size_t(n);
         }
     }
@@ -256,7 +259,8 @@ TEST_P(FaultsEcho, AClientThatNeverReadsThenVanishesHoldsOnlyItself) {
     expect_served("still served");
     const Result load = run(client({"--connections", "4", "--messages", "20", "--size", "10000"}), "", scaled(30s));
     EXPECT_EQ(load.status, 0) << load.err;
-    EXPECT_NE(load.out.find("4 connections x 20 messages of 10000 bytes echoed and verified"), std::string::npos) << load.out;
+    EXPECT_NE(load.out.find("4 connections x 20 messages of 10000 bytes echoed and verified"), std::string::npos)
+        << load.out;
     ::shutdown(stuck->fd(), SHUT_RDWR);
     sender.join();
     faults::reset(*stuck);
@@ -276,16 +280,19 @@ TEST_P(FaultsEcho, OutOfDescriptorsNoSpinThenEveryoneServed) {
         connections.push_back(std::make_unique<Connection>(port_));  // completes in the backlog
         connections.back()->send("ping\n");
     }
-    ASSERT_TRUE(server->wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\) with \\d+ clients? "
-                                                  "connected: new clients wait in the backlog")));
-    for (int i = 0; i < first; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
+    ASSERT_TRUE(
+        server->wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\) with \\d+ clients? "
+                                          "connected: new clients wait in the backlog")));
+    for (int i = 0; i < first; ++i)
+        EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
     // Saturated and waiting: no CPU burnt.
     const double cpu_before = cpu_seconds(server->pid());
     std::this_thread::sleep_for(1s);  // measuring an interval, not waiting for readiness
     EXPECT_LT(cpu_seconds(server->pid()) - cpu_before, 0.2) << "the server spins while out of descriptors";
     EXPECT_EQ(server->count_matching(std::regex("out of descriptors .*")), 1u) << "said once per shortage";
     for (int i = 0; i < first; ++i) connections[size_t(i)]->close();
-    for (int i = first; i < total; ++i) EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
+    for (int i = first; i < total; ++i)
+        EXPECT_EQ(connections[size_t(i)]->read_exact(5, scaled(10s)), "ping\n") << "client " << i;
     EXPECT_TRUE(server->wait_for_match(std::regex("accepting again \\(\\d+ clients? connected\\)")));
     connections.clear();
     faults::expect_nothing_left(*server, before);
@@ -360,22 +367,27 @@ TEST_P(FaultsEchoSignals, StopDuringLoadEchoesEveryAcceptedClient) {
     Process load(client({"--connections", "4", "--messages", messages, "--size", "20000"}), {.name = "load client"});
     // The load's four connections accepted (the client connects them all before sending): then the signal.
     ASSERT_TRUE(wait_for_count(*server, std::regex("accepted 127\\.0\\.0\\.1:\\d+ on fd \\d+.*"), 5));
-    if (signo == SIGINT) server->signal_group(SIGINT);  // as Ctrl-C at a terminal does
-    else server->signal(signo);
+    if (signo == SIGINT)
+        server->signal_group(SIGINT);  // as Ctrl-C at a terminal does
+    else
+        server->signal(signo);
     ASSERT_TRUE(server->wait_for_text("stopping: no new clients"));
     mine.send("after the signal\n");
     EXPECT_EQ(mine.read_exact(17, scaled(10s)), "after the signal\n") << "an accepted client is still served";
     EXPECT_THROW(Connection refused(port_), std::system_error) << "no new client once stopping";
     EXPECT_EQ(load.wait_exit(scaled(60s)), 0) << load.err();
-    EXPECT_NE(load.out().find("4 connections x " + messages + " messages of 20000 bytes echoed and verified"), std::string::npos)
+    EXPECT_NE(load.out().find("4 connections x " + messages + " messages of 20000 bytes echoed and verified"),
+              std::string::npos)
         << load.out();
     mine.close();
     EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by " + signal_label(signo) + ": 5 connections served.*")));
+    EXPECT_TRUE(
+        server->wait_for_match(std::regex("server stopped by " + signal_label(signo) + ": 5 connections served.*")));
 }
 
 INSTANTIATE_TEST_SUITE_P(EchoServers, FaultsEchoSignals,
-                         ::testing::Combine(::testing::ValuesIn(kEchoServers), ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
+                         ::testing::Combine(::testing::ValuesIn(kEchoServers),
+                                            ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
                          [](const auto& info) {
                              return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
                          });
@@ -424,8 +436,8 @@ protected:
     }
     // The second, last request: a well-behaved client; then the server exits 0 by itself.
     void finish_with_a_good_client(Process& server, const std::string& message) {
-        const Result result = run({program(kind_.lab, "client"), "127.0.0.1", std::to_string(port_), "--message", message},
-                                  "", scaled(10s));
+        const Result result = run(
+            {program(kind_.lab, "client"), "127.0.0.1", std::to_string(port_), "--message", message}, "", scaled(10s));
         EXPECT_EQ(result.status, 0) << result.err;
         EXPECT_TRUE(server.wait_for_match(std::regex("\\d+ received " + message)));
         EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
@@ -519,8 +531,8 @@ TEST_P(FaultsMtServers, SigpipeDoesNotKillTheServer) {
     auto server = start();
     const faults::Footprint before = idle_footprint(*server, GetParam().threads);
     server->signal(SIGPIPE);
-    const Result first = run({program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"},
-                             "", scaled(10s));
+    const Result first = run(
+        {program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"}, "", scaled(10s));
     EXPECT_EQ(first.status, 0) << first.err;
     EXPECT_TRUE(server->wait_for_match(std::regex("\\d+ received one")));
     EXPECT_TRUE(server->running());
@@ -540,8 +552,8 @@ TEST_P(FaultsMtServers, UnderNohupSighupIsIgnored) {
     ASSERT_TRUE(server.wait_for_match(std::regex("server starts \\d+ threads?")));
     kind_ = GetParam();
     server.signal(SIGHUP);
-    const Result first = run({program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"},
-                             "", scaled(10s));
+    const Result first = run(
+        {program(GetParam().lab, "client"), "127.0.0.1", std::to_string(port_), "--message", "one"}, "", scaled(10s));
     EXPECT_EQ(first.status, 0) << first.err;
     EXPECT_TRUE(server.wait_for_match(std::regex("\\d+ received one")));
     EXPECT_TRUE(server.running());
@@ -556,15 +568,16 @@ INSTANTIATE_TEST_SUITE_P(HandlerThreads, FaultsMtServers, ::testing::ValuesIn(kT
 // SIGINT, SIGTERM or SIGHUP with handlers busy: two requests handled, a third client that sends its message
 // just as the signal comes, and (01) a handler still waiting for a client. The message sent is printed, not
 // lost; every handler is joined; exit 0, naming the signal.
-class FaultsMtServersSignals : public ::testing::TestWithParam<std::tuple<ThreadedServer, int>>, protected ThreadedFixture {};
+class FaultsMtServersSignals : public ::testing::TestWithParam<std::tuple<ThreadedServer, int>>,
+                               protected ThreadedFixture {};
 
 TEST_P(FaultsMtServersSignals, StopDuringLoadKeepsEveryAcceptedMessage) {
     const auto& [kind, signo] = GetParam();
     const bool mtn = kind.lab == "02_mtnserver";
     auto server = start_threaded(kind, mtn ? std::vector<std::string>{"2", "20"} : std::vector<std::string>{"4"});
     for (const char* message : {"first", "second"}) {
-        const Result result = run({program(kind.lab, "client"), "127.0.0.1", std::to_string(port_), "--message", message},
-                                  "", scaled(10s));
+        const Result result = run(
+            {program(kind.lab, "client"), "127.0.0.1", std::to_string(port_), "--message", message}, "", scaled(10s));
         EXPECT_EQ(result.status, 0) << result.err;
         EXPECT_TRUE(server->wait_for_match(std::regex("\\d+ received " + std::string(message))));
     }
@@ -574,15 +587,18 @@ TEST_P(FaultsMtServersSignals, StopDuringLoadKeepsEveryAcceptedMessage) {
     Connection last(port_);
     const std::string handler = handler_of(*server, last.local_port());
     last.send("sent as the signal comes\n");
-    if (signo == SIGINT) server->signal_group(SIGINT);
-    else server->signal(signo);
+    if (signo == SIGINT)
+        server->signal_group(SIGINT);
+    else
+        server->signal(signo);
     EXPECT_EQ(server->wait_exit(scaled(10s)), 0);
     EXPECT_TRUE(server->wait_for_line(handler + " received sent as the signal comes"));
     EXPECT_TRUE(last.wait_closed(scaled(5s)));
     EXPECT_THROW(Connection refused(port_), std::system_error) << "the listening socket is closed";
     const std::string name = signal_label(signo);
     if (mtn) {
-        EXPECT_TRUE(server->wait_for_line("server stopped by " + name + " after 3 of 20 requests, every handler joined"));
+        EXPECT_TRUE(
+            server->wait_for_line("server stopped by " + name + " after 3 of 20 requests, every handler joined"));
         EXPECT_TRUE(server->wait_for_match(std::regex("server handled 3 requests \\(per handler 0: \\d, 1: \\d\\)")));
     } else {
         EXPECT_EQ(server->count_matching(std::regex("\\d stops \\(was waiting for a client\\)")), 1u);
@@ -591,7 +607,8 @@ TEST_P(FaultsMtServersSignals, StopDuringLoadKeepsEveryAcceptedMessage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HandlerThreads, FaultsMtServersSignals,
-                         ::testing::Combine(::testing::ValuesIn(kThreadedServers), ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
+                         ::testing::Combine(::testing::ValuesIn(kThreadedServers),
+                                            ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
                          [](const auto& info) {
                              return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
                          });

@@ -126,9 +126,12 @@ std::string mode_name(const std::string& mode) {
 }
 
 const std::vector<Mode> kModes = {
-    {"iterative", {"-c", "iterative"}, false}, {"thread", {"-c", "thread"}},
-    {"thread-pool", {"-c", "thread-pool"}},     {"process", {"-c", "process"}},
-    {"process-pool", {"-c", "process-pool"}},   {"async", {"-c", "async"}},
+    {"iterative", {"-c", "iterative"}, false},
+    {"thread", {"-c", "thread"}},
+    {"thread-pool", {"-c", "thread-pool"}},
+    {"process", {"-c", "process"}},
+    {"process-pool", {"-c", "process-pool"}},
+    {"async", {"-c", "async"}},
     {"async-2-loops", {"-c", "async", "--workers", "2"}},
 };
 
@@ -155,7 +158,8 @@ public:
         if (nohup) argv.insert(argv.begin(), "/usr/bin/nohup");
         // Otherwise SIGHUP's default action: this test program may itself run under nohup, and an ignored
         // signal stays ignored across fork and exec (which the server honours).
-        struct sigaction hangup {}, saved {};
+        struct sigaction hangup {
+        }, saved{};
         hangup.sa_handler = SIG_DFL;
         ::sigaction(SIGHUP, &hangup, &saved);
         process = std::make_unique<Process>(argv, options);
@@ -323,9 +327,12 @@ TEST_P(FaultsHttp, OutOfDescriptorsNoSpinAndEveryoneServedLater) {
     std::vector<int> refused;
     for (int i = 0; i < clients; ++i) {
         const Reply reply = read_reply(*held[i], false, 20s);
-        if (reply.status == 200) ++ok;
-        else if (reply.status == 503) refused.push_back(i);
-        else ADD_FAILURE() << "client " << i << " got " << reply.status;
+        if (reply.status == 200)
+            ++ok;
+        else if (reply.status == 503)
+            refused.push_back(i);
+        else
+            ADD_FAILURE() << "client " << i << " got " << reply.status;
         held[i].reset();
     }
     // (ok may be 0: an event loop accepts every waiting client before reading any request, and then has no
@@ -433,7 +440,8 @@ INSTANTIATE_TEST_SUITE_P(ModesAndSignals, FaultsHttpSignals,
 TEST_P(FaultsHttpSignals, StopDuringLoadAnswersEveryAcceptedRequest) {
     const auto& [mode, signo] = GetParam();
     Server server(mode, {"-v", "-d", "--delay-ms", "100", "--grace", "10"});
-    std::vector<std::string> argv{kClient, "3", "localhost", "index.html", "page.html", "-p", std::to_string(server.port)};
+    std::vector<std::string> argv{
+        kClient, "3", "localhost", "index.html", "page.html", "-p", std::to_string(server.port)};
     for (int round = 0; round < 2; ++round)
         for (int i = 1; i <= 9; ++i) argv.push_back("img/" + Site::image(i));
     Process client(argv, {.name = "client"});
@@ -442,8 +450,10 @@ TEST_P(FaultsHttpSignals, StopDuringLoadAnswersEveryAcceptedRequest) {
     while (server.process->count_matching(received) < 4 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(10ms);  // polling the output for a count; wait_for_match finds one line
     ASSERT_GE(server.process->count_matching(received), 4u) << "the load has begun";
-    if (signo == SIGINT) server.process->signal_group(SIGINT);
-    else server.process->signal(SIGTERM);
+    if (signo == SIGINT)
+        server.process->signal_group(SIGINT);
+    else
+        server.process->signal(SIGTERM);
     EXPECT_EQ(server.process->wait_exit(20s), 0);
     const std::string stopped = std::string("server stopped by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM");
     EXPECT_TRUE(server.process->wait_for_text(stopped + ", every thread joined and every child reaped"));
@@ -479,16 +489,16 @@ TEST(FaultsHttpPool, KilledWorkerIsReplacedAndThePoolServesOn) {
     const pid_t busy_pid = std::stoi(match[2]);
     ::kill(busy_pid, SIGKILL);
     EXPECT_TRUE(busy.wait_closed()) << "the killed worker's connection ends";
-    ASSERT_TRUE(server.process->wait_for_match(
-        std::regex("server: worker \\d \\(pid " + std::to_string(busy_pid) + "\\) killed by SIGKILL, starting a new one")));
+    ASSERT_TRUE(server.process->wait_for_match(std::regex("server: worker \\d \\(pid " + std::to_string(busy_pid) +
+                                                          "\\) killed by SIGKILL, starting a new one")));
 
     pid_t idle_pid = 0;
     for (const pid_t child : server.process->children())
         if (child != busy_pid) idle_pid = child;
     ASSERT_NE(idle_pid, 0);
     ::kill(idle_pid, SIGKILL);
-    ASSERT_TRUE(server.process->wait_for_match(
-        std::regex("server: worker \\d \\(pid " + std::to_string(idle_pid) + "\\) killed by SIGKILL, starting a new one")));
+    ASSERT_TRUE(server.process->wait_for_match(std::regex("server: worker \\d \\(pid " + std::to_string(idle_pid) +
+                                                          "\\) killed by SIGKILL, starting a new one")));
     for (int i = 0; i < 6; ++i) EXPECT_EQ(fetch(server.port, "/page.html").body, site().page) << "fetch " << i;
     server.expect_nothing_left();
     EXPECT_EQ(server.process->children().size(), 2u) << "the pool is at full size";
@@ -529,7 +539,8 @@ TEST_P(FaultsHttpMaxClients, MaxClientsCapsConnectionsServedAtOnce) {
     }
     Connection third(server.port);
     third.send(get("/page.html", "Connection: close\r\n"));
-    EXPECT_TRUE(server.process->wait_for_line("server: 2 clients connected (--max-clients): new clients wait in the backlog"));
+    EXPECT_TRUE(
+        server.process->wait_for_line("server: 2 clients connected (--max-clients): new clients wait in the backlog"));
     const faults::Footprint full = faults::footprint(*server.process);
     EXPECT_EQ(full.children, GetParam().name == "process" ? 2u : 0u);
     if (exact_thread_counts() && GetParam().name == "thread") {

@@ -215,9 +215,11 @@ TEST(FaultsUdp, MaxChildrenIsSaidOnceAndServesOn) {
         std::vector<std::string> client;
     };
     const auto seconds = [](Duration d) { return std::to_string(scaled(d).count() / 1000.0); };
-    for (const Case& c : {Case{"fork", "2 children running \\(--max-children\\): .*",
+    for (const Case& c : {Case{"fork",
+                               "2 children running \\(--max-children\\): .*",
                                {"--processes", "8", "--timeout", seconds(10s), "--retries", "1"}},
-                          Case{"conversation", "2 conversations going on \\(--max-children\\): .*",
+                          Case{"conversation",
+                               "2 conversations going on \\(--max-children\\): .*",
                                {"--processes", "5", "--count", "2", "--timeout", seconds(1s), "--retries", "10"}}}) {
         SCOPED_TRACE(c.mode);
         Process server({kUdpServer, "0", "--mode", c.mode, "--max-children", "2", "--delay-ms", "100"});
@@ -229,8 +231,9 @@ TEST(FaultsUdp, MaxChildrenIsSaidOnceAndServesOn) {
         faults::expect_nothing_left(server, before);
         server.signal(SIGTERM);
         EXPECT_EQ(server.wait_exit(), 0);
-        EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: .*the --max-children limit \\(2\\) "
-                                                     "was reached \\d+ times?\\)?")));
+        EXPECT_TRUE(
+            server.wait_for_match(std::regex("server stopped by SIGTERM: .*the --max-children limit \\(2\\) "
+                                             "was reached \\d+ times?\\)?")));
     }
 }
 
@@ -281,7 +284,8 @@ class FaultsUdpSignals : public testing::TestWithParam<UdpSignalCase> {};
 
 // What a mode logs for a datagram received, and for one answered.
 std::pair<std::vector<std::regex>, std::vector<std::regex>> received_and_answered(const std::string& mode) {
-    if (mode == "iterative") return {{std::regex("Received message from client: .*")}, {std::regex("Replied to client: .*")}};
+    if (mode == "iterative")
+        return {{std::regex("Received message from client: .*")}, {std::regex("Replied to client: .*")}};
     if (mode == "fork") return {{std::regex("Received message '.*' at [^ ]*")}, {std::regex("Sent to client: .*")}};
     if (mode == "pool")
         return {{std::regex("worker \\d+: Received message .*")}, {std::regex("worker \\d+: Sent to client: .*")}};
@@ -295,8 +299,8 @@ TEST_P(FaultsUdpSignals, StopDuringLoadAnswersEveryDatagramReceived) {
     const UdpSignalCase& c = GetParam();
     Process server({kUdpServer, "0", "--mode", c.mode});
     const uint16_t port = server.wait_for_listening();
-    Process clients({kUdpClient, "localhost", std::to_string(port), "--processes", "8", "--count", "1000",
-                     "--timeout", "0.3", "--retries", "1"});
+    Process clients({kUdpClient, "localhost", std::to_string(port), "--processes", "8", "--count", "1000", "--timeout",
+                     "0.3", "--retries", "1"});
     const auto [received, answered] = received_and_answered(c.mode);
     EXPECT_GE(wait_count(server, received.back(), 50), 50u) << "the load has begun";
     if (c.group)
@@ -316,18 +320,16 @@ TEST_P(FaultsUdpSignals, StopDuringLoadAnswersEveryDatagramReceived) {
     EXPECT_TRUE(clients.wait_exit(scaled(30s)).has_value()) << "the clients give up after their retries";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EveryMode, FaultsUdpSignals,
-    testing::ValuesIn([] {
-        std::vector<UdpSignalCase> cases;
-        for (const char* mode : {"iterative", "fork", "pool", "conversation"}) {
-            cases.push_back({mode, SIGINT, true});    // Ctrl-C at the terminal
-            cases.push_back({mode, SIGTERM, false});  // kill PID
-            cases.push_back({mode, SIGHUP, true});    // the terminal closed
-        }
-        return cases;
-    }()),
-    [](const auto& info) { return info.param.mode + signal_label(info.param.signo); });
+INSTANTIATE_TEST_SUITE_P(EveryMode, FaultsUdpSignals, testing::ValuesIn([] {
+                             std::vector<UdpSignalCase> cases;
+                             for (const char* mode : {"iterative", "fork", "pool", "conversation"}) {
+                                 cases.push_back({mode, SIGINT, true});    // Ctrl-C at the terminal
+                                 cases.push_back({mode, SIGTERM, false});  // kill PID
+                                 cases.push_back({mode, SIGHUP, true});    // the terminal closed
+                             }
+                             return cases;
+                         }()),
+                         [](const auto& info) { return info.param.mode + signal_label(info.param.signo); });
 
 // ================================================================================= 09 and 10: the manager
 
@@ -336,11 +338,11 @@ struct Lab {
     std::string name;
     std::string dir;
     std::string hello;
-    std::vector<std::string> run;                     // a small, quick run
-    std::string result;                               // the line with the run's figure
-    std::string stalled;                              // why a stalled worker is lost
-    std::function<bool(Connection&)> work;            // a correct worker on a connection, until BYE
-    std::function<void(Connection&)> half_reply;      // reads its first work and sends half the answer
+    std::vector<std::string> run;                 // a small, quick run
+    std::string result;                           // the line with the run's figure
+    std::string stalled;                          // why a stalled worker is lost
+    std::function<bool(Connection&)> work;        // a correct worker on a connection, until BYE
+    std::function<void(Connection&)> half_reply;  // reads its first work and sends half the answer
 };
 void PrintTo(const Lab& lab, std::ostream* out) { *out << lab.name; }
 
@@ -384,11 +386,22 @@ void pi_half_reply(Connection& c) {
     c.send("RESULT " + line->substr(4, line->find(' ', 4) - 4) + " 10");
 }
 
-const Lab kMandelbrot{"Mandelbrot", "09_mandelbrot", "HELLO mandelbrot 1", {"--width", "16", "--height", "8"},
-                      "total iterations \\d+.*", "no reply for column \\d+ within 1 s", mandelbrot_work,
+const Lab kMandelbrot{"Mandelbrot",
+                      "09_mandelbrot",
+                      "HELLO mandelbrot 1",
+                      {"--width", "16", "--height", "8"},
+                      "total iterations \\d+.*",
+                      "no reply for column \\d+ within 1 s",
+                      mandelbrot_work,
                       mandelbrot_half_reply};
-const Lab kPi{"Pi", "10_pi_montecarlo", "HELLO pi 1", {"--jobs", "4", "--samples", "2000", "--seed", "5"},
-              "estimate of pi .*", "no result for job \\d+ in time", pi_work, pi_half_reply};
+const Lab kPi{"Pi",
+              "10_pi_montecarlo",
+              "HELLO pi 1",
+              {"--jobs", "4", "--samples", "2000", "--seed", "5"},
+              "estimate of pi .*",
+              "no result for job \\d+ in time",
+              pi_work,
+              pi_half_reply};
 
 class FaultsManager : public testing::TestWithParam<Lab> {
 protected:
@@ -522,8 +535,9 @@ TEST_P(FaultsManager, SlowlorisIsTurnedAwayAndWorkersStillJoin) {
     const uint16_t port = server.wait_for_listening();
     const faults::Footprint idle = faults::footprint(server);
     auto silent = faults::slowloris(port, 70);
-    ASSERT_TRUE(server.wait_for_line("64 connections are still saying hello: new connections wait in the backlog "
-                                     "until one of them is done"));
+    ASSERT_TRUE(
+        server.wait_for_line("64 connections are still saying hello: new connections wait in the backlog "
+                             "until one of them is done"));
     if (exact_thread_counts()) {
         EXPECT_LE(server.thread_count(), idle.threads + 64);
     }
@@ -552,14 +566,16 @@ TEST_P(FaultsManager, OutOfDescriptorsWaitsWithoutSpinning) {
         probe.wait_for_listening();
         base = lowest_free_fd(probe.pid());  // all it keeps is open before the listening line
     }
-    Process server(manager(1, {"--hello-timeout", "1"}), {.rlimits = {{RLIMIT_NOFILE, static_cast<unsigned long>(base + 1)}}});
+    Process server(manager(1, {"--hello-timeout", "1"}),
+                   {.rlimits = {{RLIMIT_NOFILE, static_cast<unsigned long>(base + 1)}}});
     const uint16_t port = server.wait_for_listening();
     const int held = server.open_fd_count();
     Connection silent(port);
     ASSERT_TRUE(wait_fd_count(server, held + 1)) << "the silent connection takes the last descriptor";
     Process late(worker(port));
-    ASSERT_TRUE(server.wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\): new "
-                                                 "connections wait in the backlog until one closes")));
+    ASSERT_TRUE(
+        server.wait_for_match(std::regex("out of descriptors \\(accept: Too many open files\\): new "
+                                         "connections wait in the backlog until one closes")));
     const double cpu_before = cpu_seconds(server.pid());
     ASSERT_TRUE(server.wait_for_match(std::regex("turned away .*: said nothing for 1 s"), scaled(10s)));
     EXPECT_LT(cpu_seconds(server.pid()) - cpu_before, kLowCpuSeconds) << "waiting for a descriptor must not spin";

@@ -62,7 +62,8 @@ std::vector<std::string> labs_with_live_conf() {
 
 // A variable of LAB/live.conf, as mk/live.sh sees it.
 std::string live_setting(const std::string& lab, const std::string& name) {
-    const Result shell = run({"/bin/bash", "-c", "source '" LABKIT_SOURCE_ROOT "/" + lab + "/live.conf'; printf %s \"$" + name + "\""});
+    const Result shell =
+        run({"/bin/bash", "-c", "source '" LABKIT_SOURCE_ROOT "/" + lab + "/live.conf'; printf %s \"$" + name + "\""});
     return shell.out;
 }
 

@@ -38,7 +38,9 @@ struct Case {
 };
 
 void PrintTo(const Case& c, std::ostream* out) { *out << c.name; }
-void PrintTo(Hosts hosts, std::ostream* out) { *out << (hosts == Hosts::Debian ? "Debian's /etc/hosts" : "this machine's /etc/hosts"); }
+void PrintTo(Hosts hosts, std::ostream* out) {
+    *out << (hosts == Hosts::Debian ? "Debian's /etc/hosts" : "this machine's /etc/hosts");
+}
 
 std::vector<std::string> with_port(std::vector<std::string> args, uint16_t port) {
     for (auto& arg : args)
@@ -53,8 +55,10 @@ std::string served_folder() {
         std::filesystem::create_directories(dir);
         std::ofstream(dir / "index.html") << "<html><body>hello</body></html>\n";
         std::ofstream(dir / "a.txt") << std::string(3000, 'a');
-        std::atexit([] { std::filesystem::remove_all(std::filesystem::temp_directory_path() /
-                                                     ("labkit-localhost-" + std::to_string(::getpid()))); });
+        std::atexit([] {
+            std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                                        ("labkit-localhost-" + std::to_string(::getpid())));
+        });
         return dir.string();
     }();
     return folder;
@@ -65,24 +69,44 @@ std::vector<Case> cases() {
         {"mtserver", "01_mtserver", {"0", "1"}, {"localhost", "PORT", "--message", "hi"}, "0 received hi"},
         {"mtnserver", "02_mtnserver", {"0", "1", "1"}, {"localhost", "PORT", "--message", "hi"}, "0 handled request 1"},
         {"udp_iterative", "03_udp_mp", {"0"}, {"localhost", "PORT", "hello"}, "Socket closed"},
-        {"udp_conversation", "03_udp_mp", {"0", "--mode", "conversation"}, {"localhost", "PORT", "hello"},
+        {"udp_conversation",
+         "03_udp_mp",
+         {"0", "--mode", "conversation"},
+         {"localhost", "PORT", "hello"},
          "Socket closed"},
         {"prefork", "04_prefork", {"0", "2", "--model", "flock"}, {"localhost", "PORT", "2", "3", "100"}, ""},
         {"prethread", "05_prethread", {"0", "2", "--model", "accept"}, {"localhost", "PORT", "2", "3", "100"}, ""},
-        {"sigio", "06_sigio", {"0"}, {"localhost", "PORT", "--connections", "5", "--messages", "3", "--size", "100"},
+        {"sigio",
+         "06_sigio",
+         {"0"},
+         {"localhost", "PORT", "--connections", "5", "--messages", "3", "--size", "100"},
          ""},
         {"epoll_message", "07_epoll", {"0", "--mode", "epoll"}, {"localhost", "PORT", "--message", "hello"}, "hello"},
-        {"epoll_idle", "07_epoll", {"0", "--mode", "epoll"},
+        {"epoll_idle",
+         "07_epoll",
+         {"0", "--mode", "epoll"},
          {"localhost", "PORT", "--idle", "20", "--connections", "2", "--messages", "3", "--size", "16"},
          "holding 20 idle connections (each echoed one byte)"},
-        {"web_threads", "08_webclient", {"-p", "0", "-f", served_folder()},
-         {"2", "localhost", "index.html", "a.txt", "-p", "PORT"}, ""},
-        {"web_nonblock", "08_webclient", {"-p", "0", "-f", served_folder()},
-         {"2", "localhost", "index.html", "a.txt", "-p", "PORT", "--mode", "nonblock"}, ""},
-        {"mandelbrot_worker", "09_mandelbrot", {"0", "1", "--width", "40", "--height", "30", "-o", "/dev/null"},
-         {"localhost", "PORT"}, ""},
-        {"montecarlo_worker", "10_pi_montecarlo", {"0", "1", "--jobs", "2", "--samples", "1000"},
-         {"localhost", "PORT"}, ""},
+        {"web_threads",
+         "08_webclient",
+         {"-p", "0", "-f", served_folder()},
+         {"2", "localhost", "index.html", "a.txt", "-p", "PORT"},
+         ""},
+        {"web_nonblock",
+         "08_webclient",
+         {"-p", "0", "-f", served_folder()},
+         {"2", "localhost", "index.html", "a.txt", "-p", "PORT", "--mode", "nonblock"},
+         ""},
+        {"mandelbrot_worker",
+         "09_mandelbrot",
+         {"0", "1", "--width", "40", "--height", "30", "-o", "/dev/null"},
+         {"localhost", "PORT"},
+         ""},
+        {"montecarlo_worker",
+         "10_pi_montecarlo",
+         {"0", "1", "--jobs", "2", "--samples", "1000"},
+         {"localhost", "PORT"},
+         ""},
     };
 }
 
@@ -100,7 +124,8 @@ TEST_P(Localhost, TheClientReachesTheServerByName) {
     Process server(server_args);
     const uint16_t port = server.wait_for_listening();
     ASSERT_NE(port, 0);
-    EXPECT_EQ(server.out_lines().at(0), (ipv4_only ? "listening on 0.0.0.0:" : "listening on [::]:") + std::to_string(port));
+    EXPECT_EQ(server.out_lines().at(0),
+              (ipv4_only ? "listening on 0.0.0.0:" : "listening on [::]:") + std::to_string(port));
 
     Options options;
     if (hosts == Hosts::Debian) options.hosts_file = debian_hosts_file();
@@ -125,8 +150,8 @@ std::string name_of(const ::testing::TestParamInfo<Param>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryLab, Localhost,
-                         ::testing::Combine(::testing::ValuesIn(cases()), ::testing::Values(Hosts::Machine, Hosts::Debian),
-                                            ::testing::Bool()),
+                         ::testing::Combine(::testing::ValuesIn(cases()),
+                                            ::testing::Values(Hosts::Machine, Hosts::Debian), ::testing::Bool()),
                          name_of);
 
 // The resolver really does give ::1 first under the Debian-style file, so the cases above do test the

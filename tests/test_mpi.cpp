@@ -47,17 +47,17 @@ std::string skip_reason(const std::string& lab) {
     return "";
 }
 
-#define SKIP_WITHOUT_MPI(lab)                                   \
-    do {                                                        \
+#define SKIP_WITHOUT_MPI(lab)                                                            \
+    do {                                                                                 \
         if (const std::string why = skip_reason(lab); !why.empty()) GTEST_SKIP() << why; \
     } while (false)
 
 // The README's command line: root is allowed (CI runs as root), more ranks than cores are allowed, and
 // Open MPI's single-copy shared memory (CMA), which sandboxes such as gVisor refuse, is not used.
 std::vector<std::string> mpirun(int ranks, const std::string& lab, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {find_mpirun(), "--allow-run-as-root", "--oversubscribe", "--mca",
-                                     "btl_vader_single_copy_mechanism", "none", "-np", std::to_string(ranks),
-                                     program(lab, "mpi")};
+    std::vector<std::string> argv = {
+        find_mpirun(), "--allow-run-as-root", "--oversubscribe",  "--mca", "btl_vader_single_copy_mechanism", "none",
+        "-np",         std::to_string(ranks), program(lab, "mpi")};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
 }
@@ -108,7 +108,8 @@ TEST_P(MpiMandelbrot, PictureIsByteIdenticalToLocal) {
     SKIP_WITHOUT_MPI("09_mandelbrot");
     const auto [ranks, schedule] = GetParam();
     TempDir dir;
-    std::vector<std::string> local_args = {program("09_mandelbrot", "server"), "--local", "-o", dir.path() + "/local.pgm"};
+    std::vector<std::string> local_args = {program("09_mandelbrot", "server"), "--local", "-o",
+                                           dir.path() + "/local.pgm"};
     local_args.insert(local_args.end(), kCanvas.begin(), kCanvas.end());
     const Result local = run(local_args, "", scaled(20s));
     ASSERT_EQ(local.status, 0) << local.err;
@@ -118,7 +119,8 @@ TEST_P(MpiMandelbrot, PictureIsByteIdenticalToLocal) {
     const Result mpi = run(mpirun(ranks, "09_mandelbrot", args), "", scaled(30s));
     ASSERT_EQ(mpi.status, 0) << mpi.out << mpi.err;
     EXPECT_NE(mpi.out.find("with " + std::string(ranks == 2 ? "1 worker (rank 1)" : "2 workers (ranks 1 to 2)")),
-              std::string::npos) << mpi.out;
+              std::string::npos)
+        << mpi.out;
     EXPECT_NE(mpi.out.find(schedule + " schedule"), std::string::npos) << mpi.out;
     EXPECT_EQ(first_match(mpi.out, "total iterations \\d+"), first_match(local.out, "total iterations \\d+"));
     // Every worker did columns: static gives each 120 / n of them.
@@ -161,14 +163,17 @@ TEST_P(MpiPi, EstimateEqualsLocal) {
     EXPECT_EQ(first_match(mpi.out, "estimate of pi [^\n]*"), estimate) << mpi.out;
     // Each job is reported once, by some worker, with --local's count.
     for (int j = 0; j < 6; ++j) {
-        const std::string prefix = "job " + std::to_string(j) + " \\(200000 samples, seed " + std::to_string(42 + j) + "\\) ";
+        const std::string prefix =
+            "job " + std::to_string(j) + " \\(200000 samples, seed " + std::to_string(42 + j) + "\\) ";
         const std::string local_count = first_match(local.out, prefix + "local: \\d+ inside");
         const std::string mpi_count = first_match(mpi.out, prefix + "by worker \\d+: \\d+ inside");
         ASSERT_NE(mpi_count, "missing") << mpi.out;
         EXPECT_EQ(first_match(mpi_count, "\\d+ inside"), first_match(local_count, "\\d+ inside"));
     }
     const auto out_lines = lines(mpi.out);
-    EXPECT_EQ(std::count_if(out_lines.begin(), out_lines.end(), [](const std::string& l) { return l.rfind("job ", 0) == 0; }), 6)
+    EXPECT_EQ(
+        std::count_if(out_lines.begin(), out_lines.end(), [](const std::string& l) { return l.rfind("job ", 0) == 0; }),
+        6)
         << mpi.out;
 }
 

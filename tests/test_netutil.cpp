@@ -373,7 +373,7 @@ std::string usage_line(std::vector<std::string> args, Schedule* schedule = nullp
     app.add_option("--timeout", timeout, "seconds to wait\n(second line of help)")->check(real_number(0.1, 60.0));
     app.add_option("--schedule", parsed_schedule, "how columns are handed out")
         ->transform(one_of(std::vector<std::pair<std::string, Schedule>>{{"static", Schedule::Static},
-                                                                          {"dynamic", Schedule::Dynamic}}));
+                                                                         {"dynamic", Schedule::Dynamic}}));
     app.add_option("--mode", parsed_mode, "how to wait")->transform(one_of({"select", "poll", "epoll-et"}));
     app.add_option("--client-port", port, "a client's port")->check(port_number(1));
     app.add_flag("--stop", stop, "stop on 'stop'");

@@ -58,9 +58,7 @@ using Clock = std::chrono::steady_clock;
 
 // ---- a private network namespace, entered before any thread exists -------------------------------------
 
-void write_file(const char* path, const std::string& text) {
-    std::ofstream(path) << text;
-}
+void write_file(const char* path, const std::string& text) { std::ofstream(path) << text; }
 
 std::string enter_private_network() {
     if (unshare(CLONE_NEWNET) != 0) {  // not root: a user namespace of our own, where we are
@@ -88,7 +86,7 @@ const std::string kNetworkError = (signal(SIGPIPE, SIG_IGN), enter_private_netwo
 
 struct Block {
     std::string lab;
-    int line = 0;                     // line of the README where the block's first line is
+    int line = 0;  // line of the README where the block's first line is
     std::map<std::string, std::string> options;
     std::vector<std::string> lines;
 };
@@ -172,9 +170,12 @@ std::regex pattern_of(const std::string& shown, const std::set<std::string>& exa
     for (std::sregex_iterator it(shown.begin(), shown.end(), number), end; it != end; ++it) {
         pattern += escape(std::string(last, (*it)[0].first));
         const std::string token = (*it)[0];
-        if (token == "127.0.0.1") pattern += R"((?:127\.0\.0\.1|\[::1\]|::1|::ffff:127\.0\.0\.1))";
-        else if (exact.count(token)) pattern += escape(token);
-        else pattern += std::regex_replace(token, std::regex(R"(\d+)"), R"(\d+)");
+        if (token == "127.0.0.1")
+            pattern += R"((?:127\.0\.0\.1|\[::1\]|::1|::ffff:127\.0\.0\.1))";
+        else if (exact.count(token))
+            pattern += escape(token);
+        else
+            pattern += std::regex_replace(token, std::regex(R"(\d+)"), R"(\d+)");
         last = (*it)[0].second;
     }
     pattern += escape(std::string(last, shown.cend()));
@@ -187,14 +188,14 @@ struct Terminal {
     std::string name;
     pid_t pid = -1;
     int in = -1, out = -1;
-    std::string buffer;        // printed and not yet compared
+    std::string buffer;  // printed and not yet compared
     bool eof = false;
     int status = 0;
     bool skipping = false;     // after `...`: lines are skipped until one matches the next line shown
     std::string echo;          // what was typed: a program reading a pipe may echo it on a line of its own
     bool ended_input = false;  // after ^D: a program may end the prompt's line itself, as a terminal would
     std::string command;
-    std::string log;           // every line read so far, for the failure report
+    std::string log;  // every line read so far, for the failure report
 
     ~Terminal() {
         if (pid > 0) {
@@ -271,8 +272,10 @@ public:
             if (fds[i].revents == 0) continue;
             char data[4096];
             const ssize_t n = read(fds[i].fd, data, sizeof data);
-            if (n > 0) owners[i]->buffer.append(data, static_cast<std::size_t>(n));
-            else if (n == 0 || errno != EAGAIN) owners[i]->eof = true;
+            if (n > 0)
+                owners[i]->buffer.append(data, static_cast<std::size_t>(n));
+            else if (n == 0 || errno != EAGAIN)
+                owners[i]->eof = true;
         }
     }
 
@@ -432,7 +435,8 @@ public:
         if (done != 0) {
             EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 << where(t) << ": exited with " << (WIFEXITED(status) ? "status " : "signal ")
-                << (WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)) << "\n" << t.buffer;
+                << (WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)) << "\n"
+                << t.buffer;
         }
         if (!t.echo.empty() && t.buffer.rfind(t.echo + "\n", 0) == 0) t.buffer.erase(0, t.echo.size() + 1);
         t.echo.clear();
@@ -584,13 +588,13 @@ void play(const Block& block) {
         }
         if (::testing::Test::HasFailure()) break;
     }
-    if (::testing::Test::HasFailure()) scene.kill_all();
-    else scene.finish_all();
+    if (::testing::Test::HasFailure())
+        scene.kill_all();
+    else
+        scene.finish_all();
 }
 
-void PrintTo(const Block& block, std::ostream* out) {
-    *out << block.lab << "/README.md:" << block.line;
-}
+void PrintTo(const Block& block, std::ostream* out) { *out << block.lab << "/README.md:" << block.line; }
 
 class Transcript : public ::testing::TestWithParam<Block> {};
 

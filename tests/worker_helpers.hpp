@@ -39,7 +39,8 @@ inline std::string run_with_workers(const std::vector<std::string>& manager, con
     const uint16_t port = server.wait_for_listening();
     std::vector<std::unique_ptr<Process>> workers;
     for (int i = 0; i < nworkers; ++i)
-        workers.push_back(std::make_unique<Process>(worker_argv(client, port), Options{.name = "worker " + std::to_string(i)}));
+        workers.push_back(
+            std::make_unique<Process>(worker_argv(client, port), Options{.name = "worker " + std::to_string(i)}));
     for (auto& worker : workers) {
         EXPECT_EQ(worker->wait_exit(scaled(30s)), 0);
         EXPECT_TRUE(worker->wait_for_text("manager says BYE: "));
@@ -78,7 +79,8 @@ inline void expect_silent_peer_then_one_worker(Process& server, uint16_t port, c
         silent.close();
         ASSERT_TRUE(server.wait_for_text(": closed without saying HELLO"));
     }
-    EXPECT_EQ(server.count_matching(std::regex("worker \\d+ connected from .*")), 0u) << "a bad peer counted as a worker";
+    EXPECT_EQ(server.count_matching(std::regex("worker \\d+ connected from .*")), 0u)
+        << "a bad peer counted as a worker";
     Process worker(worker_argv(client, port));
     EXPECT_EQ(worker.wait_exit(scaled(20s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
@@ -95,7 +97,8 @@ inline uint16_t free_manager_port(const std::string& server) {
 
 // A worker (`client`) started on `port` before its manager: it says it retries (for 20 s) and waits.
 inline std::unique_ptr<Process> early_worker(const std::string& client, uint16_t port) {
-    auto early = std::make_unique<Process>(worker_argv(client, port, {"--retry", "20"}), Options{.name = "early worker"});
+    auto early =
+        std::make_unique<Process>(worker_argv(client, port, {"--retry", "20"}), Options{.name = "early worker"});
     EXPECT_TRUE(early->wait_for_line("manager not there yet: retrying for 20 s"));
     return early;
 }
