@@ -3,7 +3,7 @@
 // the program (mk/demo-lib.sh). Under tests/run.sh the release run sees a Debian-style /etc/hosts, where the
 // demos' `localhost` is ::1 first: the setting in which their clients once failed while `make demo` said 0.
 //
-// Slide: every lab's multi-terminal demo (each lab README's "Demo").
+// Slides: every lab's multi-terminal demo (each lab README's "Demo"). Run one lab's: make test LAB=07_epoll.
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,7 @@
 // `make live LAB=...` (mk/live.sh): the tmux session with the server and each client in its own pane,
 // driven here as a user would, with tmux send-keys, and read back with capture-pane.
+//
+// Slides: the multi-terminal demos of every lab README, one pane per terminal.
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>

@@ -10,7 +10,7 @@
 // only, skipped with a message elsewhere). tests/run.sh also runs the whole release suite under the
 // Debian-style file.
 //
-// Slide: none; DESIGN.md's "Clients: the first positional argument is the HOST (default localhost)".
+// Slides: none; DESIGN.md's "Clients: the first positional argument is the HOST (default localhost)".
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>
@@ -145,7 +145,7 @@ TEST_P(Localhost, TheClientReachesTheServerByName) {
 
 std::string name_of(const ::testing::TestParamInfo<Param>& info) {
     const auto& [c, hosts, ipv4_only] = info.param;
-    return c.name + (hosts == Hosts::Debian ? "_debian_hosts" : "_machine_hosts") +
+    return c.lab + "_" + c.name + (hosts == Hosts::Debian ? "_debian_hosts" : "_machine_hosts") +
            (ipv4_only ? "_server_ipv4_only" : "_server_dual_stack");
 }
 

@@ -1,5 +1,7 @@
 // Unit tests of netutil, the one shared helper: descriptors, sockets, exact I/O, lines, signals, CPU time, CLI,
 // and the text pieces of the line protocols' parsers.
+//
+// Slides: none; netutil is the kit's own helper library (sockets, descriptors, signals) that the labs share.
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"

@@ -21,6 +21,8 @@
 // The whole program runs in a private network namespace (its own loopback, IPv6 and IPv4), so the commands
 // run exactly as typed, default ports included, without meeting other servers on the machine. That needs root
 // or an unprivileged user namespace; without either the transcripts are skipped, with the reason.
+//
+// Slides: the transcripts every lab README shows from its lecture's slides, run as shown.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -606,7 +608,7 @@ TEST_P(Transcript, PrintsWhatTheReadmeShows) {
 
 INSTANTIATE_TEST_SUITE_P(Readmes, Transcript, ::testing::ValuesIn(find_blocks()),
                          [](const ::testing::TestParamInfo<Block>& info) {
-                             std::string name = "lab" + info.param.lab + "_line" + std::to_string(info.param.line);
+                             std::string name = info.param.lab + "_line" + std::to_string(info.param.line);
                              for (auto& c : name)
                                  if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                              return name;

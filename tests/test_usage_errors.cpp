@@ -4,6 +4,8 @@
 // argument was not expected`).
 //
 // Demo: ./server abc   ->   server: PORT: 'abc' is not a port number (0 to 65535) (see --help)
+//
+// Slides: none; DESIGN.md's conventions (a usage error exits 2 with one line naming the option).
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
