@@ -10,7 +10,7 @@
 // Edge-triggered (EPOLLIN | EPOLLOUT | EPOLLET): reported when the socket BECOMES readable or writable.
 // Registered once, never modified; but after each report we must read (and accept) until EAGAIN:
 // bytes left in the socket would get no new report until more bytes arrive, which may be never.
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/fd.hpp"

@@ -11,7 +11,7 @@
 //   --mode epoll-et  epoll.cpp    edge-triggered; must read and accept until EAGAIN
 //
 // Watch for: one thread serves every client, none waits for another; a client that stops reading
-// gets its echo kept in its own output buffer (connections.cpp) while the others go on; out of
+// gets its echo kept in its own output buffer (models.cpp) while the others go on; out of
 // descriptors (EMFILE) the server pauses accepting instead of spinning.
 //
 // Demo (three terminals):
@@ -19,7 +19,7 @@
 //   ./client                                     type lines, each comes back
 //   ./client --idle 1000 --connections 10 --messages 1000
 // See also: client.cpp, ../06_sigio (signal-driven I/O), bench/07_epoll.sh (the lecture's table).
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"

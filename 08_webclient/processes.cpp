@@ -6,7 +6,7 @@
 // them: the stop pipe was created before the forks, so every process watches the same pipe. The children
 // finish what they have; the parent waits for them (grace period plus a margin, then SIGKILL) and reaps
 // every one.
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"

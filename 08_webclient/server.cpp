@@ -6,7 +6,7 @@
 // thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against.
 //
 // The modes, each in its own file: threads.cpp (iterative, thread, thread-pool), processes.cpp (process,
-// process-pool), async.cpp (async, `--workers N` event loops). What they share is in serve.cpp (the answer
+// process-pool), async.cpp (async, `--workers N` event loops). What they share is in models.cpp (the answer
 // to a request, the blocking connection handler) and http.cpp (the parser and the path resolver).
 //
 // Watch for: with -d every request takes --delay-ms; ten clients at once finish together in every mode but
@@ -18,7 +18,7 @@
 //   curl -v http://localhost:8085/index.html    (or open http://localhost:8085/ in a browser)
 //   ./client 3 localhost index.html img/1.png img/2.png img/3.png
 // See also: client.cpp (the lecture's threaded web client).
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"

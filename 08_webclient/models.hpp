@@ -1,4 +1,4 @@
-// 08_webclient/serve.hpp: what every concurrency mode of the file server shares: its settings, the counters
+// 08_webclient/models.hpp: what every concurrency mode of the file server shares: its settings, the counters
 // of the summary, the answer to a request, and the blocking connection handler that the iterative, thread,
 // thread-pool, process and process-pool modes all run (async has its own, non-blocking, in async.cpp).
 #pragma once

@@ -1,5 +1,5 @@
-// 07_epoll/connections.cpp: the echo and the connection table every mode shares (see connections.hpp).
-#include "07_epoll/connections.hpp"
+// 07_epoll/models.cpp: the echo and the connection table every mode shares (see models.hpp).
+#include "07_epoll/models.hpp"
 
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"

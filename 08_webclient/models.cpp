@@ -1,5 +1,5 @@
-// 08_webclient/serve.cpp: the answer to a request, and the blocking connection handler (see serve.hpp).
-#include "serve.hpp"
+// 08_webclient/models.cpp: the answer to a request, and the blocking connection handler (see models.hpp).
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"

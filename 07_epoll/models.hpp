@@ -1,4 +1,4 @@
-// 07_epoll/connections.hpp: what every mode shares: the table of connections, each with its output
+// 07_epoll/models.hpp: what every mode shares: the table of connections, each with its output
 // buffer, and the echo itself (read what came, write it back, keep what the socket would not take).
 //
 // Owns: the listening socket and every client socket (closed here, never by a loop). One thread: the
