@@ -1,10 +1,11 @@
 // 06_sigio/server.cpp: an echo server driven by signals: the kernel tells it, with a realtime signal
 // per event, which descriptor became ready and how.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Signal-Driven I/O Model", "Signal
-// driven I/O for large no of FDs" and "Server with Signal Driven I/O": the listening socket raises
-// SIGRTMIN+1, every connection SIGRTMIN+2 (fcntl F_SETOWN, O_ASYNC | O_NONBLOCK, F_SETSIG), and siginfo
-// carries si_fd, si_code (POLL_IN, POLL_OUT, POLL_HUP, ...) and si_band (poll()'s revents bits).
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides
+// "Signal-Driven I/O Model", "Signal driven I/O for large no of FDs" and "Server with Signal Driven I/O": the
+// listening socket raises SIGRTMIN+1, every connection SIGRTMIN+2 (fcntl F_SETOWN, O_ASYNC | O_NONBLOCK,
+// F_SETSIG), and siginfo carries si_fd, si_code (POLL_IN, POLL_OUT, POLL_HUP, ...) and si_band (poll()'s
+// revents bits).
 //
 // Unlike the slide, nothing runs in a signal handler: the slide's handlers call printf, accept, read
 // and write on shared globals, and a signal can interrupt the program (or another handler) in the

@@ -2,8 +2,9 @@
 // active connections exchanging K messages while M idle connections stay open (`--idle M`), every byte
 // of every echo checked. 06_sigio builds this same file as its client, with its own default port.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" and the
-// poll/select/epoll table: one active descriptor among N idle ones is how that table was measured.
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slide "Single
+// Process Servers" and the poll/select/epoll table: one active descriptor among N idle ones is how that table
+// was measured.
 // Usage:
 //   ./client [HOST] [PORT]                              interactive: `Give message : `, prints `echo: ...`
 //   ./client --message hello                            one line, its echo, done

@@ -1,9 +1,10 @@
 // 07_epoll/server.cpp: one process, one thread, many clients: an echo server in four modes.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" to "Event
-// Driven Architectures": C10k, level- vs edge-triggered notification, select() and poll() against epoll
-// (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides (epoll_create, epoll_ctl,
-// epoll_wait, accept and add to the interest list, read and write back, close on EOF).
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides "Single
+// Process Servers" to "Event Driven Architectures": C10k, level- vs edge-triggered notification, select() and
+// poll() against epoll (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides
+// (epoll_create, epoll_ctl, epoll_wait, accept and add to the interest list, read and write back, close on
+// EOF).
 //
 //   --mode select    select.cpp   level-triggered; cannot watch descriptors >= FD_SETSIZE (refused)
 //   --mode poll      poll.cpp     level-triggered; the whole list passed in and scanned on every call
