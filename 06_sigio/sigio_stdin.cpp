@@ -20,6 +20,7 @@
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/signals.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
         const StdinRestorer restore;  // destroyed last: stdin and the terminal are put back on every way out
         install(SIGINT, stopHandler);
         install(SIGTERM, stopHandler);
-        install(SIGHUP, stopHandler);
+        if (!netutil::hangup_ignored()) install(SIGHUP, stopHandler);  // netutil's rule: under nohup it stays ignored
 
         // Establish handler for "I/O possible" signal
         install(SIGIO, sigioHandler);

@@ -20,6 +20,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <optional>
@@ -92,7 +93,9 @@ int main(int argc, char** argv) {
             pollFd[j].fd = pfds[j].read_end.get();
             pollFd[j].events = POLLIN;
         }
-        const int ready = netutil::check(::poll(pollFd.data(), pollFd.size(), timeout_ms), "poll");
+        int ready;
+        while ((ready = ::poll(pollFd.data(), pollFd.size(), timeout_ms)) == -1)
+            if (errno != EINTR) netutil::throw_errno("poll");
         netutil::print_line("poll() returned: " + std::to_string(ready));
 
         // Check which pipes have data available for reading

@@ -324,7 +324,9 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             if (left <= 0) break;
             if (n == -1) {
                 pollfd pfd{client.get(), POLLIN, 0};
-                if (::poll(&pfd, 1, static_cast<int>(left)) == 0) break;
+                const int ready = ::poll(&pfd, 1, static_cast<int>(left));
+                if (ready == -1 && errno != EINTR) netutil::throw_errno("poll");
+                if (ready == 0) break;
             }
         }
     }
