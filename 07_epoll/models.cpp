@@ -25,12 +25,8 @@ char read_buffer[kReadSize];  // one buffer for every connection: the loop handl
 }  // namespace
 
 std::string mode_name(Mode mode) {
-    switch (mode) {
-        case Mode::Select: return "select";
-        case Mode::Poll: return "poll";
-        case Mode::Epoll: return "epoll";
-        case Mode::EpollEt: return "epoll-et";
-    }
+    for (const auto& [name, value] : kModeNames)
+        if (value == mode) return name;
     return "?";
 }
 

@@ -21,6 +21,12 @@
 
 namespace web {
 
+std::string concurrency_name(Concurrency concurrency) {
+    for (const auto& [name, value] : kConcurrencyNames)
+        if (value == concurrency) return name;
+    return "?";
+}
+
 Stats& shared_stats() {
     static Stats* stats = [] {
         void* memory = ::mmap(nullptr, sizeof(Stats), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
