@@ -82,7 +82,8 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
             const int fd = events[i].data.fd;
             const uint32_t what = events[i].events;
             if (fd == stop_fd) {
-                // The signalfd stays readable (we leave the signal pending): forget it, or level-triggered epoll reports it forever.
+                // The signalfd stays readable (we leave the signal pending): forget it, or level-triggered
+                // epoll reports it forever.
                 control(epoll_fd.get(), EPOLL_CTL_DEL, stop_fd, 0);
                 server.begin_stop();  // closes the listening socket, which leaves the interest list
                 continue;
