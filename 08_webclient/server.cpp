@@ -33,6 +33,7 @@ namespace {
 constexpr uint16_t kDefaultPort = 8085;
 
 web::Settings parse_settings(int argc, char** argv);
+std::string describe_concurrency(const web::Settings& settings);
 void print_summary(const web::Settings& settings);
 
 }  // namespace
@@ -53,14 +54,8 @@ int main(int argc, char** argv) {
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
         const uint16_t bound_port = netutil::local_address(listener.get()).port();
-        std::string how = web::concurrency_name(settings.concurrency);
-        if (settings.concurrency == Concurrency::ThreadPool) how += " of " + netutil::count(settings.threads, "thread");
-        if (settings.concurrency == Concurrency::ProcessPool)
-            how += " of " + netutil::count(settings.processes, "process", "processes");
-        if (settings.concurrency == Concurrency::Async)
-            how += " with " + std::to_string(settings.workers) + " event loop(s)";
         netutil::print_line(
-            "serving " + settings.folder + " (concurrency: " + how + ")" +
+            "serving " + settings.folder + " (concurrency: " + describe_concurrency(settings) + ")" +
             (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
@@ -163,6 +158,18 @@ web::Settings parse_settings(int argc, char** argv) {
                              port_option->as<std::string>() + ": give one");
     if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
     return settings;
+}
+
+// "thread-pool of 8 threads", for the line after `listening on`.
+std::string describe_concurrency(const web::Settings& settings) {
+    using web::Concurrency;
+    std::string how = web::concurrency_name(settings.concurrency);
+    if (settings.concurrency == Concurrency::ThreadPool) how += " of " + netutil::count(settings.threads, "thread");
+    if (settings.concurrency == Concurrency::ProcessPool)
+        how += " of " + netutil::count(settings.processes, "process", "processes");
+    if (settings.concurrency == Concurrency::Async)
+        how += " with " + std::to_string(settings.workers) + " event loop(s)";
+    return how;
 }
 
 void print_summary(const web::Settings& settings) {
