@@ -1,10 +1,11 @@
 // 06_sigio/server.cpp: an echo server driven by signals: the kernel tells it, with a realtime signal
 // per event, which descriptor became ready and how.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Signal-Driven I/O Model", "Signal
-// driven I/O for large no of FDs" and "Server with Signal Driven I/O": the listening socket raises
-// SIGRTMIN+1, every connection SIGRTMIN+2 (fcntl F_SETOWN, O_ASYNC | O_NONBLOCK, F_SETSIG), and siginfo
-// carries si_fd, si_code (POLL_IN, POLL_OUT, POLL_HUP, ...) and si_band (poll()'s revents bits).
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides
+// "Signal-Driven I/O Model", "Signal driven I/O for large no of FDs" and "Server with Signal Driven I/O": the
+// listening socket raises SIGRTMIN+1, every connection SIGRTMIN+2 (fcntl F_SETOWN, O_ASYNC | O_NONBLOCK,
+// F_SETSIG), and siginfo carries si_fd, si_code (POLL_IN, POLL_OUT, POLL_HUP, ...) and si_band (poll()'s
+// revents bits).
 //
 // Unlike the slide, nothing runs in a signal handler: the slide's handlers call printf, accept, read
 // and write on shared globals, and a signal can interrupt the program (or another handler) in the
@@ -22,6 +23,8 @@
 //   ./client --connections 20 --messages 100 --size 100000      (add --quiet to the server first)
 // Force the overflow path: (ulimit -i 4; ./server 9878 --quiet), then the load client above.
 // See also: ../07_epoll/client.cpp (the echo client, built here with port 9878); ../07_epoll (select, poll, epoll).
+#include "07_epoll/options.hpp"
+
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
@@ -45,10 +48,8 @@ namespace {
 constexpr int kDefaultPort = 9878;
 constexpr size_t kReadSize = 64 * 1024;
 
-struct Settings {
-    bool quiet = false;
-    double grace_seconds = 5;
-};
+// PORT, --bind, --quiet, --grace: the same command line as 07's echo servers (07_epoll/options.hpp).
+using Settings = echo::ServerOptions;
 
 struct Connection {
     netutil::UniqueFd fd;
@@ -289,7 +290,7 @@ int SigioServer::run() {
             netutil::throw_errno("sigwaitinfo");
         }
         ++signals_;
-        if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {  // SIGHUP: the terminal closed, stop the same way
+        if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {  // SIGHUP: the terminal closed
             if (stop_signal != 0) continue;
             stop_signal = signo;
             listener_.reset();  // no new clients
@@ -329,47 +330,37 @@ int SigioServer::run() {
     return 0;
 }
 
+Settings parse_settings(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). Every byte a client sends\n"
-        "comes back. The listening socket raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server\n"
-        "takes them with sigwaitinfo() and prints each one (si_fd, si_code, si_band).\n"
-        "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
-        "reading from it meanwhile); connections are limited by the descriptor limit (ulimit -n): beyond\n"
-        "it, new clients wait in the listen backlog until one leaves. Ctrl-C, SIGTERM or SIGHUP: stop\n"
-        "accepting, let connected clients finish (--grace), print a summary, exit 0."};
-    int port = kDefaultPort;
-    std::string bind_address = netutil::kAnyAddress;
-    Settings settings;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    app.add_option("--bind", bind_address,
-                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
-        ->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet,
-                 "no line per signal, connection or read (the first overflow and the\n"
-                 "summary are still printed)");
-    app.add_option("--grace", settings.grace_seconds,
-                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
-                   "clients may go on before they are cut off")
-        ->capture_default_str()
-        ->check(netutil::real_number(0.0, 3600.0).description(""));
-    netutil::parse_or_exit(app, argc, argv);
+    const Settings settings = parse_settings(argc, argv);
 
     return netutil::run_main([&] {
-        netutil::ignore_sigpipe();
         // Blocked before anything can raise them: they wait in the queue until sigwaitinfo() takes them.
-        // The stop signals follow netutil's rule: SIGHUP too, unless started under nohup (a blocked signal
-        // is queued even while ignored, so an ignored SIGHUP is left out of the set).
         sigset_t blocked = netutil::stop_signal_set();
         for (const int signo : {SIGRTMIN + 1, SIGRTMIN + 2, SIGIO}) ::sigaddset(&blocked, signo);
         netutil::block_signals(blocked);
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::ignore_sigpipe();
+        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port));
         netutil::print_listening(listener.get());
         SigioServer server(std::move(listener), settings);
         return server.run();
     });
 }
+
+namespace {
+
+// PORT, --bind, --quiet, --grace. The limits are in the README ("Limits").
+Settings parse_settings(int argc, char** argv) {
+    return echo::parse_server_options(
+        argc, argv,
+        "Signal-driven I/O echo server (lecture: Server with Signal Driven I/O). Every byte a client sends\n"
+        "comes back. The listening socket raises SIGRTMIN+1 and each connection SIGRTMIN+2; the server\n"
+        "takes them with sigwaitinfo() and prints each one (si_fd, si_code, si_band). Ctrl-C, SIGTERM or\n"
+        "SIGHUP: stop accepting, let connected clients finish (--grace), print a summary, exit 0.",
+        kDefaultPort, "no line per signal, connection or read (the first overflow and the\nsummary are still printed)");
+}
+
+}  // namespace

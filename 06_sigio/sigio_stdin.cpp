@@ -20,12 +20,14 @@
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
+#include "netutil/signals.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fcntl.h>
+#include <optional>
 #include <string>
 #include <termios.h>
 #include <thread>
@@ -91,21 +93,38 @@ std::string shown(char ch) {
     return code;
 }
 
-}  // namespace
+// How the loop ended: the slide's `#`, the end of the input, or a stop signal (its number in stopSignal).
+enum class Ending { Hash, EndOfInput, StopSignal };
 
-int main(int argc, char** argv) {
+std::string describe(Ending ending) {
+    switch (ending) {
+        case Ending::Hash: return "read #";
+        case Ending::EndOfInput: return "end of input before #";
+        case Ending::StopSignal: return "stopped by " + netutil::signal_name(stopSignal);
+    }
+    return "?";
+}
+
+// No options: --help says what the program does.
+void parse_command_line(int argc, char** argv) {
     CLI::App app{
         "The first signal-driven I/O slide: SIGIO says stdin has input, the handler sets gotSigio, and\n"
         "the main loop (counting cnt as its own work) reads all available input, printing\n"
         "`cnt=N; read C` for each character, until a #. Type into it (a terminal is put in cbreak mode,\n"
         "so each key is read at once) or pipe into it."};
     netutil::parse_or_exit(app, argc, argv);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    parse_command_line(argc, argv);
 
     return netutil::run_main([&] {
         const StdinRestorer restore;  // destroyed last: stdin and the terminal are put back on every way out
         install(SIGINT, stopHandler);
         install(SIGTERM, stopHandler);
-        install(SIGHUP, stopHandler);
+        if (!netutil::hangup_ignored()) install(SIGHUP, stopHandler);  // netutil's rule: under nohup it stays ignored
 
         // Establish handler for "I/O possible" signal
         install(SIGIO, sigioHandler);
@@ -120,39 +139,34 @@ int main(int argc, char** argv) {
                             " # ends");
 
         gotSigio = 1;  // input that came before O_ASYNC raised no signal: look once
-        bool done = false;
+        std::optional<Ending> ending;
         long characters = 0;
-        std::string ending = "read #";
-        for (long cnt = 0; !done; cnt++) {
+        for (long cnt = 0; !ending; cnt++) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the main program's own work
             if (stopSignal) {
-                ending = stopSignal == SIGINT    ? "stopped by SIGINT"
-                         : stopSignal == SIGTERM ? "stopped by SIGTERM"
-                                                 : "stopped by SIGHUP";
+                ending = Ending::StopSignal;
                 break;
             }
             if (gotSigio) {  // Is input available?
                 gotSigio = 0;
                 // Read all available input until error (probably EAGAIN), end of input or a # character
                 char ch = 0;
-                for (;;) {
+                while (!ending) {
                     const ssize_t n = read(STDIN_FILENO, &ch, 1);
                     if (n == -1 && errno == EINTR) continue;
                     if (n == -1 && errno == EAGAIN) break;
                     if (n == -1) netutil::throw_errno("read stdin");
                     if (n == 0) {
-                        ending = "end of input before #";
-                        done = true;
+                        ending = Ending::EndOfInput;
                         break;
                     }
                     ++characters;
                     netutil::print_line("cnt=" + std::to_string(cnt) + "; read " + shown(ch));
-                    done = ch == '#';
-                    if (done) break;
+                    if (ch == '#') ending = Ending::Hash;
                 }
             }
         }
-        netutil::print_line("done (" + ending + "): " + std::to_string(characters) + " characters read, " +
+        netutil::print_line("done (" + describe(*ending) + "): " + std::to_string(characters) + " characters read, " +
                             std::to_string(sigioCount) + " SIGIO signals taken");
         return 0;
     });

@@ -2,8 +2,9 @@
 // active connections exchanging K messages while M idle connections stay open (`--idle M`), every byte
 // of every echo checked. 06_sigio builds this same file as its client, with its own default port.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" and the
-// poll/select/epoll table: one active descriptor among N idle ones is how that table was measured.
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slide "Single
+// Process Servers" and the poll/select/epoll table: one active descriptor among N idle ones is how that table
+// was measured.
 // Usage:
 //   ./client [HOST] [PORT]                              interactive: `Give message : `, prints `echo: ...`
 //   ./client --message hello                            one line, its echo, done
@@ -333,22 +334,44 @@ int run_lines(const std::string& host, uint16_t port, const std::optional<std::s
     return 0;
 }
 
+struct Settings {
+    std::string host = "localhost";
+    int port = kDefaultPort;
+    std::optional<std::string> message;
+    bool load_mode = false;  // any load option given
+    Load load;
+};
+
+Settings parse_settings(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        const auto port = static_cast<uint16_t>(settings.port);
+        if (settings.load_mode) return run_load(settings.host, port, settings.load);
+        return run_lines(settings.host, port, settings.message, settings.load.timeout_seconds);
+    });
+}
+
+namespace {
+
+// HOST, PORT, and either --message or the load options.
+Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "Echo client of the single process servers (labs 06 and 07). Without load options: sends each\n"
         "line typed (or --message) and prints its echo. With them: N active connections send K messages\n"
         "of S bytes each (one at a time, waiting for the whole echo and checking every byte) while M idle\n"
         "connections stay open; it prints the messages per second (and the server's CPU time with\n"
         "--server-pid)."};
-    std::string host = "localhost";
-    int port = kDefaultPort;
-    std::optional<std::string> message;
-    Load load;
-    app.add_option("HOST", host, "server to connect to")->capture_default_str();
-    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", message,
+    Settings settings;
+    Load& load = settings.load;
+    app.add_option("HOST", settings.host, "server to connect to")->capture_default_str();
+    app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("-m,--message", settings.message,
                    "send this one line, print its echo and exit (no prompt);\n"
                    "a line, typed or given, may be up to 1 MiB");
     auto* connections = app.add_option("-c,--connections", load.connections, "load: active connections N, 1 to 100000")
@@ -368,8 +391,9 @@ int main(int argc, char** argv) {
     std::string server_pid;
     auto* pid = app.add_option("--server-pid", server_pid,
                                "load: also print the CPU time this process (the server)\n"
-                               "used during the active messages, from /proc, per 100000 messages; `auto`: the process\n"
-                               "listening on PORT, for a server on this machine")
+                               "used during the active messages, from /proc, per 100000\n"
+                               "messages; `auto`: the process listening on PORT, for a server\n"
+                               "on this machine")
                     ->type_name("PID|auto")
                     ->check(CLI::Validator(
                         [](std::string& value) -> std::string {
@@ -384,14 +408,12 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
-    const bool load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
-    if (load_mode && message) netutil::usage_error("--message cannot be combined with the load options");
+    settings.load_mode = connections->count() + messages->count() + size->count() + idle->count() + pid->count() > 0;
+    if (settings.load_mode && settings.message)
+        netutil::usage_error("--message cannot be combined with the load options");
     load.find_server_pid = server_pid == "auto";
     if (!server_pid.empty() && !load.find_server_pid) load.server_pid = std::stoi(server_pid);
-
-    return netutil::run_main([&] {
-        netutil::ignore_sigpipe();
-        if (load_mode) return run_load(host, static_cast<uint16_t>(port), load);
-        return run_lines(host, static_cast<uint16_t>(port), message, load.timeout_seconds);
-    });
+    return settings;
 }
+
+}  // namespace

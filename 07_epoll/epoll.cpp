@@ -10,7 +10,7 @@
 // Edge-triggered (EPOLLIN | EPOLLOUT | EPOLLET): reported when the socket BECOMES readable or writable.
 // Registered once, never modified; but after each report we must read (and accept) until EAGAIN:
 // bytes left in the socket would get no new report until more bytes arrive, which may be never.
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/fd.hpp"
@@ -82,7 +82,8 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
             const int fd = events[i].data.fd;
             const uint32_t what = events[i].events;
             if (fd == stop_fd) {
-                // The signalfd stays readable (we leave the signal pending): forget it, or level-triggered epoll reports it forever.
+                // The signalfd stays readable (we leave the signal pending): forget it, or level-triggered
+                // epoll reports it forever.
                 control(epoll_fd.get(), EPOLL_CTL_DEL, stop_fd, 0);
                 server.begin_stop();  // closes the listening socket, which leaves the interest list
                 continue;

@@ -1,7 +1,7 @@
 // 07_epoll/poll.cpp: --mode poll. Level-triggered, like select, but a list of descriptors instead of a
 // bit array, so no FD_SETSIZE limit. The kernel still forgets the list between calls: each call copies
 // all N entries in and checks every one of them, and we scan all N `revents` afterwards.
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
 
 #include "netutil/error.hpp"
 

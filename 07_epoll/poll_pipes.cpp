@@ -20,6 +20,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <optional>
@@ -42,32 +43,22 @@ std::string format(const char* format, int a, int b) {
     return line;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    CLI::App app{
-        "The lecture's poll() example (TLPI's poll_pipes.c): creates NUM_PIPES pipes, writes one byte\n"
-        "NUM_WRITES times to pipes picked at random, then calls poll() once on all the read ends and\n"
-        "prints what it returned and which pipes are readable. Each pipe takes two descriptors\n"
-        "(ulimit -n bounds NUM_PIPES)."};
+struct Settings {
     int num_pipes = 0;
     int num_writes = 1;
     std::optional<unsigned> seed;
     int timeout_ms = 0;
-    app.add_option("NUM_PIPES", num_pipes, "how many pipes, 1 to 100000")
-        ->required()
-        ->check(netutil::whole_number(1, 100000).description(""));
-    app.add_option("NUM_WRITES", num_writes, "how many one-byte writes, each to a pipe picked at random, 0 to 1000000")
-        ->capture_default_str()
-        ->check(netutil::whole_number(0, 1000000).description(""));
-    app.add_option("--seed", seed, "seed of the random choice of pipes (default: a new one each run)");
-    app.add_option("--timeout", timeout_ms, "poll()'s timeout in milliseconds, 0 (only look) to 60000")
-        ->capture_default_str()
-        ->check(netutil::whole_number(0, 60000).description(""));
-    netutil::parse_or_exit(app, argc, argv);
+};
+
+Settings parse_settings(int argc, char** argv);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
 
     return netutil::run_main([&] {
-        std::vector<Pipe> pfds(static_cast<size_t>(num_pipes));
+        std::vector<Pipe> pfds(static_cast<size_t>(settings.num_pipes));
         for (Pipe& pipe : pfds) {
             int ends[2];
             netutil::check(::pipe2(ends, O_CLOEXEC), "pipe");
@@ -76,9 +67,9 @@ int main(int argc, char** argv) {
         }
 
         // Perform the number of writes specified by the command line to random pipes
-        std::mt19937 random(seed ? *seed : std::random_device{}());
-        std::uniform_int_distribution<int> pick(0, num_pipes - 1);
-        for (int j = 0; j < num_writes; j++) {
+        std::mt19937 random(settings.seed ? *settings.seed : std::random_device{}());
+        std::uniform_int_distribution<int> pick(0, settings.num_pipes - 1);
+        for (int j = 0; j < settings.num_writes; j++) {
             const Pipe& chosen = pfds[static_cast<size_t>(pick(random))];
             netutil::print_line(
                 format("Writing to fd: %3d (read fd: %3d)", chosen.write_end.get(), chosen.read_end.get()));
@@ -92,7 +83,9 @@ int main(int argc, char** argv) {
             pollFd[j].fd = pfds[j].read_end.get();
             pollFd[j].events = POLLIN;
         }
-        const int ready = netutil::check(::poll(pollFd.data(), pollFd.size(), timeout_ms), "poll");
+        int ready;
+        while ((ready = ::poll(pollFd.data(), pollFd.size(), settings.timeout_ms)) == -1)
+            if (errno != EINTR) netutil::throw_errno("poll");
         netutil::print_line("poll() returned: " + std::to_string(ready));
 
         // Check which pipes have data available for reading
@@ -102,3 +95,30 @@ int main(int argc, char** argv) {
         return 0;
     });
 }
+
+namespace {
+
+// NUM_PIPES [NUM_WRITES] [--seed N] [--timeout MS], as TLPI's poll_pipes takes the first two.
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "The lecture's poll() example (TLPI's poll_pipes.c): creates NUM_PIPES pipes, writes one byte\n"
+        "NUM_WRITES times to pipes picked at random, then calls poll() once on all the read ends and\n"
+        "prints what it returned and which pipes are readable. Each pipe takes two descriptors\n"
+        "(ulimit -n bounds NUM_PIPES)."};
+    Settings settings;
+    app.add_option("NUM_PIPES", settings.num_pipes, "how many pipes, 1 to 100000")
+        ->required()
+        ->check(netutil::whole_number(1, 100000).description(""));
+    app.add_option("NUM_WRITES", settings.num_writes,
+                   "how many one-byte writes, each to a pipe picked at random,\n0 to 1000000")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 1000000).description(""));
+    app.add_option("--seed", settings.seed, "seed of the random choice of pipes (default: a new one each run)");
+    app.add_option("--timeout", settings.timeout_ms, "poll()'s timeout in milliseconds, 0 (only look) to 60000")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 60000).description(""));
+    netutil::parse_or_exit(app, argc, argv);
+    return settings;
+}
+
+}  // namespace

@@ -2,7 +2,7 @@
 // every call hands it the whole bit array again and scans it up to the highest descriptor (the cost
 // the lecture's table shows growing with N). A descriptor >= FD_SETSIZE cannot even be named in an
 // fd_set, so EchoServer refuses such connections (fd_limit = FD_SETSIZE) before they get here.
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
 
 #include "netutil/error.hpp"
 

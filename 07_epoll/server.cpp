@@ -1,9 +1,10 @@
 // 07_epoll/server.cpp: one process, one thread, many clients: an echo server in four modes.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" to "Event
-// Driven Architectures": C10k, level- vs edge-triggered notification, select() and poll() against epoll
-// (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides (epoll_create, epoll_ctl,
-// epoll_wait, accept and add to the interest list, read and write back, close on EOF).
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides "Single
+// Process Servers" to "Event Driven Architectures": C10k, level- vs edge-triggered notification, select() and
+// poll() against epoll (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides
+// (epoll_create, epoll_ctl, epoll_wait, accept and add to the interest list, read and write back, close on
+// EOF).
 //
 //   --mode select    select.cpp   level-triggered; cannot watch descriptors >= FD_SETSIZE (refused)
 //   --mode poll      poll.cpp     level-triggered; the whole list passed in and scanned on every call
@@ -11,7 +12,7 @@
 //   --mode epoll-et  epoll.cpp    edge-triggered; must read and accept until EAGAIN
 //
 // Watch for: one thread serves every client, none waits for another; a client that stops reading
-// gets its echo kept in its own output buffer (connections.cpp) while the others go on; out of
+// gets its echo kept in its own output buffer (models.cpp) while the others go on; out of
 // descriptors (EMFILE) the server pauses accepting instead of spinning.
 //
 // Demo (three terminals):
@@ -19,7 +20,8 @@
 //   ./client                                     type lines, each comes back
 //   ./client --idle 1000 --connections 10 --messages 1000
 // See also: client.cpp, ../06_sigio (signal-driven I/O), bench/07_epoll.sh (the lecture's table).
-#include "07_epoll/connections.hpp"
+#include "07_epoll/models.hpp"
+#include "07_epoll/options.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
@@ -28,9 +30,7 @@
 #include "netutil/socket.hpp"
 #include "netutil/text.hpp"
 
-#include <cctype>
 #include <climits>
-#include <map>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
@@ -63,59 +63,23 @@ std::string describe(echo::Mode mode) {
     return "?";
 }
 
+echo::Settings parse_settings(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
-        "client sends comes back; one thread serves all clients.\n"
-        "Limits: a connection keeps at most 64 KiB of echo its client has not read yet (the server stops\n"
-        "reading from it meanwhile); connections are limited by the descriptor limit, raised at start\n"
-        "to the hard limit (ulimit -Hn): beyond it, new clients wait in the listen backlog until one\n"
-        "leaves; select also refuses descriptors >= FD_SETSIZE (1024). Ctrl-C, SIGTERM or SIGHUP: stop\n"
-        "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
-    int port = kDefaultPort;
-    std::string bind_address = netutil::kAnyAddress;
-    echo::Settings settings;
-    const std::map<std::string, echo::Mode> modes{{"select", echo::Mode::Select},
-                                                  {"poll", echo::Mode::Poll},
-                                                  {"epoll", echo::Mode::Epoll},
-                                                  {"epoll-et", echo::Mode::EpollEt}};
-    app.add_option("PORT", port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    std::string mode_text = "epoll";
-    app.add_option("--mode", mode_text,
-                   "how to wait for many sockets: select, poll, epoll (level-triggered) or\n"
-                   "epoll-et (edge-triggered)")
-        ->capture_default_str()
-        ->check(netutil::one_of({"select", "poll", "epoll", "epoll-et"}).description(""));
-    app.add_option("--bind", bind_address,
-                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
-        ->capture_default_str();
-    app.add_flag("-q,--quiet", settings.quiet,
-                 "no line per connection or read (for thousands of clients and benchmarks);\n"
-                 "out-of-descriptor lines and the summary are still printed");
-    app.add_option("--grace", settings.grace_seconds,
-                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 3600) connected\n"
-                   "clients may go on before they are cut off")
-        ->capture_default_str()
-        ->check(netutil::real_number(0.0, 3600.0).description(""));
-    netutil::parse_or_exit(app, argc, argv);
-    for (char& c : mode_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    settings.mode = modes.at(mode_text);
+    const echo::Settings settings = parse_settings(argc, argv);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
         const rlim_t fd_limit = raise_descriptor_limit();
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port));
         netutil::print_listening(listener.get());
         netutil::print_line("mode " + echo::mode_name(settings.mode) + ": " + describe(settings.mode) +
                             "; descriptor limit " + std::to_string(fd_limit) + "; pid " + std::to_string(::getpid()));
 
-        // The stop signals (netutil's rule: SIGHUP too, unless started under nohup) are blocked and arrive on
-        // a signalfd, which the loop watches like a socket: no handler runs at all, so no system call is
-        // interrupted and no signal can slip past a wait.
+        // The stop signals are blocked and arrive on a signalfd, which the loop watches like a socket: no
+        // handler runs at all, so no system call is interrupted and no signal can slip past a wait.
         const sigset_t stop_signals = netutil::stop_signal_set();
         netutil::block_signals(stop_signals);
         const netutil::UniqueFd stop = netutil::make_signalfd(stop_signals);
@@ -137,3 +101,27 @@ int main(int argc, char** argv) {
         return 0;
     });
 }
+
+namespace {
+
+// PORT, --mode, --bind, --quiet, --grace. The limits are in the README ("Limits").
+echo::Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "Single-process echo server (lecture: single process servers, select/poll/epoll). Every byte a\n"
+        "client sends comes back; one thread serves all clients. Ctrl-C, SIGTERM or SIGHUP: stop\n"
+        "accepting, let connected clients finish (--grace), print a summary and CPU time, exit 0."};
+    echo::Settings settings;
+    app.add_option("--mode", settings.mode,
+                   "how to wait for many sockets: select, poll, epoll\n"
+                   "(level-triggered) or epoll-et (edge-triggered)")
+        ->transform(netutil::one_of(echo::kModeNames).description(""))
+        ->type_name("TEXT")
+        ->default_str("epoll");
+    echo::add_server_options(app, settings, kDefaultPort,
+                             "no line per connection or read (for thousands of clients and\n"
+                             "benchmarks); out-of-descriptor lines and the summary are still printed");
+    netutil::parse_or_exit(app, argc, argv);
+    return settings;
+}
+
+}  // namespace

@@ -7,7 +7,7 @@
 // EPOLLIN; a response that does not fit in the socket buffer stays in the connection's state and the loop
 // waits for EPOLLOUT; the -d delay is a timer, not a sleep. So an idle or slow client costs memory only,
 // never the loop's time.
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"

@@ -417,65 +417,53 @@ void fetch_nonblocking(std::vector<File>& files, int maxnconn, const Options& op
     }
 }
 
-}  // namespace
+// --mode: the lecture's final version, the slide before it, and the version its table compares with.
+enum class FetchMode { Threads, PollThreads, Nonblock };
+const std::vector<std::pair<std::string, FetchMode>> kFetchModeNames{
+    {"threads", FetchMode::Threads}, {"poll-threads", FetchMode::PollThreads}, {"nonblock", FetchMode::Nonblock}};
 
-int main(int argc, char** argv) {
-    CLI::App app{
-        "The lecture's web client: fetches HOMEPAGE from HOST, then the FILEs with at most NCONNS\n"
-        "connections at once (one thread per connection, or one non-blocking poll loop), and reports\n"
-        "each file and the total clock time. Exits 1 if any file failed."};
-    app.footer(
-        "Example: ./client 3 localhost index.html img/1.gif img/2.gif img/3.gif -p 8085\n"
-        "Each file gets its own connection (Connection: close); bodies are counted and discarded unless -o.");
+std::string fetch_mode_name(FetchMode mode) {
+    for (const auto& [name, value] : kFetchModeNames)
+        if (value == mode) return name;
+    return "?";
+}
+
+struct Settings {
     int maxnconn = 3;
     std::string homepage;
     std::vector<std::string> names;
-    int port = kDefaultPort;
-    std::string mode = "threads";
+    FetchMode mode = FetchMode::Threads;
     Options options;
-    app.add_option("NCONNS", maxnconn, "maximum number of simultaneous connections")
-        ->required()
-        ->check(netutil::whole_number(1, 1000));
-    app.add_option("HOST", options.host, "the web server's host name or address")->required();
-    app.add_option("HOMEPAGE", homepage, "the home page, fetched first (e.g. index.html)")->required();
-    app.add_option("FILE", names, "the files to fetch after it (at most 1000)")->required();
-    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(netutil::port_number(1));
-    app.add_option("--mode", mode,
-                   "threads (a thread per connection, main waits on a condition variable: the "
-                   "lecture's final version), poll-threads (the same threads, main polls for a finished one: the "
-                   "slide before it) or nonblock (one thread, non-blocking connects)")
-        ->capture_default_str()
-        ->transform(netutil::one_of({"threads", "poll-threads", "nonblock"}));
-    app.add_option("-o,--output", options.output_dir,
-                   "save the bodies under this folder (default: count and discard them)");
-    app.add_option("--timeout", options.timeout_s,
-                   "seconds to wait for a connection, or for the next bytes of a reply, before that file fails")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 3600));
-    netutil::parse_or_exit(app, argc, argv);
-    if (names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");
-    options.port = static_cast<uint16_t>(port);
+};
+
+Settings parse_settings(int argc, char** argv);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
+    const Options& options = settings.options;
+    const int maxnconn = settings.maxnconn;
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
-        std::vector<File> files(names.size());
-        for (size_t i = 0; i < names.size(); ++i) files[i].name = names[i];
+        std::vector<File> files(settings.names.size());
+        for (size_t i = 0; i < settings.names.size(); ++i) files[i].name = settings.names[i];
         netutil::print_line("nfiles = " + std::to_string(files.size()));
 
         const netutil::Stopwatch clock;
-        const Outcome home = fetch_blocking(homepage, options);
-        netutil::print_line("home page " + homepage + ": " + home.summary);
+        const Outcome home = fetch_blocking(settings.homepage, options);
+        netutil::print_line("home page " + settings.homepage + ": " + home.summary);
         if (!home.ok && home.bytes == 0 && home.summary.find("status") == std::string::npos) {
             // No HTTP answer at all (refused, unreachable, timed out): the other files would fail the same way.
-            netutil::print_error("client: " + homepage + ": " + home.summary);
+            netutil::print_error("client: " + settings.homepage + ": " + home.summary);
             return 1;
         }
-        if (mode == "threads")
-            fetch_with_threads(files, maxnconn, options);
-        else if (mode == "poll-threads")
-            fetch_with_polling_threads(files, maxnconn, options);
-        else
-            fetch_nonblocking(files, maxnconn, options);
+        switch (settings.mode) {
+            case FetchMode::Threads: fetch_with_threads(files, maxnconn, options); break;
+            case FetchMode::PollThreads: fetch_with_polling_threads(files, maxnconn, options); break;
+            case FetchMode::Nonblock: fetch_nonblocking(files, maxnconn, options); break;
+        }
         const double seconds = clock.seconds();
 
         uint64_t bytes = home.bytes;
@@ -488,11 +476,54 @@ int main(int argc, char** argv) {
         std::snprintf(line, sizeof line,
                       "fetched %zu of %zu files (%llu bytes) in %.3f s with at most %d connections (%s)",
                       files.size() + 1 - failed, files.size() + 1, static_cast<unsigned long long>(bytes), seconds,
-                      maxnconn, mode.c_str());
+                      maxnconn, fetch_mode_name(settings.mode).c_str());
         netutil::print_line(line);
-        if (!home.ok) netutil::print_error("client: " + homepage + ": " + home.summary);
+        if (!home.ok) netutil::print_error("client: " + settings.homepage + ": " + home.summary);
         for (const File& file : files)
             if (!file.outcome.ok) netutil::print_error("client: " + file.name + ": " + file.outcome.summary);
         return failed == 0 ? 0 : 1;
     });
 }
+
+namespace {
+
+// The lecture's `web NCONNS HOST HOMEPAGE FILE...`, plus the port, the mode and the output folder.
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "The lecture's web client: fetches HOMEPAGE from HOST, then the FILEs with at most NCONNS\n"
+        "connections at once (one thread per connection, or one non-blocking poll loop), and reports\n"
+        "each file and the total clock time. Exits 1 if any file failed."};
+    app.footer(
+        "Example: ./client 3 localhost index.html img/1.gif img/2.gif img/3.gif -p 8085\n"
+        "Each file gets its own connection (Connection: close); bodies are counted and discarded unless -o.");
+    Settings settings;
+    int port = kDefaultPort;
+    app.add_option("NCONNS", settings.maxnconn, "maximum number of simultaneous connections")
+        ->required()
+        ->check(netutil::whole_number(1, 1000));
+    app.add_option("HOST", settings.options.host, "the web server's host name or address")->required();
+    app.add_option("HOMEPAGE", settings.homepage, "the home page, fetched first (e.g. index.html)")->required();
+    app.add_option("FILE", settings.names, "the files to fetch after it (at most 1000)")->required();
+    app.add_option("-p,--port", port, "the server's port")->capture_default_str()->check(netutil::port_number(1));
+    app.add_option("--mode", settings.mode,
+                   "threads (a thread per connection, main waits on a condition\n"
+                   "variable: the lecture's final version), poll-threads (the same\n"
+                   "threads, main polls for a finished one: the slide before it) or\n"
+                   "nonblock (one thread, non-blocking connects)")
+        ->transform(netutil::one_of(kFetchModeNames).description(""))
+        ->type_name("TEXT:{threads,poll-threads,nonblock}")
+        ->default_str("threads");
+    app.add_option("-o,--output", settings.options.output_dir,
+                   "save the bodies under this folder (default: count and discard them)");
+    app.add_option("--timeout", settings.options.timeout_s,
+                   "seconds to wait for a connection, or for the next bytes of a reply,\n"
+                   "before that file fails")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 3600));
+    netutil::parse_or_exit(app, argc, argv);
+    if (settings.names.size() > kMaxFiles) netutil::usage_error("at most " + std::to_string(kMaxFiles) + " files");
+    settings.options.port = static_cast<uint16_t>(port);
+    return settings;
+}
+
+}  // namespace

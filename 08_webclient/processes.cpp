@@ -6,17 +6,19 @@
 // them: the stop pipe was created before the forks, so every process watches the same pipe. The children
 // finish what they have; the parent waits for them (grace period plus a margin, then SIGKILL) and reaps
 // every one.
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/text.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <map>
 #include <poll.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -41,7 +43,7 @@ void wait_for_children(std::map<pid_t, int>& children, const Settings& settings)
     const auto deadline = Clock::now() + std::chrono::seconds(settings.grace_s + 1);
     while (!children.empty() && Clock::now() < deadline) {
         for (const auto& exit : netutil::reap_children()) children.erase(exit.pid);
-        if (!children.empty()) ::poll(nullptr, 0, 20);
+        if (!children.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (const auto& [pid, slot] : children) {
         netutil::print_error("server: child " + std::to_string(pid) + " did not finish in the grace period: killed");
@@ -136,7 +138,9 @@ void run_process_pool(int listen_fd, const Settings& settings, const netutil::St
 
     for (;;) {
         pollfd stop_pfd{stop.fd(), POLLIN, 0};
-        if (::poll(&stop_pfd, 1, kReapIntervalMs) > 0 && (stop_pfd.revents & POLLIN)) break;
+        const int n = ::poll(&stop_pfd, 1, kReapIntervalMs);
+        if (n == -1 && errno != EINTR) netutil::throw_errno("poll");
+        if (n > 0 && (stop_pfd.revents & POLLIN)) break;
         for (const auto& exit : netutil::reap_children()) {
             const auto it = children.find(exit.pid);
             if (it == children.end()) continue;

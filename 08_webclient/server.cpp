@@ -6,7 +6,7 @@
 // thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against.
 //
 // The modes, each in its own file: threads.cpp (iterative, thread, thread-pool), processes.cpp (process,
-// process-pool), async.cpp (async, `--workers N` event loops). What they share is in serve.cpp (the answer
+// process-pool), async.cpp (async, `--workers N` event loops). What they share is in models.cpp (the answer
 // to a request, the blocking connection handler) and http.cpp (the parser and the path resolver).
 //
 // Watch for: with -d every request takes --delay-ms; ten clients at once finish together in every mode but
@@ -18,7 +18,7 @@
 //   curl -v http://localhost:8085/index.html    (or open http://localhost:8085/ in a browser)
 //   ./client 3 localhost index.html img/1.png img/2.png img/3.png
 // See also: client.cpp (the lecture's threaded web client).
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/error.hpp"
@@ -27,72 +27,101 @@
 
 #include <csignal>
 #include <fcntl.h>
-#include <map>
 
 namespace {
 
 constexpr uint16_t kDefaultPort = 8085;
 
-void print_summary(const web::Settings& settings) {
-    const web::Stats& stats = web::shared_stats();
-    int workers = 0;
-    if (settings.concurrency == "thread-pool") workers = settings.threads;
-    if (settings.concurrency == "process-pool") workers = settings.processes;
-    if (settings.concurrency == "async" && settings.workers > 1) workers = settings.workers;
-    const char* kind = settings.concurrency == "async"         ? "loop"
-                       : settings.concurrency == "thread-pool" ? "pool thread"
-                                                               : "worker";
-    for (int i = 0; i < workers; ++i)
-        netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
-                            netutil::count(stats.worker_connections[i].load(), "connection") + ", " +
-                            netutil::count(stats.worker_requests[i].load(), "request"));
-    netutil::print_line("served " + netutil::count(stats.connections.load(), "connection") + ", " +
-                        netutil::count(stats.requests.load(), "request") + " in all");
-}
+web::Settings parse_settings(int argc, char** argv);
+std::string describe_concurrency(const web::Settings& settings);
+void print_summary(const web::Settings& settings);
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    web::Settings settings = parse_settings(argc, argv);
+
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        settings.root.reset(::open(settings.folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!settings.root) netutil::throw_errno("folder " + settings.folder);
+        web::shared_stats();  // the shared counters exist before any fork
+
+        using web::Concurrency;
+        const bool reuse_port = settings.concurrency == Concurrency::Async && settings.workers > 1;
+        netutil::UniqueFd listener =
+            netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port), reuse_port);
+        netutil::set_nonblocking(listener.get());
+        netutil::print_listening(listener.get());
+        const uint16_t bound_port = netutil::local_address(listener.get()).port();
+        netutil::print_line(
+            "serving " + settings.folder + " (concurrency: " + describe_concurrency(settings) + ")" +
+            (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
+
+        // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
+        // every thread and every child process watches: all three are the same graceful stop.
+        const netutil::StopPipe stop;
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
+
+        switch (settings.concurrency) {
+            case Concurrency::Iterative: web::run_iterative(listener.get(), settings, stop); break;
+            case Concurrency::Thread: web::run_thread_per_connection(listener.get(), settings, stop); break;
+            case Concurrency::ThreadPool: web::run_thread_pool(listener.get(), settings, stop); break;
+            case Concurrency::Process: web::run_process_per_connection(listener.get(), settings, stop); break;
+            case Concurrency::ProcessPool: web::run_process_pool(listener.get(), settings, stop); break;
+            case Concurrency::Async: web::run_async(std::move(listener), bound_port, settings, stop); break;
+        }
+
+        const int signo = netutil::caught_signal();
+        netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) +
+                            ", every thread joined and every child reaped");
+        print_summary(settings);
+        return 0;
+    });
+}
+
+namespace {
+
+// The command line of the handout, plus the kit's own options. Usage errors exit 2 here.
+web::Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "The concurrent HTTP/1.1 file server of the lab handout: GET and HEAD of the files under FOLDER\n"
         "(never outside it), keep-alive, pipelining. Ctrl-C (SIGINT), SIGTERM and SIGHUP stop it the same\n"
         "way: it stops accepting, lets every request already received finish (within --grace), joins\n"
         "every thread, reaps every child, prints its summary and exits 0."};
     app.footer(
-        "Limits: a request line over 8 KiB is answered 414, a header section over 16 KiB 431, a request\n"
-        "body over 64 KiB 413 (a small body on GET or HEAD is read and skipped); each closes the connection.\n"
-        "Thread-pool: the queue of accepted connections holds --threads of them; when it is full the\n"
-        "acceptor waits and new clients wait in the backlog. Out of descriptors, a client is answered 503.\n"
-        "SIGPIPE is ignored: a client that vanishes costs only its own connection.\n"
+        "Limits (the README says more): a request line over 8 KiB gets 414, a header section over 16 KiB\n"
+        "431, a body over 64 KiB 413; the thread-pool queue holds --threads connections; out of\n"
+        "descriptors, a client gets 503.\n"
         "Example: ./server -f www -c thread-pool --threads 4 -v -d   then   ./client 3 localhost index.html img/1.png");
-    int port = kDefaultPort;
     web::Settings settings;
+    settings.port = kDefaultPort;
     bool delay = false;
-    auto* port_option = app.add_option("-p,--port", port, "port to bind to (0: any free port)")
+    auto* port_option = app.add_option("-p,--port", settings.port, "port to bind to (0: any free port)")
                             ->capture_default_str()
                             ->check(netutil::kPortRange);
-    auto* port_positional = app.add_option("PORT", port,
-                                           "the port, as the kit's other servers take it (same as -p; "
-                                           "not both)")
-                                ->check(netutil::kPortRange);
+    auto* port_positional =
+        app.add_option("PORT", settings.port, "the port, as the kit's other servers take it (same as -p; not both)")
+            ->check(netutil::kPortRange);
     app.add_flag("-v,--verbose", settings.verbose, "log each request, prefixed with its connection and worker");
     app.add_flag("-d,--delay", delay,
-                 "wait --delay-ms (default 1000) before answering each request, to show concurrency");
+                 "wait --delay-ms (default 1000) before answering each request,\nto show concurrency");
     app.add_option("-f,--folder", settings.folder, "folder to serve files from (nothing outside it is ever served)")
         ->capture_default_str();
     app.add_option("-c,--concurrency", settings.concurrency,
-                   "concurrency: iterative (one client at a time), thread (one per connection), thread-pool "
-                   "(--threads), process (one per connection), process-pool (--processes), async (epoll event "
-                   "loops, --workers)")
-        ->capture_default_str()
-        ->transform(netutil::one_of({"iterative", "thread", "thread-pool", "process", "process-pool", "async"}));
+                   "concurrency: iterative (one client at a time), thread (one per\n"
+                   "connection), thread-pool (--threads), process (one per connection),\n"
+                   "process-pool (--processes), async (epoll event loops, --workers)")
+        ->transform(netutil::one_of(web::kConcurrencyNames).description(""))
+        ->type_name("TEXT:{iterative,thread,thread-pool,process,process-pool,async}")
+        ->default_str("thread");
     auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms,
-                                    "length of -d's delay in milliseconds "
-                                    "(giving it turns the delay on) [default: 1000]")
+                                    "length of -d's delay in milliseconds (giving it turns the delay\n"
+                                    "on) [default: 1000]")
                          ->check(netutil::whole_number(0, 600000));
     app.add_option("--threads", settings.threads,
-                   "thread-pool: number of threads, and the size of the queue of accepted "
-                   "connections waiting for them")
+                   "thread-pool: number of threads, and the size of the queue of\n"
+                   "accepted connections waiting for them")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 256));
     app.add_option("--processes", settings.processes, "process-pool: number of worker processes")
@@ -102,25 +131,25 @@ int main(int argc, char** argv) {
                    "async: number of event loops, each with its own SO_REUSEPORT listener")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 64));
-    app.add_option(
-           "--idle-timeout", settings.idle_timeout_s,
-           "seconds a connection may take to complete a request "
-           "(from accept, restarted by each request and by each part of a response the client reads) before a 408 closes "
-           "it; 0: none")
+    app.add_option("--idle-timeout", settings.idle_timeout_s,
+                   "seconds a connection may take to complete a request (from accept,\n"
+                   "restarted by each request and by each part of a response the client\n"
+                   "reads) before a 408 closes it; 0: none")
         ->capture_default_str()
         ->check(netutil::whole_number(0, 86400));
     app.add_option("--grace", settings.grace_s,
-                   "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress "
+                   "seconds Ctrl-C (or SIGTERM, SIGHUP) waits for requests in progress\n"
                    "before closing what is left")
         ->capture_default_str()
         ->check(netutil::whole_number(0, 3600));
     app.add_option("--max-clients", settings.max_clients,
-                   "thread and process modes: connections served at once (a thread "
-                   "or a child each); more wait in the backlog, and the server says so once")
+                   "thread and process modes: connections served at once (a thread or a\n"
+                   "child each); more wait in the backlog, and the server says so once")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 100000));
     app.add_option("--bind", settings.bind_address,
-                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+                   "address to listen on (:: is every address, IPv6 and IPv4;\n"
+                   "0.0.0.0 is IPv4 only)")
         ->capture_default_str();
     netutil::parse_or_exit(app, argc, argv);
     // `./server 21200 -p 21201` would otherwise take the last one given and say nothing.
@@ -128,52 +157,37 @@ int main(int argc, char** argv) {
         netutil::usage_error("two ports given, PORT " + port_positional->as<std::string>() + " and -p " +
                              port_option->as<std::string>() + ": give one");
     if (delay_ms->count() == 0) settings.delay_ms = delay ? 1000 : 0;
-
-    return netutil::run_main([&] {
-        netutil::ignore_sigpipe();
-        settings.root.reset(::open(settings.folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!settings.root) netutil::throw_errno("folder " + settings.folder);
-        web::shared_stats();  // the shared counters exist before any fork
-
-        const bool reuse_port = settings.concurrency == "async" && settings.workers > 1;
-        netutil::UniqueFd listener =
-            netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(port), reuse_port);
-        netutil::set_nonblocking(listener.get());
-        netutil::print_listening(listener.get());
-        const uint16_t bound_port = netutil::local_address(listener.get()).port();
-        std::string how = settings.concurrency;
-        if (how == "thread-pool") how += " of " + netutil::count(settings.threads, "thread");
-        if (how == "process-pool") how += " of " + netutil::count(settings.processes, "process", "processes");
-        if (how == "async") how += " with " + std::to_string(settings.workers) + " event loop(s)";
-        netutil::print_line(
-            "serving " + settings.folder + " (concurrency: " + how + ")" +
-            (settings.delay_ms > 0 ? ", " + std::to_string(settings.delay_ms) + " ms delay per request" : ""));
-
-        // Ctrl-C, SIGTERM or SIGHUP (the terminal closed) writes a byte into `stop` (async-signal-safe), which
-        // every thread and every child process watches: all three are the same graceful stop. Started with
-        // SIGHUP ignored (`nohup ./server ...`, meant to outlive its terminal), it stays ignored, in the
-        // children too (they inherit the disposition).
-        const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
-
-        const std::string& mode = settings.concurrency;
-        if (mode == "iterative")
-            web::run_iterative(listener.get(), settings, stop);
-        else if (mode == "thread")
-            web::run_thread_per_connection(listener.get(), settings, stop);
-        else if (mode == "thread-pool")
-            web::run_thread_pool(listener.get(), settings, stop);
-        else if (mode == "process")
-            web::run_process_per_connection(listener.get(), settings, stop);
-        else if (mode == "process-pool")
-            web::run_process_pool(listener.get(), settings, stop);
-        else
-            web::run_async(std::move(listener), bound_port, settings, stop);
-
-        const int signo = netutil::caught_signal();
-        netutil::print_line("server stopped" + (signo != 0 ? " by " + netutil::signal_name(signo) : std::string()) +
-                            ", every thread joined and every child reaped");
-        print_summary(settings);
-        return 0;
-    });
+    return settings;
 }
+
+// "thread-pool of 8 threads", for the line after `listening on`.
+std::string describe_concurrency(const web::Settings& settings) {
+    using web::Concurrency;
+    std::string how = web::concurrency_name(settings.concurrency);
+    if (settings.concurrency == Concurrency::ThreadPool) how += " of " + netutil::count(settings.threads, "thread");
+    if (settings.concurrency == Concurrency::ProcessPool)
+        how += " of " + netutil::count(settings.processes, "process", "processes");
+    if (settings.concurrency == Concurrency::Async)
+        how += " with " + std::to_string(settings.workers) + " event loop(s)";
+    return how;
+}
+
+void print_summary(const web::Settings& settings) {
+    using web::Concurrency;
+    const web::Stats& stats = web::shared_stats();
+    int workers = 0;
+    if (settings.concurrency == Concurrency::ThreadPool) workers = settings.threads;
+    if (settings.concurrency == Concurrency::ProcessPool) workers = settings.processes;
+    if (settings.concurrency == Concurrency::Async && settings.workers > 1) workers = settings.workers;
+    const char* kind = settings.concurrency == Concurrency::Async        ? "loop"
+                       : settings.concurrency == Concurrency::ThreadPool ? "pool thread"
+                                                                         : "worker";
+    for (int i = 0; i < workers; ++i)
+        netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
+                            netutil::count(stats.worker_connections[i].load(), "connection") + ", " +
+                            netutil::count(stats.worker_requests[i].load(), "request"));
+    netutil::print_line("served " + netutil::count(stats.connections.load(), "connection") + ", " +
+                        netutil::count(stats.requests.load(), "request") + " in all");
+}
+
+}  // namespace

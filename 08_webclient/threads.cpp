@@ -4,7 +4,7 @@
 // In every mode the main thread is the acceptor: it waits on the listening socket and on the stop pipe at
 // once, so Ctrl-C stops the accepting at the next instant; the handlers then finish their connections
 // (serve_connection watches the same pipe) and main joins every thread before returning.
-#include "serve.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench/07_epoll.sh: the lecture's poll/select/epoll table (seeds/04_lecture_network_programming_server_design.txt,
-# "Level-Triggered and Edge-Triggered Notification": CPU time against the number N of monitored descriptors),
-# measured with the kit's own 07_epoll server and client: N connections open, one of them active, the
-# server's CPU time (user + system, read from /proc by the client) per 100,000 echoed messages.
-# Also: echo throughput with 100 active connections, and the server's peak memory at the largest N.
+# bench/07_epoll.sh: the poll/select/epoll table of the lecture "Network Programming" (slide "Level-Triggered
+# and Edge-Triggered Notification": CPU time against the number N of monitored descriptors), measured with the
+# kit's own 07_epoll server and client: N connections open, one of them active, the server's CPU time (user +
+# system, read from /proc by the client) per 100,000 echoed messages. Also: echo throughput with 100 active
+# connections, and the server's peak memory at the largest N.
 #   bash bench/07_epoll.sh            full run (a couple of minutes)
 #   QUICK=1 bash bench/07_epoll.sh    short run (fewer messages per point)
 #   CHECK=1 ...                       N = 10 and 100, a few messages: only checks that the script works

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # bench/08_webclient.sh: the two tables of lab 08, printed as one markdown section (bench/run.sh collects it
 # into docs/benchmarks.md).
-#  1. The lab handout's benchmark (seeds/03_lab_concurrent_http_server.txt): wrk against every concurrency
+#  1. The benchmark of the lab handout "Concurrent HTTP server": wrk against every concurrency
 #     mode of 08_webclient/server serving a 4 KB page, with -c10 (the handout's -t10 -c10), -c100 and
 #     -c1000, best of 3, and nginx (one and two workers, minimal config) measured in the same run as the
 #     reference. wrk and nginx are Debian packages; mk/deps.sh bench installs them when missing.
-#  2. The lecture's web-client table (seeds/04_lecture_network_programming_server_design.txt, "Web client:
-#     Using threads", Performance): clock time to fetch a home page and 9 files with 1..9 connections at
+#  2. The web-client table of the lecture "Network Programming" (slides "Web client: Using threads",
+#     "Performance"): clock time to fetch a home page and 9 files with 1..9 connections at
 #     once, threads vs non-blocking, against the kit's server with a delay per request standing in for the
 #     150 ms round trip of the lecture.
 # QUICK=1: 1 s runs, one of each (about half a minute). DURATION=30 REPEAT=3: the handout's exact settings.

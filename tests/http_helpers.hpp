@@ -1,6 +1,7 @@
 // tests/http_helpers.hpp: the HTTP side of the tests of 08_webclient's file server (test_08_webclient.cpp)
 // and of its fault suite (test_faults_http.cpp): the folder a test program serves, and a minimal HTTP/1.1
 // client over harness::Connection (one GET, a response read by its Content-Length).
+// Slides: the lab handout "Concurrent HTTP server", section "Command-line Interface (CLI)" (-f FOLDER).
 //
 // Each test file fills its own site (different files for different checks):
 //

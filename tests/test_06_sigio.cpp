@@ -1,5 +1,8 @@
-// Tests of 06_sigio (seeds/04_lecture_network_programming_server_design.txt, "Signal-Driven I/O Model" to
-// "Server with Signal Driven I/O"), run as a user runs it: the real ./server and ./client.
+// Tests of 06_sigio, run as a user runs it: the real ./server, ./client and ./sigio_stdin.
+// Slides: the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides
+// "Signal-Driven I/O Model", "Signal driven I/O for large no of FDs" and "Server with Signal Driven I/O".
+// Suites: Lab06Sigio (the server: the slide's log lines, echo, overflow, errors), Lab06SigioStdin (the first
+// slide's SIGIO on stdin, cnt=N; read C until #).
 //
 // Demo of what is checked: ./server 9878   then   ./client, type hello
 // Watch for: one line per realtime signal with si_fd, si_code and si_band, like the slide's handlers;
@@ -37,12 +40,13 @@ std::vector<std::string> client_args(uint16_t port, std::vector<std::string> ext
 
 // The slide: the listening socket's signal, the accept, the connection's signal, the data, the close;
 // each signal logged with its number, descriptor, code and band.
-TEST(SigioServer, LogsEachSignalLikeTheSlide) {
+TEST(Lab06Sigio, LogsEachSignalLikeTheSlide) {
     Process server({kServer, "0"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_NE(port, 0);
-    server.wait_for_match(std::regex(
-        "listening socket fd (\\d+) raises SIGRTMIN\\+1, connections raise SIGRTMIN\\+2, a full realtime queue raises SIGIO"));
+    server.wait_for_match(
+        std::regex("listening socket fd (\\d+) raises SIGRTMIN\\+1, connections raise SIGRTMIN\\+2, "
+                   "a full realtime queue raises SIGIO"));
     const Result result = run(client_args(port, {}), "hello\n", scaled(10s));
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("echo: hello\n"), std::string::npos) << result.out;
@@ -61,12 +65,13 @@ TEST(SigioServer, LogsEachSignalLikeTheSlide) {
     EXPECT_TRUE(server.wait_for_match(std::regex("socket " + fd + " closed \\(127\\.0\\.0\\.1:\\d+\\): end of input")));
     server.signal_group(SIGINT);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex(
-        "server stopped by SIGINT: 1 connection served, 6 bytes echoed, \\d+ signals? taken, 0 realtime queue overflows, .*")));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("server stopped by SIGINT: 1 connection served, 6 bytes echoed, \\d+ signals? taken, "
+                   "0 realtime queue overflows, .*")));
 }
 
 // Small and large payloads (several MiB per message), every byte checked by the client.
-TEST(SigioServer, EchoesSmallAndLargePayloads) {
+TEST(Lab06Sigio, EchoesSmallAndLargePayloads) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
     for (const auto& args : std::vector<std::vector<std::string>>{
@@ -84,7 +89,7 @@ TEST(SigioServer, EchoesSmallAndLargePayloads) {
 }
 
 // 100 clients at once; afterwards no client socket is left in the server.
-TEST(SigioServer, HundredClientsAtOnce) {
+TEST(Lab06Sigio, HundredClientsAtOnce) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
     const Result result =
@@ -97,7 +102,7 @@ TEST(SigioServer, HundredClientsAtOnce) {
 
 // Output the socket will not take (EAGAIN) is kept and sent on POLL_OUT: a client that sends 32 MiB
 // without reading stalls only itself; when it reads, it gets every byte in order.
-TEST(SigioServer, KeepsOutputUntilPollOut) {
+TEST(Lab06Sigio, KeepsOutputUntilPollOut) {
     Process server({kServer, "0"});
     const uint16_t port = server.wait_for_listening();
     Connection stuck(port);
@@ -117,7 +122,7 @@ TEST(SigioServer, KeepsOutputUntilPollOut) {
 }
 
 // Clients that disconnect mid-stream (reset with unread echo) cost only their own connection.
-TEST(SigioServer, MidStreamDisconnectsCloseOnlyThatConnection) {
+TEST(Lab06Sigio, MidStreamDisconnectsCloseOnlyThatConnection) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
     Process load(client_args(port, {"--connections", "10", "--messages", "200", "--size", "20000"}),
@@ -137,7 +142,7 @@ TEST(SigioServer, MidStreamDisconnectsCloseOnlyThatConnection) {
 
 // RLIMIT_SIGPENDING forced down: the realtime queue overflows, the kernel sends SIGIO instead, the server
 // checks every descriptor, and still every byte of every client is echoed.
-TEST(SigioServer, RealtimeQueueOverflowLosesNothing) {
+TEST(Lab06Sigio, RealtimeQueueOverflowLosesNothing) {
     Process server({kServer, "0", "--quiet"}, {.rlimits = {{RLIMIT_SIGPENDING, 4}}});
     const uint16_t port = server.wait_for_listening();
     // The overflow made certain rather than left to timing: while the server is stopped, 10 connections
@@ -159,12 +164,13 @@ TEST(SigioServer, RealtimeQueueOverflowLosesNothing) {
     EXPECT_TRUE(wait_only_listener(server));
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
-    EXPECT_TRUE(server.wait_for_match(std::regex(
-        "server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, [1-9]\\d* realtime queue overflows?, .*")));
+    EXPECT_TRUE(server.wait_for_match(
+        std::regex("server stopped by SIGTERM: 60 connections served, 50000000 bytes echoed, \\d+ signals taken, "
+                   "[1-9]\\d* realtime queue overflows?, .*")));
 }
 
 // Idle connections cost nothing: the server sleeps in sigwaitinfo().
-TEST(SigioServer, IdleConnectionsCostNoCpu) {
+TEST(Lab06Sigio, IdleConnectionsCostNoCpu) {
     Process server({kServer, "0", "--quiet"});
     const uint16_t port = server.wait_for_listening();
     std::vector<std::unique_ptr<Connection>> connections;
@@ -177,7 +183,7 @@ TEST(SigioServer, IdleConnectionsCostNoCpu) {
     EXPECT_LT(cpu_seconds(server.pid()) - before, 0.05) << "the server uses CPU while every client is idle";
 }
 
-TEST(SigioServer, UsageAndRuntimeErrors) {
+TEST(Lab06Sigio, UsageAndRuntimeErrors) {
     const Result bad = run({kServer, "0", "--frobnicate"});
     EXPECT_EQ(bad.status, 2);
     EXPECT_EQ(lines(bad.err).size(), 1u) << bad.err;
@@ -194,7 +200,7 @@ TEST(SigioServer, UsageAndRuntimeErrors) {
 // The first signal-driven I/O slide (`gotSigio`, `cnt=N; read C`, `#`), with stdin a pipe: characters
 // written once the program waits are read only because SIGIO says so (the loop never reads otherwise),
 // and reading stops at the `#` itself.
-TEST(SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
+TEST(Lab06SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
     Process reader({program("06_sigio", "sigio_stdin")});
     ASSERT_TRUE(reader.wait_for_line(
         "stdin (not a terminal) raises SIGIO when input arrives; the main loop counts meanwhile; # ends"));
@@ -214,7 +220,7 @@ TEST(SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
 }
 
 // The writer closing the pipe raises SIGIO too; read() then says end of input and the program ends.
-TEST(SigioStdin, EndOfInputBeforeHashEndsTheLoop) {
+TEST(Lab06SigioStdin, EndOfInputBeforeHashEndsTheLoop) {
     Process reader({program("06_sigio", "sigio_stdin")});
     ASSERT_TRUE(reader.wait_for_match(std::regex("stdin .* raises SIGIO .*")));
     reader.write("hi");
@@ -226,7 +232,7 @@ TEST(SigioStdin, EndOfInputBeforeHashEndsTheLoop) {
         << reader.out();
 }
 
-TEST(SigioStdin, CtrlCStopsItAndAUsageErrorIsOneLine) {
+TEST(Lab06SigioStdin, CtrlCStopsItAndAUsageErrorIsOneLine) {
     Process reader({program("06_sigio", "sigio_stdin")});
     ASSERT_TRUE(reader.wait_for_match(std::regex("stdin .* raises SIGIO .*")));
     reader.signal(SIGINT);

@@ -1,6 +1,9 @@
-// Tests of 07_epoll (seeds/04_lecture_network_programming_server_design.txt, "Single Process Servers" to
-// "Event Driven Architectures"): one suite run over every mode, select, poll, epoll and epoll-et, so no
-// mode can skip a behaviour. Each test runs the real ./server and ./client.
+// Tests of 07_epoll: one suite run over every mode, select, poll, epoll and epoll-et, so no mode can skip a
+// behaviour. Each test runs the real ./server, ./client and ./poll_pipes.
+// Slides: the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides "Single
+// Process Servers" to "Event Driven Architectures", and the poll() example (TLPI's poll_pipes.c).
+// Suites: Lab07/EchoModes.*/MODE (every mode), Lab07EchoServer (usage errors), Lab07EchoClient (--server-pid
+// auto, a refused connection), Lab07PollPipes (the poll() example).
 //
 // Demo of what is checked: ./server 9879 --mode poll   then   ./client --connections 500 --messages 10
 // Watch for: every byte echoed whatever the size; a client that stops reading costs only itself;
@@ -221,14 +224,14 @@ TEST_P(EchoModes, CtrlCPrintsSummaryAndExits) {
         std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModes, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et"),
+INSTANTIATE_TEST_SUITE_P(Lab07, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et"),
                          [](const auto& info) {
                              std::string name = info.param;
                              std::erase(name, '-');
                              return name;
                          });
 
-TEST(EchoServer, UsageErrors) {
+TEST(Lab07EchoServer, UsageErrors) {
     const Result bad_mode = run({kServer, "0", "--mode", "kqueue"});
     EXPECT_EQ(bad_mode.status, 2);
     EXPECT_EQ(lines(bad_mode.err).size(), 1u) << bad_mode.err;
@@ -241,7 +244,7 @@ TEST(EchoServer, UsageErrors) {
     EXPECT_EQ(both.status, 2);
 }
 
-TEST(EchoClient, RefusedConnectionIsARuntimeError) {
+TEST(Lab07EchoClient, RefusedConnectionIsARuntimeError) {
     // A port nobody listens on: find one by binding and closing.
     uint16_t port = 0;
     {
@@ -255,7 +258,7 @@ TEST(EchoClient, RefusedConnectionIsARuntimeError) {
 
 // `--server-pid auto`: the client finds the local server's pid from the socket listening on the port (the
 // README's recipe), and prints the server's CPU for the messages as with an explicit pid.
-TEST(EchoClient, ServerPidAutoFindsTheLocalServer) {
+TEST(Lab07EchoClient, ServerPidAutoFindsTheLocalServer) {
     Process server({kServer, "0", "--mode", "poll", "--quiet"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_NE(port, 0);
@@ -276,7 +279,7 @@ TEST(EchoClient, ServerPidAutoFindsTheLocalServer) {
 
 // Several processes own the listening socket (a pre-forked server: 04_prefork's children share it): the
 // client cannot tell which to measure, and says so (exit 1) rather than print another process's CPU.
-TEST(EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
+TEST(Lab07EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
     Process prefork({program("04_prefork", "server"), "0", "2", "--model", "nolock"});
     const uint16_t port = prefork.wait_for_listening();
     ASSERT_NE(port, 0);
@@ -292,7 +295,7 @@ TEST(EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
 
 // The lecture's poll() example (TLPI's poll_pipes.c): poll() returns the number of distinct pipes written
 // to, and `Readable:` names exactly their read ends, in the order of the pollfd array.
-TEST(PollPipes, ReportsExactlyThePipesWrittenTo) {
+TEST(Lab07PollPipes, ReportsExactlyThePipesWrittenTo) {
     const Result result = run({program("07_epoll", "poll_pipes"), "10", "6", "--seed", "3"});
     ASSERT_EQ(result.status, 0) << result.err;
     std::set<int> written;
@@ -319,13 +322,13 @@ TEST(PollPipes, ReportsExactlyThePipesWrittenTo) {
     EXPECT_EQ(readable.size(), written.size()) << result.out;
 }
 
-TEST(PollPipes, NoWritesNothingReadable) {
+TEST(Lab07PollPipes, NoWritesNothingReadable) {
     const Result result = run({program("07_epoll", "poll_pipes"), "5", "0", "--timeout", "50"});
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_EQ(result.out, "poll() returned: 0\n");
 }
 
-TEST(PollPipes, UsageErrorsAndHelp) {
+TEST(Lab07PollPipes, UsageErrorsAndHelp) {
     const std::string poll_pipes = program("07_epoll", "poll_pipes");
     const std::vector<std::vector<std::string>> usage_errors{{poll_pipes},
                                                              {poll_pipes, "0"},

@@ -1,6 +1,8 @@
 // Tests of 08_webclient with a real browser: the site the lab ships (08_webclient/www: index.html and the six
 // pictures of lab 09's canvas) loaded by headless Chromium from the server in every concurrency mode, as a
 // student opens http://localhost:8085/ after `./server -f www`.
+// Slides: the lab handout "Concurrent HTTP server", sections "Overview" and "Command-line Interface (CLI)".
+// Suites: Lab08/Browser.*/MODE (every concurrency mode).
 //
 // The page's own script writes "N of 6 pictures arrived" into its title once the page and its pictures have
 // loaded, counting a picture only when it decoded (complete, with a width); Chromium's --dump-dom shows the
@@ -47,7 +49,7 @@ struct Profile : http_helpers::SiteFolder {
 };
 
 class Browser : public testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Modes, Browser,
+INSTANTIATE_TEST_SUITE_P(Lab08, Browser,
                          testing::Values("iterative", "thread", "thread-pool", "process", "process-pool", "async"),
                          [](const testing::TestParamInfo<std::string>& info) {
                              std::string name = info.param;

@@ -1,6 +1,9 @@
-// Tests of 08_webclient: the concurrent HTTP file server of the lab handout
-// (seeds/03_lab_concurrent_http_server.txt) and the lecture's web client (seeds/04_lecture_network_
-// programming_server_design.txt, "Web client: Using threads"), run as a user runs them.
+// Tests of 08_webclient: the concurrent HTTP file server and the lecture's web client, run as a user runs
+// them.
+// Slides: the lab handout "Concurrent HTTP server"; the lecture "Network Programming" (Stevens UNP ch. 26/30,
+// Kerrisk TLPI ch. 63), slides "Web client: Using threads" and "Polling for Available Threads".
+// Suites: Lab08/WebServer.*/MODE (every concurrency mode), Lab08WebServerCli (the command line),
+// Lab08/WebClient.*/MODE (the client's three modes), Lab08WebServerLimits (out of descriptors).
 //
 // One suite runs over every concurrency mode (iterative, thread, thread-pool, process, process-pool,
 // async, async with two event loops), so no mode can skip a behaviour: GET/HEAD/404/405, traversal
@@ -109,7 +112,7 @@ protected:
     uint16_t port_ = 0;
 };
 
-INSTANTIATE_TEST_SUITE_P(Modes, WebServer,
+INSTANTIATE_TEST_SUITE_P(Lab08, WebServer,
                          testing::Values(Mode{"iterative", {"-c", "iterative"}, false},
                                          Mode{"thread", {"-c", "thread"}}, Mode{"thread-pool", {"-c", "thread-pool"}},
                                          Mode{"process", {"-c", "process"}},
@@ -436,7 +439,7 @@ TEST_P(WebServer, VerboseLogNamesConnectionAndWorker) {
 
 // --- the command line -------------------------------------------------------------------------------------
 
-TEST(WebServerCli, HelpShowsEveryOptionAndDefaults) {
+TEST(Lab08WebServerCli, HelpShowsEveryOptionAndDefaults) {
     const Result help = run({kServer, "--help"});
     EXPECT_EQ(help.status, 0);
     for (const std::string option : {"-p", "--port", "-v", "-d", "-f", "--folder", "-c", "--concurrency", "--threads",
@@ -445,7 +448,7 @@ TEST(WebServerCli, HelpShowsEveryOptionAndDefaults) {
     EXPECT_EQ(run({kClient, "--help"}).status, 0);
 }
 
-TEST(WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
+TEST(Lab08WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
     const Result bad_mode = run({kServer, "-c", "fibers"});
     EXPECT_EQ(bad_mode.status, 2);
     EXPECT_EQ(lines(bad_mode.err).size(), 1u) << bad_mode.err;
@@ -457,7 +460,7 @@ TEST(WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
 }
 
 // The port comes one way: `./server 21200 -p 21201` is a usage error naming both, not a silent choice.
-TEST(WebServerCli, APortGivenTwiceIsAUsageError) {
+TEST(Lab08WebServerCli, APortGivenTwiceIsAUsageError) {
     for (const std::vector<std::string>& argv : {std::vector<std::string>{kServer, "21200", "-p", "21201"},
                                                  std::vector<std::string>{kServer, "--port", "21201", "21200"}}) {
         const Result both = run(argv);
@@ -469,7 +472,7 @@ TEST(WebServerCli, APortGivenTwiceIsAUsageError) {
     }
 }
 
-TEST(WebServerCli, DefaultsToPort8085AndThreadMode) {
+TEST(Lab08WebServerCli, DefaultsToPort8085AndThreadMode) {
     const Result help = run({kServer, "--help"});
     EXPECT_NE(help.out.find("thread"), std::string::npos);
     Process server({kServer, "-p", "0", "-f", site().www.string()});
@@ -480,7 +483,7 @@ TEST(WebServerCli, DefaultsToPort8085AndThreadMode) {
 // --- the web client ------------------------------------------------------------------------------------------
 
 class WebClient : public testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Modes, WebClient, testing::Values("threads", "poll-threads", "nonblock"),
+INSTANTIATE_TEST_SUITE_P(Lab08, WebClient, testing::Values("threads", "poll-threads", "nonblock"),
                          [](const testing::TestParamInfo<std::string>& info) {
                              return info.param == "poll-threads" ? std::string("poll_threads") : info.param;
                          });
@@ -603,7 +606,7 @@ TEST_P(WebClient, NotFoundAndUnreachableServerExitNonZeroNamingTheFile) {
 // Out of descriptors (EMFILE): the server that holds every connection in one process (a thread each, or
 // one event loop) answers the clients it cannot take 503 (whether accept or opening the file ran out),
 // never spins or dies, and serves again once descriptors are free.
-TEST(WebServerLimits, OutOfDescriptorsAnswers503AndServesOn) {
+TEST(Lab08WebServerLimits, OutOfDescriptorsAnswers503AndServesOn) {
     // Release build only: the sanitizers' runtimes need descriptors of their own (to start a thread, to
     // check a type), so with none left they report errors of their own making.
     if (sanitized()) GTEST_SKIP() << "needs the release build";

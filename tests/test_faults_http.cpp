@@ -1,10 +1,13 @@
-// Fault injection against 08_webclient, the HTTP/1.1 file server: misbehaving clients, descriptor
-// exhaustion, signals, a killed pool member, and the bounded resources. Every test runs the real ./server
-// (and, for the signals under load, the real ./client); most run over every concurrency mode, and each
-// checks afterwards that the server holds no more descriptors, threads or children than before
-// (faults::expect_nothing_left).
+// Tests of 08_webclient, fault injection against the HTTP/1.1 file server: misbehaving clients, descriptor
+// exhaustion, signals, a killed pool member, and the bounded resources.
+// Slides: the lab handout "Concurrent HTTP server" (Ctrl-C lets connected clients finish, every thread
+// joined); the lecture "Network Programming", slides "Preforked Server Models" and "Event Driven Architectures".
+// Suites: Lab08/FaultsHttp.*/MODE and Lab08/FaultsHttpSignals.*/MODE_SIGNAL over every concurrency mode,
+// Lab08/FaultsHttpMaxClients.*/MODE (thread, process), Lab08FaultsHttpPool, Lab08FaultsHttpLimits. Every test
+// runs the real ./server (and, for the signals under load, the real ./client), and each checks afterwards
+// that the server holds no more descriptors, threads or children than before (faults::expect_nothing_left).
 //
-// The suite's map: fault -> where it is tested.
+// The suite's map: fault -> where it is tested (suites named without their Lab08 prefix).
 //   reset in the middle of a large response ... FaultsHttp.ResetMidResponseCostsOnlyThatClient (here, with a
 //                                               download under way beside it; test_08's
 //                                               ClientVanishingMidBodyCostsOnlyItsConnection resets alone)
@@ -27,7 +30,7 @@
 //   request line 8 KiB (414), headers 16 KiB (431), body 64 KiB (413) ... test_08's
 //                                               MalformedAndOverLongRequestsGetTheirStatus; documented:
 //                                               FaultsHttpLimits.HelpDocumentsEveryLimit
-//   --max-clients (thread, process) ........... FaultsHttpLimits.MaxClientsCapsConnectionsServedAtOnce
+//   --max-clients (thread, process) ........... FaultsHttpMaxClients.MaxClientsCapsConnectionsServedAtOnce
 //   the thread pool's queue ..................... FaultsHttpLimits.ThreadPoolQueueIsBounded
 #include "tests/faults.hpp"
 #include "tests/harness.hpp"
@@ -206,7 +209,7 @@ private:
 
 class FaultsHttp : public testing::TestWithParam<Mode> {};
 
-INSTANTIATE_TEST_SUITE_P(Modes, FaultsHttp, testing::ValuesIn(kModes),
+INSTANTIATE_TEST_SUITE_P(Lab08, FaultsHttp, testing::ValuesIn(kModes),
                          [](const testing::TestParamInfo<Mode>& info) { return mode_name(info.param.name); });
 
 }  // namespace
@@ -425,7 +428,7 @@ namespace {
 
 class FaultsHttpSignals : public testing::TestWithParam<std::tuple<Mode, int>> {};
 
-INSTANTIATE_TEST_SUITE_P(ModesAndSignals, FaultsHttpSignals,
+INSTANTIATE_TEST_SUITE_P(Lab08, FaultsHttpSignals,
                          testing::Combine(testing::ValuesIn(kModes), testing::Values(SIGINT, SIGTERM)),
                          [](const testing::TestParamInfo<std::tuple<Mode, int>>& info) {
                              return mode_name(std::get<0>(info.param).name) +
@@ -473,7 +476,7 @@ TEST_P(FaultsHttpSignals, StopDuringLoadAnswersEveryAcceptedRequest) {
 
 // A process-pool worker killed with SIGKILL, once while it serves a connection and once while idle: the
 // parent reaps it and starts another in its place; the pool serves on with its full size.
-TEST(FaultsHttpPool, KilledWorkerIsReplacedAndThePoolServesOn) {
+TEST(Lab08FaultsHttpPool, KilledWorkerIsReplacedAndThePoolServesOn) {
     const Mode mode{"process-pool", {"-c", "process-pool"}};
     Server server(mode, {"-v", "--processes", "2"});
     server.settle();
@@ -508,7 +511,7 @@ TEST(FaultsHttpPool, KilledWorkerIsReplacedAndThePoolServesOn) {
 // --- bounded resources ------------------------------------------------------------------------------------
 
 // Every limit is in --help, with its value.
-TEST(FaultsHttpLimits, HelpDocumentsEveryLimit) {
+TEST(Lab08FaultsHttpLimits, HelpDocumentsEveryLimit) {
     const Result help = run({kServer, "--help"});
     EXPECT_EQ(help.status, 0);
     for (const std::string text : {"8 KiB", "414", "16 KiB", "431", "64 KiB", "413", "--max-clients", "256",
@@ -520,7 +523,7 @@ namespace {
 
 class FaultsHttpMaxClients : public testing::TestWithParam<Mode> {};
 
-INSTANTIATE_TEST_SUITE_P(Modes, FaultsHttpMaxClients,
+INSTANTIATE_TEST_SUITE_P(Lab08, FaultsHttpMaxClients,
                          testing::Values(Mode{"thread", {"-c", "thread"}}, Mode{"process", {"-c", "process"}}),
                          [](const testing::TestParamInfo<Mode>& info) { return mode_name(info.param.name); });
 
@@ -556,7 +559,7 @@ TEST_P(FaultsHttpMaxClients, MaxClientsCapsConnectionsServedAtOnce) {
 // The thread pool's queue holds at most --threads connections: with one thread busy with a keep-alive
 // client and more clients arriving, the server holds two connections (one served, one queued); the rest
 // wait in the backlog. Each is served in turn as the one before leaves.
-TEST(FaultsHttpLimits, ThreadPoolQueueIsBounded) {
+TEST(Lab08FaultsHttpLimits, ThreadPoolQueueIsBounded) {
     const Mode mode{"thread-pool", {"-c", "thread-pool"}};
     Server server(mode, {"--threads", "1"});
     server.settle();

@@ -1,5 +1,5 @@
-// 07_epoll/connections.cpp: the echo and the connection table every mode shares (see connections.hpp).
-#include "07_epoll/connections.hpp"
+// 07_epoll/models.cpp: the echo and the connection table every mode shares (see models.hpp).
+#include "07_epoll/models.hpp"
 
 #include "netutil/cputime.hpp"
 #include "netutil/error.hpp"
@@ -25,12 +25,8 @@ char read_buffer[kReadSize];  // one buffer for every connection: the loop handl
 }  // namespace
 
 std::string mode_name(Mode mode) {
-    switch (mode) {
-        case Mode::Select: return "select";
-        case Mode::Poll: return "poll";
-        case Mode::Epoll: return "epoll";
-        case Mode::EpollEt: return "epoll-et";
-    }
+    for (const auto& [name, value] : kModeNames)
+        if (value == mode) return name;
     return "?";
 }
 

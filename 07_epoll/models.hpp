@@ -1,27 +1,31 @@
-// 07_epoll/connections.hpp: what every mode shares: the table of connections, each with its output
+// 07_epoll/models.hpp: what every mode shares: the table of connections, each with its output
 // buffer, and the echo itself (read what came, write it back, keep what the socket would not take).
 //
 // Owns: the listening socket and every client socket (closed here, never by a loop). One thread: the
 // event loop of the mode, which only decides WHEN to call these functions (select.cpp, poll.cpp, epoll.cpp).
 #pragma once
 
+#include "07_epoll/options.hpp"
 #include "netutil/fd.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace echo {
 
 enum class Mode { Select, Poll, Epoll, EpollEt };
+// --mode's names, in --help's order.
+inline const std::vector<std::pair<std::string, Mode>> kModeNames{
+    {"select", Mode::Select}, {"poll", Mode::Poll}, {"epoll", Mode::Epoll}, {"epoll-et", Mode::EpollEt}};
 std::string mode_name(Mode mode);
 
-struct Settings {
+// The command line: PORT, --bind, --quiet, --grace (options.hpp), and --mode.
+struct Settings : ServerOptions {
     Mode mode = Mode::Epoll;
-    bool quiet = false;        // no line per connection
-    double grace_seconds = 5;  // after Ctrl-C, how long connected clients may go on
 };
 
 struct Connection {

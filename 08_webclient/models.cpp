@@ -1,5 +1,5 @@
-// 08_webclient/serve.cpp: the answer to a request, and the blocking connection handler (see serve.hpp).
-#include "serve.hpp"
+// 08_webclient/models.cpp: the answer to a request, and the blocking connection handler (see models.hpp).
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
@@ -20,6 +20,12 @@
 #include <unistd.h>
 
 namespace web {
+
+std::string concurrency_name(Concurrency concurrency) {
+    for (const auto& [name, value] : kConcurrencyNames)
+        if (value == concurrency) return name;
+    return "?";
+}
 
 Stats& shared_stats() {
     static Stats* stats = [] {
@@ -235,6 +241,30 @@ ssize_t read_available(int fd, std::string& buffer) {
     }
 }
 
+// Why serve_connection() let a connection go, for the -v log.
+enum class Ending {
+    ClosedByClient,
+    ClientStoppedReading,
+    ClosedAfterResponse,
+    ServerStopping,
+    TimedOut,
+    GraceOver,
+    ConnectionError
+};
+
+const char* describe(Ending ending) {
+    switch (ending) {
+        case Ending::ClosedByClient: return "closed by the client";
+        case Ending::ClientStoppedReading: return "dropped: the client stopped reading";
+        case Ending::ClosedAfterResponse: return "closed after the response";
+        case Ending::ServerStopping: return "closed: the server is stopping";
+        case Ending::TimedOut: return "timed out (408)";
+        case Ending::GraceOver: return "closed: the grace period is over";
+        case Ending::ConnectionError: return "closed: connection error";
+    }
+    return "?";
+}
+
 }  // namespace
 
 void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection, const Worker& worker,
@@ -248,7 +278,7 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
 
     BlockingConnection conn(client.get(), settings, stop_fd);
     std::string buffer;
-    const char* ending = "closed by the client";
+    Ending ending = Ending::ClosedByClient;
     bool unread_input = false;  // the client may still be sending bytes we will never read
     for (;;) {
         // Answer every complete request already here, in order (pipelining).
@@ -266,14 +296,14 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             stats.requests++;
             stats.worker_requests[worker.index]++;
             if (!conn.send(response)) {
-                ending = "dropped: the client stopped reading";
+                ending = Ending::ClientStoppedReading;
                 closing = true;
                 break;
             }
             conn.restart_idle_clock();
             if (response.close_after) {
                 unread_input = parsed.status == http::ParseStatus::Error || buffer.size() > parsed.consumed;
-                ending = "closed after the response";
+                ending = Ending::ClosedAfterResponse;
                 closing = true;
                 break;
             }
@@ -285,7 +315,7 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
         if (conn.stopping() && buffer.empty()) {
             const ssize_t n = read_available(client.get(), buffer);
             if (n > 0) continue;
-            ending = "closed: the server is stopping";
+            ending = Ending::ServerStopping;
             break;
         }
         const auto event = conn.wait(POLLIN);
@@ -296,17 +326,17 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
                 Response response = timeout_response();
                 [[maybe_unused]] auto ignored =
                     ::send(client.get(), response.head.data(), response.head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-                ending = "timed out (408)";
+                ending = Ending::TimedOut;
                 unread_input = !buffer.empty();
             } else {
-                ending = "closed: the grace period is over";
+                ending = Ending::GraceOver;
             }
             break;
         }
         const ssize_t n = read_available(client.get(), buffer);
         if (n == 0) break;
         if (n == -2) {
-            ending = "closed: connection error";
+            ending = Ending::ConnectionError;
             break;
         }
     }
@@ -324,11 +354,13 @@ void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection
             if (left <= 0) break;
             if (n == -1) {
                 pollfd pfd{client.get(), POLLIN, 0};
-                if (::poll(&pfd, 1, static_cast<int>(left)) == 0) break;
+                const int ready = ::poll(&pfd, 1, static_cast<int>(left));
+                if (ready == -1 && errno != EINTR) netutil::throw_errno("poll");
+                if (ready == 0) break;
             }
         }
     }
-    log_line(settings, worker, connection, ending);
+    log_line(settings, worker, connection, describe(ending));
 }
 
 }  // namespace web

@@ -1,4 +1,4 @@
-// 08_webclient/serve.hpp: what every concurrency mode of the file server shares: its settings, the counters
+// 08_webclient/models.hpp: what every concurrency mode of the file server shares: its settings, the counters
 // of the summary, the answer to a request, and the blocking connection handler that the iterative, thread,
 // thread-pool, process and process-pool modes all run (async has its own, non-blocking, in async.cpp).
 #pragma once
@@ -12,15 +12,27 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace web {
 
 using Clock = std::chrono::steady_clock;
 
+// -c: how connections are served; each has its run_ function below.
+enum class Concurrency { Iterative, Thread, ThreadPool, Process, ProcessPool, Async };
+// -c's names, in --help's order.
+inline const std::vector<std::pair<std::string, Concurrency>> kConcurrencyNames{
+    {"iterative", Concurrency::Iterative},      {"thread", Concurrency::Thread},
+    {"thread-pool", Concurrency::ThreadPool},   {"process", Concurrency::Process},
+    {"process-pool", Concurrency::ProcessPool}, {"async", Concurrency::Async}};
+std::string concurrency_name(Concurrency concurrency);
+
 struct Settings {
+    int port = 0;
     std::string folder = ".";
     netutil::UniqueFd root{};  // the served folder, open: every file is opened beneath it
-    std::string concurrency = "thread";
+    Concurrency concurrency = Concurrency::Thread;
     bool verbose = false;
     int delay_ms = 0;         // -d: sleep this long before answering each request (0: no delay)
     int idle_timeout_s = 10;  // 0: none
