@@ -22,7 +22,7 @@
 //   ./client localhost 9877 5 500 4000
 //   then Ctrl-C the server to see the per-child counts and the CPU time.
 // Model files: iterative.cpp, fork_per_client.cpp, prefork.cpp (nolock, flock, mutex, hybrid),
-// descriptor_passing.cpp (pass); common.cpp holds what they share. See also: client.cpp.
+// descriptor_passing.cpp (pass); models.hpp and models.cpp hold what they share. See also: client.cpp.
 #include "04_prefork/models.hpp"
 
 #include "netutil/cli.hpp"

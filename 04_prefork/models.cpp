@@ -1,4 +1,4 @@
-// 04_prefork/common.cpp: what the parents and children of every model share (see models.hpp).
+// 04_prefork/models.cpp: what the parents and children of every model share (see models.hpp).
 #include "04_prefork/models.hpp"
 #include "04_prefork/protocol.hpp"
 
