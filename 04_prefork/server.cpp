@@ -18,7 +18,7 @@
 // replaces it, even one holding the accept lock.
 //
 // Demo (two terminals):
-//   ./server 9877 5                   (or ./server 9877 5 --model fork, flock, mutex, pass, hybrid, iterative)
+//   ./server 9877 5                   (or ./server 9877 5 --mode fork, flock, mutex, pass, hybrid, iterative)
 //   ./client localhost 9877 5 500 4000
 //   then Ctrl-C the server to see the per-child counts and the CPU time.
 // Model files: iterative.cpp, fork_per_client.cpp, prefork.cpp (nolock, flock, mutex, hybrid),
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(netutil::whole_number(1, 1000));
     std::string model = "nolock";
-    app.add_option("--model", model,
+    app.add_option("--mode,--model", model,
                    "iterative: one client at a time; fork: a child per client; nolock: preforked children call "
                    "accept; flock: ... under an fcntl lock; mutex: ... under a shared pthread mutex; pass: the "
                    "parent accepts and passes the descriptor to a child; hybrid: children of --threads threads "
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         netutil::print_listening(server.listener.get());
         const bool pool = settings.model != Model::Iterative && settings.model != Model::Fork;
         netutil::print_line(
-            "model " + prefork::model_name(settings.model) + ": " + prefork::model_description(settings.model) +
+            "mode " + prefork::model_name(settings.model) + ": " + prefork::model_description(settings.model) +
             (settings.model == Model::Hybrid ? ", " + netutil::count(settings.threads, "thread") + " each"
                                              : std::string()) +
             (pool ? ", " + netutil::count(settings.nchildren, "child", "children") : std::string()));

@@ -12,7 +12,7 @@
 // `accept` and `main` spread the clients over the pool; `main` never overruns its array.
 //
 // Demo (two terminals):
-//   ./server 9877 5                    (or --model thread, --model main)
+//   ./server 9877 5                    (or --mode thread, --mode main)
 //   ./client localhost 9877 5 500 4000
 //   then Ctrl-C the server.
 // Model files: thread_per_client.cpp, prethread_accept.cpp, main_accept.cpp.
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(netutil::whole_number(1, 1000));
     std::string model = "accept";
-    app.add_option("--model", model,
+    app.add_option("--mode,--model", model,
                    "thread: a thread per client; accept: prethreaded, each thread calls accept under a mutex; "
                    "main: prethreaded, the main thread accepts into a shared array")
         ->transform(netutil::one_of({"thread", "accept", "main"}))
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
         netutil::set_nonblocking(server.listener.get());  // threads poll it with the stop pipe, then accept
         netutil::print_listening(server.listener.get());
         netutil::print_line(
-            "model " + prethread::model_name(settings.model) + ": " + prethread::model_description(settings.model) +
+            "mode " + prethread::model_name(settings.model) + ": " + prethread::model_description(settings.model) +
             (settings.model != Model::Thread ? ", " + netutil::count(settings.nthreads, "thread") : std::string()));
         switch (settings.model) {
             case Model::Thread: prethread::run_thread_per_client(server); break;

@@ -34,7 +34,7 @@ struct ModelCase {
     bool pool;          // a fixed set of workers, one summary line each (hybrid: each child, its threads below)
 };
 
-inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --model " << c.model; }
+inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --mode " << c.model; }
 
 inline std::string case_name(const testing::TestParamInfo<ModelCase>& info) { return info.param.model; }
 
@@ -45,7 +45,7 @@ inline std::string client_path(const ModelCase& c) { return program(c.lab, "clie
 // `hybrid` (lab 04's children of several threads): `workers` children of 2 threads each, or one child of one
 // thread when the test wants a single worker (the book's starvation, the idle timeout).
 inline std::vector<std::string> server_args(const ModelCase& c, int workers, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {server_path(c), "0", std::to_string(workers), "--model", c.model};
+    std::vector<std::string> args = {server_path(c), "0", std::to_string(workers), "--mode", c.model};
     if (c.model == "hybrid") args.insert(args.end(), {"--threads", workers == 1 ? "1" : "2"});
     args.insert(args.end(), extra.begin(), extra.end());
     return args;

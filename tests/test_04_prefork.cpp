@@ -1,8 +1,8 @@
-// Tests of 04_prefork, run as a user runs it: the real ./server (every --model) and the load client.
+// Tests of 04_prefork, run as a user runs it: the real ./server (every --mode) and the load client.
 //
 // Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" through
 // "Comparing Multi Process/Multi Thread Designs" (preforking in its three forms, the thundering herd).
-// Demo: ./server 9877 5 --model mutex, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
+// Demo: ./server 9877 5 --mode mutex, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
 // Watch for: the byte-count suite (byte_count_suite.hpp) runs over every model; the tests below are the
 // process pool's own: a child killed at any moment, even holding the accept lock, is reaped and replaced.
 #include "tests/byte_count_suite.hpp"
@@ -64,7 +64,7 @@ std::pair<long, long> wakeups(const std::vector<std::string>& lines) {
 }
 
 std::vector<std::string> pool_args(const std::string& model, int n) {
-    std::vector<std::string> args = {kServer, "0", std::to_string(n), "--model", model};
+    std::vector<std::string> args = {kServer, "0", std::to_string(n), "--mode", model};
     if (model == "hybrid") args.insert(args.end(), {"--threads", "2"});
     return args;
 }
@@ -89,11 +89,11 @@ INSTANTIATE_TEST_SUITE_P(Prefork, ProcessPool, testing::Values("nolock", "flock"
 TEST_P(ProcessPool, PreforksTheChildrenItWasAskedFor) {
     Process server(pool_args(GetParam(), 4));
     server.wait_for_listening();
-    ASSERT_TRUE(server.wait_for_match(std::regex("model " + GetParam() + ": .*, 4 children")));
+    ASSERT_TRUE(server.wait_for_match(std::regex("mode " + GetParam() + ": .*, 4 children")));
     for (int i = 0; i < 4; ++i)
         EXPECT_TRUE(server.wait_for_match(std::regex("child " + std::to_string(i) + R"( starting \(pid \d+\))")));
     EXPECT_TRUE(byte_count_suite::wait_for_children(server, 4));
-    EXPECT_EQ(server.out_lines().at(1).rfind("model " + GetParam() + ": ", 0), 0u);
+    EXPECT_EQ(server.out_lines().at(1).rfind("mode " + GetParam() + ": ", 0), 0u);
 }
 
 TEST_P(ProcessPool, AKilledChildIsReplacedAndThePoolServesOn) {
@@ -222,10 +222,10 @@ TEST_P(WakeUps, TheSummaryCountsTheWakeUpsOfEveryConnection) {
 // Apache's hybrid: each child's line adds up its threads' lines (indented below it), and the children's
 // lines add up to the total.
 TEST(Prefork, HybridCountsPerChildAndPerThreadAddUp) {
-    Process server({kServer, "0", "3", "--model", "hybrid", "--threads", "4"});
+    Process server({kServer, "0", "3", "--mode", "hybrid", "--threads", "4"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_line(
-        "model hybrid: preforked children of several threads call accept() under an fcntl() lock (between "
+        "mode hybrid: preforked children of several threads call accept() under an fcntl() lock (between "
         "children) and a mutex (between a child's threads), 4 threads each, 3 children"));
     ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
     const Result client = run({kClient, "127.0.0.1", std::to_string(port), "6", "30", "1000"}, "", 60s);
@@ -304,22 +304,22 @@ TEST(Prefork, DefaultModelIsNolockAndModelNamesIgnoreCase) {
     {
         Process server({kServer, "0", "2"});
         server.wait_for_listening();
-        EXPECT_TRUE(server.wait_for_line("model nolock: preforked children call accept() with no lock, 2 children"));
+        EXPECT_TRUE(server.wait_for_line("mode nolock: preforked children call accept() with no lock, 2 children"));
     }
-    Process server({kServer, "0", "2", "--model", "MUTEX"});
+    Process server({kServer, "0", "2", "--model", "MUTEX"});  // --model: the old spelling of --mode
     server.wait_for_listening();
-    EXPECT_TRUE(server.wait_for_match(std::regex("model mutex: .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("mode mutex: .*")));
 }
 
 TEST(Prefork, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
                                                        {kServer, "70000"},
                                                        {kServer, "0", "0"},
-                                                       {kServer, "0", "2", "--model", "threads"},
+                                                       {kServer, "0", "2", "--mode", "threads"},
                                                        {kServer, "0", "2", "--idle-timeout", "-1"},
                                                        {kServer, "0", "2", "--max-clients", "0"},
                                                        {kServer, "0", "2", "x"},
-                                                       {kServer, "0", "2", "--model", "hybrid", "--threads", "0"},
+                                                       {kServer, "0", "2", "--mode", "hybrid", "--threads", "0"},
                                                        {kClient, "localhost", "9877", "0", "1", "1"},
                                                        {kClient, "localhost", "9877", "1", "1", "0"},
                                                        {kClient, "localhost", "9877", "1", "1", "1048577"},
@@ -343,7 +343,7 @@ TEST(Prefork, ABusyPortExitsOneNamingThePort) {
 }
 
 TEST(Prefork, ServesOverIpv6) {
-    Process server({kServer, "0", "2", "--bind", "::1", "--model", "pass"});
+    Process server({kServer, "0", "2", "--bind", "::1", "--mode", "pass"});
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(server.out_lines().at(0), "listening on [::1]:" + std::to_string(port));
     const Result client = run({kClient, "::1", std::to_string(port), "2", "5", "1000"}, "", 30s);

@@ -1,8 +1,8 @@
-// Tests of 05_prethread, run as a user runs it: the real ./server (every --model) and the shared load client.
+// Tests of 05_prethread, run as a user runs it: the real ./server (every --mode) and the shared load client.
 //
 // Seed: seeds/04_lecture_network_programming_server_design.txt, "Prethreading" through "Comparing Multi
 // Process/Multi Thread Designs" (per-thread accept with a mutex, main-thread accept into clifd[]).
-// Demo: ./server 9877 5 --model main, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
+// Demo: ./server 9877 5 --mode main, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
 // Watch for: the byte-count suite (byte_count_suite.hpp) runs over every model, exactly as for lab 04;
 // the tests below are the threads' own: the pool's size, the bounded array, joined threads.
 #include "tests/byte_count_suite.hpp"
@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(Prethread, ThreadPool, testing::Values("accept", "main"
 
 // The slide's "thread %d starting": the pool is made at start-up, one thread per slot, and stays that size.
 TEST_P(ThreadPool, CreatesItsThreadsUpFrontAndKeepsThem) {
-    Process server({kServer, "0", "4", "--model", GetParam()});
+    Process server({kServer, "0", "4", "--mode", GetParam()});
     const uint16_t port = server.wait_for_listening();
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(server.wait_for_line("thread " + std::to_string(i) + " starting"));
     if (exact_thread_counts()) {
@@ -58,7 +58,7 @@ TEST_P(ThreadPool, CreatesItsThreadsUpFrontAndKeepsThem) {
 
 // The thread-per-client model ends each thread with its client, and joins it.
 TEST(Prethread, ThreadPerClientJoinsEveryFinishedThread) {
-    Process server({kServer, "0", "--model", "thread"});
+    Process server({kServer, "0", "--mode", "thread"});
     const uint16_t port = server.wait_for_listening();
     {
         Connection a(port), b(port), c(port);
@@ -86,7 +86,7 @@ TEST(Prethread, ThreadPerClientJoinsEveryFinishedThread) {
 // waits (and says so) instead of overwriting a slot or quitting as the slide's err_quit does; every client
 // is served in the end.
 TEST(Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "2", "--idle-timeout", "0"});
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "2", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     Connection busy(port);
     byte_count_suite::expect_reply(busy, 10);  // the only worker now serves `busy`
@@ -114,7 +114,7 @@ TEST(Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
 // slot, not only the first (which the log says once). Two rounds, each with the only worker kept busy and
 // one client more than the array holds: exactly one wait per round.
 TEST(Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "2", "--idle-timeout", "0"});
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "2", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     for (int round = 0; round < 2; ++round) {
         Connection busy(port);
@@ -141,7 +141,7 @@ TEST(Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
 
 // Ctrl-C while the main thread waits on a full array: the workers stop, the array drains, all is joined.
 TEST(Prethread, CtrlCWhileTheArrayIsFullStillStopsEverything) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "1", "--idle-timeout", "0"});
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "1", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     Connection busy(port);
     byte_count_suite::expect_reply(busy, 10);
@@ -165,13 +165,13 @@ TEST(Prethread, HelpShowsEveryModelAndTheDefaults) {
 TEST(Prethread, DefaultModelIsAccept) {
     Process server({kServer, "0", "3"});
     server.wait_for_listening();
-    EXPECT_TRUE(server.wait_for_line("model accept: prethreaded, each thread calls accept() under a mutex, 3 threads"));
+    EXPECT_TRUE(server.wait_for_line("mode accept: prethreaded, each thread calls accept() under a mutex, 3 threads"));
 }
 
 TEST(Prethread, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
                                                        {kServer, "0", "0"},
-                                                       {kServer, "0", "2", "--model", "fork"},
+                                                       {kServer, "0", "2", "--mode", "fork"},
                                                        {kServer, "0", "2", "--array-size", "0"},
                                                        {kServer, "0", "2", "--idle-timeout", "x"},
                                                        {kClient, "localhost", "9877", "1", "1", "2000000"}};
