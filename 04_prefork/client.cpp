@@ -35,7 +35,7 @@ namespace {
 
 struct Settings {
     std::string host = "localhost";
-    int port = 9877;
+    int port = byte_count::kDefaultPort;
     int nchildren = 5;
     int nloops = 500;
     long nbytes = 4000;

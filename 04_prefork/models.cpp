@@ -23,19 +23,6 @@
 
 namespace prefork {
 
-std::string model_name(Model model) {
-    switch (model) {
-        case Model::Iterative: return "iterative";
-        case Model::Fork: return "fork";
-        case Model::NoLock: return "nolock";
-        case Model::Flock: return "flock";
-        case Model::Mutex: return "mutex";
-        case Model::Pass: return "pass";
-        case Model::Hybrid: return "hybrid";
-    }
-    return "?";
-}
-
 std::string model_description(Model model) {
     switch (model) {
         case Model::Iterative: return "one process serves one client at a time";

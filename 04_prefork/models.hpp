@@ -5,6 +5,7 @@
 // signalfd, so a signal is an ordinary event in its poll loop, and forking from it is always safe.
 #pragma once
 
+#include "04_prefork/options.hpp"
 #include "04_prefork/protocol.hpp"
 #include "netutil/fd.hpp"
 
@@ -17,17 +18,18 @@
 namespace prefork {
 
 enum class Model { Iterative, Fork, NoLock, Flock, Mutex, Pass, Hybrid };
-std::string model_name(Model model);
+inline const byte_count::ModeNames<Model> kModels = {
+    {"iterative", Model::Iterative}, {"fork", Model::Fork}, {"nolock", Model::NoLock}, {"flock", Model::Flock},
+    {"mutex", Model::Mutex},         {"pass", Model::Pass}, {"hybrid", Model::Hybrid}};
+inline std::string model_name(Model model) { return byte_count::mode_name(kModels, model); }
 std::string model_description(Model model);
 
-struct Settings {
+// The command line (server.cpp's parse_settings): what lab 05 shares (options.hpp), and this lab's own.
+struct Settings : byte_count::ServerSettings {
     Model model = Model::NoLock;
     int nchildren = 5;
-    int threads = 4;          // hybrid model: threads in each child
-    int idle_timeout_s = 10;  // 0: none (the book's servers)
-    int max_clients = 256;    // fork model: children serving at once
-    double grace_s = 5;       // on Ctrl-C, how long busy children may take to finish
-    int idle_timeout_ms() const { return idle_timeout_s > 0 ? idle_timeout_s * 1000 : -1; }
+    int threads = 4;     // hybrid model: threads in each child
+    double grace_s = 5;  // on Ctrl-C, how long busy children may take to finish
 };
 
 // The parent's signals: SIGINT, SIGTERM and SIGHUP (stop; SIGHUP stays ignored under nohup) and SIGCHLD

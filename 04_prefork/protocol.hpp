@@ -19,6 +19,7 @@
 
 namespace byte_count {
 
+inline constexpr int kDefaultPort = 9877;   // of the servers of labs 04 and 05, and their client
 inline constexpr long kMaxBytes = 1048576;  // the largest reply a client may ask for (1 MiB)
 inline constexpr size_t kMaxLine = 64;      // a request line longer than this is refused
 
