@@ -85,7 +85,7 @@ void child_main(Server& server, std::vector<Child>& children, int channel, int s
         netutil::UniqueFd client = receive_descriptor(channel);
         end_waiting();
         if (!client) return;  // the parent closed our channel: it is stopping
-        const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
+        const bool stopping = serve(client.get(), server, server.stop.fd(), who);
         client.reset();
         const char free_again = 0;
         if (::send(channel, &free_again, 1, MSG_NOSIGNAL) != 1) return;
@@ -123,7 +123,10 @@ void run_descriptor_passing(Server& server) {
         fds.assign(1, {server.signals.fd(), POLLIN, 0});
         fds.push_back({idle > 0 ? server.listener.get() : -1, POLLIN, 0});
         for (const auto& child : children) fds.push_back({child.channel ? child.channel.get() : -1, POLLIN, 0});
-        if (::poll(fds.data(), fds.size(), -1) == -1) continue;
+        if (::poll(fds.data(), fds.size(), -1) == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("poll");
+        }
 
         if (fds[0].revents != 0) {
             const auto pending = server.signals.read();

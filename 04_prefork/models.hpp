@@ -8,6 +8,7 @@
 #include "04_prefork/options.hpp"
 #include "04_prefork/protocol.hpp"
 #include "netutil/fd.hpp"
+#include "netutil/signals.hpp"
 
 #include <csignal>
 #include <functional>
@@ -49,26 +50,16 @@ private:
     netutil::UniqueFd fd_;
 };
 
-// The parent's means of stopping busy children: a pipe that every child watches while it serves a
-// connection, and that the parent writes once when it stops. Owns both ends (children close the write end).
-struct StopPipe {
-    StopPipe();
-    void request_stop() const;
-    netutil::UniqueFd read_end;
-    netutil::UniqueFd write_end;
-};
-
-// Everything a model's parent has: the listening socket, its signals, the stop pipe, the settings.
+// Everything a model's parent has: the listening socket, its signals, the stop pipe (the parent's means of
+// stopping busy children: every child watches it while it serves a connection, and the parent writes it
+// once when it stops), the settings.
 struct Server {
     netutil::UniqueFd listener;
     ParentSignals signals;
-    StopPipe stop;
+    netutil::StopPipe stop;
     Settings settings;
     // Closes, in a freshly forked child, what only the parent needs.
-    void close_parent_only() {
-        signals.close_in_child();
-        stop.write_end.reset();
-    }
+    void close_parent_only() { signals.close_in_child(); }
 };
 
 // Forks a child that runs `body` and exits (0, or 1 if body throws). In the child, before `body`: SIGINT is
@@ -86,6 +77,8 @@ void set_busy_threads(int count);
 // A SIGTERM while waiting calls `hook` (async-signal-safe work only) just before the child exits.
 void call_before_exit_while_waiting(void (*hook)());
 bool stop_requested();  // a SIGTERM came while busy: finish this connection, then exit
+// In a child: true once its parent has died (the child is then sent SIGTERM too, see fork_child).
+bool parent_gone();
 
 // Stops the children: tells busy ones through the stop pipe, idle ones with SIGTERM, reaps them all, and
 // SIGKILLs those still running after the grace period. `on_reaped` sees every child reaped.
