@@ -187,13 +187,9 @@ void run_descriptor_passing(Server& server) {
         if (child.pid > 0) pids.push_back(child.pid);
     }
     stop_children(server, pids);
-    std::vector<byte_count::WorkerCount> workers;
-    long total = 0;
-    for (int slot = 0; slot < n; ++slot) {
-        workers.push_back({"child " + std::to_string(slot), children[static_cast<size_t>(slot)].connections});
-        total += children[static_cast<size_t>(slot)].connections;
-    }
-    print_summary(stop_signal, workers, "", total);
+    std::vector<long> connections;
+    for (const auto& child : children) connections.push_back(child.connections);
+    byte_count::print_pool_summary(stop_signal, "child", connections, "", kCpuNote);
 }
 
 }  // namespace prefork

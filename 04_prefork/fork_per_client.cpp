@@ -75,7 +75,8 @@ void run_fork_per_client(Server& server) {
         // `client` closes here in the parent: the child holds its own copy of the descriptor.
     }
     stop_children(server, {serving.begin(), serving.end()});
-    print_summary(stop_signal, {}, "children forked: " + std::to_string(forked) + ", one connection each", forked);
+    byte_count::print_summary(stop_signal, {}, "children forked: " + std::to_string(forked) + ", one connection each",
+                              forked, kCpuNote);
 }
 
 }  // namespace prefork

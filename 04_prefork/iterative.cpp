@@ -32,7 +32,7 @@ void run_iterative(Server& server) {
         // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.
         serve(client.get(), server, server.signals.fd(), "server");
     }
-    print_summary(stop_signal, {{"server", served}}, "", served);
+    byte_count::print_summary(stop_signal, {{"server", served}}, "", served, kCpuNote);
 }
 
 }  // namespace prefork

@@ -192,9 +192,4 @@ bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
                                      who);
 }
 
-void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
-                   const std::string& workers_line, long total) {
-    byte_count::print_summary(stop_signal, workers, workers_line, total, "the server and all its children");
-}
-
 }  // namespace prefork

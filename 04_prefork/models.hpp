@@ -90,8 +90,7 @@ bool serve(int fd, const Server& server, int stop_fd, const std::string& who);
 
 // The summary is byte_count::print_summary (protocol.hpp), printed once, by the parent, after every child
 // is reaped, with the CPU time of the parent and all its children.
-void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
-                   const std::string& workers_line, long total);
+inline const std::string kCpuNote = "the server and all its children";
 
 // The models. Each returns when stopped, after printing the summary.
 void run_iterative(Server& server);

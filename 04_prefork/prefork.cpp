@@ -341,7 +341,7 @@ void run_preforked(Server& server) {
         if (hybrid) workers.insert(workers.end(), its_threads.begin(), its_threads.end());
         total += child;
     }
-    print_summary(stop_signal, workers, wakeups_line(wakeups, total), total);
+    byte_count::print_summary(stop_signal, workers, wakeups_line(wakeups, total), total, kCpuNote);
 }
 
 }  // namespace prefork

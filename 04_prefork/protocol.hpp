@@ -73,5 +73,9 @@ struct WorkerCount {
 };
 void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
                    long total, const std::string& cpu_note);
+// The same for a pool whose workers are numbered from 0 (`child 0`, or `thread 0` for `kind` "thread"):
+// `connections[i]` is worker i's count, and the total is their sum.
+void print_pool_summary(int stop_signal, const std::string& kind, const std::vector<long>& connections,
+                        const std::string& workers_line, const std::string& cpu_note);
 
 }  // namespace byte_count

@@ -42,6 +42,9 @@ struct Server {
     }
 };
 
+// The summary is byte_count::print_summary (../04_prefork/protocol.hpp), with the CPU time of the process.
+inline const std::string kCpuNote = "the whole process, every thread";
+
 // The models. Each returns once stopped, every thread joined, after printing the summary.
 void run_thread_per_client(Server& server);
 void run_prethreaded_accept(Server& server);

@@ -124,7 +124,7 @@ void run_thread_per_client(Server& server) {
     threads.join_all();
     byte_count::print_summary(netutil::caught_signal(), {},
                               "threads started: " + std::to_string(started) + ", one connection each", started,
-                              "the whole process, every thread");
+                              kCpuNote);
 }
 
 }  // namespace prethread
