@@ -3,7 +3,7 @@
 # this machine, for every server model of labs 04 (processes, and the hybrid of processes and threads) and
 # 05 (threads); plus the thundering-herd variant (a pool of 15 children against one of 120).
 #
-# Seed: seeds/04_lecture_network_programming_server_design.txt, the table after "Prethreaded Server
+# Slides: the lecture "Network Programming" (Stevens UNP ch. 30), the table after "Prethreaded Server
 # Main-Thread accept()". Load as in the lecture (UNP ch. 30): the one load client, 5 client processes x 500
 # connections x 4000 bytes, against pools of 15. Each server's CPU time (user + system, its children
 # included: what it prints on SIGTERM) minus the iterative server's is the model's "process control" CPU.
