@@ -1,11 +1,13 @@
-// tests/byte_count_suite.hpp: the one parameterized suite every server model of labs 04 and 05 must pass.
+// tests/byte_count_suite.hpp: the one parameterized suite every server model of labs 04_prefork and
+// 05_prethread must pass.
 //
 // Included by test_04_prefork.cpp and test_05_prethread.cpp, each instantiating it over its own models,
 // so no model can quietly skip a behaviour: exact byte counts, many concurrent client processes, several
 // requests per connection, bad requests, clients vanishing mid-reply, the idle timeout, a lone busy worker
 // making others wait, Ctrl-C and SIGTERM summaries whose counts add up, no zombies and no descriptor growth.
-// Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" to
-// "Comparing Multi Process/Multi Thread Designs".
+// Slides: the lecture "Network Programming" (UNP ch. 30), slides "Server Design Alternatives" to
+// "Comparing Multi Process/Multi Thread Designs". Instantiated as Lab04/ByteCountServer.* and
+// Lab05/ByteCountServer.*.
 #pragma once
 
 #include "tests/harness.hpp"
