@@ -41,7 +41,7 @@ struct OptionWords {
     std::string workers;     // "children": NCHILDREN is the pool's size
     std::string per_client;  // the mode with a worker per client, "fork"
     std::string mode_help;   // the modes
-    std::string on_stop;     // what Ctrl-C does, after "Ctrl-C, SIGTERM or SIGHUP: "
+    std::string on_stop;     // what Ctrl-C does, after "Ctrl-C, SIGTERM or SIGHUP: " (lines within 100 columns)
 };
 
 // Describes the server (--help's first lines), then adds the shared options, positionals first: PORT, then

@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
 // error exits 2 with one line; the limits are explained in the README.
 // The words of --help that differ from lab 05's: what the server is made of, its workers, the mode with a
 // worker per client, the modes, what a stop does.
-const byte_count::OptionWords kOptionWords{"processes", "children", "fork",
-                                           "iterative, fork, or a pool: nolock, flock, mutex, pass, hybrid",
-                                           "children stopped and reaped, connections per child and CPU time printed"};
+const byte_count::OptionWords kOptionWords{
+    "processes", "children", "fork", "iterative, fork, or a pool: nolock, flock, mutex, pass, hybrid",
+    "children stopped and reaped,\nthen connections per child and CPU time printed"};
 
 prefork::Settings parse_settings(int argc, char** argv) {
     CLI::App app;

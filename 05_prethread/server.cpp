@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
 // worker per client, the modes, what a stop does.
 const byte_count::OptionWords kOptionWords{
     "threads", "threads", "thread", "thread (a thread per client), or a pool: accept, main",
-    "threads finish their request and are joined, connections per thread and CPU time printed"};
+    "threads finish their request and are joined,\nthen connections per thread and CPU time printed"};
 
 prethread::Settings parse_settings(int argc, char** argv) {
     CLI::App app;
