@@ -35,6 +35,12 @@
 
 prefork::Settings parse_settings(int argc, char** argv);
 
+// The words of --help that differ from lab 05's: what the server is made of, its workers, the mode with a
+// worker per client, the modes, what a stop does.
+const byte_count::OptionWords kOptionWords{
+    "processes", "children", "fork", "iterative, fork, or a pool: nolock, flock, mutex, pass, hybrid",
+    "children stopped and reaped,\nthen connections per child and CPU time printed"};
+
 int main(int argc, char** argv) {
     using prefork::Model;
     const prefork::Settings settings = parse_settings(argc, argv);
@@ -64,12 +70,6 @@ int main(int argc, char** argv) {
 
 // The command line: --threads and --grace, and the options shared with lab 05 (options.hpp). A usage
 // error exits 2 with one line; the limits are explained in the README.
-// The words of --help that differ from lab 05's: what the server is made of, its workers, the mode with a
-// worker per client, the modes, what a stop does.
-const byte_count::OptionWords kOptionWords{
-    "processes", "children", "fork", "iterative, fork, or a pool: nolock, flock, mutex, pass, hybrid",
-    "children stopped and reaped,\nthen connections per child and CPU time printed"};
-
 prefork::Settings parse_settings(int argc, char** argv) {
     CLI::App app;
     prefork::Settings settings;

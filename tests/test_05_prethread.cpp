@@ -15,8 +15,6 @@
 #include <sys/syscall.h>
 
 using namespace harness;
-using byte_count_suite::ByteCountServer;
-using byte_count_suite::ModelCase;
 
 namespace {
 
@@ -34,6 +32,8 @@ long blocked_in(pid_t pid) {
 
 }  // namespace
 
+using byte_count_suite::ByteCountServer;
+using byte_count_suite::ModelCase;
 INSTANTIATE_TEST_SUITE_P(Lab05, ByteCountServer,
                          testing::Values(ModelCase{kLab, "thread", true, false}, ModelCase{kLab, "accept", false, true},
                                          ModelCase{kLab, "main", false, true}),
