@@ -1,6 +1,6 @@
 // 04_prefork/client.cpp: the load client of the server design alternatives (UNP's client.c, ch. 30).
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Comparing Multi Process/Multi Thread
+// Mirrors the lecture "Network Programming" (Stevens UNP ch. 30), slide "Comparing Multi Process/Multi Thread
 // Designs": the one client that drives every server model of labs 04 and 05, so their CPU times compare.
 // NCHILDREN client processes each make NLOOPS connections; on each connection they ask for NBYTES bytes
 // (a line "NBYTES\n"), check that exactly NBYTES come back, and close. The parent waits for them all and
@@ -35,7 +35,7 @@ namespace {
 
 struct Settings {
     std::string host = "localhost";
-    int port = 9877;
+    int port = byte_count::kDefaultPort;
     int nchildren = 5;
     int nloops = 500;
     long nbytes = 4000;

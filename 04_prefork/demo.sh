@@ -22,15 +22,15 @@ demo_run client ./client localhost "$DEMO_PORT" 5 500 4000
 ctrl_c
 demo_say "The kernel spread 2,500 connections over the 5 children; the CPU time is the server's and its children's."
 
-demo_heading "One fork per client (UNP serv01): ./server 0 --model fork"
-demo_server server 5 --model fork
+demo_heading "One fork per client (UNP serv01): ./server 0 --mode fork"
+demo_server server 5 --mode fork
 sleep 0.3
 demo_run client ./client localhost "$DEMO_PORT" 5 500 4000
 ctrl_c
 demo_say "Same load, many times the CPU time: a fork() and an exit() per connection, as the lecture's table shows."
 
-demo_heading "A pool survives losing a child, even the one holding the accept mutex: ./server 0 3 --model mutex"
-demo_server server 3 --model mutex
+demo_heading "A pool survives losing a child, even the one holding the accept mutex: ./server 0 3 --mode mutex"
+demo_server server 3 --mode mutex
 sleep 0.5
 victim=$(pgrep -P "$(server_pid)" | head -n 1)
 demo_say "\$ kill -9 $victim      (one of the children)"
@@ -39,8 +39,8 @@ sleep 0.5
 demo_run client ./client localhost "$DEMO_PORT" 3 100 4000
 ctrl_c
 
-demo_heading "The parent accepts and passes the descriptor (UNP serv05): ./server 0 5 --model pass"
-demo_server server 5 --model pass
+demo_heading "The parent accepts and passes the descriptor (UNP serv05): ./server 0 5 --mode pass"
+demo_server server 5 --mode pass
 sleep 0.5
 demo_run client ./client localhost "$DEMO_PORT" 5 500 4000
 demo_say "Bad requests get one error line and a closed connection; the server carries on:"

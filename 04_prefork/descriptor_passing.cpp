@@ -85,7 +85,7 @@ void child_main(Server& server, std::vector<Child>& children, int channel, int s
         netutil::UniqueFd client = receive_descriptor(channel);
         end_waiting();
         if (!client) return;  // the parent closed our channel: it is stopping
-        const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
+        const bool stopping = serve(client.get(), server, server.stop.fd(), who);
         client.reset();
         const char free_again = 0;
         if (::send(channel, &free_again, 1, MSG_NOSIGNAL) != 1) return;
@@ -123,7 +123,10 @@ void run_descriptor_passing(Server& server) {
         fds.assign(1, {server.signals.fd(), POLLIN, 0});
         fds.push_back({idle > 0 ? server.listener.get() : -1, POLLIN, 0});
         for (const auto& child : children) fds.push_back({child.channel ? child.channel.get() : -1, POLLIN, 0});
-        if (::poll(fds.data(), fds.size(), -1) == -1) continue;
+        if (::poll(fds.data(), fds.size(), -1) == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("poll");
+        }
 
         if (fds[0].revents != 0) {
             const auto pending = server.signals.read();
@@ -184,13 +187,9 @@ void run_descriptor_passing(Server& server) {
         if (child.pid > 0) pids.push_back(child.pid);
     }
     stop_children(server, pids);
-    std::vector<byte_count::WorkerCount> workers;
-    long total = 0;
-    for (int slot = 0; slot < n; ++slot) {
-        workers.push_back({"child " + std::to_string(slot), children[static_cast<size_t>(slot)].connections});
-        total += children[static_cast<size_t>(slot)].connections;
-    }
-    print_summary(stop_signal, workers, "", total);
+    std::vector<long> connections;
+    for (const auto& child : children) connections.push_back(child.connections);
+    byte_count::print_pool_summary(stop_signal, "child", connections, "", kCpuNote);
 }
 
 }  // namespace prefork

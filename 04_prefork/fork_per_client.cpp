@@ -9,13 +9,17 @@
 // its client, closed unanswered.
 #include "04_prefork/models.hpp"
 
+#include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <poll.h>
 #include <set>
 #include <system_error>
+#include <thread>
 
 namespace prefork {
 
@@ -34,7 +38,10 @@ void run_fork_per_client(Server& server) {
             said_full = true;
         }
         pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
-        if (::poll(fds, full ? 1 : 2, -1) == -1) continue;
+        if (::poll(fds, full ? 1 : 2, -1) == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("poll");
+        }
         if (fds[0].revents != 0) {
             const auto pending = server.signals.read();
             stop_signal = pending.stop_signal;
@@ -49,7 +56,7 @@ void run_fork_per_client(Server& server) {
             pid = fork_child([&] {
                 server.listener.reset();  // the child serves this one client only
                 server.close_parent_only();
-                serve(client.get(), server, server.stop.read_end.get(), "child " + std::to_string(::getpid()));
+                serve(client.get(), server, server.stop.fd(), "child " + std::to_string(::getpid()));
             });
         } catch (const std::system_error& error) {
             // No process for this client (EAGAIN: the user's process limit; ENOMEM): it is closed
@@ -59,7 +66,7 @@ void run_fork_per_client(Server& server) {
                 netutil::print_line(std::string("server: ") + error.what() +
                                     ": client closed, waiting for children to end");
             said_no_fork = true;
-            ::poll(nullptr, 0, 100);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
         }
         said_no_fork = false;
@@ -68,7 +75,8 @@ void run_fork_per_client(Server& server) {
         // `client` closes here in the parent: the child holds its own copy of the descriptor.
     }
     stop_children(server, {serving.begin(), serving.end()});
-    print_summary(stop_signal, {}, "children forked: " + std::to_string(forked) + ", one connection each", forked);
+    byte_count::print_summary(stop_signal, {}, "children forked: " + std::to_string(forked) + ", one connection each",
+                              forked, kCpuNote);
 }
 
 }  // namespace prefork

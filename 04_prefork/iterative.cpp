@@ -5,9 +5,11 @@
 // Watch for: a second client waits (in the listen backlog) until the first one closes.
 #include "04_prefork/models.hpp"
 
+#include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/socket.hpp"
 
+#include <cerrno>
 #include <poll.h>
 
 namespace prefork {
@@ -18,7 +20,10 @@ void run_iterative(Server& server) {
     int stop_signal = 0;
     while (stop_signal == 0) {
         pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) == -1) continue;  // EINTR
+        if (::poll(fds, 2, -1) == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("poll");
+        }
         if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
         if (stop_signal != 0 || fds[1].revents == 0) continue;
         const netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
@@ -27,7 +32,7 @@ void run_iterative(Server& server) {
         // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.
         serve(client.get(), server, server.signals.fd(), "server");
     }
-    print_summary(stop_signal, {{"server", served}}, "", served);
+    byte_count::print_summary(stop_signal, {{"server", served}}, "", served, kCpuNote);
 }
 
 }  // namespace prefork

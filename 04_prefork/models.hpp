@@ -5,8 +5,10 @@
 // signalfd, so a signal is an ordinary event in its poll loop, and forking from it is always safe.
 #pragma once
 
+#include "04_prefork/options.hpp"
 #include "04_prefork/protocol.hpp"
 #include "netutil/fd.hpp"
+#include "netutil/signals.hpp"
 
 #include <csignal>
 #include <functional>
@@ -17,17 +19,18 @@
 namespace prefork {
 
 enum class Model { Iterative, Fork, NoLock, Flock, Mutex, Pass, Hybrid };
-std::string model_name(Model model);
+inline const byte_count::ModeNames<Model> kModels = {
+    {"iterative", Model::Iterative}, {"fork", Model::Fork}, {"nolock", Model::NoLock}, {"flock", Model::Flock},
+    {"mutex", Model::Mutex},         {"pass", Model::Pass}, {"hybrid", Model::Hybrid}};
+inline std::string model_name(Model model) { return byte_count::mode_name(kModels, model); }
 std::string model_description(Model model);
 
-struct Settings {
+// The command line (server.cpp's parse_settings): what lab 05 shares (options.hpp), and this lab's own.
+struct Settings : byte_count::ServerSettings {
     Model model = Model::NoLock;
     int nchildren = 5;
-    int threads = 4;          // hybrid model: threads in each child
-    int idle_timeout_s = 10;  // 0: none (the book's servers)
-    int max_clients = 256;    // fork model: children serving at once
-    double grace_s = 5;       // on Ctrl-C, how long busy children may take to finish
-    int idle_timeout_ms() const { return idle_timeout_s > 0 ? idle_timeout_s * 1000 : -1; }
+    int threads = 4;     // hybrid model: threads in each child
+    double grace_s = 5;  // on Ctrl-C, how long busy children may take to finish
 };
 
 // The parent's signals: SIGINT, SIGTERM and SIGHUP (stop; SIGHUP stays ignored under nohup) and SIGCHLD
@@ -47,26 +50,16 @@ private:
     netutil::UniqueFd fd_;
 };
 
-// The parent's means of stopping busy children: a pipe that every child watches while it serves a
-// connection, and that the parent writes once when it stops. Owns both ends (children close the write end).
-struct StopPipe {
-    StopPipe();
-    void request_stop() const;
-    netutil::UniqueFd read_end;
-    netutil::UniqueFd write_end;
-};
-
-// Everything a model's parent has: the listening socket, its signals, the stop pipe, the settings.
+// Everything a model's parent has: the listening socket, its signals, the stop pipe (the parent's means of
+// stopping busy children: every child watches it while it serves a connection, and the parent writes it
+// once when it stops), the settings.
 struct Server {
     netutil::UniqueFd listener;
     ParentSignals signals;
-    StopPipe stop;
+    netutil::StopPipe stop;
     Settings settings;
     // Closes, in a freshly forked child, what only the parent needs.
-    void close_parent_only() {
-        signals.close_in_child();
-        stop.write_end.reset();
-    }
+    void close_parent_only() { signals.close_in_child(); }
 };
 
 // Forks a child that runs `body` and exits (0, or 1 if body throws). In the child, before `body`: SIGINT is
@@ -84,6 +77,8 @@ void set_busy_threads(int count);
 // A SIGTERM while waiting calls `hook` (async-signal-safe work only) just before the child exits.
 void call_before_exit_while_waiting(void (*hook)());
 bool stop_requested();  // a SIGTERM came while busy: finish this connection, then exit
+// In a child: true once its parent has died (the child is then sent SIGTERM too, see fork_child).
+bool parent_gone();
 
 // Stops the children: tells busy ones through the stop pipe, idle ones with SIGTERM, reaps them all, and
 // SIGKILLs those still running after the grace period. `on_reaped` sees every child reaped.
@@ -95,8 +90,7 @@ bool serve(int fd, const Server& server, int stop_fd, const std::string& who);
 
 // The summary is byte_count::print_summary (protocol.hpp), printed once, by the parent, after every child
 // is reaped, with the CPU time of the parent and all its children.
-void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
-                   const std::string& workers_line, long total);
+inline const std::string kCpuNote = "the server and all its children";
 
 // The models. Each returns when stopped, after printing the summary.
 void run_iterative(Server& server);

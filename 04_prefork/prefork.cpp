@@ -68,6 +68,11 @@ Shared* map_shared(int workers) {
     return shared;
 }
 
+// A pthread call's result: 0, or the error number (pthreads do not set errno).
+void checked(int rc, const char* what) {
+    if (rc != 0) netutil::throw_error(rc, what);
+}
+
 // The lock around accept(): none, an fcntl record lock, or the shared pthread mutex.
 class AcceptLock {
 public:
@@ -79,12 +84,12 @@ public:
             ::unlink(path);
         } else if (model_ == Model::Mutex) {
             pthread_mutexattr_t attr;
-            ::pthread_mutexattr_init(&attr);
-            ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-            ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+            checked(::pthread_mutexattr_init(&attr), "pthread_mutexattr_init");
+            checked(::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED), "pthread_mutexattr_setpshared");
+            checked(::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST), "pthread_mutexattr_setrobust");
             const int rc = ::pthread_mutex_init(mutex_, &attr);
-            ::pthread_mutexattr_destroy(&attr);
-            if (rc != 0) netutil::throw_error(rc, "pthread_mutex_init");
+            checked(::pthread_mutexattr_destroy(&attr), "pthread_mutexattr_destroy");
+            checked(rc, "pthread_mutex_init");
         }
     }
 
@@ -101,10 +106,10 @@ public:
             if (rc == EOWNERDEAD) {
                 // Its last owner died holding it. What it guarded (the right to accept) has no state to
                 // repair, so the mutex is simply declared consistent again.
-                ::pthread_mutex_consistent(mutex_);
+                checked(::pthread_mutex_consistent(mutex_), "pthread_mutex_consistent");
                 return true;
             }
-            if (rc != 0) netutil::throw_error(rc, "pthread_mutex_lock");
+            checked(rc, "pthread_mutex_lock");
         }
         return false;
     }
@@ -116,8 +121,7 @@ public:
             lock.l_whence = SEEK_SET;
             netutil::check(::fcntl(file_.get(), F_SETLK, &lock), "fcntl F_UNLCK");
         } else if (model_ == Model::Mutex) {
-            const int rc = ::pthread_mutex_unlock(mutex_);
-            if (rc != 0) netutil::throw_error(rc, "pthread_mutex_unlock");
+            checked(::pthread_mutex_unlock(mutex_), "pthread_mutex_unlock");
         }
     }
 
@@ -127,18 +131,16 @@ private:
     netutil::UniqueFd file_;  // flock, hybrid: the lock file, shared by all children (fcntl locks belong to processes)
 };
 
-bool readable_now(int fd) {
-    pollfd pfd{fd, POLLIN, 0};
-    return ::poll(&pfd, 1, 0) > 0;
-}
-
 // Waits for the next connection and accepts it. nolock: asleep in poll() with every other idle child, then
 // accept() without blocking: empty if another child was quicker (EAGAIN). The others: the one child
 // holding the lock waits in accept() itself.
 netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who) {
     if (server.settings.model == Model::NoLock) {
         pollfd pfd{server.listener.get(), POLLIN, 0};
-        if (::poll(&pfd, 1, -1) == -1) return {};  // EINTR: wait again
+        if (::poll(&pfd, 1, -1) == -1) {
+            if (errno != EINTR) netutil::throw_errno("poll");
+            return {};  // wait again
+        }
     }
     return byte_count::accept_or_wait(server.listener.get(), who);
 }
@@ -176,10 +178,10 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
         const bool recovered = lock.lock();
         // A child that waited for the lock while the server stopped may learn it only now (under
         // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the stop
-        // pipe is readable once the parent stops, and also once it died (its write end is then closed).
+        // pipe is readable once the parent stops; a parent that died cannot write it, so that is asked too.
         // Stopping, the child holding the mutex exits holding it (SIGTERM while waiting), so the next one
         // gets EOWNERDEAD: that is no death to report, and it leaves quietly too.
-        if (server.settings.model != Model::NoLock && readable_now(server.stop.read_end.get())) ::_exit(0);
+        if (server.settings.model != Model::NoLock && (server.stop.stop_requested() || parent_gone())) ::_exit(0);
         if (recovered) netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
         netutil::UniqueFd client = wait_and_accept(server, who);
         lock.unlock();
@@ -187,7 +189,7 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
         counts.wakeups.fetch_add(sleeps_so_far() - asleep_when_waiting_began);
         if (!client) continue;
         counts.connections.fetch_add(1, std::memory_order_relaxed);
-        const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
+        const bool stopping = serve(client.get(), server, server.stop.fd(), who);
         if (stopping || stop_requested()) return;
     }
 }
@@ -201,20 +203,24 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
 
 // The hybrid thread holding both locks waits in poll() for a connection or the stop pipe; true for a
 // connection. It cannot count on the SIGTERM alone: the kernel may deliver it to a thread waiting for the
-// mutex, and under ThreadSanitizer that thread runs the handler only once it gets the mutex.
+// mutex, and under ThreadSanitizer that thread runs the handler only once it gets the mutex. A parent killed
+// outright never writes the stop pipe (and the children hold its write end too, so it never reads as
+// closed): the wait also looks once a second whether the parent is still there.
 bool wait_for_connection_or_stop(const Server& server) {
-    pollfd pfds[2] = {{server.listener.get(), POLLIN, 0}, {server.stop.read_end.get(), POLLIN, 0}};
-    while (::poll(pfds, 2, -1) == -1) {
-        if (errno != EINTR) netutil::throw_errno("poll");
+    pollfd pfds[2] = {{server.listener.get(), POLLIN, 0}, {server.stop.fd(), POLLIN, 0}};
+    for (;;) {
+        const int ready = ::poll(pfds, 2, 1000);
+        if (ready == -1 && errno != EINTR) netutil::throw_errno("poll");
+        if (ready > 0) return pfds[1].revents == 0;
+        if (ready == 0 && parent_gone()) return false;
     }
-    return pfds[1].revents == 0;
 }
 
 // Apache's worker MPM in miniature: one child of `threads` threads, each one UNP's thread_main. Two locks
 // around accept(): the fcntl lock is the child's (a process's locks are shared by all its threads), so the
 // threads of one child take turns with a mutex of their own first; then one thread in the whole pool
-// waits for a connection (in poll(), to see the stop too) and accepts it. On SIGTERM the child exits at once if all its threads wait, else when the last busy
-// thread is done.
+// waits for a connection (in poll(), to see the stop too) and accepts it. On SIGTERM the child exits at
+// once if all its threads wait, else when the last busy thread is done.
 // Each thread counts its wake-ups when a wait ends; the waits the stop cuts short are not counted (the
 // threads take turns at the locks, so each of those was woken about once).
 void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slot, int threads) {
@@ -246,7 +252,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
             mine.wakeups.fetch_add(sleeps_so_far() - asleep_before);
             if (!client) continue;
             mine.connections.fetch_add(1, std::memory_order_relaxed);
-            const bool stopping = serve(client.get(), server, server.stop.read_end.get(), who);
+            const bool stopping = serve(client.get(), server, server.stop.fd(), who);
             if (stopping || stop_requested()) {
                 begin_waiting();  // the last thread to finish ends the child if a SIGTERM came
                 park();
@@ -294,7 +300,10 @@ void run_preforked(Server& server) {
     int stop_signal = 0;
     while (stop_signal == 0) {
         pollfd pfd{server.signals.fd(), POLLIN, 0};
-        if (::poll(&pfd, 1, -1) == -1) continue;
+        if (::poll(&pfd, 1, -1) == -1) {
+            if (errno == EINTR) continue;
+            netutil::throw_errno("poll");
+        }
         const auto pending = server.signals.read();
         stop_signal = pending.stop_signal;
         if (!pending.child_ended) continue;
@@ -332,7 +341,7 @@ void run_preforked(Server& server) {
         if (hybrid) workers.insert(workers.end(), its_threads.begin(), its_threads.end());
         total += child;
     }
-    print_summary(stop_signal, workers, wakeups_line(wakeups, total), total);
+    byte_count::print_summary(stop_signal, workers, wakeups_line(wakeups, total), total, kCpuNote);
 }
 
 }  // namespace prefork

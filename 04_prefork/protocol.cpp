@@ -220,4 +220,15 @@ void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, con
     netutil::print_line("CPU time: " + netutil::format_cpu_time(netutil::cpu_time_total()) + " (" + cpu_note + ")");
 }
 
+void print_pool_summary(int stop_signal, const std::string& kind, const std::vector<long>& connections,
+                        const std::string& workers_line, const std::string& cpu_note) {
+    std::vector<WorkerCount> workers;
+    long total = 0;
+    for (size_t i = 0; i < connections.size(); ++i) {
+        workers.push_back({kind + " " + std::to_string(i), connections[i]});
+        total += connections[i];
+    }
+    print_summary(stop_signal, workers, workers_line, total, cpu_note);
+}
+
 }  // namespace byte_count

@@ -19,6 +19,7 @@
 
 namespace byte_count {
 
+inline constexpr int kDefaultPort = 9877;   // of the servers of labs 04 and 05, and their client
 inline constexpr long kMaxBytes = 1048576;  // the largest reply a client may ask for (1 MiB)
 inline constexpr size_t kMaxLine = 64;      // a request line longer than this is refused
 
@@ -72,5 +73,9 @@ struct WorkerCount {
 };
 void print_summary(int stop_signal, const std::vector<WorkerCount>& workers, const std::string& workers_line,
                    long total, const std::string& cpu_note);
+// The same for a pool whose workers are numbered from 0 (`child 0`, or `thread 0` for `kind` "thread"):
+// `connections[i]` is worker i's count, and the total is their sum.
+void print_pool_summary(int stop_signal, const std::string& kind, const std::vector<long>& connections,
+                        const std::string& workers_line, const std::string& cpu_note);
 
 }  // namespace byte_count

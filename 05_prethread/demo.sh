@@ -15,19 +15,19 @@ ctrl_c() {
 
 for model in thread accept main; do
     case $model in
-        thread) demo_heading "One thread per client (UNP serv06): ./server 0 --model thread" ;;
+        thread) demo_heading "One thread per client (UNP serv06): ./server 0 --mode thread" ;;
         accept) demo_heading "Prethreaded, each thread calls accept() under a mutex (UNP serv07): ./server 0 5" ;;
-        main) demo_heading "Prethreaded, the main thread accepts into a shared array (UNP serv08): ./server 0 5 --model main" ;;
+        main) demo_heading "Prethreaded, the main thread accepts into a shared array (UNP serv08): ./server 0 5 --mode main" ;;
     esac
-    demo_server server 5 --model "$model"
+    demo_server server 5 --mode "$model"
     sleep 0.3
     demo_run client ./client localhost "$DEMO_PORT" 5 500 4000
     ctrl_c
 done
 demo_say "Compare the CPU times with 04_prefork's: a thread per client costs far less than a process per client."
 
-demo_heading "A full array makes the main thread wait: ./server 0 1 --model main --array-size 2 --idle-timeout 3"
-demo_server server 1 --model main --array-size 2 --idle-timeout 3
+demo_heading "A full array makes the main thread wait: ./server 0 1 --mode main --array-size 2 --idle-timeout 3"
+demo_server server 1 --mode main --array-size 2 --idle-timeout 3
 sleep 0.3
 demo_say "\$ exec 3<>/dev/tcp/127.0.0.1/$DEMO_PORT      (a client that connects and says nothing: the only thread waits on it)"
 exec 3<>/dev/tcp/127.0.0.1/"$DEMO_PORT"

@@ -110,16 +110,10 @@ void run_main_thread_accept(Server& server) {
     clifd.close();
     for (auto& thread : threads) thread.join();
 
-    std::vector<byte_count::WorkerCount> workers;
-    long total = 0;
-    for (int i = 0; i < n; ++i) {
-        workers.push_back({"thread " + std::to_string(i), connections[static_cast<size_t>(i)]});
-        total += connections[static_cast<size_t>(i)];
-    }
     const long waits = clifd.full_waits();
     const std::string waited =
         "the main thread waited for a free slot " + std::to_string(waits) + (waits == 1 ? " time" : " times");
-    byte_count::print_summary(netutil::caught_signal(), workers, waited, total, "the whole process, every thread");
+    byte_count::print_pool_summary(netutil::caught_signal(), "thread", connections, waited, kCpuNote);
 }
 
 }  // namespace prethread

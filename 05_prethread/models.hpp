@@ -5,6 +5,7 @@
 // waiting for a client's next request. Threads are joined, never detached.
 #pragma once
 
+#include "04_prefork/options.hpp"
 #include "04_prefork/protocol.hpp"
 #include "netutil/fd.hpp"
 #include "netutil/signals.hpp"
@@ -14,15 +15,17 @@
 namespace prethread {
 
 enum class Model { Thread, Accept, Main };
-std::string model_name(Model model);
+inline const byte_count::ModeNames<Model> kModels = {
+    {"thread", Model::Thread}, {"accept", Model::Accept}, {"main", Model::Main}};
+inline std::string model_name(Model model) { return byte_count::mode_name(kModels, model); }
 std::string model_description(Model model);
 
-struct Settings {
+// The command line (server.cpp's parse_settings): what lab 04 shares (../04_prefork/options.hpp), and this
+// lab's own.
+struct Settings : byte_count::ServerSettings {
     Model model = Model::Accept;
     int nthreads = 5;
-    int idle_timeout_s = 10;  // 0: none (the book's servers)
-    int max_clients = 256;    // thread model: threads serving at once
-    int array_size = 32;      // main model: the shared array of connected descriptors (UNP's MAXNCLI)
+    int array_size = 32;  // main model: the shared array of connected descriptors (UNP's MAXNCLI)
 };
 
 // What every model gets: the listening socket (non-blocking: threads poll it together with the stop
@@ -34,10 +37,13 @@ struct Server {
 
     // Serves one connection (the byte-count protocol); true if it ended because the server stops.
     bool serve(int fd, const std::string& who) const {
-        const int idle_ms = settings.idle_timeout_s > 0 ? settings.idle_timeout_s * 1000 : -1;
-        return byte_count::serve_and_log(fd, {.stop_fd = stop.fd(), .idle_timeout_ms = idle_ms}, who);
+        return byte_count::serve_and_log(fd, {.stop_fd = stop.fd(), .idle_timeout_ms = settings.idle_timeout_ms()},
+                                         who);
     }
 };
+
+// The summary is byte_count::print_summary (../04_prefork/protocol.hpp), with the CPU time of the process.
+inline const std::string kCpuNote = "the whole process, every thread";
 
 // The models. Each returns once stopped, every thread joined, after printing the summary.
 void run_thread_per_client(Server& server);

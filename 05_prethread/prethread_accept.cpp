@@ -41,13 +41,7 @@ void run_prethreaded_accept(Server& server) {
     for (int i = 0; i < n; ++i) threads.emplace_back(thread_main, i);
     for (auto& thread : threads) thread.join();  // everything is done by the threads
 
-    std::vector<byte_count::WorkerCount> workers;
-    long total = 0;
-    for (int i = 0; i < n; ++i) {
-        workers.push_back({"thread " + std::to_string(i), connections[static_cast<size_t>(i)]});
-        total += connections[static_cast<size_t>(i)];
-    }
-    byte_count::print_summary(netutil::caught_signal(), workers, "", total, "the whole process, every thread");
+    byte_count::print_pool_summary(netutil::caught_signal(), "thread", connections, "", kCpuNote);
 }
 
 }  // namespace prethread

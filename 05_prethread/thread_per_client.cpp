@@ -1,7 +1,7 @@
 // 05_prethread/thread_per_client.cpp: one thread per client (UNP's serv06; the table's "Thread per client
 // req"). The main thread accepts; each connection gets a new thread that serves it and ends.
 //
-// Watch for: a thread costs far less to create than a process (compare 04's `--model fork` in the
+// Watch for: a thread costs far less to create than a process (compare 04's `--mode fork` in the
 // table), but still something per connection. Finished threads are joined by the main thread, not
 // detached. Limit: at most --max-clients threads serve at once; above it the main thread stops accepting
 // (clients wait in the backlog) and says so once. A thread that cannot be started (the system's limits)
@@ -124,7 +124,7 @@ void run_thread_per_client(Server& server) {
     threads.join_all();
     byte_count::print_summary(netutil::caught_signal(), {},
                               "threads started: " + std::to_string(started) + ", one connection each", started,
-                              "the whole process, every thread");
+                              kCpuNote);
 }
 
 }  // namespace prethread

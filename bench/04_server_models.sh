@@ -3,7 +3,7 @@
 # this machine, for every server model of labs 04 (processes, and the hybrid of processes and threads) and
 # 05 (threads); plus the thundering-herd variant (a pool of 15 children against one of 120).
 #
-# Seed: seeds/04_lecture_network_programming_server_design.txt, the table after "Prethreaded Server
+# Slides: the lecture "Network Programming" (Stevens UNP ch. 30), the table after "Prethreaded Server
 # Main-Thread accept()". Load as in the lecture (UNP ch. 30): the one load client, 5 client processes x 500
 # connections x 4000 bytes, against pools of 15. Each server's CPU time (user + system, its children
 # included: what it prints on SIGTERM) minus the iterative server's is the model's "process control" CPU.
@@ -40,20 +40,20 @@ run_once() {
     local lab=$1 model=$2 workers=$3 out=$tmp/server.$run_count.out port= tries=0
     local extra=()
     [ "$model" = hybrid ] && extra=(--threads "$hybrid_threads")
-    "$lab/server" 0 "$workers" --model "$model" "${extra[@]}" >"$out" 2>&1 &
+    "$lab/server" 0 "$workers" --mode "$model" "${extra[@]}" >"$out" 2>&1 &
     server_pid=$!
     until port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -n 1) && [ -n "$port" ]; do
         tries=$((tries + 1))
-        if [ $tries -gt 200 ]; then echo "bench: $lab --model $model did not start" >&2; cat "$out" >&2; exit 1; fi
+        if [ $tries -gt 200 ]; then echo "bench: $lab --mode $model did not start" >&2; cat "$out" >&2; exit 1; fi
         sleep 0.05
     done
     sleep 0.2  # let a pool finish forking or creating its workers: their start-up is not the model's cost
     local client_out="0 errors, 0 s wall"
     if [ -z "${NO_LOAD:-}" ] && ! client_out=$("$lab/client" 127.0.0.1 "$port" "$nchildren" "$nloops" "$nbytes" 2>"$tmp/client.err"); then
-        echo "bench: the client failed against $lab --model $model:" >&2; cat "$tmp/client.err" >&2; exit 1
+        echo "bench: the client failed against $lab --mode $model:" >&2; cat "$tmp/client.err" >&2; exit 1
     fi
     kill -TERM "$server_pid"
-    wait "$server_pid" || { echo "bench: $lab --model $model did not exit 0" >&2; cat "$out" >&2; exit 1; }
+    wait "$server_pid" || { echo "bench: $lab --mode $model did not exit 0" >&2; cat "$out" >&2; exit 1; }
     server_pid=
     cpu=$(sed -n 's/^CPU time: user .* s, system .* s, total \([0-9.]*\) s.*/\1/p' "$out")
     wall=$(echo "$client_out" | sed -n 's/.* errors, \([0-9.]*\) s wall.*/\1/p')
@@ -71,7 +71,7 @@ measure() {
         results+=("$cpu $wall $spread $wakes")
     done
     read -r cpu wall spread wakes < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-    echo "bench:   $1 --model $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread, wake-ups $wakes" >&2
+    echo "bench:   $1 --mode $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread, wake-ups $wakes" >&2
 }
 
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }'; }
@@ -97,7 +97,7 @@ for entry in "${models[@]}"; do
     read -r lab model workers lecture label description <<<"$entry"
     measure "$lab" "$model" "$workers"
     [ -z "$base" ] && base=$cpu
-    command="$lab/server 0 $workers --model $model"
+    command="$lab/server 0 $workers --mode $model"
     [ "$model" = hybrid ] && command+=" --threads $hybrid_threads"
     rows+=("| $description | \`$command\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
     tsv "${label//_/ }" "$(minus "$cpu" "$base")" "$lecture" >>"$tmp/cpu.tsv"
@@ -140,7 +140,7 @@ $(plot 04_server_models_cpu "Process control CPU time per server model, this mac
 Commands (\`bash bench/04_server_models.sh\`, \`QUICK=1\` for a short run), a fresh server per run:
 
 \`\`\`
-04_prefork/server 0 WORKERS --model MODEL    # as in the table's command column; PORT from its first line
+04_prefork/server 0 WORKERS --mode MODEL    # as in the table's command column; PORT from its first line
 04_prefork/client 127.0.0.1 PORT $nchildren $nloops $nbytes     # (the same client for 05_prethread/server)
 kill -TERM SERVER_PID                        # it prints "CPU time: user ... system ... total" and per-worker counts
 \`\`\`
@@ -159,7 +159,7 @@ children (the first idle child in its table gets the next client); with the othe
 
 ### Thundering herd: $pool children against $herd
 
-The same load against the preforked pool with $pool and with $herd children (\`04_prefork/server 0 N --model M\`).
+The same load against the preforked pool with $pool and with $herd children (\`04_prefork/server 0 N --mode M\`).
 *Idle pool* is the CPU of starting and stopping the same server with no client at all (forking and reaping
 the children); *load* is the difference, what serving the connections cost with that many children asleep.
 
@@ -169,9 +169,9 @@ $(printf '%s\n' "${herd_rows[@]}")
 
 $(plot 04_server_models_herd "Thundering herd: CPU of the load and of the idle pool, $pool and $herd children" --bars \
     --title "Thundering herd: prefork with $pool and $herd children ($connections connections)" \
-    --xlabel "accept model (--model)" --ylabel "server CPU (s)" "$tmp/herd.tsv")
+    --xlabel "accept model (--mode)" --ylabel "server CPU (s)" "$tmp/herd.tsv")
 
-Commands: as above with \`04_prefork/server 0 $pool --model M\` and \`04_prefork/server 0 $herd --model M\`; the
+Commands: as above with \`04_prefork/server 0 $pool --mode M\` and \`04_prefork/server 0 $herd --mode M\`; the
 idle pool is the same server started, waited for, and stopped with SIGTERM, without the client.
 The lecture's own figures: none for the herd; it describes it ("all N children are awakened ... the remaining
 N - 1 will all go back to sleep") and answers it with a lock around accept (the slides "Preforking: Locking Around accept").

@@ -1,11 +1,13 @@
-// tests/byte_count_suite.hpp: the one parameterized suite every server model of labs 04 and 05 must pass.
+// tests/byte_count_suite.hpp: the one parameterized suite every server model of labs 04_prefork and
+// 05_prethread must pass.
 //
 // Included by test_04_prefork.cpp and test_05_prethread.cpp, each instantiating it over its own models,
 // so no model can quietly skip a behaviour: exact byte counts, many concurrent client processes, several
 // requests per connection, bad requests, clients vanishing mid-reply, the idle timeout, a lone busy worker
 // making others wait, Ctrl-C and SIGTERM summaries whose counts add up, no zombies and no descriptor growth.
-// Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" to
-// "Comparing Multi Process/Multi Thread Designs".
+// Slides: the lecture "Network Programming" (UNP ch. 30), slides "Server Design Alternatives" to
+// "Comparing Multi Process/Multi Thread Designs". Instantiated as Lab04/ByteCountServer.* and
+// Lab05/ByteCountServer.*.
 #pragma once
 
 #include "tests/harness.hpp"
@@ -34,7 +36,7 @@ struct ModelCase {
     bool pool;          // a fixed set of workers, one summary line each (hybrid: each child, its threads below)
 };
 
-inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --model " << c.model; }
+inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.lab << " --mode " << c.model; }
 
 inline std::string case_name(const testing::TestParamInfo<ModelCase>& info) { return info.param.model; }
 
@@ -45,7 +47,7 @@ inline std::string client_path(const ModelCase& c) { return program(c.lab, "clie
 // `hybrid` (lab 04's children of several threads): `workers` children of 2 threads each, or one child of one
 // thread when the test wants a single worker (the book's starvation, the idle timeout).
 inline std::vector<std::string> server_args(const ModelCase& c, int workers, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {server_path(c), "0", std::to_string(workers), "--model", c.model};
+    std::vector<std::string> args = {server_path(c), "0", std::to_string(workers), "--mode", c.model};
     if (c.model == "hybrid") args.insert(args.end(), {"--threads", workers == 1 ? "1" : "2"});
     args.insert(args.end(), extra.begin(), extra.end());
     return args;

@@ -1,8 +1,12 @@
-// Tests of 04_prefork, run as a user runs it: the real ./server (every --model) and the load client.
+// Tests of lab 04_prefork, run as a user runs it: the real ./server (every --mode) and the load client.
 //
-// Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" through
-// "Comparing Multi Process/Multi Thread Designs" (preforking in its three forms, the thundering herd).
-// Demo: ./server 9877 5 --model mutex, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
+// Slides: the lecture "Network Programming" (UNP ch. 30), slides "Server Design Alternatives" through
+// "Comparing Multi Process/Multi Thread Designs" (preforking in its three forms, the thundering herd) and
+// "Concurrency in Apache" (the hybrid).
+// Suites: Lab04/ByteCountServer.* (the byte-count suite over every mode), Lab04/ProcessPool.* (the pools:
+// children replaced, even the lock holder; children die with their parent), Lab04/WakeUps.* (the herd
+// counted), Lab04Prefork.* (the hybrid's counts, the mutex's recovery, the command line), Lab04LoadClient.*.
+// Demo: ./server 9877 5 --mode mutex, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
 // Watch for: the byte-count suite (byte_count_suite.hpp) runs over every model; the tests below are the
 // process pool's own: a child killed at any moment, even holding the accept lock, is reaped and replaced.
 #include "tests/byte_count_suite.hpp"
@@ -64,14 +68,14 @@ std::pair<long, long> wakeups(const std::vector<std::string>& lines) {
 }
 
 std::vector<std::string> pool_args(const std::string& model, int n) {
-    std::vector<std::string> args = {kServer, "0", std::to_string(n), "--model", model};
+    std::vector<std::string> args = {kServer, "0", std::to_string(n), "--mode", model};
     if (model == "hybrid") args.insert(args.end(), {"--threads", "2"});
     return args;
 }
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Prefork, ByteCountServer,
+INSTANTIATE_TEST_SUITE_P(Lab04, ByteCountServer,
                          testing::Values(ModelCase{kLab, "iterative", false, false},
                                          ModelCase{kLab, "fork", true, false}, ModelCase{kLab, "nolock", false, true},
                                          ModelCase{kLab, "flock", false, true}, ModelCase{kLab, "mutex", false, true},
@@ -82,18 +86,18 @@ INSTANTIATE_TEST_SUITE_P(Prefork, ByteCountServer,
 
 class ProcessPool : public testing::TestWithParam<std::string> {};
 
-INSTANTIATE_TEST_SUITE_P(Prefork, ProcessPool, testing::Values("nolock", "flock", "mutex", "pass", "hybrid"),
+INSTANTIATE_TEST_SUITE_P(Lab04, ProcessPool, testing::Values("nolock", "flock", "mutex", "pass", "hybrid"),
                          [](const auto& info) { return info.param; });
 
 // UNP's "child %ld starting": one line per child, after the listening line and the model line.
 TEST_P(ProcessPool, PreforksTheChildrenItWasAskedFor) {
     Process server(pool_args(GetParam(), 4));
     server.wait_for_listening();
-    ASSERT_TRUE(server.wait_for_match(std::regex("model " + GetParam() + ": .*, 4 children")));
+    ASSERT_TRUE(server.wait_for_match(std::regex("mode " + GetParam() + ": .*, 4 children")));
     for (int i = 0; i < 4; ++i)
         EXPECT_TRUE(server.wait_for_match(std::regex("child " + std::to_string(i) + R"( starting \(pid \d+\))")));
     EXPECT_TRUE(byte_count_suite::wait_for_children(server, 4));
-    EXPECT_EQ(server.out_lines().at(1).rfind("model " + GetParam() + ": ", 0), 0u);
+    EXPECT_EQ(server.out_lines().at(1).rfind("mode " + GetParam() + ": ", 0), 0u);
 }
 
 TEST_P(ProcessPool, AKilledChildIsReplacedAndThePoolServesOn) {
@@ -160,7 +164,7 @@ TEST_P(ProcessPool, KillingTheChildInAcceptEvenHoldingTheLockDoesNotFreezeThePoo
 
 // Stopping, the child holding the mutex in accept() exits holding it; the next child to lock it gets
 // EOWNERDEAD. No child died: the recovery line must not be printed (it was, in about one stop of three).
-TEST(Prefork, StoppingTheMutexPoolReportsNoDeadOwner) {
+TEST(Lab04Prefork, StoppingTheMutexPoolReportsNoDeadOwner) {
     for (int round = 0; round < 8; ++round) {
         Process server(pool_args("mutex", 5));
         const uint16_t port = server.wait_for_listening();
@@ -183,7 +187,7 @@ TEST(Prefork, StoppingTheMutexPoolReportsNoDeadOwner) {
 // is woken when it is freed.
 class WakeUps : public testing::TestWithParam<std::string> {};
 
-INSTANTIATE_TEST_SUITE_P(Prefork, WakeUps, testing::Values("nolock", "flock", "mutex", "hybrid"),
+INSTANTIATE_TEST_SUITE_P(Lab04, WakeUps, testing::Values("nolock", "flock", "mutex", "hybrid"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(WakeUps, TheSummaryCountsTheWakeUpsOfEveryConnection) {
@@ -221,11 +225,11 @@ TEST_P(WakeUps, TheSummaryCountsTheWakeUpsOfEveryConnection) {
 
 // Apache's hybrid: each child's line adds up its threads' lines (indented below it), and the children's
 // lines add up to the total.
-TEST(Prefork, HybridCountsPerChildAndPerThreadAddUp) {
-    Process server({kServer, "0", "3", "--model", "hybrid", "--threads", "4"});
+TEST(Lab04Prefork, HybridCountsPerChildAndPerThreadAddUp) {
+    Process server({kServer, "0", "3", "--mode", "hybrid", "--threads", "4"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_line(
-        "model hybrid: preforked children of several threads call accept() under an fcntl() lock (between "
+        "mode hybrid: preforked children of several threads call accept() under an fcntl() lock (between "
         "children) and a mutex (between a child's threads), 4 threads each, 3 children"));
     ASSERT_TRUE(byte_count_suite::wait_for_children(server, 3));
     const Result client = run({kClient, "127.0.0.1", std::to_string(port), "6", "30", "1000"}, "", 60s);
@@ -288,7 +292,7 @@ TEST_P(ProcessPool, ASigtermedChildExitsCleanlyAndIsReplaced) {
 
 // ------------------------------------------------------------------------------------------- the lab
 
-TEST(Prefork, HelpShowsEveryModelAndTheDefaults) {
+TEST(Lab04Prefork, HelpShowsEveryModelAndTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
     for (const char* text : {"9877", "nolock", "iterative", "fork", "flock", "mutex", "pass", "hybrid", "--threads",
@@ -300,26 +304,26 @@ TEST(Prefork, HelpShowsEveryModelAndTheDefaults) {
         EXPECT_NE(client.out.find(text), std::string::npos) << text;
 }
 
-TEST(Prefork, DefaultModelIsNolockAndModelNamesIgnoreCase) {
+TEST(Lab04Prefork, DefaultModelIsNolockAndModelNamesIgnoreCase) {
     {
         Process server({kServer, "0", "2"});
         server.wait_for_listening();
-        EXPECT_TRUE(server.wait_for_line("model nolock: preforked children call accept() with no lock, 2 children"));
+        EXPECT_TRUE(server.wait_for_line("mode nolock: preforked children call accept() with no lock, 2 children"));
     }
-    Process server({kServer, "0", "2", "--model", "MUTEX"});
+    Process server({kServer, "0", "2", "--model", "MUTEX"});  // --model: the old spelling of --mode
     server.wait_for_listening();
-    EXPECT_TRUE(server.wait_for_match(std::regex("model mutex: .*")));
+    EXPECT_TRUE(server.wait_for_match(std::regex("mode mutex: .*")));
 }
 
-TEST(Prefork, BadArgumentsExitTwoWithOneLine) {
+TEST(Lab04Prefork, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
                                                        {kServer, "70000"},
                                                        {kServer, "0", "0"},
-                                                       {kServer, "0", "2", "--model", "threads"},
+                                                       {kServer, "0", "2", "--mode", "threads"},
                                                        {kServer, "0", "2", "--idle-timeout", "-1"},
                                                        {kServer, "0", "2", "--max-clients", "0"},
                                                        {kServer, "0", "2", "x"},
-                                                       {kServer, "0", "2", "--model", "hybrid", "--threads", "0"},
+                                                       {kServer, "0", "2", "--mode", "hybrid", "--threads", "0"},
                                                        {kClient, "localhost", "9877", "0", "1", "1"},
                                                        {kClient, "localhost", "9877", "1", "1", "0"},
                                                        {kClient, "localhost", "9877", "1", "1", "1048577"},
@@ -333,7 +337,7 @@ TEST(Prefork, BadArgumentsExitTwoWithOneLine) {
     }
 }
 
-TEST(Prefork, ABusyPortExitsOneNamingThePort) {
+TEST(Lab04Prefork, ABusyPortExitsOneNamingThePort) {
     Process first({kServer, "0", "1"});
     const uint16_t port = first.wait_for_listening();
     const Result second = run({kServer, std::to_string(port), "2"});
@@ -342,15 +346,15 @@ TEST(Prefork, ABusyPortExitsOneNamingThePort) {
     EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
 }
 
-TEST(Prefork, ServesOverIpv6) {
-    Process server({kServer, "0", "2", "--bind", "::1", "--model", "pass"});
+TEST(Lab04Prefork, ServesOverIpv6) {
+    Process server({kServer, "0", "2", "--bind", "::1", "--mode", "pass"});
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(server.out_lines().at(0), "listening on [::1]:" + std::to_string(port));
     const Result client = run({kClient, "::1", std::to_string(port), "2", "5", "1000"}, "", 30s);
     EXPECT_EQ(client.status, 0) << client.err;
 }
 
-TEST(LoadClient, NoServerExitsOneSayingWhy) {
+TEST(Lab04LoadClient, NoServerExitsOneSayingWhy) {
     uint16_t free_port;
     {
         Process server({kServer, "0", "1"});
@@ -364,7 +368,7 @@ TEST(LoadClient, NoServerExitsOneSayingWhy) {
 }
 
 // A server that answers short (here: one that closes at once) is an error the client reports and counts.
-TEST(LoadClient, AShortReplyIsAnError) {
+TEST(Lab04LoadClient, AShortReplyIsAnError) {
     const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;

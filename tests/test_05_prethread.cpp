@@ -1,8 +1,12 @@
-// Tests of 05_prethread, run as a user runs it: the real ./server (every --model) and the shared load client.
+// Tests of lab 05_prethread, run as a user runs it: the real ./server (every --mode) and the shared load
+// client.
 //
-// Seed: seeds/04_lecture_network_programming_server_design.txt, "Prethreading" through "Comparing Multi
+// Slides: the lecture "Network Programming" (UNP ch. 30), slides "Prethreading" through "Comparing Multi
 // Process/Multi Thread Designs" (per-thread accept with a mutex, main-thread accept into clifd[]).
-// Demo: ./server 9877 5 --model main, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
+// Suites: Lab05/ByteCountServer.* (the byte-count suite over every mode, as for lab 04), Lab05/ThreadPool.*
+// (the pools' threads made up front and kept), Lab05Prethread.* (thread per client, the bounded array, the
+// command line).
+// Demo: ./server 9877 5 --mode main, then ./client localhost 9877 5 500 4000, then Ctrl-C the server.
 // Watch for: the byte-count suite (byte_count_suite.hpp) runs over every model, exactly as for lab 04;
 // the tests below are the threads' own: the pool's size, the bounded array, joined threads.
 #include "tests/byte_count_suite.hpp"
@@ -11,8 +15,6 @@
 #include <sys/syscall.h>
 
 using namespace harness;
-using byte_count_suite::ByteCountServer;
-using byte_count_suite::ModelCase;
 
 namespace {
 
@@ -30,19 +32,21 @@ long blocked_in(pid_t pid) {
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Prethread, ByteCountServer,
+using byte_count_suite::ByteCountServer;
+using byte_count_suite::ModelCase;
+INSTANTIATE_TEST_SUITE_P(Lab05, ByteCountServer,
                          testing::Values(ModelCase{kLab, "thread", true, false}, ModelCase{kLab, "accept", false, true},
                                          ModelCase{kLab, "main", false, true}),
                          byte_count_suite::case_name);
 
 class ThreadPool : public testing::TestWithParam<std::string> {};
 
-INSTANTIATE_TEST_SUITE_P(Prethread, ThreadPool, testing::Values("accept", "main"),
+INSTANTIATE_TEST_SUITE_P(Lab05, ThreadPool, testing::Values("accept", "main"),
                          [](const auto& info) { return info.param; });
 
 // The slide's "thread %d starting": the pool is made at start-up, one thread per slot, and stays that size.
 TEST_P(ThreadPool, CreatesItsThreadsUpFrontAndKeepsThem) {
-    Process server({kServer, "0", "4", "--model", GetParam()});
+    Process server({kServer, "0", "4", "--mode", GetParam()});
     const uint16_t port = server.wait_for_listening();
     for (int i = 0; i < 4; ++i) EXPECT_TRUE(server.wait_for_line("thread " + std::to_string(i) + " starting"));
     if (exact_thread_counts()) {
@@ -57,8 +61,8 @@ TEST_P(ThreadPool, CreatesItsThreadsUpFrontAndKeepsThem) {
 }
 
 // The thread-per-client model ends each thread with its client, and joins it.
-TEST(Prethread, ThreadPerClientJoinsEveryFinishedThread) {
-    Process server({kServer, "0", "--model", "thread"});
+TEST(Lab05Prethread, ThreadPerClientJoinsEveryFinishedThread) {
+    Process server({kServer, "0", "--mode", "thread"});
     const uint16_t port = server.wait_for_listening();
     {
         Connection a(port), b(port), c(port);
@@ -85,8 +89,8 @@ TEST(Prethread, ThreadPerClientJoinsEveryFinishedThread) {
 // The main model's shared array is bounded: with the only worker busy and the array full, the main thread
 // waits (and says so) instead of overwriting a slot or quitting as the slide's err_quit does; every client
 // is served in the end.
-TEST(Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "2", "--idle-timeout", "0"});
+TEST(Lab05Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "2", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     Connection busy(port);
     byte_count_suite::expect_reply(busy, 10);  // the only worker now serves `busy`
@@ -113,8 +117,8 @@ TEST(Prethread, AFullArrayMakesTheMainThreadWaitNeverOverwrite) {
 // The README's exercise "how often does the main thread wait?": the summary counts every wait for a free
 // slot, not only the first (which the log says once). Two rounds, each with the only worker kept busy and
 // one client more than the array holds: exactly one wait per round.
-TEST(Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "2", "--idle-timeout", "0"});
+TEST(Lab05Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "2", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     for (int round = 0; round < 2; ++round) {
         Connection busy(port);
@@ -140,8 +144,8 @@ TEST(Prethread, TheSummaryCountsEveryTimeTheMainThreadWaitedForAFreeSlot) {
 }
 
 // Ctrl-C while the main thread waits on a full array: the workers stop, the array drains, all is joined.
-TEST(Prethread, CtrlCWhileTheArrayIsFullStillStopsEverything) {
-    Process server({kServer, "0", "1", "--model", "main", "--array-size", "1", "--idle-timeout", "0"});
+TEST(Lab05Prethread, CtrlCWhileTheArrayIsFullStillStopsEverything) {
+    Process server({kServer, "0", "1", "--mode", "main", "--array-size", "1", "--idle-timeout", "0"});
     const uint16_t port = server.wait_for_listening();
     Connection busy(port);
     byte_count_suite::expect_reply(busy, 10);
@@ -153,7 +157,7 @@ TEST(Prethread, CtrlCWhileTheArrayIsFullStillStopsEverything) {
     EXPECT_TRUE(server.wait_for_line("server stopped by SIGINT"));
 }
 
-TEST(Prethread, HelpShowsEveryModelAndTheDefaults) {
+TEST(Lab05Prethread, HelpShowsEveryModelAndTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
     for (const char* text :
@@ -162,16 +166,16 @@ TEST(Prethread, HelpShowsEveryModelAndTheDefaults) {
     EXPECT_EQ(run({kClient, "--help"}).status, 0);
 }
 
-TEST(Prethread, DefaultModelIsAccept) {
+TEST(Lab05Prethread, DefaultModelIsAccept) {
     Process server({kServer, "0", "3"});
     server.wait_for_listening();
-    EXPECT_TRUE(server.wait_for_line("model accept: prethreaded, each thread calls accept() under a mutex, 3 threads"));
+    EXPECT_TRUE(server.wait_for_line("mode accept: prethreaded, each thread calls accept() under a mutex, 3 threads"));
 }
 
-TEST(Prethread, BadArgumentsExitTwoWithOneLine) {
+TEST(Lab05Prethread, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "abc"},
                                                        {kServer, "0", "0"},
-                                                       {kServer, "0", "2", "--model", "fork"},
+                                                       {kServer, "0", "2", "--mode", "fork"},
                                                        {kServer, "0", "2", "--array-size", "0"},
                                                        {kServer, "0", "2", "--idle-timeout", "x"},
                                                        {kClient, "localhost", "9877", "1", "1", "2000000"}};
@@ -182,7 +186,7 @@ TEST(Prethread, BadArgumentsExitTwoWithOneLine) {
     }
 }
 
-TEST(Prethread, ABusyPortExitsOneNamingThePort) {
+TEST(Lab05Prethread, ABusyPortExitsOneNamingThePort) {
     Process first({kServer, "0", "1"});
     const uint16_t port = first.wait_for_listening();
     const Result second = run({kServer, std::to_string(port), "2"});
@@ -191,7 +195,7 @@ TEST(Prethread, ABusyPortExitsOneNamingThePort) {
 }
 
 // One load client for both labs: 05's ./client is built from 04's client.cpp and behaves the same.
-TEST(Prethread, TheLoadClientIsLab04s) {
+TEST(Lab05Prethread, TheLoadClientIsLab04s) {
     const Result mine = run({kClient, "--help"});
     const Result lab04 = run({program("04_prefork", "client"), "--help"});
     EXPECT_EQ(mine.out, lab04.out);

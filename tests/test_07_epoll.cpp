@@ -280,7 +280,7 @@ TEST(Lab07EchoClient, ServerPidAutoFindsTheLocalServer) {
 // Several processes own the listening socket (a pre-forked server: 04_prefork's children share it): the
 // client cannot tell which to measure, and says so (exit 1) rather than print another process's CPU.
 TEST(Lab07EchoClient, ServerPidAutoRefusesAPortSharedBySeveralProcesses) {
-    Process prefork({program("04_prefork", "server"), "0", "2", "--model", "nolock"});
+    Process prefork({program("04_prefork", "server"), "0", "2", "--mode", "nolock"});
     const uint16_t port = prefork.wait_for_listening();
     ASSERT_NE(port, 0);
     const Result result = run(

@@ -1,8 +1,10 @@
-// tests/test_faults_byte_count.cpp: the fault-injection suite of labs 04 (processes) and 05 (threads), run
-// over every server model of both, with the misbehaving clients of tests/faults.hpp.
+// tests/test_faults_byte_count.cpp: the fault-injection suite of labs 04_prefork (processes) and 05_prethread
+// (threads), run over every server model of both, with the misbehaving clients of tests/faults.hpp.
 //
-// Seed: seeds/04_lecture_network_programming_server_design.txt, "Server Design Alternatives" to "Comparing
+// Slides: the lecture "Network Programming" (UNP ch. 30), slides "Server Design Alternatives" to "Comparing
 // Multi Process/Multi Thread Designs"; the kit's robustness rules (DESIGN.md: limits, signals, pools).
+// Suites, each instantiated once per lab (Lab04/..., Lab05/...): FaultsByteCount (every model),
+// FaultsProcessPool (04's pools), FaultsPerClient (fork, thread), FaultsSighup (under nohup).
 // Watch for: after every fault the server is back to its footprint (faults::expect_nothing_left: no
 // descriptor, thread or child more than before, no zombie), or, when the fault stops it, exits 0 having
 // reaped everything. What each model promises, and so what is checked:
@@ -22,11 +24,11 @@
 //   the book's starvation (no timeout)      ByteCountServer.WithItsOnlyWorkerBusyTheNextClientWaits
 //   Ctrl-C / SIGTERM when idle              ByteCountServer.CtrlCPrintsOneSummary..., SigtermStopsEverything...
 //   1,000 connections: zombies, descriptors ByteCountServer.NoZombiesAndNoDescriptorGrowthAfterAThousand...
-//     (all in tests/byte_count_suite.hpp, run by test_04_prefork and test_05_prethread)
+//     (all in tests/byte_count_suite.hpp, run as Lab04/ByteCountServer.* and Lab05/ByteCountServer.*)
 //   a killed child, idle or holding the accept lock; SIGTERM to a child; parent killed
-//                                           ProcessPool.* in tests/test_04_prefork.cpp; here: a child
+//                                           Lab04/ProcessPool.* in test_04_prefork.cpp; here: a child
 //                                           killed in the middle of a reply (FaultsProcessPool)
-//   a full array (main)                     Prethread.AFullArrayMakesTheMainThreadWaitNeverOverwrite
+//   a full array (main)                     Lab05Prethread.AFullArrayMakesTheMainThreadWaitNeverOverwrite
 //   half-close, trickle, never reads, descriptor exhaustion, slowloris, SIGINT / SIGTERM / SIGHUP under
 //   the load client, SIGPIPE, --max-clients counted, SIGHUP under nohup: here.
 #include "tests/byte_count_suite.hpp"
@@ -150,11 +152,14 @@ long client_connections(const std::string& out) {
     return -1;
 }
 
-std::vector<ModelCase> all_models() {
-    return {{k04, "iterative", false, false}, {k04, "fork", true, false},   {k04, "nolock", false, true},
-            {k04, "flock", false, true},      {k04, "mutex", false, true},  {k04, "pass", false, true},
-            {k04, "hybrid", false, true},     {k05, "thread", true, false}, {k05, "accept", false, true},
-            {k05, "main", false, true}};
+std::vector<ModelCase> models_of_04() {
+    return {{k04, "iterative", false, false}, {k04, "fork", true, false},  {k04, "nolock", false, true},
+            {k04, "flock", false, true},      {k04, "mutex", false, true}, {k04, "pass", false, true},
+            {k04, "hybrid", false, true}};
+}
+
+std::vector<ModelCase> models_of_05() {
+    return {{k05, "thread", true, false}, {k05, "accept", false, true}, {k05, "main", false, true}};
 }
 
 }  // namespace
@@ -163,7 +168,8 @@ std::vector<ModelCase> all_models() {
 
 class FaultsByteCount : public testing::TestWithParam<ModelCase> {};
 
-INSTANTIATE_TEST_SUITE_P(Labs04and05, FaultsByteCount, testing::ValuesIn(all_models()), byte_count_suite::case_name);
+INSTANTIATE_TEST_SUITE_P(Lab04, FaultsByteCount, testing::ValuesIn(models_of_04()), byte_count_suite::case_name);
+INSTANTIATE_TEST_SUITE_P(Lab05, FaultsByteCount, testing::ValuesIn(models_of_05()), byte_count_suite::case_name);
 
 // Requests on one connection; the client resets in the middle of the second reply (of 8 MiB). Only that
 // connection ends ("vanished"); the server holds nothing more than before and serves the next client.
@@ -405,7 +411,7 @@ TEST_P(FaultsByteCount, SighupDuringLoadIsAGracefulStopLikeSigterm) { stop_durin
 
 class FaultsProcessPool : public testing::TestWithParam<ModelCase> {};
 
-INSTANTIATE_TEST_SUITE_P(Prefork, FaultsProcessPool,
+INSTANTIATE_TEST_SUITE_P(Lab04, FaultsProcessPool,
                          testing::Values(ModelCase{k04, "nolock", false, true}, ModelCase{k04, "flock", false, true},
                                          ModelCase{k04, "mutex", false, true}, ModelCase{k04, "pass", false, true},
                                          ModelCase{k04, "hybrid", false, true}),
@@ -443,8 +449,9 @@ TEST_P(FaultsProcessPool, AChildKilledInTheMiddleOfAReplyIsReplacedAndCostsOnlyT
 
 class FaultsPerClient : public testing::TestWithParam<ModelCase> {};
 
-INSTANTIATE_TEST_SUITE_P(Labs04and05, FaultsPerClient,
-                         testing::Values(ModelCase{k04, "fork", true, false}, ModelCase{k05, "thread", true, false}),
+INSTANTIATE_TEST_SUITE_P(Lab04, FaultsPerClient, testing::Values(ModelCase{k04, "fork", true, false}),
+                         byte_count_suite::case_name);
+INSTANTIATE_TEST_SUITE_P(Lab05, FaultsPerClient, testing::Values(ModelCase{k05, "thread", true, false}),
                          byte_count_suite::case_name);
 
 // --max-clients 2: two clients are served at once, never a third; the cap is logged once however often
@@ -487,36 +494,41 @@ TEST_P(FaultsPerClient, MaxClientsCapsTheWorkersAndSaysSoOnce) {
 
 // Started with SIGHUP ignored (`nohup ./server ...`: meant to outlive its terminal), a server leaves it
 // ignored, in the parent and in the children: a SIGHUP to the whole group changes nothing.
-TEST(FaultsSighup, UnderNohupSighupIsIgnoredByTheServerAndItsChildren) {
-    for (const ModelCase& c : {ModelCase{k04, "nolock", false, true}, ModelCase{k05, "accept", false, true}}) {
-        SCOPED_TRACE(c.lab);
-        std::vector<std::string> args = byte_count_suite::server_args(c, 2);
-        args.insert(args.begin(), "/usr/bin/nohup");
-        Process server(args, {.name = "nohup server"});
-        const uint16_t port = server.wait_for_listening();
-        if (is_04(c)) {
-            ASSERT_TRUE(byte_count_suite::wait_for_children(server, 2));
-        } else {
-            server.wait_for_line("thread 0 starting");
-            server.wait_for_line("thread 1 starting");
-            if (exact_thread_counts()) {
-                EXPECT_TRUE(server.wait_for_thread_count(3));
-            }
+class FaultsSighup : public testing::TestWithParam<ModelCase> {};
+
+INSTANTIATE_TEST_SUITE_P(Lab04, FaultsSighup, testing::Values(ModelCase{k04, "nolock", false, true}),
+                         byte_count_suite::case_name);
+INSTANTIATE_TEST_SUITE_P(Lab05, FaultsSighup, testing::Values(ModelCase{k05, "accept", false, true}),
+                         byte_count_suite::case_name);
+
+TEST_P(FaultsSighup, UnderNohupSighupIsIgnoredByTheServerAndItsChildren) {
+    const ModelCase& c = GetParam();
+    std::vector<std::string> args = byte_count_suite::server_args(c, 2);
+    args.insert(args.begin(), "/usr/bin/nohup");
+    Process server(args, {.name = "nohup server"});
+    const uint16_t port = server.wait_for_listening();
+    if (is_04(c)) {
+        ASSERT_TRUE(byte_count_suite::wait_for_children(server, 2));
+    } else {
+        server.wait_for_line("thread 0 starting");
+        server.wait_for_line("thread 1 starting");
+        if (exact_thread_counts()) {
+            EXPECT_TRUE(server.wait_for_thread_count(3));
         }
-        const faults::Footprint before = faults::footprint(server);
-        Connection connected(port);
-        byte_count_suite::expect_reply(connected, 10);
-        server.signal_group(SIGHUP);
-        byte_count_suite::expect_reply(connected, 20);  // the worker serving it is still there
-        connected.close();
-        Connection next(port);
-        byte_count_suite::expect_reply(next, 30);
-        next.close();
-        EXPECT_TRUE(server.running());
-        EXPECT_EQ(server.out().find("stopped"), std::string::npos) << server.out();
-        EXPECT_EQ(server.out().find("replaced"), std::string::npos) << "a child died of the SIGHUP";
-        faults::expect_nothing_left(server, before);
-        server.signal(SIGTERM);
-        EXPECT_EQ(server.wait_exit(), 0);
     }
+    const faults::Footprint before = faults::footprint(server);
+    Connection connected(port);
+    byte_count_suite::expect_reply(connected, 10);
+    server.signal_group(SIGHUP);
+    byte_count_suite::expect_reply(connected, 20);  // the worker serving it is still there
+    connected.close();
+    Connection next(port);
+    byte_count_suite::expect_reply(next, 30);
+    next.close();
+    EXPECT_TRUE(server.running());
+    EXPECT_EQ(server.out().find("stopped"), std::string::npos) << server.out();
+    EXPECT_EQ(server.out().find("replaced"), std::string::npos) << "a child died of the SIGHUP";
+    faults::expect_nothing_left(server, before);
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait_exit(), 0);
 }

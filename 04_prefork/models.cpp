@@ -1,4 +1,4 @@
-// 04_prefork/common.cpp: what the parents and children of every model share (see models.hpp).
+// 04_prefork/models.cpp: what the parents and children of every model share (see models.hpp).
 #include "04_prefork/models.hpp"
 #include "04_prefork/protocol.hpp"
 
@@ -22,19 +22,6 @@
 #include <unistd.h>
 
 namespace prefork {
-
-std::string model_name(Model model) {
-    switch (model) {
-        case Model::Iterative: return "iterative";
-        case Model::Fork: return "fork";
-        case Model::NoLock: return "nolock";
-        case Model::Flock: return "flock";
-        case Model::Mutex: return "mutex";
-        case Model::Pass: return "pass";
-        case Model::Hybrid: return "hybrid";
-    }
-    return "?";
-}
 
 std::string model_description(Model model) {
     switch (model) {
@@ -82,18 +69,6 @@ ParentSignals::Pending ParentSignals::read() {
     return pending;
 }
 
-StopPipe::StopPipe() {
-    int ends[2];
-    netutil::check(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
-    read_end.reset(ends[0]);
-    write_end.reset(ends[1]);
-}
-
-void StopPipe::request_stop() const {
-    const char byte = 's';
-    [[maybe_unused]] auto ignored = ::write(write_end.get(), &byte, 1);  // stays readable: never drained
-}
-
 // ------------------------------------------------------------------------------------------------ child
 
 namespace {
@@ -120,6 +95,31 @@ extern "C" void on_child_sigterm(int) {
     }
 }
 
+pid_t parent_of_this_child = -1;
+
+// A fresh child's signals. They stay blocked (as inherited) until the handlers are in place.
+void become_child() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    netutil::check(::sigaction(SIGINT, &ignore, nullptr), "sigaction SIGINT");
+    struct sigaction term {};
+    term.sa_handler = on_child_sigterm;
+    ::sigemptyset(&term.sa_mask);
+    netutil::check(::sigaction(SIGTERM, &term, nullptr), "sigaction SIGTERM");
+    // SIGHUP: the terminal closed, and the whole foreground group gets it: a child stops as on SIGTERM
+    // (at once while idle, after its connection while busy); the parent stops and reaps the rest.
+    if (!netutil::hangup_ignored()) netutil::check(::sigaction(SIGHUP, &term, nullptr), "sigaction SIGHUP");
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    netutil::check(::sigaction(SIGCHLD, &dfl, nullptr), "sigaction SIGCHLD");
+    // An orphan would serve on forever: end it with its parent (and at once if that is already gone).
+    netutil::check(::prctl(PR_SET_PDEATHSIG, SIGTERM), "prctl PR_SET_PDEATHSIG");
+    if (parent_gone()) ::_exit(0);
+    sigset_t none;
+    ::sigemptyset(&none);
+    netutil::check(::sigprocmask(SIG_SETMASK, &none, nullptr), "sigprocmask");
+}
+
 }  // namespace
 
 void set_busy_threads(int count) { busy_threads = count; }
@@ -135,39 +135,25 @@ void end_waiting() { ++busy_threads; }
 
 bool stop_requested() { return child_stop != 0; }
 
+bool parent_gone() { return ::getppid() != parent_of_this_child; }
+
 pid_t fork_child(const std::function<void()>& body) {
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == -1) netutil::throw_errno("fork");
     if (pid > 0) return pid;
 
-    // The child. Signals stay blocked (as inherited) until the handlers are in place.
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    ::sigaction(SIGINT, &ignore, nullptr);
-    struct sigaction term {};
-    term.sa_handler = on_child_sigterm;
-    ::sigemptyset(&term.sa_mask);
-    ::sigaction(SIGTERM, &term, nullptr);
-    // SIGHUP: the terminal closed, and the whole foreground group gets it: a child stops as on SIGTERM
-    // (at once while idle, after its connection while busy); the parent stops and reaps the rest.
-    if (!netutil::hangup_ignored()) ::sigaction(SIGHUP, &term, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGCHLD, &dfl, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // an orphan would serve on forever: end it with its parent
-    if (::getppid() != parent) ::_exit(0);
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The child: never returns into the parent's code, also when something fails here.
     int status = 0;
     try {
+        parent_of_this_child = parent;
+        become_child();
         body();
     } catch (const std::exception& error) {
         netutil::print_error(netutil::program_name() + ": child " + std::to_string(::getpid()) + ": " + error.what());
         status = 1;
     }
-    ::_exit(status);  // never return into the parent's code; no destructors of the parent's objects
+    ::_exit(status);  // no destructors of the parent's objects
 }
 
 // ------------------------------------------------------------------------------------------------ stopping
@@ -193,7 +179,8 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
             killed = true;
         }
         pollfd pfd{server.signals.fd(), POLLIN, 0};
-        ::poll(&pfd, 1, killed ? 100 : static_cast<int>(std::max<long>(1, std::min<long>(left.count(), 100))));
+        const int wait_ms = killed ? 100 : static_cast<int>(std::max<long>(1, std::min<long>(left.count(), 100)));
+        if (::poll(&pfd, 1, wait_ms) == -1 && errno != EINTR) netutil::throw_errno("poll");
         server.signals.read();  // SIGCHLD (and any further Ctrl-C) consumed; the reaping above does the work
     }
 }
@@ -203,11 +190,6 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
 bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
     return byte_count::serve_and_log(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()},
                                      who);
-}
-
-void print_summary(int stop_signal, const std::vector<byte_count::WorkerCount>& workers,
-                   const std::string& workers_line, long total) {
-    byte_count::print_summary(stop_signal, workers, workers_line, total, "the server and all its children");
 }
 
 }  // namespace prefork
