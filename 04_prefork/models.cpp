@@ -114,7 +114,7 @@ void become_child() {
     netutil::check(::sigaction(SIGCHLD, &dfl, nullptr), "sigaction SIGCHLD");
     // An orphan would serve on forever: end it with its parent (and at once if that is already gone).
     netutil::check(::prctl(PR_SET_PDEATHSIG, SIGTERM), "prctl PR_SET_PDEATHSIG");
-    if (parent_gone()) ::_exit(0);
+    if (::getppid() != parent_of_this_child) ::_exit(0);
     sigset_t none;
     ::sigemptyset(&none);
     netutil::check(::sigprocmask(SIG_SETMASK, &none, nullptr), "sigprocmask");
@@ -134,8 +134,6 @@ void begin_waiting() {
 void end_waiting() { ++busy_threads; }
 
 bool stop_requested() { return child_stop != 0; }
-
-bool parent_gone() { return ::getppid() != parent_of_this_child; }
 
 pid_t fork_child(const std::function<void()>& body) {
     const pid_t parent = ::getpid();

@@ -58,8 +58,12 @@ struct Server {
     ParentSignals signals;
     netutil::StopPipe stop;
     Settings settings;
-    // Closes, in a freshly forked child, what only the parent needs.
-    void close_parent_only() { signals.close_in_child(); }
+    // Closes, in a freshly forked child, what only the parent needs: its signals, and the stop pipe's write
+    // end, so that the pipe reads as closed (a stop) once the parent is gone, even killed outright.
+    void close_parent_only() {
+        signals.close_in_child();
+        stop.close_write_end();
+    }
 };
 
 // Forks a child that runs `body` and exits (0, or 1 if body throws). In the child, before `body`: SIGINT is
@@ -77,8 +81,6 @@ void set_busy_threads(int count);
 // A SIGTERM while waiting calls `hook` (async-signal-safe work only) just before the child exits.
 void call_before_exit_while_waiting(void (*hook)());
 bool stop_requested();  // a SIGTERM came while busy: finish this connection, then exit
-// In a child: true once its parent has died (the child is then sent SIGTERM too, see fork_child).
-bool parent_gone();
 
 // Stops the children: tells busy ones through the stop pipe, idle ones with SIGTERM, reaps them all, and
 // SIGKILLs those still running after the grace period. `on_reaped` sees every child reaped.

@@ -178,10 +178,10 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
         const bool recovered = lock.lock();
         // A child that waited for the lock while the server stopped may learn it only now (under
         // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the stop
-        // pipe is readable once the parent stops; a parent that died cannot write it, so that is asked too.
+        // pipe is readable once the parent stops, and reads as closed once it died.
         // Stopping, the child holding the mutex exits holding it (SIGTERM while waiting), so the next one
         // gets EOWNERDEAD: that is no death to report, and it leaves quietly too.
-        if (server.settings.model != Model::NoLock && (server.stop.stop_requested() || parent_gone())) ::_exit(0);
+        if (server.settings.model != Model::NoLock && server.stop.stop_requested()) ::_exit(0);
         if (recovered) netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
         netutil::UniqueFd client = wait_and_accept(server, who);
         lock.unlock();
@@ -203,17 +203,14 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
 
 // The hybrid thread holding both locks waits in poll() for a connection or the stop pipe; true for a
 // connection. It cannot count on the SIGTERM alone: the kernel may deliver it to a thread waiting for the
-// mutex, and under ThreadSanitizer that thread runs the handler only once it gets the mutex. A parent killed
-// outright never writes the stop pipe (and the children hold its write end too, so it never reads as
-// closed): the wait also looks once a second whether the parent is still there.
+// mutex, and under ThreadSanitizer that thread runs the handler only once it gets the mutex. (A parent
+// killed outright never writes the pipe, but then it reads as closed: POLLHUP, a stop too.)
 bool wait_for_connection_or_stop(const Server& server) {
     pollfd pfds[2] = {{server.listener.get(), POLLIN, 0}, {server.stop.fd(), POLLIN, 0}};
-    for (;;) {
-        const int ready = ::poll(pfds, 2, 1000);
-        if (ready == -1 && errno != EINTR) netutil::throw_errno("poll");
-        if (ready > 0) return pfds[1].revents == 0;
-        if (ready == 0 && parent_gone()) return false;
+    while (::poll(pfds, 2, -1) == -1) {
+        if (errno != EINTR) netutil::throw_errno("poll");
     }
+    return pfds[1].revents == 0;
 }
 
 // Apache's worker MPM in miniature: one child of `threads` threads, each one UNP's thread_main. Two locks

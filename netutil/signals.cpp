@@ -66,7 +66,7 @@ bool StopPipe::stop_requested() const {
     while (::poll(&pfd, 1, 0) == -1) {
         if (errno != EINTR) throw_errno("poll");
     }
-    return (pfd.revents & POLLIN) != 0;
+    return (pfd.revents & (POLLIN | POLLHUP)) != 0;  // POLLHUP: every write end closed (close_write_end)
 }
 
 void stop_on_signals(const StopPipe& stop, std::initializer_list<int> signals) {

@@ -36,7 +36,11 @@ public:
     StopPipe& operator=(const StopPipe&) = delete;
     void request_stop() const noexcept;
     bool stop_requested() const;                // polls, never blocks
-    int fd() const { return read_end_.get(); }  // watch this for POLLIN
+    int fd() const { return read_end_.get(); }  // watch this for POLLIN (and POLLHUP, see below)
+    // In a forked child that only watches the pipe: closes the child's copy of the write end. Once every
+    // process holding one is gone (the parent died, even by SIGKILL) the read end reads as closed, which
+    // poll() reports as POLLHUP: a stop too. The child must not call request_stop() afterwards.
+    void close_write_end() { write_end_.reset(); }
 
 private:
     friend void stop_on_signals(const StopPipe&, std::initializer_list<int>);
