@@ -25,17 +25,17 @@
 #include <thread>
 #include <vector>
 
+namespace {
+
+constexpr int kDefaultPort = 11268;
+
+// The command line (below main): HOST, PORT and the options every worker has (netutil/workers.hpp).
+netutil::WorkerOptions parse_settings(int argc, char** argv);
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
-        "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
-        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    netutil::WorkerOptions options{.port = 11268};
-    netutil::add_worker_options(app, options,
-                                "sleep this long before each column (a slow worker, to watch the "
-                                "schedule or kill it mid-run)",
-                                "print a line per column");
-    netutil::parse_or_exit(app, argc, argv);
+    const netutil::WorkerOptions options = parse_settings(argc, argv);
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
@@ -77,3 +77,21 @@ int main(int argc, char** argv) {
                                          options.timeout_seconds, work, summary);
     });
 }
+
+namespace {
+
+netutil::WorkerOptions parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
+        "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
+        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
+    netutil::WorkerOptions options{.port = kDefaultPort};
+    netutil::add_worker_options(app, options,
+                                "sleep this long before each column (a slow worker, to watch the "
+                                "schedule or kill it mid-run)",
+                                "print a line per column");
+    netutil::parse_or_exit(app, argc, argv);
+    return options;
+}
+
+}  // namespace
