@@ -1,7 +1,7 @@
 // 09_mandelbrot/client.cpp: a worker of the Mandelbrot computation.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, "Manager/Worker Paradigm": "A client receives the
-// column number from the server and returns a list of grayscales for each row."
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Manager/Worker Paradigm": "A client receives
+// the column number from the server and returns a list of grayscales for each row."
 //
 // Watch for: the worker may start before the manager (it retries connecting for --retry seconds), and it
 // leaves quietly (exit 0) when the manager says BYE or goes away; anything it does not understand from the

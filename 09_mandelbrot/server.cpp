@@ -1,12 +1,13 @@
 // 09_mandelbrot/server.cpp: the manager of a manager/worker computation of the Mandelbrot set.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 4 "Pleasingly Parallel Computations":
-// "The Mandelbrot Set" (500 x 400 pixels over x in [-2, 0.5], y in [-1, 1], grayscale 255 - k) and the
-// "Manager/Worker Paradigm": the server manages a job queue of columns, n handler threads serve n worker
-// clients, handler t hands out the columns k with k mod n = t (`--schedule static`, the slide) or whatever
-// column is next in one shared queue (`--schedule dynamic`, the lecture's dynamic load balancing).
-// Also the closing questions of seeds/02_lecture_client_server_multiprocessing.txt, "What happens when
-// something goes wrong?": a worker that dies loses nothing, its unfinished columns go to the others.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slides "The Mandelbrot Set" (500 x 400 pixels
+// over x in [-2, 0.5], y in [-1, 1], grayscale 255 - k) and "Manager/Worker Paradigm": the server manages a
+// job queue of columns, n handler threads serve n worker clients, handler t hands out the columns k with
+// k mod n = t (`--schedule static`, the slide) or whatever column is next in one shared queue
+// (`--schedule dynamic`, the lecture's dynamic load balancing). Also the closing questions of the lecture
+// "Client-server architecture model: with sockets and multiprocessing in Python", slide "Considerations"
+// ("What happens when something goes wrong?"): a worker that dies loses nothing, its unfinished columns go
+// to the others.
 //
 // The slide's three steps are in run_manager(): the accept loop (one handler thread per connection while
 // workers are missing), the handler's hand-out of columns (hand_out_columns), and the picture at the end.

@@ -1,7 +1,8 @@
 // 10_pi_montecarlo/client.cpp: a worker of the Monte Carlo estimate of pi.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3: the worker takes a (samples, seed) job,
-// counts the samples inside the quarter disk with the generator of montecarlo.hpp, and returns the count.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3:
+// the worker takes a (samples, seed) job, counts the samples inside the quarter disk with the generator of
+// montecarlo.hpp, and returns the count.
 //
 // Watch for: the worker may start before the manager (it retries connecting for --retry seconds), and it
 // leaves quietly (exit 0) when the manager says BYE or goes away; anything it does not understand from the

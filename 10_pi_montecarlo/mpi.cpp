@@ -1,10 +1,11 @@
 // 10_pi_montecarlo/mpi.cpp: the same Monte Carlo estimate of pi with Open MPI instead of sockets.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3 (a job queue of (samples, seed) tuples)
-// and the manager/worker paradigm of section 4, written the way users write it once the work goes past one
-// machine: `mpirun -np K ./mpi` starts K copies of this program; rank 0 is the manager and keeps the job queue,
-// ranks 1 to K-1 are the workers 0 to K-2. The jobs are the socket version's (montecarlo.hpp's count_inside,
-// seeds seed + j), so the estimate is exactly the one of `./server` and of `./server --local`.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3 (a
+// job queue of (samples, seed) tuples) and the slide "Manager/Worker Paradigm", written the way users write it
+// once the work goes past one machine: `mpirun -np K ./mpi` starts K copies of this program; rank 0 is the
+// manager and keeps the job queue, ranks 1 to K-1 are the workers 0 to K-2. The jobs are the socket
+// version's (montecarlo.hpp's count_inside, seeds seed + j), so the estimate is exactly the one of `./server`
+// and of `./server --local`.
 // The messages (all uint64_t triples):
 //   manager -> worker   tag 1 (job):   {J, SAMPLES, SEED}     one job out at a worker at a time, like server.cpp
 //   worker  -> manager  tag 3 (result): {J, SAMPLES, INSIDE}

@@ -1,11 +1,12 @@
 // 10_pi_montecarlo/server.cpp: the manager of a Monte Carlo estimate of pi, with a job queue.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3: "Use a multithreaded server to estimate
-// pi counting the number of samples (x, y) in [0, 1] x [0, 1]: x^2 + y^2 <= 1. The job queue maintained by the
-// server is a list of tuples. Each tuple contains the number of samples and the seed for the random number
-// generator." And the manager/worker paradigm of section 4, with the closing questions of
-// seeds/02_lecture_client_server_multiprocessing.txt ("What happens when something goes wrong?"): a worker
-// that dies mid-job loses nothing, the job goes back to the queue, and no job is ever counted twice.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3:
+// "Use a multithreaded server to estimate pi counting the number of samples (x, y) in [0, 1] x [0, 1]:
+// x^2 + y^2 <= 1. The job queue maintained by the server is a list of tuples. Each tuple contains the number
+// of samples and the seed for the random number generator." And the slide "Manager/Worker Paradigm", with
+// the closing questions of the lecture "Client-server architecture model: with sockets and multiprocessing
+// in Python", slide "Considerations" ("What happens when something goes wrong?"): a worker that dies mid-job
+// loses nothing, the job goes back to the queue, and no job is ever counted twice.
 //
 // The slide's steps are in run_manager(): the accept loop (one handler thread per connection while workers
 // are missing), the handler's hand-out of jobs (hand_out_jobs), and the estimate at the end.
