@@ -29,13 +29,24 @@ namespace {
 
 constexpr int kDefaultPort = 11268;
 
-// The command line (below main): HOST, PORT and the options every worker has (netutil/workers.hpp).
-netutil::WorkerOptions parse_settings(int argc, char** argv);
+const char* const kAbout =
+    "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
+    "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
+    "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included).";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const netutil::WorkerOptions options = parse_settings(argc, argv);
+    const netutil::WorkerOptions options = netutil::parse_worker_options(
+        argc, argv, kAbout, kDefaultPort,
+        "sleep this long before each column (a slow worker, to watch the schedule or kill it mid-run)",
+        "print a line per column");
+    // What the manager has said and what this worker has done: the canvas comes first, then the columns.
+    std::optional<mandelbrot::Canvas> canvas;
+    std::vector<uint8_t> gray;
+    int columns = 0;
+    uint64_t iterations = 0;
+    double busy = 0;
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
@@ -43,11 +54,6 @@ int main(int argc, char** argv) {
         const netutil::UniqueFd manager = netutil::connect_to_manager(options);
         // After HELLO: the CANVAS line first, then COLUMN K for each column to compute, until BYE (netutil
         // handles HELLO, BYE, error: lines and the manager going away).
-        std::optional<mandelbrot::Canvas> canvas;
-        std::vector<uint8_t> gray;
-        int columns = 0;
-        uint64_t iterations = 0;
-        double busy = 0;
         auto work = [&](const std::string& line) {
             if (!canvas) {
                 canvas = mandelbrot::parse_canvas_line(line);
@@ -77,21 +83,3 @@ int main(int argc, char** argv) {
                                          options.timeout_seconds, work, summary);
     });
 }
-
-namespace {
-
-netutil::WorkerOptions parse_settings(int argc, char** argv) {
-    CLI::App app{
-        "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
-        "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
-        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    netutil::WorkerOptions options{.port = kDefaultPort};
-    netutil::add_worker_options(app, options,
-                                "sleep this long before each column (a slow worker, to watch the "
-                                "schedule or kill it mid-run)",
-                                "print a line per column");
-    netutil::parse_or_exit(app, argc, argv);
-    return options;
-}
-
-}  // namespace

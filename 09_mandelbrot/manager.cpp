@@ -5,6 +5,7 @@
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/socket.hpp"
+#include "netutil/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -83,10 +84,18 @@ void Roster::lost_locked() {
 
 // ================================================================================================ Doorway
 
-Doorway::Doorway(const std::string& bind_address, uint16_t port, const netutil::ManagerLimits& limits)
-    : limits_(limits) {
+void add_port_and_workers(CLI::App& app, ManagerSettings& settings, const std::string& work) {
+    app.add_option("PORT", settings.port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    app.add_option("NWORKERS", settings.nworkers, "number of workers to wait for before handing out " + work)
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 256));
+}
+
+Doorway::Doorway(const ManagerSettings& settings) : limits_(settings.limits()) {
     netutil::stop_on_signals(stop_, {SIGINT, SIGTERM, SIGHUP});
-    listener_ = netutil::tcp_listen(bind_address, port);
+    listener_ = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port));
     netutil::set_nonblocking(listener_.get());
     netutil::print_listening(listener_.get());
 }
@@ -222,6 +231,28 @@ void serve_connection(Caller caller, Greeting& greeting, Roster& roster, const n
             lose(*slot, error.what());
         }
     }
+}
+
+// ============================================================================================ the ending
+
+bool stopped_by_signal(const Roster& roster, int total, const std::string& noun, const std::string& consequence) {
+    const int signo = netutil::caught_signal();
+    const int remaining = roster.remaining();
+    if (remaining == 0 || signo == 0) return false;
+    netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
+                        (roster.started()
+                             ? std::to_string(total - remaining) + " of " + netutil::count(total, noun) + " were done"
+                             : std::string("the work had not started")) +
+                        ", " + consequence);
+    return true;
+}
+
+bool no_worker_left(const Roster& roster, int total, const std::string& noun, const std::string& not_done) {
+    const int remaining = roster.remaining();
+    if (remaining == 0) return false;
+    netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
+                         netutil::count(total, noun) + " " + not_done);
+    return true;
 }
 
 }  // namespace manager

@@ -14,9 +14,11 @@
 // Generic pieces (read_hello, turn_away, wait_for_start, the options) are netutil/workers.hpp.
 #pragma once
 
+#include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
 #include "netutil/fd.hpp"
 #include "netutil/signals.hpp"
+#include "netutil/socket.hpp"
 #include "netutil/workers.hpp"
 
 #include <atomic>
@@ -32,6 +34,25 @@
 #include <vector>
 
 namespace manager {
+
+// The bounds both managers keep beside their timeouts (seconds, from their command lines).
+inline constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
+inline constexpr int kPauseMs = 100;    // while accepting is paused, how often the door looks again
+
+// The command line every manager has: PORT and NWORKERS (add_port_and_workers, first), then, after the lab's
+// own options, netutil::add_manager_options (--reply-timeout, --hello-timeout, --bind).
+struct ManagerSettings {
+    int port = 0;
+    int nworkers = 2;
+    int reply_timeout = 60;  // seconds
+    int hello_timeout = 5;   // seconds
+    std::string bind_address = netutil::kAnyAddress;
+    netutil::ManagerLimits limits() const {
+        return {kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
+    }
+};
+// PORT, and NWORKERS: "number of workers to wait for before handing out `work`".
+void add_port_and_workers(CLI::App& app, ManagerSettings& settings, const std::string& work);
 
 // How a handler's wait for a worker ends when it is not a reply: thrown inside the handler, caught there.
 struct Stopped {};  // the run is over (Ctrl-C, or the end): nothing to tell, nothing lost
@@ -119,9 +140,10 @@ public:
     // only gains one descriptor per connection. SIGINT, SIGTERM and SIGHUP (its terminal closed, the same as
     // SIGTERM) only write a byte into the stop pipe; the handlers are in place before anyone can see the
     // listening line and send a signal.
-    Doorway(const std::string& bind_address, uint16_t port, const netutil::ManagerLimits& limits);
+    explicit Doorway(const ManagerSettings& settings);
 
     netutil::RunEvents events() const { return {started_, finished_, quit_}; }
+    const netutil::ManagerLimits& limits() const { return limits_; }
 
     // The next connection for a handler thread, or nothing once the run is over (a signal, or `finished`).
     // Once the work has started (`roster`), newcomers are told so and closed right here. Accepting pauses
@@ -188,5 +210,13 @@ void serve_connection(Caller caller, Greeting& greeting, Roster& roster, const n
                       const netutil::ManagerLimits& limits, const Handshake& handshake,
                       const std::function<void(int fd, int t)>& hand_out,
                       const std::function<void(int t, const std::string& why)>& lose);
+
+// After the accept loop, how the run ended, for `total` pieces of work called `noun` ("column", "job").
+// Stopped by a signal before the end: "manager stopped by SIGINT: 3 of 16 jobs were done, CONSEQUENCE" (or "the
+// work had not started") on stdout, and true (the manager exits 0).
+bool stopped_by_signal(const Roster& roster, int total, const std::string& noun, const std::string& consequence);
+// No worker left before the end: "PROGRAM: no worker left: 4 of 16 jobs NOT_DONE" on stderr, and true (the
+// manager exits 1).
+bool no_worker_left(const Roster& roster, int total, const std::string& noun, const std::string& not_done);
 
 }  // namespace manager

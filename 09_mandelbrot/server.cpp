@@ -48,21 +48,15 @@ using mandelbrot::Canvas;
 using mandelbrot::Schedule;
 
 constexpr uint16_t kDefaultPort = 11268;
-constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
-constexpr int kPauseMs = 100;    // while accepting is paused, how often the acceptor looks again
-constexpr size_t kWindow = 2;    // columns out at one worker at once
+constexpr size_t kWindow = 2;  // columns out at one worker at once
 
 // The command line (parse_settings, below main).
 struct Settings {
-    int port = kDefaultPort;
-    int nworkers = 2;
+    manager::ManagerSettings common{.port = kDefaultPort, .reply_timeout = 60};  // PORT, NWORKERS, timeouts, --bind
     Schedule schedule = Schedule::Static;
     Canvas canvas;
     std::string output = "mandelbrot.pgm";
-    std::string bind_address = netutil::kAnyAddress;
     bool local = false;
-    int reply_timeout = 60;  // seconds
-    int hello_timeout = 5;   // seconds
 };
 Settings parse_settings(int argc, char** argv);
 
@@ -381,19 +375,17 @@ int run_local(const Canvas& canvas, const std::string& output) {
 // The manager, as the slide runs it: wait for the workers (the accept loop, a thread per worker), hand out the
 // columns (each handler), gather them, and write the picture.
 int run_manager(const Settings& settings) {
-    const Canvas& canvas = settings.canvas;
-    const netutil::ManagerLimits limits{kMaxPending, kPauseMs, settings.hello_timeout * 1000,
-                                        settings.reply_timeout * 1000};
     // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
-    manager::Doorway door(settings.bind_address, static_cast<uint16_t>(settings.port), limits);
-    netutil::print_line("manager waits for " + netutil::count(settings.nworkers, "worker") + ": canvas " +
+    manager::Doorway door(settings.common);
+    const Canvas& canvas = settings.canvas;
+    netutil::print_line("manager waits for " + netutil::count(settings.common.nworkers, "worker") + ": canvas " +
                         std::to_string(canvas.width) + "x" + std::to_string(canvas.height) + ", x in [" +
                         mandelbrot::format_double(canvas.xmin) + ", " + mandelbrot::format_double(canvas.xmax) +
                         "], y in [" + mandelbrot::format_double(canvas.ymin) + ", " +
                         mandelbrot::format_double(canvas.ymax) + "], " + mandelbrot::schedule_name(settings.schedule) +
                         " schedule");
     const netutil::RunEvents events = door.events();
-    ColumnBoard board(canvas, settings.nworkers, settings.schedule, events);
+    ColumnBoard board(canvas, settings.common.nworkers, settings.schedule, events);
     const netutil::Stopwatch wall;
 
     // The accept loop: one handler thread per connection while workers are missing (newcomers after the start
@@ -401,20 +393,11 @@ int run_manager(const Settings& settings) {
     manager::Handlers handlers(door, board.roster());
     while (std::optional<manager::Caller> caller = door.accept(board.roster(), handlers.saying_hello()))
         handlers.start(std::move(*caller), [&](manager::Caller worker, manager::Greeting& greeting) {
-            serve_worker(std::move(worker), greeting, board, canvas, events, limits);
+            serve_worker(std::move(worker), greeting, board, canvas, events, door.limits());
         });
     handlers.join_all();
 
-    const int signo = netutil::caught_signal();
-    const int remaining = board.roster().remaining();
-    if (remaining > 0 && signo != 0) {
-        netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
-                            (board.roster().started() ? std::to_string(canvas.width - remaining) + " of " +
-                                                            netutil::count(canvas.width, "column") + " were done"
-                                                      : std::string("the work had not started")) +
-                            ", no picture written");
-        return 0;
-    }
+    if (manager::stopped_by_signal(board.roster(), canvas.width, "column", "no picture written")) return 0;
     uint64_t iterations = 0;
     const auto stats = board.stats();
     for (size_t t = 0; t < stats.size(); ++t) {
@@ -424,11 +407,7 @@ int run_manager(const Settings& settings) {
                             netutil::count(s.iterations, "iteration") + ", busy " + seconds_text(s.busy_seconds) +
                             " with columns out" + (s.lost ? " (lost)" : ""));
     }
-    if (remaining > 0) {
-        netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
-                             netutil::count(canvas.width, "column") + " not computed, no picture written");
-        return 1;
-    }
+    if (manager::no_worker_left(board.roster(), canvas.width, "column", "not computed, no picture written")) return 1;
     print_total(canvas, iterations);
     const auto& since_start = door.since_start();
     netutil::print_line("wall time " + seconds_text(since_start ? since_start->seconds() : wall.seconds()) +
@@ -459,12 +438,7 @@ Settings parse_settings(int argc, char** argv) {
         "its columns go to the others. Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no picture.\n"
         "Limits: see README.md."};
     Settings settings;
-    app.add_option("PORT", settings.port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    app.add_option("NWORKERS", settings.nworkers, "number of workers to wait for before handing out columns")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 256));
+    manager::add_port_and_workers(app, settings.common, "columns");
     mandelbrot::add_schedule_and_canvas_options(app, settings.schedule,
                                                 "static: worker t gets the columns k with k mod n = t (the slide); "
                                                 "dynamic: one shared queue, a free worker takes the next column",
@@ -475,10 +449,10 @@ Settings parse_settings(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--local", settings.local,
                  "compute here, one thread, no sockets (the reference for speed and for the picture)");
-    netutil::add_manager_options(app, settings.reply_timeout,
+    netutil::add_manager_options(app, settings.common.reply_timeout,
                                  "seconds a worker may take for one column before it counts as lost and its columns "
                                  "go to the others",
-                                 3600, settings.hello_timeout, settings.bind_address);
+                                 3600, settings.common.hello_timeout, settings.common.bind_address);
     netutil::parse_or_exit(app, argc, argv);
     return settings;
 }

@@ -29,13 +29,17 @@ namespace {
 
 constexpr int kDefaultPort = 11269;
 
-// The command line (below main): HOST, PORT and the options every worker has (netutil/workers.hpp).
-netutil::WorkerOptions parse_settings(int argc, char** argv);
+const char* const kAbout =
+    "Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
+    "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
+    "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included).";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const netutil::WorkerOptions options = parse_settings(argc, argv);
+    const netutil::WorkerOptions options = netutil::parse_worker_options(
+        argc, argv, kAbout, kDefaultPort, "sleep this long before each job (a slow worker, to kill it mid-job)",
+        "print a line as each job arrives");
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
@@ -68,19 +72,3 @@ int main(int argc, char** argv) {
                                          options.timeout_seconds, run_job, summary);
     });
 }
-
-namespace {
-
-netutil::WorkerOptions parse_settings(int argc, char** argv) {
-    CLI::App app{
-        "Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
-        "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
-        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    netutil::WorkerOptions options{.port = kDefaultPort};
-    netutil::add_worker_options(app, options, "sleep this long before each job (a slow worker, to kill it mid-job)",
-                                "print a line as each job arrives");
-    netutil::parse_or_exit(app, argc, argv);
-    return options;
-}
-
-}  // namespace

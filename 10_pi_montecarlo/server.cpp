@@ -43,21 +43,15 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11269;
-constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
-constexpr int kPauseMs = 100;    // while accepting is paused, how often the acceptor looks again
 
 using montecarlo::Job;
 using montecarlo::JobOptions;
 
 // The command line (parse_settings, below main).
 struct Settings {
-    int port = kDefaultPort;
-    int nworkers = 2;
+    manager::ManagerSettings common{.port = kDefaultPort, .reply_timeout = 600};  // PORT, NWORKERS, timeouts, --bind
     JobOptions jobs;
     bool local = false;
-    int reply_timeout = 600;  // seconds
-    int hello_timeout = 5;    // seconds
-    std::string bind_address = netutil::kAnyAddress;
 };
 Settings parse_settings(int argc, char** argv);
 
@@ -247,46 +241,33 @@ int run_local(int njobs, uint64_t samples, uint64_t base_seed) {
 // the jobs (each handler), gather the results, and print the estimate.
 int run_manager(const Settings& settings) {
     const JobOptions& jobs = settings.jobs;
-    const netutil::ManagerLimits limits{kMaxPending, kPauseMs, settings.hello_timeout * 1000,
-                                        settings.reply_timeout * 1000};
     // The signals, the listener, and every descriptor the manager keeps: the listening line comes last.
-    manager::Doorway door(settings.bind_address, static_cast<uint16_t>(settings.port), limits);
-    netutil::print_line("manager waits for " + netutil::count(settings.nworkers, "worker") + ": " +
+    manager::Doorway door(settings.common);
+    netutil::print_line("manager waits for " + netutil::count(settings.common.nworkers, "worker") + ": " +
                         netutil::count(jobs.njobs, "job") + " of " + netutil::count(jobs.samples, "sample") +
                         ", seeds " + std::to_string(jobs.seed) + " to " +
                         std::to_string(montecarlo::job_seed(jobs.seed, jobs.njobs - 1)));
     const netutil::RunEvents events = door.events();
-    JobQueue queue(jobs.njobs, jobs.samples, jobs.seed, settings.nworkers, events);
+    JobQueue queue(jobs.njobs, jobs.samples, jobs.seed, settings.common.nworkers, events);
 
+    // The handler of each worker: the handshake, then jobs from the queue.
+    auto serve = [&](manager::Caller worker, manager::Greeting& greeting) {
+        serve_worker(std::move(worker), greeting, queue, events, door.limits());
+    };
     // The accept loop: one handler thread per connection while workers are missing (newcomers after the start
     // are turned away at the door), until every job is done, no worker is left, or Ctrl-C.
     manager::Handlers handlers(door, queue.roster());
     while (std::optional<manager::Caller> caller = door.accept(queue.roster(), handlers.saying_hello()))
-        handlers.start(std::move(*caller), [&](manager::Caller worker, manager::Greeting& greeting) {
-            serve_worker(std::move(worker), greeting, queue, events, limits);
-        });
+        handlers.start(std::move(*caller), serve);
     handlers.join_all();
 
-    const int signo = netutil::caught_signal();
-    const int remaining = queue.roster().remaining();
-    if (remaining > 0 && signo != 0) {
-        netutil::print_line("manager stopped by " + netutil::signal_name(signo) + ": " +
-                            (queue.roster().started() ? std::to_string(queue.size() - remaining) + " of " +
-                                                            netutil::count(queue.size(), "job") + " were done"
-                                                      : std::string("the work had not started")) +
-                            ", no estimate");
-        return 0;
-    }
+    if (manager::stopped_by_signal(queue.roster(), queue.size(), "job", "no estimate")) return 0;
     const auto stats = queue.stats();
     for (size_t t = 0; t < stats.size(); ++t)
         netutil::print_line("worker " + std::to_string(t) + ": " + netutil::count(stats[t].jobs, "job") + ", " +
                             netutil::count(stats[t].samples, "sample") + ", busy " + fixed(stats[t].busy_seconds, 3) +
                             " s with jobs out" + (stats[t].lost ? " (lost)" : ""));
-    if (remaining > 0) {
-        netutil::print_error(netutil::program_name() + ": no worker left: " + std::to_string(remaining) + " of " +
-                             netutil::count(queue.size(), "job") + " not done, no estimate");
-        return 1;
-    }
+    if (manager::no_worker_left(queue.roster(), queue.size(), "job", "not done, no estimate")) return 1;
     const auto [total_samples, inside] = queue.totals();
     const auto& since_start = door.since_start();
     print_estimate(total_samples, inside, queue.size(), since_start ? since_start->seconds() : 0.0);
@@ -314,18 +295,13 @@ Settings parse_settings(int argc, char** argv) {
         "estimate of pi. The estimate depends only on the jobs, not on how many workers ran them.\n"
         "Ctrl-C, SIGTERM or SIGHUP abandons the run: exit 0, no estimate. Limits: see README.md."};
     Settings settings;
-    app.add_option("PORT", settings.port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    app.add_option("NWORKERS", settings.nworkers, "number of workers to wait for before handing out jobs")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 256));
+    manager::add_port_and_workers(app, settings.common, "jobs");
     montecarlo::add_job_options(app, settings.jobs);
     app.add_flag("--local", settings.local, "run the jobs here, one thread, no sockets (the reference estimate)");
-    netutil::add_manager_options(app, settings.reply_timeout,
+    netutil::add_manager_options(app, settings.common.reply_timeout,
                                  "seconds a worker may take for one job before it counts as lost and its job goes "
                                  "back to the queue",
-                                 86400, settings.hello_timeout, settings.bind_address);
+                                 86400, settings.common.hello_timeout, settings.common.bind_address);
     netutil::parse_or_exit(app, argc, argv);
     montecarlo::check_job_options(settings.jobs);
     return settings;

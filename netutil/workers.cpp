@@ -91,6 +91,15 @@ void add_worker_options(CLI::App& app, WorkerOptions& options, const std::string
     app.add_flag("-v,--verbose", options.verbose, verbose_help);
 }
 
+WorkerOptions parse_worker_options(int argc, char** argv, const std::string& about, int port,
+                                   const std::string& delay_help, const std::string& verbose_help) {
+    CLI::App app{about};
+    WorkerOptions options{.port = port};
+    add_worker_options(app, options, delay_help, verbose_help);
+    parse_or_exit(app, argc, argv);
+    return options;
+}
+
 UniqueFd connect_to_manager(const WorkerOptions& options) {
     const auto port = static_cast<uint16_t>(options.port);
     const Stopwatch waited;

@@ -76,6 +76,10 @@ struct WorkerOptions {
 };
 void add_worker_options(CLI::App& app, WorkerOptions& options, const std::string& delay_help,
                         const std::string& verbose_help);
+// A worker's whole command line: `about` (the --help text), those options with `port` as PORT's default;
+// a usage error exits 2.
+WorkerOptions parse_worker_options(int argc, char** argv, const std::string& about, int port,
+                                   const std::string& delay_help, const std::string& verbose_help);
 
 // Connects to the manager at options.host and options.port, and says so ("worker connected to HOST:PORT").
 // The manager may not be listening yet: connection refused is retried for options.retry_seconds, said once.
