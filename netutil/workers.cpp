@@ -1,4 +1,4 @@
-// netutil/workers.cpp: the plumbing of the manager/worker labs (see workers.hpp).
+// netutil/workers.cpp: the generic helpers of the manager/worker labs (see workers.hpp).
 #include "netutil/workers.hpp"
 
 #include "netutil/cputime.hpp"

@@ -27,7 +27,7 @@ namespace netutil {
 // The bounds every manager enforces, from its command line.
 struct ManagerLimits {
     int max_pending;       // connections still saying hello at once; more wait in the backlog
-    int pause_ms;          // while accepting is paused, how often the acceptor looks again
+    int pause_ms;          // while accepting is paused, how often the accept loop looks again
     int hello_timeout_ms;  // --hello-timeout: a connection that has not said HELLO by then is turned away
     int reply_timeout_ms;  // --reply-timeout: a worker silent that long over one piece of work is lost
 };
