@@ -11,6 +11,8 @@
 //              pauses (too many connections saying hello, out of descriptors);
 //   Handlers   the thread per connection, and the count of those still saying hello (Greeting);
 //   serve_connection  one connection's life: HELLO, the wait for the others, the lab's hand-out, the loss.
+//   ManagerSettings, stopped_by_signal, no_worker_left: the command line every manager has, and the two
+//              endings both managers tell alike.
 // Generic pieces (read_hello, turn_away, wait_for_start, the options) are netutil/workers.hpp.
 #pragma once
 
