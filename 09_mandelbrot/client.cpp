@@ -1,7 +1,7 @@
 // 09_mandelbrot/client.cpp: a worker of the Mandelbrot computation.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, "Manager/Worker Paradigm": "A client receives the
-// column number from the server and returns a list of grayscales for each row."
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Manager/Worker Paradigm": "A client receives
+// the column number from the server and returns a list of grayscales for each row."
 //
 // Watch for: the worker may start before the manager (it retries connecting for --retry seconds), and it
 // leaves quietly (exit 0) when the manager says BYE or goes away; anything it does not understand from the
@@ -25,17 +25,28 @@
 #include <thread>
 #include <vector>
 
+namespace {
+
+constexpr int kDefaultPort = 11268;
+
+const char* const kAbout =
+    "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
+    "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
+    "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included).";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Worker of the Mandelbrot manager (lecture: manager/worker paradigm): connects, receives column\n"
-        "numbers, returns each column's grayscales 255 - k, until the manager says BYE. Exits 0 at BYE or when\n"
-        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    netutil::WorkerOptions options{.port = 11268};
-    netutil::add_worker_options(app, options,
-                                "sleep this long before each column (a slow worker, to watch the "
-                                "schedule or kill it mid-run)",
-                                "print a line per column");
-    netutil::parse_or_exit(app, argc, argv);
+    const netutil::WorkerOptions options = netutil::parse_worker_options(
+        argc, argv, kAbout, kDefaultPort,
+        "sleep this long before each column (a slow worker, to watch the schedule or kill it mid-run)",
+        "print a line per column");
+    // What the manager has said and what this worker has done: the canvas comes first, then the columns.
+    std::optional<mandelbrot::Canvas> canvas;
+    std::vector<uint8_t> gray;
+    int columns = 0;
+    uint64_t iterations = 0;
+    double busy = 0;
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
@@ -43,11 +54,6 @@ int main(int argc, char** argv) {
         const netutil::UniqueFd manager = netutil::connect_to_manager(options);
         // After HELLO: the CANVAS line first, then COLUMN K for each column to compute, until BYE (netutil
         // handles HELLO, BYE, error: lines and the manager going away).
-        std::optional<mandelbrot::Canvas> canvas;
-        std::vector<uint8_t> gray;
-        int columns = 0;
-        uint64_t iterations = 0;
-        double busy = 0;
         auto work = [&](const std::string& line) {
             if (!canvas) {
                 canvas = mandelbrot::parse_canvas_line(line);

@@ -1,7 +1,7 @@
 // 09_mandelbrot/mandelbrot.hpp: the computation and the wire format shared by the manager and the worker.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, "The Mandelbrot Set": the point c = x + iy gets the
-// number k of iterations of z -> z^2 + c, from z = 0, needed to reach |z| > 2 (at most 255), and the pixel
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "The Mandelbrot Set": the point c = x + iy gets
+// the number k of iterations of z -> z^2 + c, from z = 0, needed to reach |z| > 2 (at most 255), and the pixel
 // the inverted grayscale 255 - k.
 //
 // The protocol (one TCP connection per worker; lines end in "\n"; see README.md, "The protocol"):

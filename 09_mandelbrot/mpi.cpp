@@ -1,7 +1,7 @@
 // 09_mandelbrot/mpi.cpp: the same Mandelbrot manager/worker computation with Open MPI instead of sockets.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 4, "The Mandelbrot Set" and the "Manager/Worker
-// Paradigm", written the way users write it once the work goes past one machine: `mpirun -np K ./mpi` starts
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slides "The Mandelbrot Set" and "Manager/Worker Paradigm",
+// written the way users write it once the work goes past one machine: `mpirun -np K ./mpi` starts
 // K copies of this program; rank 0 is the manager, ranks 1 to K-1 are the workers 0 to K-2. The columns are the
 // socket version's (mandelbrot.hpp's compute_column), so the picture is byte for byte the one of `./server`
 // and of `./server --local`.

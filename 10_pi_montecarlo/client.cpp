@@ -1,7 +1,8 @@
 // 10_pi_montecarlo/client.cpp: a worker of the Monte Carlo estimate of pi.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3: the worker takes a (samples, seed) job,
-// counts the samples inside the quarter disk with the generator of montecarlo.hpp, and returns the count.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3:
+// the worker takes a (samples, seed) job, counts the samples inside the quarter disk with the generator of
+// montecarlo.hpp, and returns the count.
 //
 // Watch for: the worker may start before the manager (it retries connecting for --retry seconds), and it
 // leaves quietly (exit 0) when the manager says BYE or goes away; anything it does not understand from the
@@ -24,15 +25,21 @@
 #include <cstdio>
 #include <thread>
 
+namespace {
+
+constexpr int kDefaultPort = 11269;
+
+const char* const kAbout =
+    "Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
+    "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
+    "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included).";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Worker of the pi manager (lecture: assignment 3): connects, takes (samples, seed) jobs, returns\n"
-        "how many samples fell inside the quarter disk, until the manager says BYE. Exits 0 at BYE or when\n"
-        "the manager goes away, 1 on anything that is not the protocol (lines over 200 bytes included)."};
-    netutil::WorkerOptions options{.port = 11269};
-    netutil::add_worker_options(app, options, "sleep this long before each job (a slow worker, to kill it mid-job)",
-                                "print a line as each job arrives");
-    netutil::parse_or_exit(app, argc, argv);
+    const netutil::WorkerOptions options = netutil::parse_worker_options(
+        argc, argv, kAbout, kDefaultPort, "sleep this long before each job (a slow worker, to kill it mid-job)",
+        "print a line as each job arrives");
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();

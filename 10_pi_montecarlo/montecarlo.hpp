@@ -1,7 +1,8 @@
 // 10_pi_montecarlo/montecarlo.hpp: the sampling and the wire format shared by the manager and the worker.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3: estimate pi by counting the samples
-// (x, y) in [0, 1] x [0, 1] with x^2 + y^2 <= 1; the job queue is a list of (samples, seed) tuples.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3:
+// estimate pi by counting the samples (x, y) in [0, 1] x [0, 1] with x^2 + y^2 <= 1; the job queue is a
+// list of (samples, seed) tuples.
 //
 // The generator is spelled out so that a job's count is the same on any machine, compiler and library
 // (std::mt19937 would be too, but std::uniform_real_distribution is not):

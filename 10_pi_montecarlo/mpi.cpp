@@ -1,10 +1,11 @@
 // 10_pi_montecarlo/mpi.cpp: the same Monte Carlo estimate of pi with Open MPI instead of sockets.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, assignment 3 (a job queue of (samples, seed) tuples)
-// and the manager/worker paradigm of section 4, written the way users write it once the work goes past one
-// machine: `mpirun -np K ./mpi` starts K copies of this program; rank 0 is the manager and keeps the job queue,
-// ranks 1 to K-1 are the workers 0 to K-2. The jobs are the socket version's (montecarlo.hpp's count_inside,
-// seeds seed + j), so the estimate is exactly the one of `./server` and of `./server --local`.
+// Mirrors the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3 (a
+// job queue of (samples, seed) tuples) and the slide "Manager/Worker Paradigm", written the way users write it
+// once the work goes past one machine: `mpirun -np K ./mpi` starts K copies of this program; rank 0 is the
+// manager and keeps the job queue, ranks 1 to K-1 are the workers 0 to K-2. The jobs are the socket
+// version's (montecarlo.hpp's count_inside, seeds seed + j), so the estimate is exactly the one of `./server`
+// and of `./server --local`.
 // The messages (all uint64_t triples):
 //   manager -> worker   tag 1 (job):   {J, SAMPLES, SEED}     one job out at a worker at a time, like server.cpp
 //   worker  -> manager  tag 3 (result): {J, SAMPLES, INSIDE}
@@ -18,6 +19,7 @@
 //   ./server --local                            the same "estimate of pi" line
 // See also: server.cpp (the socket manager), montecarlo.hpp (the generator), netutil/mpi.hpp (the mpirun frame).
 #include "montecarlo.hpp"
+#include "options.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/cputime.hpp"
@@ -148,24 +150,16 @@ int main(int argc, char** argv) {
         "the job queue of (samples, seed) tuples, ranks 1 to K-1 run the jobs; it prints each result and\n"
         "the same estimate as ./server (and ./server --local). K must be at least 2.\n"
         "As root add --allow-run-as-root; with K above the number of cores add --oversubscribe."};
-    int njobs = 16;
-    uint64_t samples = 10'000'000;
-    uint64_t seed = 1;
-    app.add_option("--jobs", njobs, "number of jobs in the queue")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, montecarlo::kMaxJobs));
-    app.add_option("--samples", samples, "samples per job")
-        ->capture_default_str()
-        ->check(netutil::unsigned_number(1, montecarlo::kMaxSamples));
-    app.add_option("--seed", seed, "seed of job 0; job j gets seed + j")->capture_default_str();
+    montecarlo::JobOptions jobs;
+    montecarlo::add_job_options(app, jobs);
     auto parse = [&] {
         netutil::parse_or_exit(app, argc, argv);
-        if (static_cast<double>(samples) * njobs > 1.8e19) netutil::usage_error("--samples times --jobs is too large");
+        montecarlo::check_job_options(jobs);
     };
     netutil::parse_on_every_rank(parse);
 
     // Every rank is up when the work starts (the manager's wall time starts there).
     return netutil::run_mpi(argc, argv, [&](int rank, int size) {
-        return rank == kMpiManager ? manage(njobs, samples, seed, size - 1) : work(rank - 1);
+        return rank == kMpiManager ? manage(jobs.njobs, jobs.samples, jobs.seed, size - 1) : work(rank - 1);
     });
 }

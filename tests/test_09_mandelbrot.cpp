@@ -1,8 +1,12 @@
-// Tests of 09_mandelbrot, run as a user runs it: the real ./server (the manager) and ./client (the workers).
+// Tests of lab 09_mandelbrot, run as a user runs it: the real ./server (the manager) and ./client (the workers).
 //
-// Seed: seeds/01_lecture_multithreaded_servers.txt, section 4 "Pleasingly Parallel Computations" (the
-// Mandelbrot set, the manager/worker paradigm, the static `k mod n` assignment) and the closing questions of
-// seeds/02_lecture_client_server_multiprocessing.txt ("What happens when something goes wrong?").
+// Slides: the lecture "Multithreaded Servers" (lecture 32), slides "The Mandelbrot Set" and "Manager/Worker
+// Paradigm" (the static `k mod n` assignment); the lecture "Client-server architecture model: with sockets and
+// multiprocessing in Python", slide "Considerations" ("What happens when something goes wrong?").
+// Suites: Lab09Mandelbrot (the picture, the total, bad peers, wrong answers, no worker left, Ctrl-C, usage);
+// Lab09/Schedules (static and dynamic: the same picture for 1 to 3 workers, a worker killed mid-run).
+// The fault tests of this lab are Lab09/FaultsManager in test_faults_workers.cpp, the MPI version's
+// Lab09/MpiMandelbrot and Lab09/MpiUsage in test_mpi.cpp.
 // Demo: ./server 11268 2 -o mandelbrot.png, then ./client twice.
 // What to watch for: the picture is the same bytes whatever the number of workers and the schedule, and the
 // same as --local; a worker killed mid-run changes nothing but the log; with no worker left the manager says
@@ -83,7 +87,7 @@ std::string run_with_workers(const TempDir& dir, const std::string& name, int nw
 
 // The slide's canvas: 500 x 400 over [-2, 0.5] x [-1, 1]. Our count (README: why it is not the slide's
 // 16,652,580 exactly) and the same picture from two workers as from --local.
-TEST(Mandelbrot, SlideCanvasTwoWorkersEqualLocal) {
+TEST(Lab09Mandelbrot, SlideCanvasTwoWorkersEqualLocal) {
     TempDir dir;
     const Reference reference = local_reference(dir, {});
     EXPECT_EQ(reference.total, "16668098");
@@ -100,7 +104,7 @@ TEST(Mandelbrot, SlideCanvasTwoWorkersEqualLocal) {
 }
 
 class Schedules : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Mandelbrot, Schedules, ::testing::Values("static", "dynamic"));
+INSTANTIATE_TEST_SUITE_P(Lab09, Schedules, ::testing::Values("static", "dynamic"));
 
 // Byte-identical pictures for 1, 2 and 3 workers, equal to --local, and the same total.
 TEST_P(Schedules, SamePictureForAnyNumberOfWorkers) {
@@ -151,7 +155,7 @@ TEST_P(Schedules, WorkerKilledMidRunLosesNothing) {
 }
 
 // No worker left: the manager says so on stderr and exits 1, without waiting for anyone.
-TEST(Mandelbrot, NoWorkerLeftExitsNonZero) {
+TEST(Lab09Mandelbrot, NoWorkerLeftExitsNonZero) {
     TempDir dir;
     Process server(with({kServer, "0", "2", "-o", dir.file("none.pgm")}, kSmall));
     const uint16_t port = server.wait_for_listening();
@@ -168,7 +172,7 @@ TEST(Mandelbrot, NoWorkerLeftExitsNonZero) {
 
 // Connections that do not speak the protocol are turned away with one error line and never count as
 // workers: after them, one real worker still gets every column.
-TEST(Mandelbrot, BadPeersAreTurnedAway) {
+TEST(Lab09Mandelbrot, BadPeersAreTurnedAway) {
     TempDir dir;
     const Reference reference = local_reference(dir, kSmall);
     Process server(with({kServer, "0", "1", "-o", dir.file("after.pgm")}, kSmall));
@@ -199,7 +203,7 @@ TEST(Mandelbrot, BadPeersAreTurnedAway) {
 
 // A worker that says HELLO and then answers wrongly (another column, grayscales that do not add up to
 // its iteration count, a truncated column) is dropped; its column is redone by the honest worker.
-TEST(Mandelbrot, WrongAnswersAreRejectedAndRedone) {
+TEST(Lab09Mandelbrot, WrongAnswersAreRejectedAndRedone) {
     TempDir dir;
     const Reference reference = local_reference(dir, kSmall);
     const std::vector<std::string> bad_replies = {
@@ -234,14 +238,14 @@ TEST(Mandelbrot, WrongAnswersAreRejectedAndRedone) {
 }
 
 // The worker checks the manager too: a canvas it cannot draw is refused with status 1.
-TEST(Mandelbrot, WorkerRejectsABadManager) {
+TEST(Lab09Mandelbrot, WorkerRejectsABadManager) {
     for (const std::string bad : {"CANVAS 0 400 -2 0.5 -1 1 255", "CANVAS 500 400 0.5 -2 -1 1 255",
                                   "CANVAS 500 400 -2 0.5 -1 1 1000", "hello there"})
         worker_helpers::expect_worker_rejects(kClient, "HELLO mandelbrot 1", bad);
 }
 
 // Workers may start before the manager: they retry connecting (for --retry seconds) and then join.
-TEST(Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
+TEST(Lab09Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
     TempDir dir;
     const uint16_t port = worker_helpers::free_manager_port(kServer);
     const auto early = worker_helpers::early_worker(kClient, port);
@@ -260,7 +264,7 @@ TEST(Mandelbrot, WorkerStartedBeforeTheManagerJoinsLater) {
 
 // Ctrl-C of the manager mid-run: it exits 0 within seconds, writes no picture, and the workers, who see
 // the connection close, exit 0 too. Also before the start, with a worker waiting for the others.
-TEST(Mandelbrot, CtrlCStopsManagerAndWorkersCleanly) {
+TEST(Lab09Mandelbrot, CtrlCStopsManagerAndWorkersCleanly) {
     TempDir dir;
     worker_helpers::expect_stopped_mid_run(
         with({kServer, "0", "2", "-o", dir.file("stopped.pgm")}, kSmall), kClient, "50",
@@ -281,7 +285,7 @@ TEST(Mandelbrot, CtrlCStopsManagerAndWorkersCleanly) {
 }
 
 // A worker that leaves while waiting for the others frees its place: the manager waits for one more.
-TEST(Mandelbrot, WorkerLeavingBeforeTheStartIsReplaced) {
+TEST(Lab09Mandelbrot, WorkerLeavingBeforeTheStartIsReplaced) {
     TempDir dir;
     Process server(with({kServer, "0", "2", "-o", dir.file("replaced.pgm")}, kSmall));
     const uint16_t port = server.wait_for_listening();
@@ -299,7 +303,7 @@ TEST(Mandelbrot, WorkerLeavingBeforeTheStartIsReplaced) {
     EXPECT_EQ(server.count_matching(std::regex("worker [01]: 60 columns, .*")), 2u);
 }
 
-TEST(Mandelbrot, UsageErrorsExit2) {
+TEST(Lab09Mandelbrot, UsageErrorsExit2) {
     worker_helpers::expect_usage_errors(
         kServer, {{"--schedule", "random"}, {"--width", "0"}, {"--height", "20000"}, {"0", "0"}, {"70000"}},
         {"--schedule", "static", "dynamic", "--width", "500", "--height", "400", "--local", "mandelbrot.pgm", "11268",

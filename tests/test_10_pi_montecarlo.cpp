@@ -1,8 +1,12 @@
-// Tests of 10_pi_montecarlo, run as a user runs it: the real ./server (the manager) and ./client (the workers).
+// Tests of lab 10_pi_montecarlo, run as a user runs it: the real ./server (the manager) and ./client (the workers).
 //
-// Seed: seeds/01_lecture_multithreaded_servers.txt, assignment 3 (estimate pi with a job queue of (samples,
-// seed) tuples) and the manager/worker paradigm of section 4; the closing questions of
-// seeds/02_lecture_client_server_multiprocessing.txt ("What happens when something goes wrong?").
+// Slides: the lecture "Multithreaded Servers" (lecture 32), slide "Summary + Assignments", assignment 3
+// (estimate pi with a job queue of (samples, seed) tuples), and slide "Manager/Worker Paradigm"; the lecture
+// "Client-server architecture model: with sockets and multiprocessing in Python", slide "Considerations"
+// ("What happens when something goes wrong?").
+// Suite: Lab10PiMonteCarlo (the estimate, the per-job results, a worker killed mid-job, bad peers, wrong
+// results, no worker left, Ctrl-C, usage). The fault tests of this lab are Lab10/FaultsManager in
+// test_faults_workers.cpp, the MPI version's Lab10/MpiPi, Lab10/MpiUsage and Lab10MpiUsage in test_mpi.cpp.
 // Demo: ./server 11269 2, then ./client twice.
 // What to watch for: the estimate depends only on the jobs: the same for 1, 2 or 4 workers and for --local,
 // and equal to what the generator spelled out in the README gives (recomputed here independently); a job
@@ -73,7 +77,7 @@ std::multiset<int> jobs_reported(const std::string& out) {
 
 // The estimate is the same for 1, 2 and 4 workers and for --local, and it is exactly what the generator
 // described in the README gives.
-TEST(PiMonteCarlo, EstimateIndependentOfWorkersAndEqualToLocal) {
+TEST(Lab10PiMonteCarlo, EstimateIndependentOfWorkersAndEqualToLocal) {
     const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
     ASSERT_EQ(local.status, 0) << local.err;
     uint64_t inside = 0;
@@ -95,7 +99,7 @@ TEST(PiMonteCarlo, EstimateIndependentOfWorkersAndEqualToLocal) {
 }
 
 // Each result is printed as it arrives, with the job's tuple; the seeds are --seed + j.
-TEST(PiMonteCarlo, ResultsPrintedPerJobWithTheirTuples) {
+TEST(Lab10PiMonteCarlo, ResultsPrintedPerJobWithTheirTuples) {
     Process server({kServer, "0", "1", "--jobs", "3", "--samples", "1000", "--seed", "7"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_line("manager waits for 1 worker: 3 jobs of 1000 samples, seeds 7 to 9"));
@@ -114,7 +118,7 @@ TEST(PiMonteCarlo, ResultsPrintedPerJobWithTheirTuples) {
 
 // A worker killed while it holds a job: the job goes back to the queue, another worker does it, and it is
 // counted once: the estimate is unchanged.
-TEST(PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
+TEST(Lab10PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
     const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
     Process server(with({kServer, "0", "2"}, kJobs));
     const uint16_t port = server.wait_for_listening();
@@ -135,7 +139,7 @@ TEST(PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
     EXPECT_EQ(server.count_matching(std::regex("job " + job + " .* by worker 0: .*")), 1u);
 }
 
-TEST(PiMonteCarlo, NoWorkerLeftExitsNonZero) {
+TEST(Lab10PiMonteCarlo, NoWorkerLeftExitsNonZero) {
     Process server(with({kServer, "0", "1"}, kJobs));
     const uint16_t port = server.wait_for_listening();
     Process only(worker_args(port, {"--delay-ms", "5000", "--verbose"}));
@@ -148,7 +152,7 @@ TEST(PiMonteCarlo, NoWorkerLeftExitsNonZero) {
 
 // Connections that do not speak the protocol are turned away with one error line and never count as
 // workers; one real worker then does every job.
-TEST(PiMonteCarlo, BadPeersAreTurnedAway) {
+TEST(Lab10PiMonteCarlo, BadPeersAreTurnedAway) {
     Process server(with({kServer, "0", "1"}, kJobs));
     const uint16_t port = server.wait_for_listening();
     for (const std::string garbage : {"GET / HTTP/1.0\r\n\r\n", "HELLO mandelbrot 1\n", "HELLO pi 2\n"}) {
@@ -165,7 +169,7 @@ TEST(PiMonteCarlo, BadPeersAreTurnedAway) {
 
 // A worker that says HELLO and then returns a wrong result (another job, more inside than samples, another
 // sample count, not a number) is dropped; its job goes back and is counted once, from the honest worker.
-TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
+TEST(Lab10PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
     const Result local = run(with({kServer, "--local"}, kJobs), "", scaled(30s));
     for (const std::string bad :
          {"RESULT 99 200000 1", "RESULT J 200000 200001", "RESULT J 100 50", "RESULT J 200000 x", "PIXELS 0 0"}) {
@@ -194,13 +198,13 @@ TEST(PiMonteCarlo, WrongResultsAreRejectedAndRedone) {
 }
 
 // The worker checks the manager too: a job it cannot run is refused with status 1.
-TEST(PiMonteCarlo, WorkerRejectsABadManager) {
+TEST(Lab10PiMonteCarlo, WorkerRejectsABadManager) {
     for (const std::string bad : {"JOB 0 0 1", "JOB -1 10 1", "JOB 0 10 -5", "JOB 0 10", "COLUMN 3"})
         worker_helpers::expect_worker_rejects(kClient, "HELLO pi 1", bad);
 }
 
 // Workers may start before the manager: they retry connecting for --retry seconds.
-TEST(PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
+TEST(Lab10PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
     const uint16_t port = worker_helpers::free_manager_port(kServer);
     const auto early = worker_helpers::early_worker(kClient, port);
     Process server(with({kServer, std::to_string(port), "1"}, kJobs));
@@ -210,13 +214,13 @@ TEST(PiMonteCarlo, WorkerStartedBeforeTheManagerJoinsLater) {
 }
 
 // Ctrl-C of the manager mid-run: it exits 0 within seconds with no estimate; the workers exit 0.
-TEST(PiMonteCarlo, CtrlCStopsManagerAndWorkersCleanly) {
+TEST(Lab10PiMonteCarlo, CtrlCStopsManagerAndWorkersCleanly) {
     worker_helpers::expect_stopped_mid_run(
         with({kServer, "0", "2"}, kJobs), kClient, "300", std::regex("working on job \\d+"), SIGINT, true,
         std::regex("manager stopped by SIGINT: \\d of 6 jobs were done, no estimate"));
 }
 
-TEST(PiMonteCarlo, UsageErrorsExit2) {
+TEST(Lab10PiMonteCarlo, UsageErrorsExit2) {
     worker_helpers::expect_usage_errors(
         kServer, {{"--jobs", "0"}, {"--samples", "0"}, {"--samples", "-3"}, {"--seed", "x"}, {"0", "0"}},
         {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269", "--hello-timeout", "--reply-timeout",

@@ -1,41 +1,45 @@
-// Fault injection for the labs whose servers work through other processes: 03_udp_mp (UDP; fork, pool and
+// Fault injection for the labs whose servers work through other processes: lab 03_udp_mp (UDP; fork, pool and
 // conversation children) and the manager/worker labs 09_mandelbrot and 10_pi_montecarlo.
 //
-// Seeds: seeds/02_lecture_client_server_multiprocessing.txt, "What happens when something goes wrong?", and
-// the robustness issue of the kit (fault injection, bounded resources). Every test runs the real programs.
+// Slides: the lecture "Client-server architecture model: with sockets and multiprocessing in Python", slide
+// "Considerations" ("What happens when something goes wrong?"); the lecture "Multithreaded Servers" (lecture
+// 32), slide "Manager/Worker Paradigm". Also the robustness issue of the kit (fault injection, bounded
+// resources). Every test runs the real programs.
+// Suites: Lab03FaultsUdp and Lab03/FaultsUdpSignals (lab 03); Lab09/FaultsManager and Lab10/FaultsManager
+// (one parameterized suite, instantiated once per manager/worker lab).
 //
 // The map of the faults, and where each is tested (the existing lab tests are not repeated here):
 //   03 UDP                                    test
 //   killed pool worker, idle                  test_03_udp_mp: UdpPool.AKilledWorkerIsReplacedAndThePoolServesOn
-//   killed fork child / pool worker /         FaultsUdp.ForkChildKilledMidRequest, PoolWorkerKilledMidRequest,
+//   killed fork child / pool worker /         Lab03FaultsUdp.ForkChildKilledMidRequest, PoolWorkerKilledMidRequest,
 //     conversation child, mid-request           ConversationChildKilledMidConversation
-//   SIGINT (group), SIGTERM (parent), SIGHUP  FaultsUdpSignals.* (every mode, during load from the real client
-//     (group) during load                       with --processes: exit 0, one summary, every datagram received
-//                                               answered, no process left)
+//   SIGINT (group), SIGTERM (parent), SIGHUP  Lab03/FaultsUdpSignals.* (every mode, during load from the real
+//     (group) during load                       client with --processes: exit 0, one summary, every datagram
+//                                               received answered, no process left)
 //   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Modes.CtrlCToTheGroup..., Modes.SigtermToTheParent...
-//   SIGPIPE                                   FaultsUdp.SigpipeIsHarmless
-//   --max-children reached                    FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation),
+//   SIGPIPE                                   Lab03FaultsUdp.SigpipeIsHarmless
+//   --max-children reached                    Lab03FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation),
 //                                               test_03_udp_mp: UdpConversation.AFullServerSaysBusy...
 //   strangers' datagrams, 200 clients at once test_03_udp_mp: UdpConversation.StrangersRandomDatagrams...,
 //     (conversation)                            UdpConversation.TwoHundredClientsAtOnce...
-//   low RLIMIT_NOFILE (conversation)          FaultsUdp.ConversationsNeedNoDescriptorOfTheParent
+//   low RLIMIT_NOFILE (conversation)          Lab03FaultsUdp.ConversationsNeedNoDescriptorOfTheParent
 //   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Modes.GarbageEmptyAndMaximumSizeDatagrams
-//   09/10 manager/worker                      test
-//   worker killed mid-run (work redone)       test_09: Schedules.WorkerKilledMidRunLosesNothing;
-//                                               test_10: PiMonteCarlo.WorkerKilledMidJobLosesNothing
+//   09/10 manager/worker                      test (Lab09/FaultsManager.* and Lab10/FaultsManager.* here)
+//   worker killed mid-run (work redone)       test_09: Lab09/Schedules.WorkerKilledMidRunLosesNothing;
+//                                               test_10: Lab10PiMonteCarlo.WorkerKilledMidJobLosesNothing
 //   no worker left                            test_09/test_10: *.NoWorkerLeftExitsNonZero
 //   wrong answers, bad peers                  test_09/test_10: *.WrongAnswersAreRejectedAndRedone / ...Redone,
 //                                               *.BadPeersAreTurnedAway
 //   Ctrl-C of the manager                     test_09/test_10: *.CtrlCStopsManagerAndWorkersCleanly
-//   a worker that stalls and never reads      FaultsManager.StalledWorkerTimesOutAndItsWorkIsRedone
-//   a worker reset mid-message                FaultsManager.WorkerResetMidMessageIsRedone
-//   HELLO a byte at a time                    FaultsManager.HelloAByteAtATimeIsAccepted
-//   half-close after HELLO                    FaultsManager.HalfCloseAfterHelloLeavesBeforeTheStart
-//   slowloris while workers join              FaultsManager.SlowlorisIsTurnedAwayAndWorkersStillJoin
-//   low RLIMIT_NOFILE on the manager          FaultsManager.OutOfDescriptorsWaitsWithoutSpinning
-//   SIGTERM, SIGHUP of the manager            FaultsManager.SigtermAndSighupStopTheRunCleanly
-//   SIGPIPE                                   FaultsManager.SigpipeIsHarmless
-//   SIGHUP under nohup (stays ignored)        FaultsManager.UnderNohupSighupIsIgnored
+//   a worker that stalls and never reads      */FaultsManager.StalledWorkerTimesOutAndItsWorkIsRedone
+//   a worker reset mid-message                */FaultsManager.WorkerResetMidMessageIsRedone
+//   HELLO a byte at a time                    */FaultsManager.HelloAByteAtATimeIsAccepted
+//   half-close after HELLO                    */FaultsManager.HalfCloseAfterHelloLeavesBeforeTheStart
+//   slowloris while workers join              */FaultsManager.SlowlorisIsTurnedAwayAndWorkersStillJoin
+//   low RLIMIT_NOFILE on the manager          */FaultsManager.OutOfDescriptorsWaitsWithoutSpinning
+//   SIGTERM, SIGHUP of the manager            */FaultsManager.SigtermAndSighupStopTheRunCleanly
+//   SIGPIPE                                   */FaultsManager.SigpipeIsHarmless
+//   SIGHUP under nohup (stays ignored)        */FaultsManager.UnderNohupSighupIsIgnored
 // After each fault the server's footprint is checked (faults::expect_nothing_left) while it still runs;
 // where the fault ends the server, its process group must be gone.
 #include "tests/faults.hpp"
@@ -122,7 +126,7 @@ pid_t number_at_end(const std::string& line) { return static_cast<pid_t>(std::st
 // ================================================================================================ 03 UDP
 
 // A killed fork child: the parent reaps it; the client, with no reply, sends again; a new child answers.
-TEST(FaultsUdp, ForkChildKilledMidRequestIsAnsweredOnRetry) {
+TEST(Lab03FaultsUdp, ForkChildKilledMidRequestIsAnsweredOnRetry) {
     // The child must still be there when the test looks for it: a delay long enough also under load.
     Process server({kUdpServer, "0", "--mode", "fork", "--delay-ms", std::to_string(scaled(1000ms).count())});
     const uint16_t port = server.wait_for_listening();
@@ -142,7 +146,7 @@ TEST(FaultsUdp, ForkChildKilledMidRequestIsAnsweredOnRetry) {
 }
 
 // A pool worker killed while it holds a datagram: replaced; the client's retry is served by the pool.
-TEST(FaultsUdp, PoolWorkerKilledMidRequestIsReplacedAndTheRetryAnswered) {
+TEST(Lab03FaultsUdp, PoolWorkerKilledMidRequestIsReplacedAndTheRetryAnswered) {
     Process server({kUdpServer, "0", "--mode", "pool", "--workers", "2", "--delay-ms", "300"});
     const uint16_t port = server.wait_for_listening();
     std::map<std::string, pid_t> pids;
@@ -171,7 +175,7 @@ TEST(FaultsUdp, PoolWorkerKilledMidRequestIsReplacedAndTheRetryAnswered) {
 // A conversation child killed mid-conversation: its port is closed, which the client's connected socket
 // learns on its retry (ICMP port unreachable); it goes back to the well-known port, a new conversation
 // answers, and the client finishes its requests and says bye there.
-TEST(FaultsUdp, ConversationChildKilledMidConversationIsRestartedOnRetry) {
+TEST(Lab03FaultsUdp, ConversationChildKilledMidConversationIsRestartedOnRetry) {
     Process server({kUdpServer, "0", "--mode", "conversation", "--delay-ms", "200", "--idle-timeout", "0.5"});
     const uint16_t port = server.wait_for_listening();
     const faults::Footprint before = settled_footprint(server, port);
@@ -191,7 +195,7 @@ TEST(FaultsUdp, ConversationChildKilledMidConversationIsRestartedOnRetry) {
 }
 
 // A stray SIGPIPE (there is no pipe to break in UDP, but a kill -PIPE or a closed log pipe) kills no one.
-TEST(FaultsUdp, SigpipeIsHarmless) {
+TEST(Lab03FaultsUdp, SigpipeIsHarmless) {
     Process server({kUdpServer, "0", "--mode", "pool", "--workers", "2"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_EQ(wait_count(server, std::regex("worker \\d is process \\d+"), 2), 2u);
@@ -209,7 +213,7 @@ TEST(FaultsUdp, SigpipeIsHarmless) {
 // and one retry are enough), conversation keeps reading and answers new clients busy (their retries, a second
 // apart, get through as conversations end); each says so once in its log however often the limit is reached,
 // and every client is answered.
-TEST(FaultsUdp, MaxChildrenIsSaidOnceAndServesOn) {
+TEST(Lab03FaultsUdp, MaxChildrenIsSaidOnceAndServesOn) {
     struct Case {
         std::string mode, full_line;
         std::vector<std::string> client;
@@ -240,7 +244,7 @@ TEST(FaultsUdp, MaxChildrenIsSaidOnceAndServesOn) {
 // Conversation mode with a low RLIMIT_NOFILE: each conversation's socket is its child's, never the parent's,
 // so the parent's descriptors are the same for 1 or 10 conversations: at exactly its own need it serves
 // them all, and its CPU stays low while they wait; below its need it stops at once with the reason.
-TEST(FaultsUdp, ConversationsNeedNoDescriptorOfTheParent) {
+TEST(Lab03FaultsUdp, ConversationsNeedNoDescriptorOfTheParent) {
     if (descriptors_are_tight_for_the_sanitizer()) GTEST_SKIP() << "UBSan needs spare descriptors (see above)";
     int need = 0;
     {
@@ -320,7 +324,7 @@ TEST_P(FaultsUdpSignals, StopDuringLoadAnswersEveryDatagramReceived) {
     EXPECT_TRUE(clients.wait_exit(scaled(30s)).has_value()) << "the clients give up after their retries";
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryMode, FaultsUdpSignals, testing::ValuesIn([] {
+INSTANTIATE_TEST_SUITE_P(Lab03, FaultsUdpSignals, testing::ValuesIn([] {
                              std::vector<UdpSignalCase> cases;
                              for (const char* mode : {"iterative", "fork", "pool", "conversation"}) {
                                  cases.push_back({mode, SIGINT, true});    // Ctrl-C at the terminal
@@ -449,8 +453,9 @@ protected:
     std::string dir_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Labs, FaultsManager, testing::Values(kMandelbrot, kPi),
+INSTANTIATE_TEST_SUITE_P(Lab09, FaultsManager, testing::Values(kMandelbrot),
                          [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Lab10, FaultsManager, testing::Values(kPi), [](const auto& info) { return info.param.name; });
 
 // A worker that says HELLO, takes work, then neither answers nor reads: after --reply-timeout it is lost,
 // its work goes to the others, and the run ends with the right figure.

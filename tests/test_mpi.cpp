@@ -1,9 +1,11 @@
-// Tests of the Open MPI versions of 09_mandelbrot and 10_pi_montecarlo (mpi.cpp in each lab), run as a user
-// runs them: `mpirun -np K ./mpi ...`, compared with the socket labs' own reference, `./server --local`.
+// Tests of the Open MPI versions of labs 09_mandelbrot and 10_pi_montecarlo (mpi.cpp in each lab), run as a
+// user runs them: `mpirun -np K ./mpi ...`, compared with the socket labs' own reference, `./server --local`.
 //
-// Seed: seeds/01_lecture_multithreaded_servers.txt, section 4 ("The Mandelbrot Set", the "Manager/Worker
-// Paradigm") and assignment 3 (pi with a job queue of (samples, seed) tuples); issue 8 asks for the same
-// results with MPI, the tool users reach for past one machine.
+// Slides: the lecture "Multithreaded Servers" (lecture 32), slides "The Mandelbrot Set", "Manager/Worker
+// Paradigm" and "Summary + Assignments" (assignment 3: pi with a job queue of (samples, seed) tuples); the
+// same results with MPI, the tool users reach for past one machine.
+// Suites: Lab09/MpiMandelbrot (the picture for 2 and 3 ranks, both schedules), Lab10/MpiPi (the estimate),
+// Lab09/MpiUsage and Lab10/MpiUsage (one rank is refused), Lab10MpiUsage (a usage error from rank 0 only).
 // Demo: mpirun --allow-run-as-root --oversubscribe -np 3 ./mpi (in either lab), then ./server --local.
 // What to watch for: the MPI picture is byte for byte `--local`'s for 2 and 3 ranks (1 and 2 workers) and
 // both schedules; the MPI estimate line is `--local`'s; fewer than 2 ranks is refused.
@@ -136,7 +138,7 @@ TEST_P(MpiMandelbrot, PictureIsByteIdenticalToLocal) {
     EXPECT_TRUE(file_bytes(dir.path() + "/mpi.pgm") == expected) << "the MPI picture differs from --local's";
 }
 
-INSTANTIATE_TEST_SUITE_P(RanksAndSchedules, MpiMandelbrot,
+INSTANTIATE_TEST_SUITE_P(Lab09, MpiMandelbrot,
                          ::testing::Values(MandelbrotCase{2, "static"}, MandelbrotCase{2, "dynamic"},
                                            MandelbrotCase{3, "static"}, MandelbrotCase{3, "dynamic"}),
                          [](const auto& info) {
@@ -177,21 +179,25 @@ TEST_P(MpiPi, EstimateEqualsLocal) {
         << mpi.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, MpiPi, ::testing::Values(2, 3),
+INSTANTIATE_TEST_SUITE_P(Lab10, MpiPi, ::testing::Values(2, 3),
                          [](const auto& info) { return std::to_string(info.param) + "ranks"; });
 
 // ---- Both: a manager needs a worker -----------------------------------------------------------------------
 
-TEST(MpiUsage, OneRankIsRefused) {
-    for (const std::string lab : {"09_mandelbrot", "10_pi_montecarlo"}) {
-        SKIP_WITHOUT_MPI(lab);
-        const Result one = run(mpirun(1, lab, {}), "", scaled(30s));
-        EXPECT_NE(one.status, 0) << lab;
-        EXPECT_NE(one.err.find("needs at least 2 processes"), std::string::npos) << lab << ": " << one.err;
-    }
+class MpiUsage : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MpiUsage, OneRankIsRefused) {
+    const std::string lab = GetParam();
+    SKIP_WITHOUT_MPI(lab);
+    const Result one = run(mpirun(1, lab, {}), "", scaled(30s));
+    EXPECT_NE(one.status, 0) << lab;
+    EXPECT_NE(one.err.find("needs at least 2 processes"), std::string::npos) << lab << ": " << one.err;
 }
 
-TEST(MpiUsage, BadOptionIsOneUsageErrorFromRankZero) {
+INSTANTIATE_TEST_SUITE_P(Lab09, MpiUsage, ::testing::Values("09_mandelbrot"), [](const auto&) { return "mpi"; });
+INSTANTIATE_TEST_SUITE_P(Lab10, MpiUsage, ::testing::Values("10_pi_montecarlo"), [](const auto&) { return "mpi"; });
+
+TEST(Lab10MpiUsage, BadOptionIsOneUsageErrorFromRankZero) {
     SKIP_WITHOUT_MPI("10_pi_montecarlo");
     const Result bad = run(mpirun(3, "10_pi_montecarlo", {"--jobs", "0"}), "", scaled(30s));
     EXPECT_NE(bad.status, 0);
