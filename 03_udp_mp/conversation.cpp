@@ -16,7 +16,7 @@
 //    client retries; the parent keeps reading, so the retry lands as soon as a conversation ends;
 //  - a conversation ends when the client says `bye`, or after --idle-timeout seconds without a word from
 //    it (a client that vanished would otherwise keep its child forever).
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"

@@ -8,7 +8,7 @@
 // SIGCHLD reports them, so no child is ever left a zombie.
 // The cost: a fork per datagram, far more than the work of the reply (the lecture: "the added cost of
 // process creation dominates the added efficiency gained from concurrency").
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"

@@ -4,7 +4,7 @@
 // Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, "Server in Python" (its printed lines, and
 // `if data:`: an empty datagram gets no reply). Fine when each request takes no time; a slow request
 // would hold up every client behind it.
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"

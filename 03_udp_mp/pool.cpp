@@ -8,7 +8,7 @@
 // reaped and replaced, and the pool serves on.
 // Watch for: every worker wakes when a datagram arrives (they all poll the same socket); the socket is
 // non-blocking, so those that lose the race get EAGAIN and go back to waiting.
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"

@@ -18,8 +18,8 @@
 //   ./server 10001 --mode conversation          ./client localhost 10001 hello --count 3
 //   ./server 10001 --square                     ./client localhost 10001 12345678901234567890
 //   ./server 10001 --mode fork --delay-ms 2000  ./client localhost 10001 --processes 3   (all three at once)
-// See also: client.cpp, udp_server.hpp (what the modes share).
-#include "udp_server.hpp"
+// See also: client.cpp, models.hpp (what the modes share).
+#include "models.hpp"
 
 #include "netutil/cli.hpp"
 #include "netutil/output.hpp"

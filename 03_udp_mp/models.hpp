@@ -1,4 +1,4 @@
-// 03_udp_mp/udp_server.hpp: what the four UDP server models share: their settings, the replies, the
+// 03_udp_mp/models.hpp: what the four UDP server models share: their settings, the replies, the
 // square of the exercise, datagrams in and out, and signals taken as events.
 //
 // The models themselves are one file each: iterative.cpp, fork_per_datagram.cpp, pool.cpp,

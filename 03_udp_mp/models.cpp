@@ -1,5 +1,5 @@
-// 03_udp_mp/udp_server.cpp: the parts the four UDP server models share (see udp_server.hpp).
-#include "udp_server.hpp"
+// 03_udp_mp/models.cpp: the parts the four UDP server models share (see models.hpp).
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
