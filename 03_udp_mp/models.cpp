@@ -198,6 +198,22 @@ void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_sec
     }
 }
 
+int parent_loop(int socket_fd, SignalEvents& signals, Children& children, bool pause_when_full,
+                const std::function<void(const Datagram& datagram, bool full)>& serve,
+                const std::function<void()>& on_reaped) {
+    int stopped_by = 0;
+    while (stopped_by == 0) {
+        const bool full = children.full();
+        if (wait_event(full && pause_when_full ? -1 : socket_fd, signals) == Event::Signal) {
+            stopped_by = children.take_signals(signals);
+            if (on_reaped) on_reaped();
+            continue;
+        }
+        if (const std::optional<Datagram> datagram = receive(socket_fd)) serve(*datagram, full);
+    }
+    return stopped_by;
+}
+
 SharedCounters::SharedCounters(size_t count) : count_(count) {
     void* memory =
         ::mmap(nullptr, sizeof(std::atomic<long>) * count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
