@@ -1,7 +1,7 @@
 // 01_mtserver/counter.cpp: two threads increment a shared counter, with and without a mutex.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Using Mutex" (UNP's NLOOP example:
-// threads A and B each add 1 to `counter` NLOOP = 5000 times, under pthread_mutex_lock).
+// Mirrors: the lecture "Network Programming", slide "Using Mutex" (UNP's NLOOP example: threads A and B each add 1
+// to `counter` NLOOP = 5000 times, under pthread_mutex_lock).
 //
 // Watch for: with the mutex the total is always NLOOP x threads. With --no-mutex each increment is a read,
 // a pause, and a write of the value read plus one, like the slide's `val = counter; printf; counter =

@@ -1,9 +1,9 @@
 // 01_mtserver/prodcons.cpp: a producer and a consumer of "units", the consumer polling or sleeping on a
 // condition variable.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Condition Variables" and "Using
-// Condition Variables" (TLPI's `avail` example): the first consumer loops, locking and checking `avail`
-// ("it works, but it wastes CPU time"); the second waits on a condition variable that the producer signals.
+// Mirrors: the lecture "Network Programming", slides "Condition Variables" and "Using Condition Variables" (TLPI's
+// `avail` example): the first consumer loops, locking and checking `avail` ("it works, but it wastes CPU time"); the
+// second waits on a condition variable that the producer signals.
 //
 // Watch for: the consumer's CPU time and how many times it looked at `avail`. Polling (--busy) looks
 // millions of times and burns a core while the producer sleeps; the condition variable looks about once
