@@ -6,20 +6,20 @@
 //
 // The map of the faults, and where each is tested (the existing lab tests are not repeated here):
 //   03 UDP                                    test
-//   killed pool worker, idle                  test_03_udp_mp: UdpPool.AKilledWorkerIsReplacedAndThePoolServesOn
+//   killed pool worker, idle                  test_03_udp_mp: Lab03UdpPool.AKilledWorkerIsReplacedAndThePoolServesOn
 //   killed fork child / pool worker /         FaultsUdp.ForkChildKilledMidRequest, PoolWorkerKilledMidRequest,
 //     conversation child, mid-request           ConversationChildKilledMidConversation
 //   SIGINT (group), SIGTERM (parent), SIGHUP  FaultsUdpSignals.* (every mode, during load from the real client
 //     (group) during load                       with --processes: exit 0, one summary, every datagram received
 //                                               answered, no process left)
-//   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Modes.CtrlCToTheGroup..., Modes.SigtermToTheParent...
+//   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Lab03/Modes.CtrlCToTheGroup..., .SigtermToTheParent...
 //   SIGPIPE                                   FaultsUdp.SigpipeIsHarmless
 //   --max-children reached                    FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation),
-//                                               test_03_udp_mp: UdpConversation.AFullServerSaysBusy...
-//   strangers' datagrams, 200 clients at once test_03_udp_mp: UdpConversation.StrangersRandomDatagrams...,
-//     (conversation)                            UdpConversation.TwoHundredClientsAtOnce...
+//                                               test_03_udp_mp: Lab03UdpConversation.AFullServerSaysBusy...
+//   strangers' datagrams, 200 clients at once test_03_udp_mp: Lab03UdpConversation.StrangersRandomDatagrams...,
+//     (conversation)                            Lab03UdpConversation.TwoHundredClientsAtOnce...
 //   low RLIMIT_NOFILE (conversation)          FaultsUdp.ConversationsNeedNoDescriptorOfTheParent
-//   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Modes.GarbageEmptyAndMaximumSizeDatagrams
+//   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Lab03/Modes.GarbageEmptyAndMaximumSizeDatagrams
 //   09/10 manager/worker                      test
 //   worker killed mid-run (work redone)       test_09: Schedules.WorkerKilledMidRunLosesNothing;
 //                                               test_10: PiMonteCarlo.WorkerKilledMidJobLosesNothing
