@@ -273,20 +273,22 @@ Settings parse_settings(int argc, char** argv) {
     app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
     app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("MESSAGE", settings.message,
-                   "what to send (default: `Hi from PID at ADDRESS:PORT`; with the server's --square, a number)");
+                   "what to send (default: `Hi from PID at ADDRESS:PORT`)\n"
+                   "(with the server's --square: a number)");
     app.add_option("-p,--processes", settings.processes, "client processes sending at once")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 1000));
     app.add_option("-n,--count", settings.count,
-                   "requests per process, one after another (conversation mode: all on the conversation's port)")
+                   "requests per process, one after another\n"
+                   "(conversation mode: all on the conversation's port)")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 1000000));
     app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
         ->capture_default_str()
         ->check(netutil::real_number(0.01, 600.0));
     app.add_option("--retries", settings.retries,
-                   "how many times a request is sent again before giving up (a conversation whose port is "
-                   "closed starts again at the server's port)")
+                   "times a request is sent again before giving up\n"
+                   "(a conversation whose port closed starts again at the server's port)")
         ->capture_default_str()
         ->check(netutil::whole_number(0, 100));
     netutil::parse_or_exit(app, argc, argv);

@@ -89,8 +89,9 @@ udp::Settings parse_settings(int argc, char** argv) {
         ->check(netutil::kPortRange);
     std::string mode_name = "iterative";
     app.add_option("--mode", mode_name,
-                   "iterative (one datagram at a time) | fork (a process per datagram) | pool "
-                   "(--workers pre-forked processes) | conversation (a process and a new port per client)")
+                   "iterative (one datagram at a time) | fork (a process per datagram)\n"
+                   "| pool (--workers pre-forked processes) | conversation (a process\n"
+                   "and a new port per client)")
         ->type_name("MODE")
         ->capture_default_str()
         ->transform(netutil::one_of({"iterative", "fork", "pool", "conversation"}));
@@ -98,26 +99,27 @@ udp::Settings parse_settings(int argc, char** argv) {
                         ->capture_default_str()
                         ->check(netutil::whole_number(1, 256));
     app.add_flag("--square", settings.square,
-                 "the exercise: reply to a number with its square (a decimal of at most " +
+                 "the exercise: reply to a number with its square\n(a decimal of at most " +
                      std::to_string(udp::kMaxDigits) +
-                     " digits, any sign, with a fraction or not; anything else: an error reply)");
+                     " digits, any sign, with a fraction or not;\nanything else: an error reply)");
     auto* max_children = app.add_option("--max-children", settings.max_children,
-                                        "fork, conversation: children alive at once; at the limit fork stops "
-                                        "reading until one ends, conversation answers a new client `busy: ...` "
-                                        "(its retry gets through once one ends)")
+                                        "fork, conversation: children alive at once\n"
+                                        "(at the limit fork stops reading until one ends, conversation\n"
+                                        "answers a new client `busy: ...`, its retry gets through once\n"
+                                        "one ends)")
                              ->capture_default_str()
                              ->check(netutil::whole_number(1, 10000));
     auto* idle = app.add_option("--idle-timeout", settings.idle_seconds,
-                                "conversation: seconds without a datagram from its client after which a "
-                                "conversation ends (else it ends on `bye`)")
+                                "conversation: seconds of silence that end a conversation\n"
+                                "(no datagram from its client; else it ends on `bye`)")
                      ->capture_default_str()
                      ->check(netutil::real_number(0.01, 3600.0));
     app.add_option("--grace", settings.grace_seconds, "Ctrl-C: seconds the children get to finish before SIGKILL")
         ->capture_default_str()
         ->check(netutil::real_number(0.0, 600.0));
     app.add_option("--delay-ms", settings.delay_ms,
-                   "every reply waits this long, in the process that answers (a slow request: iterative "
-                   "serves one at a time, the others overlap)")
+                   "every reply waits this long, in the process that answers\n"
+                   "(a slow request: iterative serves one at a time, the others overlap)")
         ->capture_default_str()
         ->check(netutil::whole_number(0, 60000));
     app.add_option("--bind", settings.bind_address,
