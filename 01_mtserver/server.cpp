@@ -114,14 +114,14 @@ int main(int argc, char** argv) {
 
 namespace {
 
-// The command line (the limits are in the README).
+// PORT, NCLIENTS (0 when missing: main asks), --bind and --stop; the limits are in the README, not --help.
 Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
         "the message it sends (up to a newline or the client closing). Exits once every handler is done;\n"
         "Ctrl-C, SIGTERM or SIGHUP stop every handler, and the server exits 0."};
     Settings settings;
-    int port = kDefaultPort;
+    int port = kDefaultPort;  // an int, so that 70000 is a usage error, not a port that wrapped round
     app.add_option("PORT", port, "port to listen on (0: any free port)")
         ->capture_default_str()
         ->check(netutil::kPortRange);

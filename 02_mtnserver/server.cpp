@@ -278,15 +278,16 @@ int main(int argc, char** argv) {
 
 namespace {
 
-// The command line (the limits are in the README).
+// PORT, n and m (0 when missing: main asks), the manager (--poll), --grace and --bind; the limits are in
+// the README, not --help.
 Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
         "accept one client and print its message (up to a newline or the client closing); a manager\n"
         "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
         "Ctrl-C, SIGTERM or SIGHUP stop it early: a summary, exit 0."};
+    int port = kDefaultPort;  // checked as an int (0 to 65535), then narrowed into settings.port
     Settings settings;
-    int port = kDefaultPort;
     app.add_option("PORT", port, "port to listen on (0: any free port)")
         ->capture_default_str()
         ->check(netutil::kPortRange);

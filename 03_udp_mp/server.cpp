@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
 
 namespace {
 
-// The command line (the limits are in the README).
+// PORT, --mode and each mode's options (an option for another mode is a usage error); the limits are in
+// the README, not --help.
 udp::Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "Concurrent UDP servers with processes (client-server lecture; UNP 22.7). The reply names the\n"
