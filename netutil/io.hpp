@@ -56,7 +56,8 @@ private:
     std::string buffer_;
 };
 
-// What a handler thread of the multithreaded servers (01, 02) does between accept and the next wait, said once.
+// A thread that takes one client at a time from a shared listening socket, and must still stop when told
+// (Ctrl-C, through a StopPipe): its accept and its receive.
 
 struct SockAddr;
 
