@@ -3,7 +3,7 @@
 #   make                 build every lab present (and netutil, the shared helper)
 #   make 04_prefork      build one lab, and point ./server and ./client here at its programs
 #   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
-#                        LAB=07_epoll: that lab's tests only; FILTER='Lab07Epoll.*': GoogleTest's filter
+#                        LAB=07_epoll: that lab's tests only; FILTER='Lab07EchoServer.*': GoogleTest's filter
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
 #   make bench           run the benchmarks, write docs/benchmarks.md + plots (QUICK=1: short; CHECK=1: smoke test)

@@ -1,6 +1,7 @@
 // 01_mtserver/client.cpp: connects, asks for a message, sends it, and closes (mtclient.py of the slide).
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 2 "Waiting for Data from 3 Clients".
+// Mirrors: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "Waiting for Data from 3 Clients"
+// (mtclient.py).
 // Usage: ./client [HOST] [PORT] [--message TEXT]     (prompts `Give message : ` without --message)
 // See also: server.cpp.
 #include "netutil/cli.hpp"
@@ -19,6 +20,15 @@
 
 namespace {
 
+constexpr uint16_t kDefaultPort = 11267;
+
+struct Settings {
+    std::string host = "localhost";
+    uint16_t port = kDefaultPort;
+    std::optional<std::string> message;  // asked with `Give message : ` when missing
+};
+Settings parse_settings(int argc, char** argv);
+
 // True when the server has closed the connection (it never sends anything, so readable means EOF or reset).
 bool server_closed(int fd) {
     if (netutil::wait_readable(fd, -1, 0) != netutil::Wait::Ready) return false;
@@ -30,24 +40,13 @@ bool server_closed(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Client of the multithreaded server (lecture 32): connects, prints `client is connected`, then\n"
-        "sends one message (a line; the server prints up to 1 MiB of it) and closes."};
-    std::string host = "localhost";
-    int port = 11267;
-    std::optional<std::string> message;
-    app.add_option("HOST", host, "server to connect to")->capture_default_str();
-    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("-m,--message", message,
-                   "the message to send (asked with `Give message : `\n"
-                   "when missing)");
-    netutil::parse_or_exit(app, argc, argv);
-
+    const Settings settings = parse_settings(argc, argv);
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
-        const netutil::UniqueFd server = netutil::tcp_connect(host, static_cast<uint16_t>(port));
+        const netutil::UniqueFd server = netutil::tcp_connect(settings.host, settings.port);
         netutil::print_line("client is connected");
-        if (!message) message = netutil::prompt_line("Give message : ");
+        const std::optional<std::string> message =
+            settings.message ? settings.message : netutil::prompt_line("Give message : ");
         if (!message) {
             netutil::print_line("no message (end of input): closing without sending");
             return 0;
@@ -67,3 +66,23 @@ int main(int argc, char** argv) {
         return 0;
     });
 }
+
+namespace {
+
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "Client of the multithreaded server (lecture 32): connects, prints `client is connected`, then\n"
+        "sends one message (a line; the server prints up to 1 MiB of it) and closes."};
+    Settings settings;
+    int port = kDefaultPort;
+    app.add_option("HOST", settings.host, "server to connect to")->capture_default_str();
+    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("-m,--message", settings.message,
+                   "the message to send (asked with `Give message : `\n"
+                   "when missing)");
+    netutil::parse_or_exit(app, argc, argv);
+    settings.port = static_cast<uint16_t>(port);
+    return settings;
+}
+
+}  // namespace

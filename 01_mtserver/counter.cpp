@@ -1,7 +1,7 @@
 // 01_mtserver/counter.cpp: two threads increment a shared counter, with and without a mutex.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Using Mutex" (UNP's NLOOP example:
-// threads A and B each add 1 to `counter` NLOOP = 5000 times, under pthread_mutex_lock).
+// Mirrors: the lecture "Network Programming", slide "Using Mutex" (UNP's NLOOP example: threads A and B each add 1
+// to `counter` NLOOP = 5000 times, under pthread_mutex_lock).
 //
 // Watch for: with the mutex the total is always NLOOP x threads. With --no-mutex each increment is a read,
 // a pause, and a write of the value read plus one, like the slide's `val = counter; printf; counter =
@@ -39,33 +39,53 @@ void add_ones(int id, long loops, bool use_mutex, bool print) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    CLI::App app{
-        "\"Using Mutex\" (UNP's NLOOP example): threads add 1 to a shared counter NLOOP times each,\n"
-        "under a mutex (the total is exact) or, with --no-mutex, without (updates are lost)."};
-    long loops = 5000;
-    int threads = 2;
-    bool no_mutex = false;
-    bool print = false;
-    app.add_option("--loops", loops, "increments per thread (the slide's NLOOP), 1 to 10000000")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 10000000).description(""));
-    app.add_option("--threads", threads, "number of threads, 1 to 64")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 64).description(""));
-    app.add_flag("--no-mutex", no_mutex, "increment without the mutex, and watch updates get lost");
-    app.add_flag("--print", print, "print `THREAD: VALUE` for every increment, as the slide's printf does");
-    netutil::parse_or_exit(app, argc, argv);
+namespace {
 
+struct Settings {
+    long loops = 5000;  // the slide's NLOOP
+    int threads = 2;
+    bool mutex = true;   // --no-mutex: false
+    bool print = false;  // --print: the slide's printf of every value
+};
+Settings parse_settings(int argc, char** argv);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
     return netutil::run_main([&] {
         std::vector<std::thread> workers;
-        for (int id = 0; id < threads; ++id) workers.emplace_back(add_ones, id, loops, !no_mutex, print);
+        for (int id = 0; id < settings.threads; ++id)
+            workers.emplace_back(add_ones, id, settings.loops, settings.mutex, settings.print);
         for (auto& worker : workers) worker.join();
-        const long expected = loops * threads;
+        const long expected = settings.loops * settings.threads;
         const long total = counter.load();
         netutil::print_line("counter = " + std::to_string(total) + " (expected " + std::to_string(expected) +
                             (total == expected ? "" : ", " + std::to_string(expected - total) + " updates lost") +
-                            (no_mutex ? ", without the mutex)" : ", with the mutex)"));
+                            (settings.mutex ? ", with the mutex)" : ", without the mutex)"));
         return 0;
     });
 }
+
+namespace {
+
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "\"Using Mutex\" (UNP's NLOOP example): threads add 1 to a shared counter NLOOP times each,\n"
+        "under a mutex (the total is exact) or, with --no-mutex, without (updates are lost)."};
+    Settings settings;
+    bool no_mutex = false;
+    app.add_option("--loops", settings.loops, "increments per thread (the slide's NLOOP), 1 to 10000000")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 10000000).description(""));
+    app.add_option("--threads", settings.threads, "number of threads, 1 to 64")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 64).description(""));
+    app.add_flag("--no-mutex", no_mutex, "increment without the mutex, and watch updates get lost");
+    app.add_flag("--print", settings.print, "print `THREAD: VALUE` for every increment, as the slide's printf does");
+    netutil::parse_or_exit(app, argc, argv);
+    settings.mutex = !no_mutex;
+    return settings;
+}
+
+}  // namespace

@@ -1,9 +1,9 @@
 // 01_mtserver/prodcons.cpp: a producer and a consumer of "units", the consumer polling or sleeping on a
 // condition variable.
 //
-// Mirrors: seeds/04_lecture_network_programming_server_design.txt, "Condition Variables" and "Using
-// Condition Variables" (TLPI's `avail` example): the first consumer loops, locking and checking `avail`
-// ("it works, but it wastes CPU time"); the second waits on a condition variable that the producer signals.
+// Mirrors: the lecture "Network Programming", slides "Condition Variables" and "Using Condition Variables" (TLPI's
+// `avail` example): the first consumer loops, locking and checking `avail` ("it works, but it wastes CPU time"); the
+// second waits on a condition variable that the producer signals.
 //
 // Watch for: the consumer's CPU time and how many times it looked at `avail`. Polling (--busy) looks
 // millions of times and burns a core while the producer sleeps; the condition variable looks about once
@@ -88,33 +88,50 @@ double thread_cpu_seconds() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    CLI::App app{
-        "\"Using Condition Variables\": a producer makes N units; the consumer either polls `avail` under\n"
-        "the mutex (--busy) or sleeps on a condition variable. Compare the consumer's CPU time."};
-    int units = 20;
-    int interval_ms = 10;
-    bool busy = false;
-    app.add_option("--units", units, "units to produce, 1 to 100000")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 100000).description(""));
-    app.add_option("--interval-ms", interval_ms, "time to make one unit, 0 to 1000 ms")
-        ->capture_default_str()
-        ->check(netutil::whole_number(0, 1000).description(""));
-    app.add_flag("--busy", busy, "the polling consumer (wastes CPU) instead of the condition variable");
-    netutil::parse_or_exit(app, argc, argv);
+namespace {
 
+struct Settings {
+    int units = 20;
+    int interval_ms = 10;  // the time to make one unit
+    bool busy = false;     // --busy: the polling consumer
+};
+Settings parse_settings(int argc, char** argv);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
     return netutil::run_main([&] {
-        std::thread producer(produce, units, std::chrono::milliseconds(interval_ms));
+        std::thread producer(produce, settings.units, std::chrono::milliseconds(settings.interval_ms));
         const double cpu_before = thread_cpu_seconds();
-        const Consumed consumed = busy ? consume_by_polling() : consume_with_condition_variable();
+        const Consumed consumed = settings.busy ? consume_by_polling() : consume_with_condition_variable();
         const double cpu_used = thread_cpu_seconds() - cpu_before;
         producer.join();
         char cpu[32];
         std::snprintf(cpu, sizeof cpu, "%.3f", cpu_used);
-        netutil::print_line(std::string(busy ? "polling" : "condition variable") + " consumer: consumed " +
+        netutil::print_line(std::string(settings.busy ? "polling" : "condition variable") + " consumer: consumed " +
                             std::to_string(consumed.units) + " units, checked avail " +
                             std::to_string(consumed.checks) + " times, used " + cpu + " s of CPU");
-        return consumed.units == units ? 0 : 1;
+        return consumed.units == settings.units ? 0 : 1;
     });
 }
+
+namespace {
+
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "\"Using Condition Variables\": a producer makes N units; the consumer either polls `avail` under\n"
+        "the mutex (--busy) or sleeps on a condition variable. Compare the consumer's CPU time."};
+    Settings settings;
+    app.add_option("--units", settings.units, "units to produce, 1 to 100000")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 100000).description(""));
+    app.add_option("--interval-ms", settings.interval_ms, "time to make one unit, 0 to 1000 ms")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 1000).description(""));
+    app.add_flag("--busy", settings.busy, "the polling consumer (wastes CPU) instead of the condition variable");
+    netutil::parse_or_exit(app, argc, argv);
+    return settings;
+}
+
+}  // namespace

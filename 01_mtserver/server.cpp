@@ -1,7 +1,8 @@
 // 01_mtserver/server.cpp: a multithreaded server whose N handler threads each accept one client.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 2 "Waiting for Data from 3 Clients"
-// (mtserver.py), and assignment 2 (`--stop`: a client sending "stop" stops every handler).
+// Mirrors: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "Waiting for Data from 3 Clients"
+// (mtserver.py), and the slide "Summary + Assignments", assignment 2 (`--stop`: a client sending "stop"
+// stops every handler).
 //
 // Watch for: all N threads call accept() on the same listening socket; the kernel gives each connection
 // to exactly one of them. A client that connects first but types last does not hold up the others: each
@@ -20,6 +21,7 @@
 #include "netutil/socket.hpp"
 #include "netutil/text.hpp"
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,63 +31,40 @@ namespace {
 constexpr uint16_t kDefaultPort = 11267;
 constexpr size_t kBufferSize = 80;           // the slide's buffer: recv() takes at most 80 bytes at a time
 constexpr size_t kMaxMessage = 1024 * 1024;  // a longer message is cut off here, and the handler says so
+constexpr int kMaxClients = 1000;
+// Once told to stop, a handler still takes what has already arrived (a message sent just before Ctrl-C is
+// printed, not lost), but no longer waits for more.
+constexpr std::chrono::milliseconds kStopGrace{0};
 
 struct Settings {
+    uint16_t port = kDefaultPort;
+    int nclients = 0;  // 0: asked on stdin
+    std::string bind_address = netutil::kAnyAddress;
     bool stop_word = false;  // --stop: the message "stop" stops every handler
 };
+Settings parse_settings(int argc, char** argv);
 
-// Every blocking wait of a handler also watches `stop`: once it is readable (Ctrl-C, or a client said
-// "stop"), every handler wakes up, whether it was blocked in accept or in recv, and returns. Nothing is
-// killed or detached: the threads end by themselves and main joins them.
+// The slide's handler: accept a client, print, recv its message, print again. Every wait also watches
+// `stop`: once it is readable (Ctrl-C, or a client said "stop"), every handler wakes up, whether it was
+// blocked in accept or in recv, and returns. Nothing is killed or detached: main joins the threads.
 void handle_client(const std::string& name, int listen_fd, const netutil::StopPipe& stop, const Settings& settings) {
-    // accept: several handlers may wake for the same connection; the losers find nothing to accept
-    // (the socket is non-blocking) and go back to waiting.
-    netutil::UniqueFd client;
     netutil::SockAddr peer;
-    while (!client) {
-        if (netutil::wait_readable(listen_fd, stop.fd()) == netutil::Wait::Stopped) {
-            netutil::print_line(name + " stops (was waiting for a client)");
-            return;
-        }
-        client = netutil::accept_client(listen_fd, &peer);
-    }
+    const netutil::UniqueFd client = netutil::accept_unless_stopped(listen_fd, stop.fd(), &peer);
+    if (!client) return netutil::print_line(name + " stops (was waiting for a client)");
     netutil::print_line(name + " accepted request from " + peer.to_string());
     netutil::print_line(name + " waits for data");
 
-    // recv, kBufferSize bytes at a time, until the client ends its message with a newline or closes.
-    // Once told to stop, the handler still takes what has already arrived (a message sent just before
-    // Ctrl-C is printed, not lost), but no longer waits for more.
-    std::string message;
-    char buffer[kBufferSize];
-    bool stopping = false;
-    for (;;) {
-        if (!stopping && netutil::wait_readable(client.get(), stop.fd()) == netutil::Wait::Stopped) stopping = true;
-        if (stopping && netutil::wait_readable(client.get(), -1, 0) != netutil::Wait::Ready) {
-            if (message.empty()) {
-                netutil::print_line(name + " stops (was waiting for data)");
-                return;
-            }
-            break;  // the part that came is printed: the stop ended the message
-        }
-        const size_t n = netutil::read_some(client.get(), buffer, sizeof buffer);
-        if (n == 0) break;  // the client closed its side: the message is complete
-        message.append(buffer, n);
-        if (message.find('\n') != std::string::npos) break;
-        if (message.size() > kMaxMessage) {
-            netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
-            message.resize(kMaxMessage);  // the rest is never read: closing the connection discards it
-            break;
-        }
-    }
-    if (const auto end = message.find('\n'); end != std::string::npos) message.resize(end);
-    if (!message.empty() && message.back() == '\r') message.pop_back();
+    const netutil::Message message =
+        netutil::receive_message(client.get(), stop.fd(), kStopGrace, kBufferSize, kMaxMessage);
+    if (message.status == netutil::Message::Status::Stopped && message.text.empty())
+        return netutil::print_line(name + " stops (was waiting for data)");
+    if (message.status == netutil::Message::Status::CutOff)
+        netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
+    if (message.text.empty())
+        return netutil::print_line(name + " received nothing (the client closed without sending)");
+    netutil::print_line(name + " received " + message.text);
 
-    if (message.empty()) {
-        netutil::print_line(name + " received nothing (the client closed without sending)");
-        return;
-    }
-    netutil::print_line(name + " received " + message);
-    if (settings.stop_word && message == "stop") {
+    if (settings.stop_word && message.text == "stop") {
         netutil::print_line(name + " tells every handler to stop");
         stop.request_stop();
     }
@@ -103,52 +82,25 @@ void run_handler(const std::string& name, int listen_fd, const netutil::StopPipe
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
-        "the message it sends (up to a newline or the client closing). Exits once every handler is done.\n"
-        "Limits: at most NCLIENTS clients are served, one per handler, fixed at start (more clients wait\n"
-        "in the listen backlog); a message is cut off at 1 MiB, and the handler says so.\n"
-        "Ctrl-C, SIGTERM or SIGHUP stop every handler (a message already received is still printed),\n"
-        "and the server exits 0."};
-    int port = kDefaultPort;
-    int nclients = 0;
-    std::string bind_address = netutil::kAnyAddress;
-    Settings settings;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients,
-                                           "number of handler threads, one per client,\n"
-                                           "1 to 1000 (asked on stdin when missing)")
-                                ->check(netutil::whole_number(1, 1000).description(""));
-    app.add_option("--bind", bind_address,
-                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
-        ->capture_default_str();
-    app.add_flag("--stop", settings.stop_word,
-                 "assignment 2: a client sending 'stop' stops every handler, also\n"
-                 "those waiting in accept or recv (default: off, 'stop' is a message\n"
-                 "like any other)");
-    netutil::parse_or_exit(app, argc, argv);
-
+    Settings settings = parse_settings(argc, argv);
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, settings.port);
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
-
-        if (nclients_option->count() == 0)
-            nclients = static_cast<int>(
-                netutil::prompt_number("give the number of clients : ", "the number of clients", 1, 1000));
-        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
+        if (settings.nclients == 0)
+            settings.nclients = static_cast<int>(
+                netutil::prompt_number("give the number of clients : ", "the number of clients", 1, kMaxClients));
+        netutil::print_line("server is ready for " + netutil::count(settings.nclients, "client"));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         std::vector<std::thread> handlers;
-        netutil::print_line("server starts " + netutil::count(nclients, "thread"));
-        for (int i = 0; i < nclients; ++i)
+        netutil::print_line("server starts " + netutil::count(settings.nclients, "thread"));
+        for (int i = 0; i < settings.nclients; ++i)
             handlers.emplace_back(run_handler, std::to_string(i), listener.get(), std::cref(stop), std::cref(settings));
 
         // As the slide insists: wait for every handler before closing the server socket.
@@ -159,3 +111,34 @@ int main(int argc, char** argv) {
         return 0;
     });
 }
+
+namespace {
+
+// PORT, NCLIENTS (0 when missing: main asks), --bind and --stop; the limits are in the README, not --help.
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "Multithreaded server (lecture 32): NCLIENTS handler threads each accept one client and print\n"
+        "the message it sends (up to a newline or the client closing). Exits once every handler is done;\n"
+        "Ctrl-C, SIGTERM or SIGHUP stop every handler, and the server exits 0."};
+    Settings settings;
+    int port = kDefaultPort;  // an int, so that 70000 is a usage error, not a port that wrapped round
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    app.add_option("NCLIENTS", settings.nclients,
+                   "number of handler threads, one per client,\n"
+                   "1 to 1000 (asked on stdin when missing)")
+        ->check(netutil::whole_number(1, kMaxClients).description(""));
+    app.add_option("--bind", settings.bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
+    app.add_flag("--stop", settings.stop_word,
+                 "assignment 2: a client sending 'stop' stops every handler, also\n"
+                 "those waiting in accept or recv (default: off, 'stop' is a message\n"
+                 "like any other)");
+    netutil::parse_or_exit(app, argc, argv);
+    settings.port = static_cast<uint16_t>(port);
+    return settings;
+}
+
+}  // namespace

@@ -1,7 +1,7 @@
 // 01_mtserver/stopflag.cpp: three threads stop on a shared flag (lecture 32, assignment 1).
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, "Summary + Assignments", assignment 1: "Only threads
-// can terminate themselves." Thread 0 asks the user whether to continue; threads 1 and 2 busy-wait,
+// Mirrors: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "Summary + Assignments", assignment 1:
+// "Only threads can terminate themselves." Thread 0 asks the user whether to continue; threads 1 and 2 busy-wait,
 // checking a shared boolean. Answering n (or ending the input with Ctrl-D) sets the flag, and all three end.
 //
 // Watch for: the flag is a std::atomic<bool>. A plain bool read in a loop by one thread and written by

@@ -1,8 +1,8 @@
 // 02_mtnserver/client.cpp: one request per connection: connects, sends one message, closes its side,
 // and waits for the server to close the connection, which tells it the request was taken.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 3 (the clients of mtnserver.py, which the
-// slide shows sending 1, 2, 3, ...).
+// Mirrors: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "n Handler Threads for m Client
+// Requests" (the clients of mtnserver.py, which the slide shows sending 1, 2, 3, ...).
 // Usage: ./client [HOST] [PORT] [--message TEXT] [--count N]
 //   (prompts `Give message : ` when there is neither --message nor --count)
 // See also: server.cpp.
@@ -20,13 +20,16 @@
 
 namespace {
 
+constexpr uint16_t kDefaultPort = 11267;
+
 struct Settings {
     std::string host = "localhost";
-    int port = 11267;
+    uint16_t port = kDefaultPort;
     std::optional<std::string> message;
     long count = 0;
     double timeout_seconds = 10;
 };
+Settings parse_settings(int argc, char** argv);
 
 // One request: connect, send the message and a newline, shut down our side, then wait for the server
 // to close. EOF means a handler took the message; a reset means the server closed (its m requests were
@@ -35,7 +38,7 @@ struct Settings {
 // to type holds its handler meanwhile. Returns false when there was nothing to send (end of input).
 bool send_request(const Settings& settings, std::optional<std::string> message) {
     const auto timeout = std::chrono::milliseconds(static_cast<long>(settings.timeout_seconds * 1000));
-    const netutil::UniqueFd server = netutil::tcp_connect(settings.host, static_cast<uint16_t>(settings.port), timeout);
+    const netutil::UniqueFd server = netutil::tcp_connect(settings.host, settings.port, timeout);
     netutil::print_line("client is connected");
     if (!message) message = netutil::prompt_line("Give message : ");
     if (!message) {
@@ -67,12 +70,29 @@ bool send_request(const Settings& settings, std::optional<std::string> message) 
 }  // namespace
 
 int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
+    return netutil::run_main([&] {
+        netutil::ignore_sigpipe();
+        if (settings.count > 0) {
+            for (long i = 1; i <= settings.count; ++i)
+                send_request(settings, settings.message.value_or(std::to_string(i)));
+            return 0;
+        }
+        send_request(settings, settings.message);
+        return 0;
+    });
+}
+
+namespace {
+
+Settings parse_settings(int argc, char** argv) {
     CLI::App app{
         "Client of the n-handlers server (lecture 32, section 3): one message per connection. The server\n"
         "closing the connection tells it a handler took the request."};
     Settings settings;
+    int port = kDefaultPort;
     app.add_option("HOST", settings.host, "server to connect to")->capture_default_str();
-    app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
     app.add_option("-m,--message", settings.message,
                    "the message to send (asked with `Give message : ` when\n"
                    "there is neither --message nor --count)");
@@ -87,15 +107,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(netutil::real_number(0.1, 3600.0).description(""));
     netutil::parse_or_exit(app, argc, argv);
-
-    return netutil::run_main([&] {
-        netutil::ignore_sigpipe();
-        if (settings.count > 0) {
-            for (long i = 1; i <= settings.count; ++i)
-                send_request(settings, settings.message.value_or(std::to_string(i)));
-            return 0;
-        }
-        send_request(settings, settings.message);
-        return 0;
-    });
+    settings.port = static_cast<uint16_t>(port);
+    return settings;
 }
+
+}  // namespace

@@ -1,10 +1,10 @@
 // 02_mtnserver/server.cpp: n handler threads serve m client requests; a manager restarts each handler
 // as soon as it has handled its request, until m requests are handled.
 //
-// Mirrors: seeds/01_lecture_multithreaded_servers.txt, section 3 "n Handler Threads for m Client Requests"
-// (mtnserver.py: main(), restart(), manage()). The default manager is the "ndone" pattern of
-// seeds/04_lecture_network_programming_server_design.txt (UNP's web client: a finished thread signals a
-// condition variable, the main thread joins it); `--poll SECONDS` runs the slide's polling manager.
+// Mirrors: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "n Handler Threads for m Client
+// Requests" (mtnserver.py: main(), restart(), manage()). The default manager is the "ndone" pattern of the
+// lecture "Network Programming" (UNP's threaded web client: a finished thread signals a condition variable,
+// the main thread joins it); `--poll SECONDS` runs the slide's polling manager.
 //
 // Watch for: a thread cannot be restarted, so the manager joins the finished one and starts a new thread
 // under the same name (slot). Only the manager counts requests, so the counter needs no lock; the counts
@@ -40,6 +40,20 @@ constexpr size_t kMaxMessage = 64 * 1024;  // a longer message is cut off here, 
 constexpr long kMaxHandlers = 1000;
 constexpr long kMaxRequests = 1000000000;
 
+struct Settings {
+    uint16_t port = kDefaultPort;
+    long nclients = 0;         // n; 0: asked on stdin
+    long nrequests = 0;        // m; 0: asked on stdin
+    double poll_seconds = 0;   // --poll: the slide's polling manager; 0: the condition variable
+    double grace_seconds = 5;  // after Ctrl-C, how long an accepted client may still take to send
+    std::string bind_address = netutil::kAnyAddress;
+};
+Settings parse_settings(int argc, char** argv);
+
+std::chrono::milliseconds milliseconds(double seconds) {
+    return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+}
+
 // What became of one handler thread.
 enum class Outcome {
     Handled,  // it accepted a client and dealt with its request (a message, nothing, or a failure)
@@ -71,63 +85,31 @@ struct Shared {
     DoneBoard& board;
 };
 
-// The slide's Handler.run(): accept one client, receive its message, print it, return.
+// The slide's Handler.run(): accept one client, print, receive its message, print it, return. A request
+// that was accepted is never dropped by Ctrl-C: the handler still waits for the client's message, but only
+// for the grace period.
 Outcome handle_request(const std::string& name, const Shared& shared) {
-    // Every waiting handler wakes for a new connection; those that lose the race find nothing to accept
-    // (the socket is non-blocking) and wait again.
-    netutil::UniqueFd client;
     netutil::SockAddr peer;
-    while (!client) {
-        if (netutil::wait_readable(shared.listen_fd, shared.stop.fd()) == netutil::Wait::Stopped) {
-            netutil::print_line(name + " stops (was waiting for a client)");
-            return Outcome::Stopped;
-        }
-        client = netutil::accept_client(shared.listen_fd, &peer);
+    const netutil::UniqueFd client = netutil::accept_unless_stopped(shared.listen_fd, shared.stop.fd(), &peer);
+    if (!client) {
+        netutil::print_line(name + " stops (was waiting for a client)");
+        return Outcome::Stopped;
     }
     netutil::print_line(name + " accepted request from " + peer.to_string());
     netutil::print_line(name + " waits for data");
 
-    // A request that was accepted is never dropped by Ctrl-C: once stopping, the handler still waits
-    // for the client's message, but only for the grace period.
-    std::string message;
-    char buffer[kBufferSize];
-    bool stopping = false;
-    const auto give_up_at = [&] { return std::chrono::steady_clock::now() + shared.grace; };
-    auto deadline = std::chrono::steady_clock::time_point::max();
-    for (;;) {
-        netutil::Wait waited;
-        if (!stopping) {
-            waited = netutil::wait_readable(client.get(), shared.stop.fd());
-            if (waited == netutil::Wait::Stopped) {
-                stopping = true;
-                deadline = give_up_at();
-                continue;
-            }
-        } else {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            waited = netutil::wait_readable(client.get(), -1, static_cast<int>(std::max<long>(0, left.count())));
-            if (waited == netutil::Wait::TimedOut) {
-                netutil::print_line(name + " gave up on its client: no message within the grace period");
-                return Outcome::Handled;
-            }
-        }
-        const size_t n = netutil::read_some(client.get(), buffer, sizeof buffer);
-        if (n == 0) break;  // the client closed its side: the message is complete
-        message.append(buffer, n);
-        if (message.find('\n') != std::string::npos) break;
-        if (message.size() > kMaxMessage) {
-            netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
-            message.resize(kMaxMessage);  // the rest is never read: closing the connection discards it
-            break;
-        }
+    const netutil::Message message =
+        netutil::receive_message(client.get(), shared.stop.fd(), shared.grace, kBufferSize, kMaxMessage);
+    if (message.status == netutil::Message::Status::Stopped) {
+        netutil::print_line(name + " gave up on its client: no message within the grace period");
+        return Outcome::Handled;
     }
-    if (const auto end = message.find('\n'); end != std::string::npos) message.resize(end);
-    if (!message.empty() && message.back() == '\r') message.pop_back();
-    if (message.empty())
+    if (message.status == netutil::Message::Status::CutOff)
+        netutil::print_line(name + " cut the message off at " + std::to_string(kMaxMessage) + " bytes");
+    if (message.text.empty())
         netutil::print_line(name + " received nothing (the client closed without sending)");
     else
-        netutil::print_line(name + " received " + message);
+        netutil::print_line(name + " received " + message.text);
     return Outcome::Handled;  // the connection closes here: the client sees EOF, its request was taken
 }
 
@@ -241,80 +223,40 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
-        "accept one client and print its message (up to a newline or the client closing); a manager\n"
-        "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
-        "Limits: at most NCLIENTS clients are served at once, fixed at start (more wait in the listen\n"
-        "backlog); a message is cut off at 64 KiB, and the handler says so.\n"
-        "Ctrl-C, SIGTERM or SIGHUP stop it early: no new client is taken, a client already accepted\n"
-        "may still send its message (--grace), every thread is joined, a summary, exit 0."};
-    int port = kDefaultPort;
-    long nclients = 0;
-    long nrequests = 0;
-    double poll_seconds = 0;
-    double grace_seconds = 5;
-    std::string bind_address = netutil::kAnyAddress;
-    app.add_option("PORT", port, "port to listen on (0: any free port)")
-        ->capture_default_str()
-        ->check(netutil::kPortRange);
-    auto* nclients_option = app.add_option("NCLIENTS", nclients,
-                                           "n: number of handler threads, 1 to 1000\n"
-                                           "(asked on stdin when missing)")
-                                ->check(netutil::whole_number(1, kMaxHandlers).description(""));
-    auto* nrequests_option = app.add_option("NREQUESTS", nrequests,
-                                            "m: requests to handle before exiting,\n"
-                                            "1 to 10^9 (asked on stdin when missing)")
-                                 ->check(netutil::whole_number(1, kMaxRequests).description(""));
-    app.add_option("--poll", poll_seconds,
-                   "run the slide's polling manager, looking at the threads\n"
-                   "every SECONDS, 0.001 to 60 (default: no polling, a condition\n"
-                   "variable wakes the manager)")
-        ->check(netutil::real_number(0.001, 60.0).description(""));
-    app.add_option("--grace", grace_seconds,
-                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
-                   "already accepted may still take to send its message")
-        ->capture_default_str()
-        ->check(netutil::real_number(0.0, 600.0).description(""));
-    app.add_option("--bind", bind_address,
-                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
-        ->capture_default_str();
-    netutil::parse_or_exit(app, argc, argv);
-
+    Settings settings = parse_settings(argc, argv);
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
-        netutil::UniqueFd listener = netutil::tcp_listen(bind_address, static_cast<uint16_t>(port));
+        netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, settings.port);
         netutil::set_nonblocking(listener.get());
         netutil::print_listening(listener.get());
 
-        if (nclients_option->count() == 0)
-            nclients =
+        if (settings.nclients == 0)
+            settings.nclients =
                 netutil::prompt_number("give the number of clients : ", "the number of clients", 1, kMaxHandlers);
-        if (nrequests_option->count() == 0)
-            nrequests =
+        if (settings.nrequests == 0)
+            settings.nrequests =
                 netutil::prompt_number("give the number of requests : ", "the number of requests", 1, kMaxRequests);
-        netutil::print_line("server is ready for " + netutil::count(nclients, "client"));
+        netutil::print_line("server is ready for " + netutil::count(settings.nclients, "client"));
         // The slide assumes m > n. With fewer requests than handlers, only m handlers are started: every
         // handler takes one request, so more would accept clients the server never counts.
-        const long nthreads = std::min(nclients, nrequests);
-        if (nthreads < nclients)
-            netutil::print_line("only " + netutil::count(nrequests, "request") +
+        const long nthreads = std::min(settings.nclients, settings.nrequests);
+        if (nthreads < settings.nclients)
+            netutil::print_line("only " + netutil::count(settings.nrequests, "request") +
                                 ", one per handler: " + netutil::count(nthreads, "thread") +
-                                (nthreads == 1 ? " is" : " are") + " enough, not " + std::to_string(nclients));
+                                (nthreads == 1 ? " is" : " are") + " enough, not " + std::to_string(settings.nclients));
 
         // Ctrl-C, SIGTERM or SIGHUP (the terminal closed: the same graceful stop) only writes a byte into
         // `stop` (async-signal-safe); the handlers do the rest. Started under nohup, SIGHUP stays ignored.
         const netutil::StopPipe stop;
-        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});  // an ignored SIGHUP (nohup) stays ignored
+        netutil::stop_on_signals(stop, {SIGINT, SIGTERM, SIGHUP});
 
         DoneBoard board;
-        const Shared shared{listener.get(), stop, std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)),
-                            board};
+        const Shared shared{listener.get(), stop, milliseconds(settings.grace_seconds), board};
         std::vector<Slot> slots(static_cast<size_t>(nthreads));
-        Manager manager(slots, shared, nrequests);
+        Manager manager(slots, shared, settings.nrequests);
         manager.start_all();
-        if (poll_seconds > 0)
-            manager.manage_by_polling(std::chrono::milliseconds(static_cast<long>(poll_seconds * 1000)));
+        if (settings.poll_seconds > 0)
+            manager.manage_by_polling(milliseconds(settings.poll_seconds));
         else
             manager.manage_with_condition_variable();
         listener.reset();
@@ -333,3 +275,46 @@ int main(int argc, char** argv) {
         return 0;
     });
 }
+
+namespace {
+
+// PORT, n and m (0 when missing: main asks), the manager (--poll), --grace and --bind; the limits are in
+// the README, not --help.
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "n handler threads for m client requests (lecture 32, section 3): NCLIENTS handler threads each\n"
+        "accept one client and print its message (up to a newline or the client closing); a manager\n"
+        "restarts each finished handler until NREQUESTS requests are handled, then the server exits.\n"
+        "Ctrl-C, SIGTERM or SIGHUP stop it early: a summary, exit 0."};
+    int port = kDefaultPort;  // checked as an int (0 to 65535), then narrowed into settings.port
+    Settings settings;
+    app.add_option("PORT", port, "port to listen on (0: any free port)")
+        ->capture_default_str()
+        ->check(netutil::kPortRange);
+    app.add_option("NCLIENTS", settings.nclients,
+                   "n: number of handler threads, 1 to 1000\n"
+                   "(asked on stdin when missing)")
+        ->check(netutil::whole_number(1, kMaxHandlers).description(""));
+    app.add_option("NREQUESTS", settings.nrequests,
+                   "m: requests to handle before exiting,\n"
+                   "1 to 10^9 (asked on stdin when missing)")
+        ->check(netutil::whole_number(1, kMaxRequests).description(""));
+    app.add_option("--poll", settings.poll_seconds,
+                   "run the slide's polling manager, looking at the threads\n"
+                   "every SECONDS, 0.001 to 60 (default: no polling, a condition\n"
+                   "variable wakes the manager)")
+        ->check(netutil::real_number(0.001, 60.0).description(""));
+    app.add_option("--grace", settings.grace_seconds,
+                   "after Ctrl-C, SIGTERM or SIGHUP: seconds (0 to 600) a client\n"
+                   "already accepted may still take to send its message")
+        ->capture_default_str()
+        ->check(netutil::real_number(0.0, 600.0).description(""));
+    app.add_option("--bind", settings.bind_address,
+                   "address to listen on (:: is every address, IPv6 and IPv4; 0.0.0.0 is IPv4 only)")
+        ->capture_default_str();
+    netutil::parse_or_exit(app, argc, argv);
+    settings.port = static_cast<uint16_t>(port);
+    return settings;
+}
+
+}  // namespace

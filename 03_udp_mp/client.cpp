@@ -1,14 +1,14 @@
 // 03_udp_mp/client.cpp: the UDP client, alone or as K client processes at once.
 //
-// Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, "Client in Python" (its printed lines) and
-// "Multiple client processes" (--processes K, each saying `Hi from PID at HOST:PORT`). UDP loses
-// datagrams and nothing tells the sender, so every request has a reply timeout and is sent again a few
-// times before the client gives up with an error. The client sends each datagram to where the last reply
-// came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the
-// rest of the conversation goes there, ending with `bye`. When the conversation's port is closed (its child
-// was killed: the kernel says so through a connected socket), the request goes back to the well-known port,
-// for a new conversation. A conversation server with every child busy answers `busy: ...`: the client
-// waits out that try's timeout and sends again, as for a lost datagram.
+// Mirrors: the lecture "Client-server architecture model: with sockets and multiprocessing in Python", slides
+// "Client in Python" (its printed lines) and "Multiple client processes" (--processes K, each saying `Hi from PID at
+// HOST:PORT`). UDP loses datagrams and nothing tells the sender, so every request has a reply timeout and is sent
+// again a few times before the client gives up with an error. The client sends each datagram to where the last reply
+// came from: against the conversation server (UNP 22.7) the first reply comes from a new port, and the rest of the
+// conversation goes there, ending with `bye`. When the conversation's port is closed (its child was killed: the
+// kernel says so through a connected socket), the request goes back to the well-known port, for a new conversation.
+// A conversation server with every child busy answers `busy: ...`: the client waits out that try's timeout and sends
+// again, as for a lost datagram.
 // Usage: ./client [HOST] [PORT] [MESSAGE] [--processes K] [--count N] [--timeout SECONDS] [--retries R]
 // See also: server.cpp.
 #include "netutil/cli.hpp"
@@ -20,30 +20,32 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <netdb.h>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <sys/wait.h>
+#include <system_error>
 #include <unistd.h>
 #include <vector>
 
 namespace {
 
+constexpr uint16_t kDefaultPort = 10001;  // the lecture's server_port
 constexpr size_t kMaxDatagram = 65507;
 constexpr char kGoodbye[] = "bye";
 constexpr std::string_view kBusy = "busy: ";  // the conversation server's "every child is busy, try again"
 
 struct Settings {
     std::string host = "localhost";
-    int port = 10001;
+    uint16_t port = kDefaultPort;
     std::optional<std::string> message;
     int processes = 1;
     long count = 1;
     double timeout_seconds = 1;
     int retries = 3;
 };
+Settings parse_settings(int argc, char** argv);
 
 std::string seconds_text(double seconds) {
     char text[32];
@@ -54,8 +56,8 @@ std::string seconds_text(double seconds) {
 // The server's address. UDP cannot try one address and fall back as TCP's connect does (a datagram to the
 // wrong one just vanishes), so where a name has both families IPv4 is taken: 127.0.0.1 reaches a server on
 // its default dual-stack address (::) and one bound to 0.0.0.0 alike, where ::1 reaches only the first.
-netutil::SockAddr resolve_server(const std::string& host, int port) {
-    const std::vector<netutil::SockAddr> found = netutil::resolve_all(host, static_cast<uint16_t>(port), SOCK_DGRAM);
+netutil::SockAddr resolve_server(const std::string& host, uint16_t port) {
+    const std::vector<netutil::SockAddr> found = netutil::resolve_all(host, port, SOCK_DGRAM);
     for (const netutil::SockAddr& address : found)
         if (address.family() == AF_INET) return address;
     return found.front();
@@ -217,60 +219,22 @@ int run_one(const Settings& settings, const netutil::SockAddr& server, const std
     });
 }
 
-}  // namespace
+// One client process of --processes; a failed fork throws.
+pid_t start_client_process(const Settings& settings, const netutil::SockAddr& server) {
+    const pid_t pid = ::fork();
+    if (pid == -1) netutil::throw_errno("fork");
+    if (pid == 0) ::_exit(run_one(settings, server, std::to_string(::getpid()) + ": "));
+    return pid;
+}
 
-int main(int argc, char** argv) {
-    CLI::App app{
-        "UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
-        "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times.\n"
-        "MESSAGE holds at most 65507 bytes (one UDP datagram). Exits 0 when every process got its replies."};
-    Settings settings;
-    app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
-    app.add_option("PORT", settings.port, "server port")->capture_default_str()->check(netutil::kPortRange);
-    app.add_option("MESSAGE", settings.message,
-                   "what to send (default: `Hi from PID at ADDRESS:PORT`; with the "
-                   "server's --square, a number)");
-    app.add_option("-p,--processes", settings.processes, "client processes sending at once")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 1000));
-    app.add_option("-n,--count", settings.count,
-                   "requests per process, one after another (conversation mode: "
-                   "all on the conversation's port)")
-        ->capture_default_str()
-        ->check(netutil::whole_number(1, 1000000));
-    app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
-        ->capture_default_str()
-        ->check(netutil::real_number(0.01, 600.0));
-    app.add_option("--retries", settings.retries,
-                   "how many times a request is sent again before giving up (a "
-                   "conversation whose port is closed starts again at the server's port)")
-        ->capture_default_str()
-        ->check(netutil::whole_number(0, 100));
-    netutil::parse_or_exit(app, argc, argv);
-    if (settings.message && settings.message->empty())
-        netutil::usage_error("MESSAGE must not be empty (the servers do not answer an empty datagram)");
-    if (settings.message && settings.message->size() > kMaxDatagram)
-        netutil::usage_error("MESSAGE is longer than " + std::to_string(kMaxDatagram) +
-                             " bytes, the most one UDP datagram holds");
-
-    netutil::SockAddr server;
-    const int resolved = netutil::run_main([&] {
-        server = resolve_server(settings.host, settings.port);
-        return 0;
-    });
-    if (resolved != 0) return resolved;
-    if (settings.processes == 1) return run_one(settings, server, "");
-
-    // The lecture's "multiple client processes": K children, each a whole client; the parent waits for all.
+// The lecture's "multiple client processes": K children, each a whole client; the parent waits for all.
+// A fork that fails ends the starting (the clients already started still run); it counts as a failure.
+int run_processes(const Settings& settings, const netutil::SockAddr& server) {
     std::vector<pid_t> children;
-    for (int k = 0; k < settings.processes; ++k) {
-        const pid_t pid = ::fork();
-        if (pid == 0) ::_exit(run_one(settings, server, std::to_string(::getpid()) + ": "));
-        if (pid == -1) {
-            netutil::print_error(netutil::program_name() + ": fork: " + std::strerror(errno));
-            break;
-        }
-        children.push_back(pid);
+    try {
+        for (int k = 0; k < settings.processes; ++k) children.push_back(start_client_process(settings, server));
+    } catch (const std::system_error& error) {
+        netutil::print_error(netutil::program_name() + ": " + error.what());
     }
     int succeeded = 0;
     for (const pid_t pid : children) {
@@ -282,3 +246,59 @@ int main(int argc, char** argv) {
                         " client processes got their replies");
     return succeeded == settings.processes ? 0 : 1;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Settings settings = parse_settings(argc, argv);
+    netutil::SockAddr server;
+    const int resolved = netutil::run_main([&] {
+        server = resolve_server(settings.host, settings.port);
+        return 0;
+    });
+    if (resolved != 0) return resolved;
+    if (settings.processes == 1) return run_one(settings, server, "");
+    return run_processes(settings, server);
+}
+
+namespace {
+
+Settings parse_settings(int argc, char** argv) {
+    CLI::App app{
+        "UDP client of the client-server lecture: sends MESSAGE, prints the reply. With --processes K,\n"
+        "K client processes do so at once. A lost datagram is sent again after --timeout, --retries times.\n"
+        "MESSAGE holds at most 65507 bytes (one UDP datagram). Exits 0 when every process got its replies."};
+    Settings settings;
+    int port = kDefaultPort;
+    app.add_option("HOST", settings.host, "server to send to")->capture_default_str();
+    app.add_option("PORT", port, "server port")->capture_default_str()->check(netutil::kPortRange);
+    app.add_option("MESSAGE", settings.message,
+                   "what to send (default: `Hi from PID at ADDRESS:PORT`)\n"
+                   "(with the server's --square: a number)");
+    app.add_option("-p,--processes", settings.processes, "client processes sending at once")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000));
+    app.add_option("-n,--count", settings.count,
+                   "requests per process, one after another\n"
+                   "(conversation mode: all on the conversation's port)")
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, 1000000));
+    app.add_option("--timeout", settings.timeout_seconds, "seconds to wait for a reply before sending again")
+        ->capture_default_str()
+        ->check(netutil::real_number(0.01, 600.0));
+    app.add_option("--retries", settings.retries,
+                   "times a request is sent again before giving up\n"
+                   "(a conversation whose port closed starts again at the server's port)")
+        ->capture_default_str()
+        ->check(netutil::whole_number(0, 100));
+    netutil::parse_or_exit(app, argc, argv);
+    settings.port = static_cast<uint16_t>(port);
+    if (settings.message && settings.message->empty())
+        netutil::usage_error("MESSAGE must not be empty (the servers do not answer an empty datagram)");
+    if (settings.message && settings.message->size() > kMaxDatagram)
+        netutil::usage_error("MESSAGE is longer than " + std::to_string(kMaxDatagram) +
+                             " bytes, the most one UDP datagram holds");
+    return settings;
+}
+
+}  // namespace

@@ -16,7 +16,7 @@
 //    client retries; the parent keeps reading, so the retry lands as soon as a conversation ends;
 //  - a conversation ends when the client says `bye`, or after --idle-timeout seconds without a word from
 //    it (a client that vanished would otherwise keep its child forever).
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
@@ -24,11 +24,9 @@
 #include "netutil/text.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <map>
 
 namespace udp {
@@ -136,66 +134,56 @@ int run_conversation(int socket_fd, const Settings& settings) {
     long conversations = 0;
     long busy = 0;
     long ignored = 0;
-    int stopped_by = 0;
-    while (stopped_by == 0) {
-        const bool full = children.full();
-        // The parent always reads, even when full: a stranger's datagrams never fill a queue ahead of a client.
-        if (wait_event(socket_fd, signals) == Event::Signal) {
-            stopped_by = children.take_signals(signals);
-            for (auto it = talking.begin(); it != talking.end();) {
-                if (children.pids().count(it->second) != 0) {
-                    ++it;
-                    continue;
-                }
-                netutil::print_line("conversation with " + it->first + " over (child " + std::to_string(it->second) +
-                                    " reaped): " + std::to_string(children.running()) + " going on");
-                it = talking.erase(it);
+    // Each child that ends takes its client off the list of those talking.
+    const auto forget_the_reaped = [&] {
+        for (auto it = talking.begin(); it != talking.end();) {
+            if (children.pids().count(it->second) != 0) {
+                ++it;
+                continue;
             }
-            continue;
+            netutil::print_line("conversation with " + it->first + " over (child " + std::to_string(it->second) +
+                                " reaped): " + std::to_string(children.running()) + " going on");
+            it = talking.erase(it);
         }
-        const std::optional<Datagram> datagram = receive(socket_fd);
-        if (!datagram) continue;
-        const std::string client = datagram->from.to_string();
-        const std::string message = "Received message '" + printable(datagram->data) + "' at " + client;
-        if (datagram->data.empty()) {
+    };
+    // The parent always reads, even when full: a stranger's datagrams never fill a queue ahead of a client.
+    const auto serve = [&](const Datagram& datagram, bool full) {
+        const std::string client = datagram.from.to_string();
+        const std::string message = "Received message '" + printable(datagram.data) + "' at " + client;
+        if (datagram.data.empty()) {
             netutil::print_line("An empty datagram: no reply, no conversation (from " + client + ")");
             ++ignored;
-            continue;
+            return;
         }
-        if (!is_opening(datagram->data)) {
-            netutil::print_line("Ignored '" + printable(datagram->data) + "' from " + client +
+        if (!is_opening(datagram.data)) {
+            netutil::print_line("Ignored '" + printable(datagram.data) + "' from " + client +
                                 ": not printable text, no conversation");
             ++ignored;
-            continue;
+            return;
         }
         if (const auto known = talking.find(client); known != talking.end()) {
             netutil::print_line(message + " again: " + std::to_string(known->second) +
-                                " talks with it, asked to "
-                                "send its reply again");
+                                " talks with it, asked to send its reply again");
             ::kill(known->second, kSayAgain);
-            continue;
+            return;
         }
         if (full) {
             netutil::print_line(message + ": busy, " + netutil::count(children.running(), "conversation") +
                                 " going on");
-            send_reply(socket_fd, busy_reply, datagram->from);
+            send_reply(socket_fd, busy_reply, datagram.from);
             ++busy;
-            continue;
+            return;
         }
         netutil::print_line(message + ": a new conversation");
-        const pid_t pid = fork_child([&] {
+        const pid_t pid = fork_for_datagram(children, [&] {
             signals.close();
-            return converse(socket_fd, settings, *datagram, served[0]);
+            return converse(socket_fd, settings, datagram, served[0]);
         });
-        if (pid == -1) {
-            netutil::print_line(std::string("fork failed: ") + std::strerror(errno) +
-                                ": no reply (the client will retry)");
-            continue;
-        }
-        children.add(pid);
+        if (pid == 0) return;
         talking[client] = pid;
         ++conversations;
-    }
+    };
+    const int stopped_by = parent_loop(socket_fd, signals, children, false, serve, forget_the_reaped);
     netutil::print_line("stopping: ending " + netutil::count(children.running(), "conversation"));
     reap_all(children.pids(), signals, settings.grace_seconds, true);
     netutil::print_line("server stopped by " + netutil::signal_name(stopped_by) + ": " +

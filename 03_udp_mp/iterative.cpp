@@ -1,10 +1,10 @@
 // 03_udp_mp/iterative.cpp: the iterative UDP server of the slide "One server, one client": one process
 // reads a datagram, replies, and only then reads the next one.
 //
-// Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, "Server in Python" (its printed lines, and
-// `if data:`: an empty datagram gets no reply). Fine when each request takes no time; a slow request
-// would hold up every client behind it.
-#include "udp_server.hpp"
+// Mirrors: the lecture "Client-server architecture model: with sockets and multiprocessing in Python", slide "Server
+// in Python" (its printed lines, and `if data:`: an empty datagram gets no reply). Fine when each request takes no
+// time; a slow request would hold up every client behind it.
+#include "models.hpp"
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"

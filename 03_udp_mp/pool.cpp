@@ -1,23 +1,22 @@
 // 03_udp_mp/pool.cpp: a pool of N pre-forked worker processes sharing the one UDP socket; each worker
 // reads datagrams and answers them itself, naming its pid, so the spread over the pool is visible.
 //
-// Mirrors: seeds/02_lecture_client_server_multiprocessing.txt, "Pool class" and "Asynchronous
-// multiprocessing server" (number_processes = 4). The lecture's parent reads each datagram and hands it
-// to the pool; here, as in UNP's preforked servers, the workers read the shared socket directly, so no
-// datagram is copied between processes. The parent only watches: a worker that dies, at any moment, is
-// reaped and replaced, and the pool serves on.
+// Mirrors: the lecture "Client-server architecture model: with sockets and multiprocessing in Python", slides "Pool
+// class" and "Asynchronous multiprocessing server" (number_processes = 4). The lecture's parent reads each datagram
+// and hands it to the pool; here, as in UNP's preforked servers, the workers read the shared socket directly, so no
+// datagram is copied between processes. The parent only watches: a worker that dies, at any moment, is reaped and
+// replaced, and the pool serves on.
 // Watch for: every worker wakes when a datagram arrives (they all poll the same socket); the socket is
 // non-blocking, so those that lose the race get EAGAIN and go back to waiting.
-#include "udp_server.hpp"
+#include "models.hpp"
 
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/text.hpp"
 
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <map>
+#include <system_error>
 
 namespace udp {
 
@@ -53,17 +52,17 @@ int run_pool(int socket_fd, const Settings& settings) {
     std::map<pid_t, int> workers;  // pid -> worker number
 
     const auto start_worker = [&](int index) {
-        const pid_t pid = fork_child([&] {
-            signals.close();  // the worker takes its own signals (still blocked, inherited)
-            return worker_loop(index, socket_fd, settings, served[static_cast<size_t>(index)]);
-        });
-        if (pid == -1) {
-            netutil::print_line("worker " + std::to_string(index) + ": fork failed: " + std::strerror(errno) +
+        try {
+            const pid_t pid = fork_child([&] {
+                signals.close();  // the worker takes its own signals (still blocked, inherited)
+                return worker_loop(index, socket_fd, settings, served[static_cast<size_t>(index)]);
+            });
+            workers[pid] = index;
+            netutil::print_line("worker " + std::to_string(index) + " is process " + std::to_string(pid));
+        } catch (const std::system_error& error) {
+            netutil::print_line("worker " + std::to_string(index) + ": fork failed: " + error.code().message() +
                                 " (the pool serves on with one worker less)");
-            return;
         }
-        workers[pid] = index;
-        netutil::print_line("worker " + std::to_string(index) + " is process " + std::to_string(pid));
     };
     netutil::print_line("starting a pool of " + std::to_string(settings.workers) + " worker processes");
     for (int i = 0; i < settings.workers; ++i) start_worker(i);

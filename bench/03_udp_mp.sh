@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/03_udp_mp.sh: what a process per datagram costs (seeds/04_lecture_network_programming_server_design.txt,
+# bench/03_udp_mp.sh: what a process per datagram costs (the lecture "Network Programming", slide
 # "Concurrent, Connectionless Server": "the added cost of process creation dominates the added efficiency
 # gained from concurrency"), measured with the kit's 03_udp_mp server in each mode: K client processes each
 # send N requests one after another; wall time, requests per second, and the server's CPU time (user +
@@ -84,7 +84,7 @@ Commands (\`bash bench/03_udp_mp.sh\`, \`QUICK=1\` for a short run), one fresh s
 03_udp_mp/client localhost PORT bench --processes $processes --count $count --timeout 1 --retries 5
 \`\`\`
 
-The lecture's own figures: none. Its claim (\`seeds/04_lecture_network_programming_server_design.txt\`,
+The lecture's own figures: none. Its claim (the lecture "Network Programming", slide
 "Concurrent, Connectionless Server": "the added cost of process creation dominates the added efficiency gained
 from concurrency") is the ratio: \`fork\` pays a process creation per datagram, many times the cost of the
 reply itself, while \`pool\` and \`conversation\` pay it once per worker or per client.

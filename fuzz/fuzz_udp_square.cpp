@@ -7,7 +7,7 @@
 // - a number's reply is a canonical decimal (no leading zero but "0", no trailing zero in the fraction,
 //   at most twice the input's fraction digits), and equal to the square computed independently: exactly
 //   with 128-bit integers when the digits fit in 64 bits, and modulo two primes for every size.
-#include "03_udp_mp/udp_server.hpp"
+#include "03_udp_mp/models.hpp"
 
 #include <cstdint>
 #include <cstdlib>

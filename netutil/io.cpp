@@ -1,7 +1,9 @@
 #include "netutil/io.hpp"
 
 #include "netutil/error.hpp"
+#include "netutil/socket.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <poll.h>
 #include <sys/socket.h>
@@ -75,6 +77,50 @@ LineReader::Status LineReader::read_line(std::string& line) {
         }
         buffer_.append(chunk, n);
     }
+}
+
+UniqueFd accept_unless_stopped(int listen_fd, int stop_fd, SockAddr* peer) {
+    UniqueFd client;
+    while (!client) {
+        if (wait_readable(listen_fd, stop_fd) == Wait::Stopped) return client;
+        client = accept_client(listen_fd, peer);
+    }
+    return client;
+}
+
+Message receive_message(int fd, int stop_fd, std::chrono::milliseconds grace, size_t chunk, size_t max_bytes) {
+    using Clock = std::chrono::steady_clock;
+    Message message{Message::Status::Complete, {}};
+    std::string buffer(chunk, '\0');
+    bool stopping = false;
+    Clock::time_point give_up_at;
+    for (;;) {
+        if (!stopping) {
+            if (wait_readable(fd, stop_fd) == Wait::Stopped) {
+                stopping = true;
+                give_up_at = Clock::now() + grace;
+                continue;
+            }
+        } else {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up_at - Clock::now());
+            if (wait_readable(fd, -1, static_cast<int>(std::max<long>(0, left.count()))) == Wait::TimedOut) {
+                message.status = Message::Status::Stopped;
+                break;
+            }
+        }
+        const size_t n = read_some(fd, buffer.data(), buffer.size());
+        if (n == 0) break;  // the client closed its side: the message is complete
+        message.text.append(buffer.data(), n);
+        if (message.text.find('\n') != std::string::npos) break;
+        if (message.text.size() > max_bytes) {
+            message.text.resize(max_bytes);  // the rest is never read: closing the connection discards it
+            message.status = Message::Status::CutOff;
+            break;
+        }
+    }
+    if (const auto end = message.text.find('\n'); end != std::string::npos) message.text.resize(end);
+    if (!message.text.empty() && message.text.back() == '\r') message.text.pop_back();
+    return message;
 }
 
 }  // namespace netutil

@@ -4,6 +4,9 @@
 // ETIMEDOUT). Failures throw std::system_error; EOF is a result, not an error.
 #pragma once
 
+#include "netutil/fd.hpp"
+
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -52,5 +55,33 @@ private:
     int timeout_ms_;
     std::string buffer_;
 };
+
+// A thread that takes one client at a time from a shared listening socket, and must still stop when told
+// (Ctrl-C, through a StopPipe): its accept and its receive.
+
+struct SockAddr;
+
+// Waits for a client on the non-blocking `listen_fd` and accepts it, filling `peer`; an empty UniqueFd once
+// `stop_fd` is readable. Several threads may wait on one listening socket: each wakes for a new connection,
+// and those that lose the race to accept it find nothing (EAGAIN) and wait again.
+UniqueFd accept_unless_stopped(int listen_fd, int stop_fd, SockAddr* peer);
+
+// One message from a client: the bytes up to the first newline (without it, or a "\r" before it), or up to
+// EOF.
+struct Message {
+    enum class Status {
+        Complete,  // a newline came, or the client closed its side
+        CutOff,    // more than max_bytes came without a newline: `text` holds the first max_bytes, the rest is
+                   // unread
+        Stopped,   // stop_fd became readable and nothing ended the message within the grace period: `text`
+                   // holds the part that came
+    };
+    Status status;
+    std::string text;
+};
+
+// Receives one message with read()s of at most `chunk` bytes (the slides' recv(80)). Once `stop_fd` is
+// readable, it still takes what arrives within `grace` (0: only what has already arrived), then gives up.
+Message receive_message(int fd, int stop_fd, std::chrono::milliseconds grace, size_t chunk, size_t max_bytes);
 
 }  // namespace netutil

@@ -1,12 +1,14 @@
 // Tests of 02_mtnserver: n handler threads for m client requests, with a manager restarting handlers.
 //
-// Seed: seeds/01_lecture_multithreaded_servers.txt, section 3 "n Handler Threads for m Client Requests"
-// (the running-the-server transcript, restart() and manage()); the condition-variable manager is the
-// "ndone" pattern of seeds/04_lecture_network_programming_server_design.txt.
+// Slides: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slide "n Handler Threads for m Client
+// Requests" (the running-the-server transcript, restart() and manage()); the condition-variable manager is
+// the "ndone" pattern of the lecture "Network Programming" (UNP's threaded web client).
 // Demo: ./server 11267 3 7 --poll 2   and   ./client --count 7
 // Watch for: exactly m requests handled whatever the interleaving, handlers restarted m - n times, a slow
 // client holding only its own handler, Ctrl-C keeping the requests already accepted.
-// Every behaviour test runs under both managers (condition variable, and the slide's polling).
+// Suites: Lab02MtnServer (the slide's transcript, the managers, usage errors), Lab02/Managers (every behaviour
+// test under both managers, condition variable and the slide's polling), Lab02MtnClient (the client). The
+// fault suites are in test_faults_echo.cpp (Lab02/FaultsMtServers, Lab02/FaultsMtServersSignals).
 #include "tests/harness.hpp"
 
 #include <gtest/gtest.h>
@@ -91,7 +93,7 @@ protected:
 }  // namespace
 
 // The slide's transcript: 3 threads, 7 requests, the polling manager reporting `i is alive, cnt = c`.
-TEST(MtnServer, SlideTranscriptWithThePollingManager) {
+TEST(Lab02MtnServer, SlideTranscriptWithThePollingManager) {
     Process server({kServer, "0", "--poll", "0.2"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_text("give the number of clients : "));
@@ -117,7 +119,7 @@ TEST(MtnServer, SlideTranscriptWithThePollingManager) {
     expect_summary_adds_up(server, 7);
 }
 
-TEST(MtnServer, TheConditionVariableManagerNeverPolls) {
+TEST(Lab02MtnServer, TheConditionVariableManagerNeverPolls) {
     Process server({kServer, "0", "2", "3"});
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(run(client_args(port, {"--count", "3"})).status, 0);
@@ -255,11 +257,11 @@ TEST_P(Managers, SigintGivesUpOnASilentClientAfterTheGracePeriod) {
     EXPECT_TRUE(silent.wait_closed(1s));
 }
 
-INSTANTIATE_TEST_SUITE_P(Both, Managers,
+INSTANTIATE_TEST_SUITE_P(Lab02, Managers,
                          testing::Values(Manager{"ConditionVariable", {}}, Manager{"Polling", {"--poll", "0.1"}}),
                          [](const auto& info) { return info.param.name; });
 
-TEST(MtnServer, FewerRequestsThanHandlersStartsOnlyMHandlers) {
+TEST(Lab02MtnServer, FewerRequestsThanHandlersStartsOnlyMHandlers) {
     Process server({kServer, "0", "3", "2"});
     const uint16_t port = server.wait_for_listening();
     ASSERT_TRUE(server.wait_for_line("only 2 requests, one per handler: 2 threads are enough, not 3"));
@@ -271,7 +273,7 @@ TEST(MtnServer, FewerRequestsThanHandlersStartsOnlyMHandlers) {
     EXPECT_EQ(server.count_matching(std::regex("restarting \\d")), 0u);
 }
 
-TEST(MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
+TEST(Lab02MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
     Process server({kServer, "0", "1", "2"});
     const uint16_t port = server.wait_for_listening();
     {
@@ -285,7 +287,7 @@ TEST(MtnServer, AClientThatSendsNothingStillCountsAsARequest) {
     EXPECT_EQ(handled_numbers(server), one_to(2));
 }
 
-TEST(MtnServer, BadArgumentsExitTwoWithOneLine) {
+TEST(Lab02MtnServer, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "0", "0", "5"},
                                                        {kServer, "0", "3", "0"},
                                                        {kServer, "0", "-1", "5"},
@@ -307,7 +309,7 @@ TEST(MtnServer, BadArgumentsExitTwoWithOneLine) {
     }
 }
 
-TEST(MtnServer, BadAnswersToThePromptsAreUsageErrors) {
+TEST(Lab02MtnServer, BadAnswersToThePromptsAreUsageErrors) {
     for (const std::string input : {"0\n", "abc\n", "3\n0\n", "3\nx\n", "3\n", ""}) {
         const Result result = run({kServer, "0"}, input);
         EXPECT_EQ(result.status, 2) << input;
@@ -316,7 +318,7 @@ TEST(MtnServer, BadAnswersToThePromptsAreUsageErrors) {
     }
 }
 
-TEST(MtnServer, HelpExitsZeroAndShowsTheDefaults) {
+TEST(Lab02MtnServer, HelpExitsZeroAndShowsTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
     for (const char* text : {"11267", "--poll", "--grace", "NREQUESTS", "NCLIENTS"})
@@ -327,7 +329,7 @@ TEST(MtnServer, HelpExitsZeroAndShowsTheDefaults) {
         EXPECT_NE(client.out.find(text), std::string::npos) << text;
 }
 
-TEST(MtnClient, NoServerExitsOneSayingWhy) {
+TEST(Lab02MtnClient, NoServerExitsOneSayingWhy) {
     uint16_t free_port;
     {
         Process server({kServer, "0", "1", "1"});
@@ -338,7 +340,7 @@ TEST(MtnClient, NoServerExitsOneSayingWhy) {
     EXPECT_NE(result.err.find("Connection refused"), std::string::npos) << result.err;
 }
 
-TEST(MtnClient, PromptsAfterConnectingAndHoldsItsHandlerMeanwhile) {
+TEST(Lab02MtnClient, PromptsAfterConnectingAndHoldsItsHandlerMeanwhile) {
     Process server({kServer, "0", "1", "1"});
     const uint16_t port = server.wait_for_listening();
     Process client(client_args(port));

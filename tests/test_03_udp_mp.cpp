@@ -1,8 +1,13 @@
 // Tests of 03_udp_mp: concurrent UDP servers with processes, and the client with K processes.
 //
-// Seeds: seeds/02_lecture_client_server_multiprocessing.txt (the UDP server and client, a process per
-// datagram, multiple client processes, the Pool, the square exercise) and the "Concurrency UDP Servers"
-// part of seeds/04_lecture_network_programming_server_design.txt (UNP 22.7, extended conversations).
+// Slides: the lecture "Client-server architecture model: with sockets and multiprocessing in Python" (slides
+// "Server in Python", "Client in Python", "Multiprocessing server", "Multiple client processes", "Pool
+// class", the square exercise) and the lecture "Network Programming", slides "Concurrency UDP Servers" and
+// "Concurrency in UDP for Extended Conversations" (UNP 22.7).
+// Suites: Lab03/Modes (the same checks over every --mode), then each mode's own: Lab03UdpIterative,
+// Lab03UdpFork, Lab03UdpPool, Lab03UdpConversation; Lab03UdpClient (the client, --processes) and
+// Lab03UdpServer (ports, IPv6, usage errors, --help). Faults of the pool and the conversations are here too
+// (see test_faults_workers.cpp's map).
 // Demo: ./server 10001 --mode fork   and   ./client localhost 10001 --processes 3
 // Watch for: who answers (the pid in the reply: a new child each time, one of the pool, one child per
 // conversation), the conversation's new port, no zombie ever, Ctrl-C to the group ending every process
@@ -324,7 +329,7 @@ TEST_P(Modes, SigtermToTheParentAloneStopsTheChildrenToo) {
     EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM: .*")));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Modes,
+INSTANTIATE_TEST_SUITE_P(Lab03, Modes,
                          testing::Values(Mode{"iterative", {}}, Mode{"fork", {"--mode", "fork"}},
                                          Mode{"pool", {"--mode", "pool"}},
                                          Mode{"conversation", {"--mode", "conversation"}}),
@@ -332,7 +337,7 @@ INSTANTIATE_TEST_SUITE_P(All, Modes,
 
 // ------------------------------------------------------------------------------------ each mode's own
 
-TEST(UdpIterative, TheSlideTranscript) {
+TEST(Lab03UdpIterative, TheSlideTranscript) {
     Process server({kServer, "0"});
     const uint16_t port = server.wait_for_listening();
     Udp client;
@@ -348,7 +353,7 @@ TEST(UdpIterative, TheSlideTranscript) {
 }
 
 // Fork: a new pid for every datagram, the children reaped as they end, the limit on children respected.
-TEST(UdpFork, EveryDatagramGetsItsOwnChildAndNoneIsLeftAZombie) {
+TEST(Lab03UdpFork, EveryDatagramGetsItsOwnChildAndNoneIsLeftAZombie) {
     Process server({kServer, "0", "--mode", "fork", "--max-children", "3"});
     const uint16_t port = server.wait_for_listening();
     std::set<pid_t> pids;
@@ -374,7 +379,7 @@ TEST(UdpFork, EveryDatagramGetsItsOwnChildAndNoneIsLeftAZombie) {
 }
 
 // Pool: a worker killed at any moment is reaped and replaced; the pool serves on, never naming the dead.
-TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
+TEST(Lab03UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
     Process server({kServer, "0", "--mode", "pool", "--workers", "3"});
     const uint16_t port = server.wait_for_listening();
     std::set<pid_t> pids = pool_pids(server, 3);
@@ -411,7 +416,7 @@ TEST(UdpPool, AKilledWorkerIsReplacedAndThePoolServesOn) {
     ASSERT_TRUE(summary);
 }
 
-TEST(UdpPool, TheSummaryCountsAddUp) {
+TEST(Lab03UdpPool, TheSummaryCountsAddUp) {
     Process server({kServer, "0", "--mode", "pool", "--workers", "2"});
     const uint16_t port = server.wait_for_listening();
     pool_pids(server, 2);
@@ -433,7 +438,7 @@ TEST(UdpPool, TheSummaryCountsAddUp) {
 
 // Conversation (UNP 22.7): the first reply comes from a new port; the rest of the exchange goes there,
 // to the same child; `bye` ends it; a stranger writing to that port is ignored.
-TEST(UdpConversation, TheConversationMovesToANewPortAndEndsWithBye) {
+TEST(Lab03UdpConversation, TheConversationMovesToANewPortAndEndsWithBye) {
     Process server({kServer, "0", "--mode", "conversation"});
     const uint16_t port = server.wait_for_listening();
     Udp client;
@@ -468,7 +473,7 @@ TEST(UdpConversation, TheConversationMovesToANewPortAndEndsWithBye) {
     EXPECT_TRUE(server.children().empty()) << "the child has ended and been reaped";
 }
 
-TEST(UdpConversation, TheRealClientFollowsTheConversation) {
+TEST(Lab03UdpConversation, TheRealClientFollowsTheConversation) {
     Process server({kServer, "0", "--mode", "conversation"});
     const uint16_t port = server.wait_for_listening();
     const Result client = run({kClient, "localhost", std::to_string(port), "hello", "--count", "3"});
@@ -479,7 +484,7 @@ TEST(UdpConversation, TheRealClientFollowsTheConversation) {
         std::regex("\\d+: 127\\.0\\.0\\.1:\\d+ said bye: the conversation ends after 3 datagrams")));
 }
 
-TEST(UdpConversation, AnIdleConversationEnds) {
+TEST(Lab03UdpConversation, AnIdleConversationEnds) {
     Process server({kServer, "0", "--mode", "conversation", "--idle-timeout", "0.3"});
     const uint16_t port = server.wait_for_listening();
     Udp client;
@@ -516,15 +521,17 @@ void two_hundred_clients_at_once(int delay_ms) {
     EXPECT_TRUE(no_zombies(server));
 }
 
-TEST(UdpConversation, TwoHundredClientsAtOnceAreAllAnsweredWithTheDefaultRetries) { two_hundred_clients_at_once(0); }
+TEST(Lab03UdpConversation, TwoHundredClientsAtOnceAreAllAnsweredWithTheDefaultRetries) {
+    two_hundred_clients_at_once(0);
+}
 
-TEST(UdpConversation, TwoHundredClientsWhoseRepliesOutlastTheirTimeoutAreAllAnswered) {
+TEST(Lab03UdpConversation, TwoHundredClientsWhoseRepliesOutlastTheirTimeoutAreAllAnswered) {
     two_hundred_clients_at_once(1200);
 }
 
 // 100 datagrams of random bytes (and empty ones) from strangers start no conversation and hold nothing: a
 // valid client right after them is answered at its first try.
-TEST(UdpConversation, StrangersRandomDatagramsNeverStopAValidClient) {
+TEST(Lab03UdpConversation, StrangersRandomDatagramsNeverStopAValidClient) {
     Process server({kServer, "0", "--mode", "conversation"});
     const uint16_t port = server.wait_for_listening();
     std::mt19937 random(2026);
@@ -552,7 +559,7 @@ TEST(UdpConversation, StrangersRandomDatagramsNeverStopAValidClient) {
 // The opening and its retry (sent before any reply, as a client does when the reply is slow) make one
 // conversation: the child sends its first reply again from its port. `bye` ends it at once (the idle
 // time-out is a minute): the child is reaped and the parent counts its conversations back to 0.
-TEST(UdpConversation, ARepeatedOpeningIsOneConversationAndByeEndsItAtOnce) {
+TEST(Lab03UdpConversation, ARepeatedOpeningIsOneConversationAndByeEndsItAtOnce) {
     Process server({kServer, "0", "--mode", "conversation", "--idle-timeout", "60"});
     const uint16_t port = server.wait_for_listening();
     Udp client;
@@ -582,7 +589,7 @@ TEST(UdpConversation, ARepeatedOpeningIsOneConversationAndByeEndsItAtOnce) {
 
 // --max-children 2 with two conversations going on: a new client is told busy (the parent still reads), and
 // its retry, with the default retries, gets through once one conversation ends.
-TEST(UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversationEnds) {
+TEST(Lab03UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversationEnds) {
     Process server({kServer, "0", "--mode", "conversation", "--max-children", "2", "--idle-timeout", "60"});
     const uint16_t port = server.wait_for_listening();
     Udp first, second;
@@ -608,7 +615,7 @@ TEST(UdpConversation, AFullServerSaysBusyAndTheRetryGetsThroughOnceAConversation
 // ------------------------------------------------------------------------------------- client, options
 
 // No server: the client sends again --retries times, then exits 1 saying so, within a bounded time.
-TEST(UdpClient, NoServerExitsOneAfterItsRetries) {
+TEST(Lab03UdpClient, NoServerExitsOneAfterItsRetries) {
     Udp placeholder;  // a port nobody answers on
     const auto start = std::chrono::steady_clock::now();
     const Result result = run(
@@ -622,7 +629,7 @@ TEST(UdpClient, NoServerExitsOneAfterItsRetries) {
     EXPECT_LT(took, scaled(3s));
 }
 
-TEST(UdpClient, ManyProcessesAndNoServerReportsHowManyFailed) {
+TEST(Lab03UdpClient, ManyProcessesAndNoServerReportsHowManyFailed) {
     Udp placeholder;
     const Result result = run({kClient, "127.0.0.1", std::to_string(placeholder.port()), "--processes", "3",
                                "--timeout", "0.1", "--retries", "1"});
@@ -630,7 +637,7 @@ TEST(UdpClient, ManyProcessesAndNoServerReportsHowManyFailed) {
     EXPECT_NE(result.out.find("0 of 3 client processes got their replies"), std::string::npos) << result.out;
 }
 
-TEST(UdpClient, ManyProcessesEachSayHiWithTheirPid) {
+TEST(Lab03UdpClient, ManyProcessesEachSayHiWithTheirPid) {
     Process server({kServer, "0", "--mode", "fork"});
     const uint16_t port = server.wait_for_listening();
     const Result result = run({kClient, "localhost", std::to_string(port), "--processes", "3"});
@@ -646,7 +653,7 @@ TEST(UdpClient, ManyProcessesEachSayHiWithTheirPid) {
     EXPECT_NE(result.out.find("3 of 3 client processes got their replies"), std::string::npos);
 }
 
-TEST(UdpServer, ABusyPortExitsOneNamingThePort) {
+TEST(Lab03UdpServer, ABusyPortExitsOneNamingThePort) {
     Process first({kServer, "0"});
     const uint16_t port = first.wait_for_listening();
     const Result second = run({kServer, std::to_string(port), "--mode", "pool"});
@@ -655,7 +662,7 @@ TEST(UdpServer, ABusyPortExitsOneNamingThePort) {
     EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
 }
 
-TEST(UdpServer, ServesOverIpv6) {
+TEST(Lab03UdpServer, ServesOverIpv6) {
     Process server({kServer, "0", "--mode", "fork", "--bind", "::1"});
     const uint16_t port = server.wait_for_listening();
     EXPECT_EQ(server.out_lines().at(0), "listening on [::1]:" + std::to_string(port));
@@ -664,7 +671,7 @@ TEST(UdpServer, ServesOverIpv6) {
     EXPECT_NE(client.out.find("Received message from server: Hi [::1]:"), std::string::npos) << client.out;
 }
 
-TEST(UdpServer, BadArgumentsExitTwoWithOneLine) {
+TEST(Lab03UdpServer, BadArgumentsExitTwoWithOneLine) {
     const std::vector<std::vector<std::string>> bad = {{kServer, "--mode", "threads"},
                                                        {kServer, "0", "--mode", "pool", "--workers", "0"},
                                                        {kServer, "0", "--workers", "3"},
@@ -686,13 +693,13 @@ TEST(UdpServer, BadArgumentsExitTwoWithOneLine) {
     }
 }
 
-TEST(UdpServer, ModesAreCaseInsensitive) {
+TEST(Lab03UdpServer, ModesAreCaseInsensitive) {
     Process server({kServer, "0", "--mode", "Pool", "--workers", "1"});
     server.wait_for_listening();
     EXPECT_TRUE(server.wait_for_line("mode pool: pre-forked worker processes share the socket"));
 }
 
-TEST(UdpServer, HelpExitsZeroAndShowsTheDefaults) {
+TEST(Lab03UdpServer, HelpExitsZeroAndShowsTheDefaults) {
     const Result server = run({kServer, "--help"});
     EXPECT_EQ(server.status, 0);
     for (const char* text : {"10001", "--mode", "iterative", "conversation", "--workers", "--square", "--max-children",

@@ -104,7 +104,8 @@ TEST(Lab09Mandelbrot, SlideCanvasTwoWorkersEqualLocal) {
 }
 
 class Schedules : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Lab09, Schedules, ::testing::Values("static", "dynamic"));
+INSTANTIATE_TEST_SUITE_P(Lab09, Schedules, ::testing::Values("static", "dynamic"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 // Byte-identical pictures for 1, 2 and 3 workers, equal to --local, and the same total.
 TEST_P(Schedules, SamePictureForAnyNumberOfWorkers) {

@@ -3,40 +3,50 @@
 // descriptors, signals during load. Every test runs the real ./server, and after each fault checks from /proc
 // that the server is back to its footprint: no descriptor, thread or zombie left (faults::expect_nothing_left).
 //
+// Slides: the lecture "Multithreaded Servers" (MCS 275 lecture 32), slides "Waiting for Data from 3 Clients"
+// and "n Handler Threads for m Client Requests" (01, 02); the lecture "Network Programming", its slides on
+// signal-driven I/O and on select, poll and epoll (06, 07): what those servers must survive.
+// Suites, instantiated per lab: Lab06/FaultsEcho, Lab07/FaultsEcho, Lab06/FaultsEchoSignals,
+// Lab07/FaultsEchoSignals (echo servers); Lab01/FaultsMtServers, Lab02/FaultsMtServers,
+// Lab01/FaultsMtServersSignals, Lab02/FaultsMtServersSignals (handler-thread servers).
+//
 // The suite's map: each fault, and the test that covers it (here, or in the lab's own test file).
 //
-//   echo servers (06 and the four modes of 07; FaultsEcho and FaultsEchoSignals run over all five):
+//   echo servers (06 and the four modes of 07; FaultsEcho and FaultsEchoSignals: Lab06/... and Lab07/...):
 //     reset in the middle of a large echo  FaultsEcho.ResetInTheMiddleOfALargeEcho (also, without the /proc
-//                                          check: SigioServer.MidStreamDisconnectsCloseOnlyThatConnection,
-//                                          EchoModes.AbruptDisconnectsCloseOnlyThatConnection)
+//                                          check: Lab06Sigio.MidStreamDisconnectsCloseOnlyThatConnection,
+//                                          Lab07/EchoModes.AbruptDisconnectsCloseOnlyThatConnection)
 //     half-close                           FaultsEcho.HalfCloseGetsEverythingEchoedThenTheServerCloses
 //     a byte at a time                     FaultsEcho.AMessageSentOneByteAtATimeComesBack
 //     never reads, sends a lot             FaultsEcho.AClientThatNeverReadsThenVanishesHoldsOnlyItself; the same
-//                                          client reading at last gets every byte: SigioServer.KeepsOutputUntilPollOut,
-//                                          EchoModes.StuckClientIsBufferedOthersGoOn
+//                                          client reading at last gets every byte: Lab06Sigio.KeepsOutputUntilPollOut,
+//                                          Lab07/EchoModes.StuckClientIsBufferedOthersGoOn
 //     descriptor exhaustion (no spin)      FaultsEcho.OutOfDescriptorsNoSpinThenEveryoneServed
 //     slowloris (idle and half lines)      FaultsEcho.SlowlorisDoesNotStarveAWellBehavedClient; idle clients cost
-//                                          no CPU: SigioServer.IdleConnectionsCostNoCpu, EchoModes.IdleConnectionsCostNoCpu
+//                                          no CPU: Lab06Sigio.IdleConnectionsCostNoCpu,
+//                                          Lab07/EchoModes.IdleConnectionsCostNoCpu
 //     SIGINT, SIGTERM, SIGHUP during load  FaultsEchoSignals.StopDuringLoadEchoesEveryAcceptedClient
 //     SIGPIPE sent to the server           FaultsEcho.SigpipeDoesNotKillTheServer
 //     SIGHUP under nohup (stays ignored)   FaultsEcho.UnderNohupSighupIsIgnored
-//     select and FD_SETSIZE                EchoModes.FdSetsizeLimitOnlyForSelect
-//     realtime signal queue overflow (06)  SigioServer.RealtimeQueueOverflowLosesNothing
+//     select and FD_SETSIZE                Lab07/EchoModes.FdSetsizeLimitOnlyForSelect
+//     realtime signal queue overflow (06)  Lab06Sigio.RealtimeQueueOverflowLosesNothing
 //
-//   handler-thread servers (01: two handlers; 02: one handler restarted; each serves two requests, then exits):
+//   handler-thread servers (01: two handlers; 02: one handler restarted; each serves two requests, then exits;
+//   FaultsMtServers and FaultsMtServersSignals: Lab01/... and Lab02/...):
 //     connects and resets                  FaultsMtServers.AClientThatResetsCostsOnlyItsHandler
 //     a byte at a time                     FaultsMtServers.AMessageSentOneByteAtATimeArrivesWhole
 //     half-closes mid-message              FaultsMtServers.AHalfCloseEndsTheMessage
 //     never sends (its handler waits: the slide's design; Ctrl-C still stops everything)
-//                                          MtServer.SigintWhileHandlersWaitJoinsThemAllAndExitsZero,
-//                                          MtServer.StopMessageStopsEveryHandler, Managers.ASlowClientDoesNotStopTheOthers,
-//                                          Managers.SigintGivesUpOnASilentClientAfterTheGracePeriod
+//                                          Lab01MtServer.SigintWhileHandlersWaitJoinsThemAllAndExitsZero,
+//                                          Lab01MtServer.StopMessageStopsEveryHandler,
+//                                          Lab02/Managers.ASlowClientDoesNotStopTheOthers,
+//                                          Lab02/Managers.SigintGivesUpOnASilentClientAfterTheGracePeriod
 //     SIGINT, SIGTERM, SIGHUP during load  FaultsMtServersSignals.StopDuringLoadKeepsEveryAcceptedMessage
 //     SIGPIPE sent to the server           FaultsMtServers.SigpipeDoesNotKillTheServer
 //     SIGHUP under nohup (stays ignored)   FaultsMtServers.UnderNohupSighupIsIgnored
-//     a message over the limit (1 MiB, 64 KiB: in --help and the READMEs)
+//     a message over the limit (1 MiB, 64 KiB: in the READMEs' "Limits")
 //                                          FaultsMtServers.AMessageOverTheLimitIsCutOffSayingSo; under it, in
-//                                          80-byte pieces: MtServer.AMessageLongerThanOneBufferArrivesWhole
+//                                          80-byte pieces: Lab01MtServer.AMessageLongerThanOneBufferArrivesWhole
 //
 // A server that stops (a signal) exits: there is no /proc left to look at. Those tests check what is left
 // from outside instead: exit status 0, every accepted client's bytes, the port closed.
@@ -94,11 +104,12 @@ struct EchoServer {
 };
 void PrintTo(const EchoServer& server, std::ostream* out) { *out << server.name; }
 
-const std::vector<EchoServer> kEchoServers = {{"sigio", "06_sigio", ""},
-                                              {"select", "07_epoll", "select"},
-                                              {"poll", "07_epoll", "poll"},
-                                              {"epoll", "07_epoll", "epoll"},
-                                              {"epollet", "07_epoll", "epoll-et"}};
+// Instantiated per lab: Lab06/FaultsEcho.X/sigio, Lab07/FaultsEcho.X/select, ...
+const std::vector<EchoServer> kLab06Servers = {{"sigio", "06_sigio", ""}};
+const std::vector<EchoServer> kLab07Servers = {{"select", "07_epoll", "select"},
+                                               {"poll", "07_epoll", "poll"},
+                                               {"epoll", "07_epoll", "epoll"},
+                                               {"epollet", "07_epoll", "epoll-et"}};
 
 // What the echo servers share, whichever the parameterization.
 class EchoFixture {
@@ -349,7 +360,9 @@ TEST_P(FaultsEcho, UnderNohupSighupIsIgnored) {
     EXPECT_TRUE(server->wait_for_match(std::regex("server stopped by SIGTERM: 1 connection served.*")));
 }
 
-INSTANTIATE_TEST_SUITE_P(EchoServers, FaultsEcho, ::testing::ValuesIn(kEchoServers),
+INSTANTIATE_TEST_SUITE_P(Lab06, FaultsEcho, ::testing::ValuesIn(kLab06Servers),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Lab07, FaultsEcho, ::testing::ValuesIn(kLab07Servers),
                          [](const auto& info) { return info.param.name; });
 
 // SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed; kit policy: the same graceful stop) while a load
@@ -385,12 +398,17 @@ TEST_P(FaultsEchoSignals, StopDuringLoadEchoesEveryAcceptedClient) {
         server->wait_for_match(std::regex("server stopped by " + signal_label(signo) + ": 5 connections served.*")));
 }
 
-INSTANTIATE_TEST_SUITE_P(EchoServers, FaultsEchoSignals,
-                         ::testing::Combine(::testing::ValuesIn(kEchoServers),
+std::string echo_signal_name(const testing::TestParamInfo<std::tuple<EchoServer, int>>& info) {
+    return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
+}
+INSTANTIATE_TEST_SUITE_P(Lab06, FaultsEchoSignals,
+                         ::testing::Combine(::testing::ValuesIn(kLab06Servers),
                                             ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
-                         [](const auto& info) {
-                             return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
-                         });
+                         echo_signal_name);
+INSTANTIATE_TEST_SUITE_P(Lab07, FaultsEchoSignals,
+                         ::testing::Combine(::testing::ValuesIn(kLab07Servers),
+                                            ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
+                         echo_signal_name);
 
 // ---------------------------------------------------------------------------------------------------------
 // Handler-thread servers: 01 (two handlers, one client each) and 02 (one handler, restarted, two requests).
@@ -405,8 +423,9 @@ struct ThreadedServer {
 };
 void PrintTo(const ThreadedServer& server, std::ostream* out) { *out << server.name; }
 
-const std::vector<ThreadedServer> kThreadedServers = {{"mtserver", "01_mtserver", {"2"}, 3, 1048576},
-                                                      {"mtnserver", "02_mtnserver", {"1", "2"}, 2, 65536}};
+// Instantiated per lab: Lab01/FaultsMtServers.X/mtserver, Lab02/FaultsMtServers.X/mtnserver.
+const std::vector<ThreadedServer> kLab01Servers = {{"mtserver", "01_mtserver", {"2"}, 3, 1048576}};
+const std::vector<ThreadedServer> kLab02Servers = {{"mtnserver", "02_mtnserver", {"1", "2"}, 2, 65536}};
 
 class ThreadedFixture {
 protected:
@@ -562,7 +581,9 @@ TEST_P(FaultsMtServers, UnderNohupSighupIsIgnored) {
     EXPECT_TRUE(server.wait_for_match(std::regex("server stopped by SIGTERM.*")));
 }
 
-INSTANTIATE_TEST_SUITE_P(HandlerThreads, FaultsMtServers, ::testing::ValuesIn(kThreadedServers),
+INSTANTIATE_TEST_SUITE_P(Lab01, FaultsMtServers, ::testing::ValuesIn(kLab01Servers),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Lab02, FaultsMtServers, ::testing::ValuesIn(kLab02Servers),
                          [](const auto& info) { return info.param.name; });
 
 // SIGINT, SIGTERM or SIGHUP with handlers busy: two requests handled, a third client that sends its message
@@ -606,11 +627,16 @@ TEST_P(FaultsMtServersSignals, StopDuringLoadKeepsEveryAcceptedMessage) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(HandlerThreads, FaultsMtServersSignals,
-                         ::testing::Combine(::testing::ValuesIn(kThreadedServers),
+std::string threaded_signal_name(const testing::TestParamInfo<std::tuple<ThreadedServer, int>>& info) {
+    return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
+}
+INSTANTIATE_TEST_SUITE_P(Lab01, FaultsMtServersSignals,
+                         ::testing::Combine(::testing::ValuesIn(kLab01Servers),
                                             ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
-                         [](const auto& info) {
-                             return std::get<0>(info.param).name + "_" + signal_label(std::get<1>(info.param));
-                         });
+                         threaded_signal_name);
+INSTANTIATE_TEST_SUITE_P(Lab02, FaultsMtServersSignals,
+                         ::testing::Combine(::testing::ValuesIn(kLab02Servers),
+                                            ::testing::Values(SIGINT, SIGTERM, SIGHUP)),
+                         threaded_signal_name);
 
 }  // namespace

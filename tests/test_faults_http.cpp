@@ -23,15 +23,15 @@
 //   SIGPIPE sent to the server ................. FaultsHttp.SigpipeIsHarmless
 //   SIGHUP (the terminal closed) ............... FaultsHttp.SighupStopsGracefullyLikeSigterm
 //   SIGHUP under nohup (ignored at start) ...... FaultsHttp.UnderNohupSighupIsIgnored
-//   a process-pool worker killed (kill -9) ..... FaultsHttpPool.KilledWorkerIsReplacedAndThePoolServesOn
+//   a process-pool worker killed (kill -9) ..... Lab08FaultsHttpPool.KilledWorkerIsReplacedAndThePoolServesOn
 //   Ctrl-C during a transfer, idle keep-alive .. test_08: CtrlCLetsEveryResponseInProgressComplete,
 //                                               CtrlCClosesIdleKeepAliveConnectionsAtOnce
 // Bounded resources:
 //   request line 8 KiB (414), headers 16 KiB (431), body 64 KiB (413) ... test_08's
 //                                               MalformedAndOverLongRequestsGetTheirStatus; documented:
-//                                               FaultsHttpLimits.HelpDocumentsEveryLimit
+//                                               Lab08FaultsHttpLimits.HelpDocumentsEveryLimit
 //   --max-clients (thread, process) ........... FaultsHttpMaxClients.MaxClientsCapsConnectionsServedAtOnce
-//   the thread pool's queue ..................... FaultsHttpLimits.ThreadPoolQueueIsBounded
+//   the thread pool's queue ..................... Lab08FaultsHttpLimits.ThreadPoolQueueIsBounded
 #include "tests/faults.hpp"
 #include "tests/harness.hpp"
 #include "tests/http_helpers.hpp"

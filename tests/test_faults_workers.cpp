@@ -10,21 +10,21 @@
 //
 // The map of the faults, and where each is tested (the existing lab tests are not repeated here):
 //   03 UDP                                    test
-//   killed pool worker, idle                  test_03_udp_mp: UdpPool.AKilledWorkerIsReplacedAndThePoolServesOn
-//   killed fork child / pool worker /         Lab03FaultsUdp.ForkChildKilledMidRequest, PoolWorkerKilledMidRequest,
-//     conversation child, mid-request           ConversationChildKilledMidConversation
-//   SIGINT (group), SIGTERM (parent), SIGHUP  Lab03/FaultsUdpSignals.* (every mode, during load from the real
-//     (group) during load                       client with --processes: exit 0, one summary, every datagram
-//                                               received answered, no process left)
-//   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Modes.CtrlCToTheGroup..., Modes.SigtermToTheParent...
+//   killed pool worker, idle                  test_03_udp_mp: Lab03UdpPool.AKilledWorkerIsReplacedAndThePoolServesOn
+//   killed fork child / pool worker /         Lab03FaultsUdp.ForkChildKilledMidRequest...,
+//     conversation child, mid-request           PoolWorkerKilledMidRequest..., ConversationChildKilledMidConversation
+//   SIGINT (group), SIGTERM (parent), SIGHUP  Lab03/FaultsUdpSignals.* (every mode, during load from the real client
+//     (group) during load                       with --processes: exit 0, one summary, every datagram received
+//                                               answered, no process left)
+//   Ctrl-C / SIGTERM while idle               test_03_udp_mp: Lab03/Modes.CtrlCToTheGroup..., .SigtermToTheParent...
 //   SIGPIPE                                   Lab03FaultsUdp.SigpipeIsHarmless
 //   --max-children reached                    Lab03FaultsUdp.MaxChildrenIsSaidOnceAndServesOn (fork, conversation),
-//                                               test_03_udp_mp: UdpConversation.AFullServerSaysBusy...
-//   strangers' datagrams, 200 clients at once test_03_udp_mp: UdpConversation.StrangersRandomDatagrams...,
-//     (conversation)                            UdpConversation.TwoHundredClientsAtOnce...
+//                                               test_03_udp_mp: Lab03UdpConversation.AFullServerSaysBusy...
+//   strangers' datagrams, 200 clients at once test_03_udp_mp: Lab03UdpConversation.StrangersRandomDatagrams...,
+//     (conversation)                            Lab03UdpConversation.TwoHundredClientsAtOnce...
 //   low RLIMIT_NOFILE (conversation)          Lab03FaultsUdp.ConversationsNeedNoDescriptorOfTheParent
-//   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Modes.GarbageEmptyAndMaximumSizeDatagrams
-//   09/10 manager/worker                      test (Lab09/FaultsManager.* and Lab10/FaultsManager.* here)
+//   garbage, empty, 64 KiB datagrams          test_03_udp_mp: Lab03/Modes.GarbageEmptyAndMaximumSizeDatagrams
+//   09/10 manager/worker                      test
 //   worker killed mid-run (work redone)       test_09: Lab09/Schedules.WorkerKilledMidRunLosesNothing;
 //                                               test_10: Lab10PiMonteCarlo.WorkerKilledMidJobLosesNothing
 //   no worker left                            test_09/test_10: *.NoWorkerLeftExitsNonZero

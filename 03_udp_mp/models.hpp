@@ -1,4 +1,4 @@
-// 03_udp_mp/udp_server.hpp: what the four UDP server models share: their settings, the replies, the
+// 03_udp_mp/models.hpp: what the four UDP server models share: their settings, the replies, the
 // square of the exercise, datagrams in and out, and signals taken as events.
 //
 // The models themselves are one file each: iterative.cpp, fork_per_datagram.cpp, pool.cpp,
@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <set>
@@ -21,8 +23,9 @@
 
 namespace udp {
 
-inline constexpr size_t kMaxDatagram = 65507;  // the largest UDP payload over IPv4
-inline constexpr size_t kMaxDigits = 1000;     // --square: longer numbers get an error reply
+inline constexpr uint16_t kDefaultPort = 10001;  // the lecture's server_port
+inline constexpr size_t kMaxDatagram = 65507;    // the largest UDP payload over IPv4
+inline constexpr size_t kMaxDigits = 1000;       // --square: longer numbers get an error reply
 inline constexpr char kIterativeReply[] = "Hi client! Nice to connect with you!";
 inline constexpr char kGoodbye[] = "bye";  // ends a conversation (conversation mode)
 inline constexpr char kBusy[] = "busy: ";  // conversation mode, every child busy: the client tries again later
@@ -30,6 +33,7 @@ inline constexpr char kBusy[] = "busy: ";  // conversation mode, every child bus
 enum class Mode { Iterative, Fork, Pool, Conversation };
 
 struct Settings {
+    uint16_t port = kDefaultPort;
     Mode mode = Mode::Iterative;
     std::string bind_address = netutil::kAnyAddress;
     bool square = false;       // the exercise: the reply to a number is its square
@@ -127,9 +131,23 @@ private:
 };
 
 // Forks; in the child runs `body`, which returns the exit status, and ends with _exit() so the child
-// never unwinds into main and never prints the parent's summary. Returns the child's pid (-1 on failure).
+// never unwinds into main and never prints the parent's summary. Returns the child's pid; a failed fork
+// throws std::system_error (the caller decides what that costs: a datagram, a worker).
 template <typename Body>
 pid_t fork_child(Body&& body);
+
+// The parent of the fork and conversation modes: until SIGINT, SIGTERM or SIGHUP, it reads a datagram from
+// the well-known port and hands it to `serve`, telling it whether --max-children are running; each child
+// that ends is reaped as SIGCHLD reports it (then `on_reaped` runs, when given). At the limit, the fork mode
+// stops reading (`pause_when_full`); the conversation mode reads on. Returns the stop signal.
+int parent_loop(int socket_fd, SignalEvents& signals, Children& children, bool pause_when_full,
+                const std::function<void(const Datagram& datagram, bool full)>& serve,
+                const std::function<void()>& on_reaped = {});
+
+// Forks a child for a datagram (fork, conversation) and adds it to `children`. A failed fork costs that
+// datagram only: the parent says so and reads on, the client will retry. Returns the pid, 0 on failure.
+template <typename Body>
+pid_t fork_for_datagram(Children& children, Body&& body);
 
 // The four models. Each returns main's exit status once stopped by SIGINT, SIGTERM or SIGHUP.
 int run_iterative(int socket_fd, const Settings& settings);
@@ -139,14 +157,17 @@ int run_conversation(int socket_fd, const Settings& settings);
 
 }  // namespace udp
 
+#include "netutil/error.hpp"
 #include "netutil/output.hpp"
 
 #include <exception>
+#include <system_error>
 #include <unistd.h>
 
 template <typename Body>
 pid_t udp::fork_child(Body&& body) {
     const pid_t pid = ::fork();
+    if (pid == -1) netutil::throw_errno("fork");
     if (pid != 0) return pid;
     int status = 1;
     try {
@@ -155,4 +176,16 @@ pid_t udp::fork_child(Body&& body) {
         netutil::print_error(netutil::program_name() + " (child " + std::to_string(::getpid()) + "): " + error.what());
     }
     ::_exit(status);
+}
+
+template <typename Body>
+pid_t udp::fork_for_datagram(Children& children, Body&& body) {
+    try {
+        const pid_t pid = fork_child(std::forward<Body>(body));
+        children.add(pid);
+        return pid;
+    } catch (const std::system_error& error) {
+        netutil::print_line("fork failed: " + error.code().message() + ": no reply (the client will retry)");
+        return 0;
+    }
 }

@@ -1,5 +1,5 @@
-// 03_udp_mp/udp_server.cpp: the parts the four UDP server models share (see udp_server.hpp).
-#include "udp_server.hpp"
+// 03_udp_mp/models.cpp: the parts the four UDP server models share (see models.hpp).
+#include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
@@ -196,6 +196,22 @@ void reap_all(std::set<pid_t>& children, SignalEvents& signals, double grace_sec
         wait_event(-1, signals, killed ? 100 : static_cast<int>(std::clamp<long>(left.count(), 1, 100)));
         signals.take();
     }
+}
+
+int parent_loop(int socket_fd, SignalEvents& signals, Children& children, bool pause_when_full,
+                const std::function<void(const Datagram& datagram, bool full)>& serve,
+                const std::function<void()>& on_reaped) {
+    int stopped_by = 0;
+    while (stopped_by == 0) {
+        const bool full = children.full();
+        if (wait_event(full && pause_when_full ? -1 : socket_fd, signals) == Event::Signal) {
+            stopped_by = children.take_signals(signals);
+            if (on_reaped) on_reaped();
+            continue;
+        }
+        if (const std::optional<Datagram> datagram = receive(socket_fd)) serve(*datagram, full);
+    }
+    return stopped_by;
 }
 
 SharedCounters::SharedCounters(size_t count) : count_(count) {
