@@ -196,6 +196,57 @@ TEST(Io, WriteAllToAVanishedPeerIsAnErrorNotSigpipe) {
     }
 }
 
+// A handler thread's accept and recv, stoppable (01 and 02): a stop ends a wait for a client, a message
+// ends at its newline, a long one is cut off, and a stop keeps only what came within the grace period.
+TEST(Io, AcceptUnlessStoppedAcceptsAClientOrReturnsEmptyOnceStopped) {
+    const UniqueFd listener = tcp_listen("127.0.0.1", 0);
+    set_nonblocking(listener.get());
+    const uint16_t port = local_address(listener.get()).port();
+    StopPipe stop;
+    const UniqueFd client = tcp_connect("127.0.0.1", port);
+    SockAddr peer;
+    const UniqueFd accepted = accept_unless_stopped(listener.get(), stop.fd(), &peer);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(peer.port(), local_address(client.get()).port());
+    stop.request_stop();
+    EXPECT_FALSE(accept_unless_stopped(listener.get(), stop.fd(), &peer)) << "no client, and told to stop";
+}
+
+TEST(Io, ReceiveMessageEndsAtTheNewlineCutsOffLongOnesAndKeepsWhatCameBeforeAStop) {
+    using std::chrono::milliseconds;
+    StopPipe stop;
+    {
+        auto [server, client] = socket_pair();
+        write_all(client.get(), "hello, world\r\nmore");
+        const Message message = receive_message(server.get(), stop.fd(), milliseconds(0), 4, 100);
+        EXPECT_EQ(message.status, Message::Status::Complete);
+        EXPECT_EQ(message.text, "hello, world") << "read 4 bytes at a time, up to the newline, without \\r\\n";
+    }
+    {
+        auto [server, client] = socket_pair();
+        write_all(client.get(), "no newline, then the client closes");
+        ::shutdown(client.get(), SHUT_WR);
+        const Message message = receive_message(server.get(), stop.fd(), milliseconds(0), 80, 100);
+        EXPECT_EQ(message.status, Message::Status::Complete);
+        EXPECT_EQ(message.text, "no newline, then the client closes");
+    }
+    {
+        auto [server, client] = socket_pair();
+        write_all(client.get(), std::string(50, 'x') + "\n");
+        const Message message = receive_message(server.get(), stop.fd(), milliseconds(0), 8, 20);
+        EXPECT_EQ(message.status, Message::Status::CutOff);
+        EXPECT_EQ(message.text, std::string(20, 'x'));
+    }
+    {
+        auto [server, client] = socket_pair();
+        write_all(client.get(), "half a mess");
+        stop.request_stop();
+        const Message message = receive_message(server.get(), stop.fd(), milliseconds(0), 80, 100);
+        EXPECT_EQ(message.status, Message::Status::Stopped);
+        EXPECT_EQ(message.text, "half a mess") << "what had already come is kept";
+    }
+}
+
 TEST(Io, WriteAllWorksOnPipesToo) {
     int ends[2];
     ASSERT_EQ(::pipe(ends), 0);
@@ -252,6 +303,15 @@ TEST(LineReader, StopsWhenTheStopPipeIsReadableAndTimesOut) {
     stop.request_stop();
     EXPECT_EQ(waiting.read_line(line), LineReader::Status::Stopped);
     EXPECT_EQ(wait_readable(reader.get(), stop.fd(), 0), Wait::Stopped);
+}
+
+// A forked child closes its copy of the write end; once no process holds one (the parent died), the pipe
+// reads as closed, and that is a stop too. Here the only write end is this process's own.
+TEST(Signals, AStopPipeWhoseWriteEndsAreAllClosedReadsAsStopped) {
+    StopPipe stop;
+    EXPECT_FALSE(stop.stop_requested());
+    stop.close_write_end();
+    EXPECT_TRUE(stop.stop_requested());
 }
 
 TEST(Signals, StopPipeStaysReadableForEveryWaiter) {
