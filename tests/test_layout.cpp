@@ -1,5 +1,6 @@
 // tests/test_layout.cpp: the kit's C++ files keep one layout, the one `.clang-format` describes (120 columns),
-// so a lab file reads the same in an editor, a terminal and a printed handout.
+// so a lab file reads the same in an editor, a terminal and a printed handout; and every test the READMEs
+// and docs/index.md name by its `LabNN...` name exists, so "slide to code to test" never leads nowhere.
 //
 // Slides: none; the style card (STYLE.md) and `make format`, which applies `.clang-format` to every file.
 #include "harness.hpp"
@@ -7,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -72,4 +75,81 @@ TEST(Layout, EveryFileIsAsClangFormatLaysItOut) {
     EXPECT_EQ(result.status, 0) << "clang-format would change these places (run `make format`):\n"
                                 << (differ.empty() ? result.err : differ);
 }
+// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+bool glob_match(const std::string& pattern, const std::string& text) {
+    size_t p = 0, t = 0, star = std::string::npos, mark = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            mark = t;
+        } else if (p < pattern.size() && pattern[p] == text[t]) {
+            ++p;
+            ++t;
+        } else if (star != std::string::npos) {
+            p = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+// Every test's full name (`Lab04/ProcessPool.KillingThe.../flock`), from each test program's own list.
+std::set<std::string> every_test_name() {
+    std::set<std::string> names;
+    const fs::path dir = fs::read_symlink("/proc/self/exe").parent_path();
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with("test_") || name.find('.') != std::string::npos) continue;
+        const auto listed = harness::run({entry.path().string(), "--gtest_list_tests"}, "", 30s);
+        std::istringstream lines(listed.out);
+        std::string suite;
+        for (std::string line; std::getline(lines, line);) {
+            if (!line.empty() && line[0] != ' ' && line.back() == '.') suite = line.substr(0, line.size() - 1);
+            if (line.starts_with("  ") && !suite.empty()) {
+                std::istringstream words(line);
+                std::string test;
+                words >> test;
+                names.insert(suite + "." + test);
+            }
+        }
+    }
+    return names;
+}
+
+TEST(Docs, EveryLabTestTheDocsNameExists) {
+    const std::set<std::string> names = every_test_name();
+    ASSERT_GT(names.size(), 500u) << "the test programs' lists were not read";
+    std::vector<fs::path> docs = {kRoot / "README.md", kRoot / "docs" / "index.md"};
+    for (const auto& entry : fs::directory_iterator(kRoot))
+        if (fs::exists(entry.path() / "README.md") && entry.path().filename().string().size() > 3 &&
+            std::isdigit(static_cast<unsigned char>(entry.path().filename().string()[0])))
+            docs.push_back(entry.path() / "README.md");
+    // `Lab07/EchoModes.StuckClient.../MODE`: `...` and an upper-case placeholder stand for anything.
+    const std::regex reference(R"(Lab\d\d[A-Za-z0-9]*(/[A-Za-z0-9]+)?\.([A-Za-z0-9]+|\*)(\.\.\.)?(/[A-Za-z0-9_*]+)?)");
+    std::string unknown;
+    size_t checked = 0;
+    for (const auto& doc : docs) {
+        std::ifstream in(doc);
+        std::string line;
+        for (int number = 1; std::getline(in, line); ++number) {
+            for (std::sregex_iterator it(line.begin(), line.end(), reference), end; it != end; ++it) {
+                std::string pattern = std::regex_replace(it->str(), std::regex(R"(\.\.\.)"), "*");
+                pattern = std::regex_replace(pattern, std::regex(R"(/[A-Z][A-Z_]*$)"), "/*");
+                const bool found = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+                    return glob_match(pattern, name) || glob_match(pattern + "/*", name);
+                });
+                ++checked;
+                if (!found)
+                    unknown +=
+                        fs::relative(doc, kRoot).string() + ":" + std::to_string(number) + ": " + it->str() + "\n";
+            }
+        }
+    }
+    EXPECT_GT(checked, 100u) << "too few test names found in the docs: is the pattern still right?";
+    EXPECT_EQ(unknown, "") << "tests named in the docs that no test program has (renamed? removed?)";
+}
+
 }  // namespace
