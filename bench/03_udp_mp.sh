@@ -13,15 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source bench/lib.sh
-make -s --no-print-directory -C 03_udp_mp >&2
-bin=$root/03_udp_mp
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+single_server_setup 03_udp_mp
 
 processes=10
 if [ -n "${CHECK:-}" ]; then count=20; elif [ -n "${QUICK:-}" ]; then count=300; else count=1000; fi

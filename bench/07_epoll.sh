@@ -13,15 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source bench/lib.sh
-make -s --no-print-directory -C 07_epoll >&2
-bin=$root/07_epoll
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+single_server_setup 07_epoll
 
 quick=${QUICK:-}
 modes=(select poll epoll epoll-et)

@@ -32,6 +32,21 @@ plot() {
     echo
 }
 
+# The benchmarks of one server at a time (03_udp_mp, 07_epoll):
+#   single_server_setup LAB         builds LAB in place and sets: bin (its folder), tmp (a directory removed at
+#                                   exit), server_pid (set it to the server running now: it is stopped at exit)
+single_server_setup() {
+    make -s --no-print-directory -C "$root/$1" >&2
+    bin=$root/$1
+    tmp=$(mktemp -d)
+    server_pid=
+    trap single_server_cleanup EXIT
+}
+single_server_cleanup() {
+    if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+
 # The manager/worker benchmarks (09_mandelbrot, 10_pi_montecarlo) share what follows. Each run's output is kept
 # in $tmp/NAME.out; $reps is how many times a run is repeated.
 #   manager_worker_setup LAB        builds LAB in place (not `make LAB` at the root, which would repoint the ./server
