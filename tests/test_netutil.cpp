@@ -10,6 +10,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 #include "netutil/text.hpp"
+#include "netutil/uring.hpp"
 
 #include <gtest/gtest.h>
 
@@ -545,4 +546,42 @@ TEST(Text, QuoteShowsPrintableAsciiOnlyAndCutsLongLines) {
     EXPECT_EQ(quote(std::string(41, 'x')), "\"" + std::string(40, 'x') + "...\"");
     EXPECT_EQ(quote(std::string(40, 'x')), "\"" + std::string(40, 'x') + "\"");
     EXPECT_EQ(quote("abcdef", 3), "\"abc...\"");
+}
+
+// io_uring (07's and 08's uring modes): a ring runs a NOP, and says what the kernel supports; where the
+// kernel refuses io_uring the constructor's reason says so in words.
+TEST(Uring, ARingCompletesANopOrSaysWhyItCannot) {
+    try {
+        netutil::Ring ring(8);
+        io_uring_sqe* sqe = ring.next_sqe();
+        ::io_uring_prep_nop(sqe);
+        ::io_uring_sqe_set_data64(sqe, 42);
+        ASSERT_EQ(::io_uring_submit(ring.get()), 1);
+        io_uring_cqe* cqe = nullptr;
+        ASSERT_EQ(::io_uring_wait_cqe(ring.get(), &cqe), 0);
+        EXPECT_EQ(::io_uring_cqe_get_data64(cqe), 42u);
+        EXPECT_EQ(cqe->res, 0);
+        ::io_uring_cqe_seen(ring.get(), cqe);
+        EXPECT_TRUE(ring.supports(IORING_OP_NOP));
+    } catch (const netutil::UringUnavailable& error) {
+        EXPECT_NE(std::string(error.what()).find("io_uring is not available here"), std::string::npos);
+        GTEST_SKIP() << error.what();
+    }
+}
+
+TEST(Uring, AFullSubmissionQueueIsSubmittedToMakeRoom) {
+    try {
+        netutil::Ring ring(4);
+        for (int i = 0; i < 10; ++i) ::io_uring_prep_nop(ring.next_sqe());  // more than the 4 slots
+        ::io_uring_submit(ring.get());
+        int completed = 0;
+        io_uring_cqe* cqe = nullptr;
+        while (completed < 10 && ::io_uring_wait_cqe(ring.get(), &cqe) == 0) {
+            ::io_uring_cqe_seen(ring.get(), cqe);
+            ++completed;
+        }
+        EXPECT_EQ(completed, 10);
+    } catch (const netutil::UringUnavailable& error) {
+        GTEST_SKIP() << error.what();
+    }
 }
