@@ -116,7 +116,7 @@ int manage(int njobs, uint64_t samples, uint64_t base_seed, int nworkers) {
                         netutil::count(total, "sample") + " inside, " + netutil::count(njobs, "job") + ")");
     netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
     char rate[32];
-    std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(total) / seconds : 0.0);
+    std::snprintf(rate, sizeof rate, "%.2e", seconds > 0 ? static_cast<double>(total) / seconds : 0.0);
     netutil::print_line("wall time " + fixed(seconds, 3) + " s, " + rate + " samples/s");
     return 0;
 }

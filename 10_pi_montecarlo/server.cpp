@@ -217,7 +217,7 @@ void print_estimate(uint64_t samples, uint64_t inside, int njobs, double seconds
                         netutil::count(samples, "sample") + " inside, " + netutil::count(njobs, "job") + ")");
     netutil::print_line("error " + std::string(error) + " (|estimate - pi|)");
     char rate[32];
-    std::snprintf(rate, sizeof rate, "%.3g", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0);
+    std::snprintf(rate, sizeof rate, "%.2e", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0);
     netutil::print_line("wall time " + fixed(seconds, 3) + " s, " + rate + " samples/s");
 }
 

@@ -12,6 +12,8 @@
 
 #include <mpi.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <functional>
@@ -38,14 +40,31 @@ inline void check_mpi(int status, const char* what) {
 // usage error: K copies of the same message would say nothing more. The other ranks, known by the rank
 // mpirun gave them (Open MPI sets OMPI_COMM_WORLD_RANK), parse the same command line silently and exit the
 // same way.
+// A usage error exits at once, and mpirun may then end the job before it has forwarded rank 0's message
+// (Open MPI can drop the last output of ranks that exit that fast): under mpirun, an exit while the command
+// line is parsed waits a moment first, on every rank, so that the message is read before any rank is gone.
+inline std::atomic<bool> parsing_under_mpirun{false};
+
 inline void parse_on_every_rank(const std::function<void()>& parse) {
     const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    if (rank == nullptr || std::string(rank) == "0") return parse();
+    if (rank == nullptr) return parse();
+    parsing_under_mpirun = true;
+    std::atexit([] {
+        if (!parsing_under_mpirun) return;
+        std::fflush(nullptr);
+        ::usleep(300'000);
+    });
+    if (std::string(rank) == "0") {
+        parse();
+        parsing_under_mpirun = false;
+        return;
+    }
     const int null = ::open("/dev/null", O_WRONLY);
     const int saved_out = ::dup(1), saved_err = ::dup(2);
     ::dup2(null, 1);
     ::dup2(null, 2);
     parse();
+    parsing_under_mpirun = false;
     ::dup2(saved_out, 1);
     ::dup2(saved_err, 2);
     ::close(saved_out);
