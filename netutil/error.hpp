@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <system_error>
 
@@ -14,6 +15,14 @@ namespace netutil {
 [[noreturn]] void throw_errno(const std::string& what);
 // Throws std::system_error(code) with `what`, for calls that return the error instead of setting errno.
 [[noreturn]] void throw_error(int code, const std::string& what);
+
+// The stub of an assignment's solution region in the student handout (tools/handout.py, ASSIGNMENTS.md): prints
+// `not implemented: assignment 08.1 (see 08_webclient/README.md#assignment-1)` on stderr and ends the process
+// with _Exit(1) at once (no destructors, no atexit: other threads may be running). When several threads reach
+// a stub together, one prints and ends the process; the others wait for it.
+[[noreturn]] void not_implemented(const char* id);
+// `see` part of that line for an id "LL.N": "LL_name/README.md#assignment-N" ("" for an id of no lab).
+std::string assignment_anchor(std::string_view id);
 
 // Returns `result` unless it is -1, in which case it throws with errno.
 inline int check(int result, const char* what) {

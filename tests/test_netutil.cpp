@@ -394,6 +394,31 @@ TEST(Error, CheckThrowsSystemErrorWithErrno) {
     }
 }
 
+TEST(Error, NotImplementedPrintsTheAssignmentAndItsReadmeAnchorAndExitsOne) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(not_implemented("08.1"), testing::ExitedWithCode(1),
+                "^not implemented: assignment 08\\.1 \\(see 08_webclient/README\\.md#assignment-1\\)\n$");
+    EXPECT_EXIT(not_implemented("01.2"), testing::ExitedWithCode(1),
+                "^not implemented: assignment 01\\.2 \\(see 01_mtserver/README\\.md#assignment-2\\)\n$");
+    EXPECT_EXIT(not_implemented("10.1"), testing::ExitedWithCode(1),
+                "^not implemented: assignment 10\\.1 \\(see 10_pi_montecarlo/README\\.md#assignment-1\\)\n$");
+    EXPECT_EQ(assignment_anchor("03.2"), "03_udp_mp/README.md#assignment-2");
+    EXPECT_EQ(assignment_anchor("99.1"), "");
+    EXPECT_EQ(assignment_anchor("08"), "");
+}
+
+// Two threads reaching a stub at once: one line, exit 1.
+TEST(Error, NotImplementedFromTwoThreadsPrintsOneLine) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            std::thread other([] { not_implemented("01.1"); });
+            not_implemented("01.1");
+        },
+        testing::ExitedWithCode(1),
+        "^not implemented: assignment 01\\.1 \\(see 01_mtserver/README\\.md#assignment-1\\)\n$");
+}
+
 namespace {
 
 void parse(std::vector<std::string> args) {
