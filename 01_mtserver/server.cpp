@@ -15,6 +15,7 @@
 //   ./client                  then type: this is C
 // See also: client.cpp (the peer), stopflag.cpp (assignment 1).
 #include "netutil/cli.hpp"
+#include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
@@ -65,8 +66,16 @@ void handle_client(const std::string& name, int listen_fd, const netutil::StopPi
     netutil::print_line(name + " received " + message.text);
 
     if (settings.stop_word && message.text == "stop") {
+        // BEGIN SOLUTION 01.2 "one client's stop stops every handler"
         netutil::print_line(name + " tells every handler to stop");
         stop.request_stop();
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 2): stop every handler thread, also those still blocked in accept (waiting for a
+        // // client) or in recv (waiting for data); then main joins them all and the server exits 0. Only
+        // // threads can end themselves: wake them with something every wait above already watches.
+        // netutil::not_implemented("01.2");
+        // END STUB
     }
 }
 

@@ -10,6 +10,7 @@
 //
 // Usage: ./stopflag [--interval-ms MS]
 #include "netutil/cli.hpp"
+#include "netutil/error.hpp"
 #include "netutil/output.hpp"
 
 #include <atomic>
@@ -20,7 +21,13 @@
 
 namespace {
 
+// BEGIN SOLUTION 01.1 "the shared flag"
 std::atomic<bool> stop_requested{false};
+// END SOLUTION
+// BEGIN STUB
+// // TODO (assignment 1): the flag the three threads share. Thread 0 sets it, threads 1 and 2 read it in a
+// // loop, at the same time: make sure that is not a data race (`make grade LAB=01_mtserver SAN=thread`).
+// END STUB
 std::latch waiters_started{2};  // the question comes after both waiters have said hello, so lines never mix
 
 // Busy waiting: check the flag, and check again. With an interval of 0 this burns a whole core (watch it
@@ -29,10 +36,18 @@ void busy_wait(int id, std::chrono::milliseconds interval) {
     netutil::print_line("thread " + std::to_string(id) + " busy waits on the shared flag");
     waiters_started.count_down();
     long checks = 0;
+    // BEGIN SOLUTION 01.1 "busy waiting on the flag"
     while (!stop_requested.load()) {
         ++checks;
         if (interval.count() > 0) std::this_thread::sleep_for(interval);
     }
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 1): check the shared flag until it is set, counting the checks in `checks`, pausing
+    // // `interval` between two checks (0: no pause, pure spinning).
+    // (void)interval;
+    // netutil::not_implemented("01.1");
+    // END STUB
     netutil::print_line("thread " + std::to_string(id) + " stops after " + std::to_string(checks) + " checks");
 }
 
@@ -44,7 +59,13 @@ void ask_user() {
         if (!answer || *answer == "n" || *answer == "N") break;
         if (*answer != "y" && *answer != "Y") netutil::print_line("please answer y or n");
     }
+    // BEGIN SOLUTION 01.1 "setting the flag"
     stop_requested.store(true);
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 1): set the shared flag, so that threads 1 and 2 stop.
+    // netutil::not_implemented("01.1");
+    // END STUB
     netutil::print_line("thread 0 sets the flag and stops");
 }
 

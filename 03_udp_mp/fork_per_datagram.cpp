@@ -9,6 +9,7 @@
 // reply (the lecture: "the added cost of process creation dominates the added efficiency gained from concurrency").
 #include "models.hpp"
 
+#include "netutil/error.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
 #include "netutil/text.hpp"
@@ -29,6 +30,7 @@ int run_fork_per_datagram(int socket_fd, const Settings& settings) {
     const int stopped_by = parent_loop(socket_fd, signals, children, true, [&](const Datagram& datagram, bool) {
         netutil::print_line("Received message '" + printable(datagram.data) + "' at " + datagram.from.to_string());
         if (datagram.data.empty()) return netutil::print_line("An empty datagram: no reply");
+        // BEGIN SOLUTION 03.1 "a process per request, answering with its own PID"
         const pid_t pid = fork_for_datagram(children, [&] {
             signals.close();
             const std::string reply = reply_for(settings, datagram.data, datagram.from);
@@ -38,6 +40,13 @@ int run_fork_per_datagram(int socket_fd, const Settings& settings) {
             return 0;
         });
         if (pid != 0) ++forked;
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (exercise 1): answer `datagram` from a new process (fork_for_datagram), whose reply names
+        // // that process's own PID (reply_for does), counting it in `served[0]` and `forked`. The parent goes
+        // // straight back to reading: it must not wait for the child here (parent_loop reaps every child).
+        // netutil::not_implemented("03.1");
+        // END STUB
     });
     // The children still running are answering a datagram the parent received: they finish it first.
     netutil::print_line("stopping: waiting for " + netutil::count(children.running(), "child", "children"));

@@ -28,6 +28,7 @@ std::string reply_for(const Settings& settings, std::string_view message, const 
     return "Hi " + client.to_string() + ". This is server " + std::to_string(::getpid());
 }
 
+// BEGIN SOLUTION 03.2 "the square server: the square of a number, an error for anything else"
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -75,6 +76,16 @@ std::string square_reply(std::string_view message) {
     while (!frac_part.empty() && frac_part.back() == '0') frac_part.pop_back();
     return frac_part.empty() ? int_part : int_part + "." + frac_part;
 }
+// END SOLUTION
+// BEGIN STUB
+// // TODO (exercise 2): the reply to `message` in the square server (--square): the square of the number it
+// // holds, or a reply starting `error: ` for anything else (empty, not a number, too long): never a crash.
+// // models.hpp says which numbers: decimal, integer or with a fraction, any sign, up to kMaxDigits digits.
+// std::string square_reply(std::string_view message) {
+//     (void)message;
+//     netutil::not_implemented("03.2");
+// }
+// END STUB
 
 std::string printable(std::string_view data, size_t max_shown) {
     std::string text;

@@ -28,6 +28,7 @@
 
 namespace web {
 
+// BEGIN SOLUTION 08.2 "an event loop"
 namespace {
 
 constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
@@ -371,5 +372,18 @@ void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settin
     for (auto& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);
 }
+// END SOLUTION
+// BEGIN STUB
+// // TODO (extra credit, -c async): one thread serving every connection with non-blocking sockets and an
+// // event loop (epoll): an idle or slow client must never hold up the others, and -d delays a response
+// // without blocking the loop (a timer, not a sleep). Ctrl-C: finish the requests already accepted.
+// void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
+//     (void)listener;
+//     (void)port;
+//     (void)settings;
+//     (void)stop;
+//     netutil::not_implemented("08.2");
+// }
+// END STUB
 
 }  // namespace web

@@ -68,6 +68,7 @@ void run_iterative(int listen_fd, const Settings& settings, const netutil::StopP
 // and joins the finished threads, so none is ever detached and forgotten. At --max-clients handlers, main
 // stops accepting: new clients wait in the backlog until a handler finishes.
 void run_thread_per_connection(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
+    // BEGIN SOLUTION 08.1 "a thread per connection, joined"
     struct Handler {
         std::thread thread;
         std::atomic<bool> done{false};
@@ -127,8 +128,20 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
         }
     }
     for (auto& handler : handlers) handler.thread.join();
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 1, -c thread): accept clients on `listen_fd` (an Acceptor, wait_for_client) and serve
+    // // each in a thread of its own (serve_safely), so that no client waits behind another. Keep every thread you
+    // // start: finished ones are joined as you go, and once `stop` is readable (Ctrl-C) stop accepting, let the
+    // // handlers finish the requests already accepted, and join every one before returning.
+    // (void)listen_fd;
+    // (void)settings;
+    // (void)stop;
+    // netutil::not_implemented("08.1");
+    // END STUB
 }
 
+// BEGIN SOLUTION 08.2 "a thread pool"
 namespace {
 
 // The thread pool's queue of accepted connections. Bounded: when it is full, the acceptor waits, and new
@@ -214,5 +227,17 @@ void run_thread_pool(int listen_fd, const Settings& settings, const netutil::Sto
     queue.close();
     for (auto& thread : pool) thread.join();
 }
+// END SOLUTION
+// BEGIN STUB
+// // TODO (extra credit, -c thread-pool): settings.threads threads started once, taking accepted connections
+// // from a bounded queue that main fills; the number of threads never grows with the clients. Ctrl-C: the
+// // queued connections are still served, then every thread is joined.
+// void run_thread_pool(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
+//     (void)listen_fd;
+//     (void)settings;
+//     (void)stop;
+//     netutil::not_implemented("08.2");
+// }
+// END STUB
 
 }  // namespace web

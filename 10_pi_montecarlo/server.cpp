@@ -86,6 +86,7 @@ public:
     // The next job from the front of the queue. Waits while jobs are out at other workers (one of them may
     // die and give its job back); std::nullopt when every job is done or the run is over.
     std::optional<Job> next() {
+        // BEGIN SOLUTION 10.1 "the next job from the queue"
         auto lock = roster_.lock();
         for (;;) {
             if (roster_.over_locked()) return std::nullopt;
@@ -96,10 +97,18 @@ public:
             }
             roster_.wait_locked(lock);
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 3): take the next (samples, seed) job from the front of `waiting_`, under the lock
+        // // (roster_.lock()); while none is waiting but some are still out at workers, wait (roster_.wait_locked):
+        // // a lost worker may give its job back. std::nullopt once the run is over (roster_.over_locked()).
+        // netutil::not_implemented("10.1");
+        // END STUB
     }
 
     // Job `job` came back from worker t, checked: printed and counted, once.
     void finish(int t, const Job& job, uint64_t inside, double seconds) {
+        // BEGIN SOLUTION 10.1 "each result counted once and reported as it arrives"
         const auto lock = roster_.lock();
         auto& stats = stats_[static_cast<size_t>(t)];
         stats.busy_seconds += seconds;
@@ -113,10 +122,22 @@ public:
                             std::to_string(inside) + " inside, pi ~ " +
                             fixed(4.0 * static_cast<double>(inside) / static_cast<double>(job.samples), 6));
         roster_.done_locked();
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 3): under the lock, count job `job`'s result (`inside` of job.samples) once, in
+        // // inside_ and done_, add it to worker t's stats_, print it at once (job number, samples, seed, worker,
+        // // inside, its own estimate of pi), and tell the roster one more job is done (roster_.done_locked()).
+        // (void)t;
+        // (void)job;
+        // (void)inside;
+        // (void)seconds;
+        // netutil::not_implemented("10.1");
+        // END STUB
     }
 
     // Worker t is gone while it had `in_flight`: that job goes back to the front of the queue.
     void lose(int t, const std::optional<Job>& in_flight, const std::string& why) {
+        // BEGIN SOLUTION 10.1 "a lost worker's job goes back to the queue"
         const auto lock = roster_.lock();
         const bool give_back = in_flight && !done_[static_cast<size_t>(in_flight->number)];
         if (give_back) waiting_.push_front(*in_flight);
@@ -125,6 +146,15 @@ public:
             "worker " + std::to_string(t) + " lost (" + why + ")" +
             (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue" : std::string()));
         roster_.lost_locked();
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 3): worker t is gone; the job it had (`in_flight`, if any and not done) goes back to
+        // // the front of the queue so that another worker redoes it; tell the roster (roster_.lost_locked()).
+        // (void)t;
+        // (void)in_flight;
+        // (void)why;
+        // netutil::not_implemented("10.1");
+        // END STUB
     }
 
     manager::Roster& roster() { return roster_; }
