@@ -11,6 +11,7 @@
 #   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make format          lay out every C++ file with clang-format (.clang-format: 120 columns)
+#   make handout         the student handout: build/handout/ (HANDOUT=DIR), every solution replaced by its stub
 #   make clean           remove everything built
 
 include mk/config.mk
@@ -18,8 +19,11 @@ include mk/config.mk
 LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build netutil test demo live bench bench-handout fuzz deps format clean help $(LABS)
+.PHONY: all build netutil markers handout test demo live bench bench-handout fuzz deps format clean help $(LABS)
 .DEFAULT_GOAL := all
+
+# The student handout leaves out tests/, bench/, fuzz/ and tools/: their targets say so there.
+needs = @[ -e $(1) ] || { echo "make $@: no $(1) in this tree (the student handout: see ASSIGNMENTS.md)" >&2; exit 2; }
 
 all: build
 
@@ -27,8 +31,21 @@ all: build
 build: netutil
 	@$(MAKE) --no-print-directory -j$(JOBS) $(addprefix build-,$(LABS))
 
-netutil: deps
+netutil: deps markers
 	@$(MAKE) --no-print-directory -C netutil
+
+# The solution markers of the assignments (tools/handout.py check: balanced, not nested, known ids), checked
+# once per build; the labs' own Makefiles check them when built alone (mk/lab.mk). The student handout has no
+# tools/ (and no markers): nothing to check there.
+export MARKERS_CHECKED := 1
+markers:
+	@[ ! -f tools/handout.py ] || python3 tools/handout.py check
+
+# The student handout (ASSIGNMENTS.md; the instructor's part of README.md says how to hand it out).
+HANDOUT ?= build/handout
+handout:
+	$(call needs,tools/handout.py)
+	@python3 tools/handout.py write $(HANDOUT)
 
 build-%: netutil
 	@$(MAKE) --no-print-directory -C $*
@@ -46,6 +63,7 @@ endif
 TEST_FILTER := $(if $(FILTER),$(FILTER),$(if $(LAB),Lab$(firstword $(subst _, ,$(LAB)))*:*/$(LAB):*/$(LAB)_*,*))
 
 test: build
+	$(call needs,tests)
 	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
 	@[ -z "$(SAN)" ] || $(MAKE) --no-print-directory -C tests -j$(JOBS) SAN=
 	@SAN=$(SAN) tests/run.sh '$(TEST_FILTER)'
@@ -57,15 +75,18 @@ live: build
 	@mk/live.sh $(LAB)
 
 fuzz:
+	$(call needs,fuzz)
 	@mk/deps.sh fuzz
 	@$(MAKE) --no-print-directory -C fuzz run
 
 bench: build
+	$(call needs,bench)
 	@mk/deps.sh bench
 	@bench/run.sh
 
 # The handout's own configuration against its three servers (QUICK=1: 3 s runs, one each).
 bench-handout: netutil
+	$(call needs,bench)
 	@bash bench/handout.sh
 
 format:
@@ -77,6 +98,6 @@ clean:
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# //'
+	@sed -n '3,15p' Makefile | sed 's/^# //'
 	@echo
 	@echo "labs: $(LABS)"

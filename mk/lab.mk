@@ -13,7 +13,7 @@ override LAB := $(notdir $(CURDIR))
 OBJDIR := $(BUILD)/$(LAB)
 BINDIR := $(BIN_ROOT)/$(LAB)
 
-.PHONY: all $(LAB) clean FORCE
+.PHONY: all $(LAB) clean FORCE markers
 all: $(addprefix $(BINDIR)/,$(PROGRAMS))
 $(LAB): all
 
@@ -34,7 +34,12 @@ $(foreach program,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(program))))
 
 vpath %.cpp $(sort $(dir $(foreach program,$(PROGRAMS),$($(program)_SRCS))))
 
-$(OBJDIR)/%.o: %.cpp | deps
+# The solution markers (tools/handout.py check), once per build of this lab alone; the top Makefile checks
+# them itself and tells the labs so (MARKERS_CHECKED).
+markers:
+	@[ -n "$(MARKERS_CHECKED)" ] || [ ! -f $(ROOT)/tools/handout.py ] || python3 $(ROOT)/tools/handout.py check
+
+$(OBJDIR)/%.o: %.cpp | deps markers
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
