@@ -191,8 +191,7 @@ def parse(path: Path, lines: list[str], known: dict[str, Assignment], rel: str) 
     for region in regions:
         if region.stub:
             for j in range(region.stub[0] + 1, region.stub[1]):
-                body = lines[j]
-                stripped = body.lstrip()
+                stripped = lines[j].strip()
                 if stripped and not (stripped == comment or stripped.startswith(comment + " ")):
                     raise MarkerError(f"{rel}:{j + 1}: a STUB line must be a comment (`{comment} ` then the code "
                                       f"the handout gets)")
