@@ -63,7 +63,7 @@ endif
 TEST_FILTER := $(if $(FILTER),$(FILTER),$(if $(LAB),Lab$(firstword $(subst _, ,$(LAB)))*:*/$(LAB):*/$(LAB)_*,*))
 
 test: build
-	$(call needs,tests)
+	$(call needs,tests/)
 	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
 	@[ -z "$(SAN)" ] || $(MAKE) --no-print-directory -C tests -j$(JOBS) SAN=
 	@SAN=$(SAN) tests/run.sh '$(TEST_FILTER)'
@@ -75,18 +75,18 @@ live: build
 	@mk/live.sh $(LAB)
 
 fuzz:
-	$(call needs,fuzz)
+	$(call needs,fuzz/)
 	@mk/deps.sh fuzz
 	@$(MAKE) --no-print-directory -C fuzz run
 
 bench: build
-	$(call needs,bench)
+	$(call needs,bench/)
 	@mk/deps.sh bench
 	@bench/run.sh
 
 # The handout's own configuration against its three servers (QUICK=1: 3 s runs, one each).
 bench-handout: netutil
-	$(call needs,bench)
+	$(call needs,bench/)
 	@bash bench/handout.sh
 
 format:
