@@ -38,7 +38,7 @@ netutil: deps markers
 # once per build; the labs' own Makefiles check them when built alone (mk/lab.mk). The student handout has no
 # tools/ (and no markers): nothing to check there.
 export MARKERS_CHECKED := 1
-markers:
+markers: deps
 	@[ ! -f tools/handout.py ] || python3 tools/handout.py check
 
 # The student handout (ASSIGNMENTS.md; the instructor's part of README.md says how to hand it out).

@@ -25,6 +25,7 @@ need netcat-openbsd have nc              # a raw connection by hand (09 and 10 R
 need libpng-dev     test -e /usr/include/png.h
 need libopenmpi-dev have mpicxx          # brings openmpi-bin (mpirun): 09/10 mpi.cpp
 need liburing-dev   test -e /usr/include/liburing.h   # io_uring (netutil/uring.*): 07's and 08's uring modes
+need python3        have python3         # tools/handout.py (every build checks the solution markers), make grade
 if [ "${1:-}" = fuzz ]; then
     shift
     need clang              have clang++

@@ -36,7 +36,7 @@ vpath %.cpp $(sort $(dir $(foreach program,$(PROGRAMS),$($(program)_SRCS))))
 
 # The solution markers (tools/handout.py check), once per build of this lab alone; the top Makefile checks
 # them itself and tells the labs so (MARKERS_CHECKED).
-markers:
+markers: | deps
 	@[ -n "$(MARKERS_CHECKED)" ] || [ ! -f $(ROOT)/tools/handout.py ] || python3 $(ROOT)/tools/handout.py check
 
 $(OBJDIR)/%.o: %.cpp | deps markers
