@@ -103,8 +103,8 @@ def source_files(root: Path) -> list[Path]:
     """Every file of the tree that is not a build output: git's (tracked and untracked, not ignored) when the
     tree is a git checkout, else a walk that skips build/."""
     try:
-        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                                check=True, capture_output=True).stdout.decode()
+        command = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        listed = subprocess.run(command, check=True, capture_output=True).stdout.decode()
         paths = [root / p for p in listed.split("\0") if p]
         return sorted(p for p in paths if p.is_file() or p.is_symlink())
     except (OSError, subprocess.CalledProcessError):
@@ -329,8 +329,8 @@ def workflow(root: Path, known: dict[str, Assignment]) -> str:
         timeout: 15
         max-score: {points.get(lab) or 100}
 """)
-    return f"""# GitHub Classroom autograding (written by `make handout`): each lab's assignments graded with `make grade`;
-# a lab scores its points when every stage passes (the per-stage detail is in the job's log and in the
+    return f"""# GitHub Classroom autograding (written by `make handout`): each lab's assignments graded with
+# `make grade`; a lab scores its points when every stage passes (the per-stage detail is in the job's log and in the
 # grade-results artifact: build/grade/results.json, Gradescope's format).
 name: Autograding Tests
 'on':
@@ -388,8 +388,8 @@ def cmd_write(root: Path, dest: Path, keep: bool) -> int:
     if dest.exists():
         # Only ever replace an earlier handout (or an empty folder), never anything else.
         if any(dest.iterdir()) and not (dest / ".github" / "workflows" / "classroom.yml").exists():
-            print(f"handout.py: {dest} exists and is not a handout (no .github/workflows/classroom.yml): not replacing it",
-                  file=sys.stderr)
+            print(f"handout.py: {dest} exists and is not a handout (no .github/workflows/classroom.yml): "
+                  f"not replacing it", file=sys.stderr)
             return 1
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
