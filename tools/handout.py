@@ -103,6 +103,12 @@ def source_files(root: Path) -> list[Path]:
     """Every file of the tree that is not a build output: git's (tracked and untracked, not ignored) when the
     tree is a git checkout, else a walk that skips build/."""
     try:
+        # Only when root is the top of its own work tree: a copy of the kit inside another checkout (say under
+        # the kit's own build/, which git ignores) is walked instead.
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        if Path(top).resolve() != root:
+            raise OSError("not the top of a git work tree")
         command = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
         listed = subprocess.run(command, check=True, capture_output=True).stdout.decode()
         paths = [root / p for p in listed.split("\0") if p]
@@ -110,9 +116,21 @@ def source_files(root: Path) -> list[Path]:
     except (OSError, subprocess.CalledProcessError):
         paths = []
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in {".git", "build"} | EXCLUDED_NAMES)
-            paths += [Path(folder) / f for f in files]
+            top_level = Path(folder) == root
+            dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES | {".git"} and not (top_level and d == "build"))
+            paths += [Path(folder) / f for f in files if not built(Path(folder) / f)]
         return sorted(paths)
+
+
+def built(path: Path) -> bool:
+    """A build output left in a lab folder (the programs `make` links there, objects): never part of a tree."""
+    if path.suffix in {".o", ".d", ".a"}:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 def comment_of(path: Path) -> str | None:
