@@ -28,7 +28,7 @@ std::string reply_for(const Settings& settings, std::string_view message, const 
     return "Hi " + client.to_string() + ". This is server " + std::to_string(::getpid());
 }
 
-// BEGIN SOLUTION 03.2 "the square server: the square of a number, an error for anything else"
+// BEGIN SOLUTION 03.2 "the square server: its helpers"
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -49,8 +49,13 @@ std::string multiply(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+// END SOLUTION
+// BEGIN STUB
+// // (room for the helpers of square_reply)
+// END STUB
 
 std::string square_reply(std::string_view message) {
+    // BEGIN SOLUTION 03.2 "the square server: the square of a number, an error for anything else"
     while (!message.empty() && is_space(message.front())) message.remove_prefix(1);
     while (!message.empty() && is_space(message.back())) message.remove_suffix(1);
     const std::string shown = printable(message, 40);
@@ -75,17 +80,15 @@ std::string square_reply(std::string_view message) {
     if (int_part.empty()) int_part = "0";
     while (!frac_part.empty() && frac_part.back() == '0') frac_part.pop_back();
     return frac_part.empty() ? int_part : int_part + "." + frac_part;
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (exercise 2): the reply to `message` in the square server (--square): the square of the number it
+    // // holds, or a reply starting `error: ` for anything else (empty, not a number, too long): never a crash.
+    // // models.hpp says which numbers: decimal, integer or with a fraction, any sign, up to kMaxDigits digits.
+    // (void)message;
+    // netutil::not_implemented("03.2");
+    // END STUB
 }
-// END SOLUTION
-// BEGIN STUB
-// // TODO (exercise 2): the reply to `message` in the square server (--square): the square of the number it
-// // holds, or a reply starting `error: ` for anything else (empty, not a number, too long): never a crash.
-// // models.hpp says which numbers: decimal, integer or with a fraction, any sign, up to kMaxDigits digits.
-// std::string square_reply(std::string_view message) {
-//     (void)message;
-//     netutil::not_implemented("03.2");
-// }
-// END STUB
 
 std::string printable(std::string_view data, size_t max_shown) {
     std::string text;

@@ -28,7 +28,7 @@
 
 namespace web {
 
-// BEGIN SOLUTION 08.2 "an event loop"
+// BEGIN SOLUTION 08.2 "the event loop"
 namespace {
 
 constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
@@ -339,8 +339,13 @@ private:
 };
 
 }  // namespace
+// END SOLUTION
+// BEGIN STUB
+// // (room for the event loop and the state of each connection)
+// END STUB
 
 void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
+    // BEGIN SOLUTION 08.2 "an event loop"
     // Every loop gets its own listener on the same port; the first is the one main already opened.
     std::vector<std::unique_ptr<EventLoop>> loops;
     loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
@@ -371,19 +376,17 @@ void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settin
     }
     for (auto& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (extra credit, -c async): one thread serving every connection with non-blocking sockets and an
+    // // event loop (epoll): an idle or slow client must never hold up the others, and -d delays a response
+    // // without blocking the loop (a timer, not a sleep). Ctrl-C: finish the requests already accepted.
+    // (void)listener;
+    // (void)port;
+    // (void)settings;
+    // (void)stop;
+    // netutil::not_implemented("08.2");
+    // END STUB
 }
-// END SOLUTION
-// BEGIN STUB
-// // TODO (extra credit, -c async): one thread serving every connection with non-blocking sockets and an
-// // event loop (epoll): an idle or slow client must never hold up the others, and -d delays a response
-// // without blocking the loop (a timer, not a sleep). Ctrl-C: finish the requests already accepted.
-// void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
-//     (void)listener;
-//     (void)port;
-//     (void)settings;
-//     (void)stop;
-//     netutil::not_implemented("08.2");
-// }
-// END STUB
 
 }  // namespace web

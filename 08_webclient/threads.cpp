@@ -141,7 +141,7 @@ void run_thread_per_connection(int listen_fd, const Settings& settings, const ne
     // END STUB
 }
 
-// BEGIN SOLUTION 08.2 "a thread pool"
+// BEGIN SOLUTION 08.2 "the thread pool's queue"
 namespace {
 
 // The thread pool's queue of accepted connections. Bounded: when it is full, the acceptor waits, and new
@@ -197,9 +197,15 @@ private:
 
 }  // namespace
 
+// END SOLUTION
+// BEGIN STUB
+// // (room for the thread pool's queue of accepted connections)
+// END STUB
+
 // N threads started once, each taking connections from the queue main fills. A pool member serves one
 // connection at a time, so the idle timeout is what keeps slow or silent clients from holding it forever.
 void run_thread_pool(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
+    // BEGIN SOLUTION 08.2 "a thread pool"
     ConnectionQueue queue(static_cast<size_t>(settings.threads));
     std::vector<std::thread> pool;
     for (int i = 0; i < settings.threads; ++i) {
@@ -226,18 +232,16 @@ void run_thread_pool(int listen_fd, const Settings& settings, const netutil::Sto
     }
     queue.close();
     for (auto& thread : pool) thread.join();
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (extra credit, -c thread-pool): settings.threads threads started once, taking accepted connections
+    // // from a bounded queue that main fills; the number of threads never grows with the clients. Ctrl-C: the
+    // // queued connections are still served, then every thread is joined.
+    // (void)listen_fd;
+    // (void)settings;
+    // (void)stop;
+    // netutil::not_implemented("08.2");
+    // END STUB
 }
-// END SOLUTION
-// BEGIN STUB
-// // TODO (extra credit, -c thread-pool): settings.threads threads started once, taking accepted connections
-// // from a bounded queue that main fills; the number of threads never grows with the clients. Ctrl-C: the
-// // queued connections are still served, then every thread is joined.
-// void run_thread_pool(int listen_fd, const Settings& settings, const netutil::StopPipe& stop) {
-//     (void)listen_fd;
-//     (void)settings;
-//     (void)stop;
-//     netutil::not_implemented("08.2");
-// }
-// END STUB
 
 }  // namespace web
