@@ -208,6 +208,7 @@ def _terminate(signum, frame):
 
 if __name__ == "__main__":
     atexit.register(harness.kill_everything)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (&)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     try:

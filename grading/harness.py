@@ -953,13 +953,21 @@ def _build_variant(settings, assignment, variant, trial):
     trial.step(f"build the {'ThreadSanitizer' if variant == 'tsan' else 'AddressSanitizer'} variant: "
                f"make {assignment.lab} SAN={san}")
     limit = 900 * settings.timeout_scale
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    with _live_lock:
+        _live_groups.add(p.pid)  # Ctrl-C of the grader stops the build too
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=limit, start_new_session=True)
-    except subprocess.TimeoutExpired as e:
-        trial._record_output("make", " ".join(cmd), (e.output or b"").decode(errors="replace"))
+        out, _ = p.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        trial._record_output("make", " ".join(cmd), out.decode(errors="replace"))
         raise Fail(f"timed out after {limit:.0f} s building: make {assignment.lab} SAN={san}")
-    trial._record_output("make", " ".join(cmd), p.stdout.decode(errors="replace"))
+    finally:
+        with _live_lock:
+            _live_groups.discard(p.pid)
+    trial._record_output("make", " ".join(cmd), out.decode(errors="replace"))
     if p.returncode != 0:
         raise Fail(f"the build failed: make {assignment.lab} SAN={san} (exit status {p.returncode})",
                    cause="does the lab compile with -Wall -Wextra -Werror (see the log)?")
