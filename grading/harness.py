@@ -1028,6 +1028,7 @@ def run_stage(settings, assignment, stage, name, log_path):
         if variant and settings.build and any(p.path and not trial.overridden(n)
                                               for n, p in assignment.programs.items()):
             _build_variant(settings, assignment, variant, trial)
+            start = time.monotonic()  # the stage's time is its own, not the build's
         if use_alarm:
             old = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, bound)
