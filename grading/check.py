@@ -108,16 +108,32 @@ def tree_files(root):
             yield os.path.relpath(os.path.join(folder, n), root)
 
 
+def without_markers(data):
+    """A source's bytes without its marker lines and STUB blocks: what the compiler sees of the kit's file."""
+    out, stub = [], False
+    for line in data.split(b"\n"):
+        m = MARKER.match(line.decode(errors="replace"))
+        if m:
+            stub = m.group(2) == "BEGIN STUB"
+            continue
+        if not stub:
+            out.append(line)
+    return b"\n".join(out)
+
+
 def seed_build(tree, variants=("release", "tsan")):
-    """Copies the kit's objects of each variant into tree/build/ so that make compiles only the files that
-    differ from the kit's: those files get the newest time, every other one an older time than the objects.
+    """Copies the kit's objects of each variant into tree/build/ so that make compiles only the files whose code
+    differs from the kit's (marker lines and STUB blocks, comments to the compiler, do not count): those files
+    get the newest time, every other one an older time than the objects.
     Returns the changed files, or None when a header changed (then nothing is copied: everything is built)."""
     changed = []
     for rel in tree_files(tree):
         mine = os.path.join(tree, rel)
         theirs = os.path.join(KIT, rel)
         try:
-            same = os.path.isfile(theirs) and open(mine, "rb").read() == open(theirs, "rb").read()
+            with open(mine, "rb") as a, open(theirs, "rb") as b:
+                x, y = a.read(), b.read()
+            same = x == y or (rel.endswith(SOURCE_SUFFIXES) and without_markers(x) == without_markers(y))
         except OSError:
             same = False
         if not same:
@@ -191,16 +207,17 @@ def solution_lines(root):
             lines = open(os.path.join(root, rel), encoding="utf-8", errors="replace").read().splitlines()
         except OSError:
             continue
-        inside, region, outside = False, [], []
+        inside, stub, region, outside = False, False, [], []
         for line in lines:
             m = MARKER.match(line)
-            if m and m.group(2) == "BEGIN SOLUTION":
-                inside = True
+            if m:
+                inside = m.group(2) == "BEGIN SOLUTION"
+                stub = m.group(2) == "BEGIN STUB"
                 continue
-            if m and m.group(2) == "END SOLUTION":
-                inside = False
-                continue
-            (region if inside else outside).append(line.strip())
+            if stub:  # the stub's lines, as the handout has them (without their leading comment)
+                outside.append(re.sub(r"^(//|#) ?", "", line.strip()).strip())
+            else:
+                (region if inside else outside).append(line.strip())
         outside_set = set(outside)
         distinct = {line for line in region if len(line) >= 12 and line not in outside_set and not line.startswith(
             ("//", "#", "}", "{")) and line not in ("break;", "continue;", "return 0;")}
@@ -404,7 +421,15 @@ def main(argv=None):
                 dest = os.path.join(WORK, "keep" if keep_solutions else "handout")
                 shutil.rmtree(dest, ignore_errors=True)
                 cmd = [sys.executable, os.path.join(copy, "tools", "handout.py"), "write", dest]
-                rc, out = run(cmd + (["--keep-solutions"] if keep_solutions else []), cwd=copy, timeout=300)
+                # The copy lies inside the kit's git checkout (under build/): git must not see that checkout
+                # from the copy, or the copy would look like a checkout with no file of its own.
+                env = dict(os.environ, GIT_CEILING_DIRECTORIES=WORK)
+                rc, out = run(cmd + (["--keep-solutions"] if keep_solutions else []), cwd=copy, timeout=300,
+                              env=env)
+                missing = [lab for _, lab, _ in all_assignments
+                           if not os.path.isfile(os.path.join(dest, lab, "Makefile"))]
+                if rc == 0 and (missing or not os.path.isfile(os.path.join(dest, "grading", "grade.py"))):
+                    rc, out = 1, out + f"\nthe tree lacks {' '.join(missing) or 'grading/grade.py'}"
                 what = "tools/handout.py write DIR" + (" --keep-solutions" if keep_solutions else "")
                 if rc != 0:
                     checks.fail(f"{what} writes the tree from a clean copy", f"exit status {rc}", out)
@@ -446,12 +471,15 @@ def main(argv=None):
             rc, out, tests, seconds = grade(handout, ["--timeout-scale", str(scale), "--no-build"],
                                             os.path.join(WORK, "out", "stubs"), timeout=300 * scale)
             scored = [f"{i} {s}" for (i, s), t in tests.items() if t["score"] != 0]
+            absent = sorted({i for (i, s), t in tests.items() if "does not exist" in t.get("output", "")})
             expected = sum(n for _, _, n in all_assignments)
             bound = 20 + 10 * len(all_assignments)
             if rc is None:
                 checks.fail(name, "the grader hung on the stubs", out)
             elif len(tests) < expected:
                 checks.fail(name, f"{len(tests)} stage results, {expected} expected", out)
+            elif absent:
+                checks.fail(name, f"programs missing from the built handout ({' '.join(absent)})", out)
             elif scored:
                 checks.fail(name, f"stages scoring points on stubs: {', '.join(scored)}", out)
             elif seconds > bound * scale:
