@@ -1076,8 +1076,13 @@ def run_stage(settings, assignment, stage, name, log_path):
             if "Sanitizer" in extra.message and "Sanitizer" in failure.message:
                 continue  # the stage has shown that report already
             detail_lines.append(f"also: {extra.message.splitlines()[0]}")
-        if failure.cause:
-            detail_lines.append(f"likely cause: {failure.cause}")
+        cause = failure.cause
+        stub = next((m for _, _, text in trial.outputs
+                     for m in [re.search(r"not implemented: assignment \S+.*", text)] if m), None)
+        if stub and not gate:
+            cause = f"the program says it is still the handout's stub ({stub.group(0).strip()})"
+        if cause:
+            detail_lines.append(f"likely cause: {cause}")
         repro = trial._repro
         if repro is None and trial.procs:
             proc = trial.procs[-1]
