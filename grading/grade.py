@@ -149,6 +149,9 @@ def main(argv=None):
             stages = stages[:args.stage]
         elif args.hidden and os.path.isdir(os.path.join(grading_dir, "hidden")):
             stages += [(f"H{k}", s) for k, s in enumerate(hidden_stages(grading_dir, module_name), 1)]
+        for old_log in os.listdir(out_dir):  # a log of an earlier run never passes for this one's
+            if old_log.startswith(assignment.id + ".") and old_log.endswith(".log"):
+                os.remove(os.path.join(out_dir, old_log))
         if index:
             print()
         print(f"{assignment.id} {assignment.title}", flush=True)
