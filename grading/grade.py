@@ -160,7 +160,8 @@ def main(argv=None):
         for name, stage in stages:
             log_path = os.path.join(out_dir, f"{assignment.id}.{name}.log")
             if first_failed is not None:
-                result = StageResult(name, stage.title, stage.points, 0, "not run", note=f"not run (needs {first_failed})")
+                result = StageResult(name, stage.title, stage.points, 0, "not run",
+                                     note=f"not run (needs {first_failed})")
                 with open(log_path, "w") as f:
                     f.write(f"{assignment.id} {name} {stage.title}\n{result.note}: it runs once every stage before "
                             f"it passes\n")

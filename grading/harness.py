@@ -1070,7 +1070,8 @@ def run_stage(settings, assignment, stage, name, log_path):
         detail_lines.append(f"FAILED {where}: {msg_lines[0]}".replace("FAILED : ", "FAILED: "))
         detail_lines.extend("  " + line for line in msg_lines[1:])
         if failure.expected is not None or failure.actual is not None:
-            detail_lines.append(f"  expected: {escape(failure.expected) if not isinstance(failure.expected, str) else failure.expected}")
+            expected = failure.expected if isinstance(failure.expected, str) else escape(failure.expected)
+            detail_lines.append(f"  expected: {expected}")
             detail_lines.append(f"  actual:   {escape(failure.actual)}")
         for extra in problems:
             if "Sanitizer" in extra.message and "Sanitizer" in failure.message:
