@@ -1,0 +1,568 @@
+"""08.1: the concurrent HTTP server of the lab handout, graded black-box.
+
+What the handout fixes, and all this relies on: the command line `server [-h] [-p PORT] [-v] [-d] [-f FOLDER]
+[-c {thread,process,...}]` (default thread), HTTP/1.x GET and HEAD of the files under FOLDER, 404 for a file
+that is not there, and a Ctrl-C that lets the clients already connected finish and joins every thread. What
+the server prints is never read. Concurrency is seen from outside: clients served while another one sits
+idle, requests answered in the reverse of the order their connections came in, requests delayed by -d that
+overlap, and the threads, processes and sockets of the server's process group in /proc.
+
+Stages:
+  S1 files, HEAD, 404, never outside the folder (the default mode: no -c)
+  S2 -c thread: a thread per connection
+  S3 -c process: a process per connection, every child reaped
+  S4 Ctrl-C: requests in flight are answered, then the server exits 0 with nothing left
+grading/hidden/a08_1_http.py varies the counts, the order and the files (HIDDEN=1).
+"""
+import os
+import random
+import re
+import select
+import signal
+import socket
+import threading
+import time
+
+from grading.harness import Assignment, Program, Stage
+
+# ---------------------------------------------------------------------------------------------------------
+# HTTP, from the client's side (plain sockets, so that nothing is assumed of the server's framing)
+
+
+class Response:
+    """One HTTP response as read: status (None if the server sent nothing), headers (lower-case names),
+    body, raw (every byte read), and elapsed (seconds from the request to the last byte)."""
+
+    def __init__(self):
+        self.status, self.headers, self.body, self.raw, self.elapsed = None, {}, b"", b"", 0.0
+        self.error = None  # "closed", "timed out" or "malformed", when the response did not arrive whole
+
+    def describe(self):
+        head = self.raw.split(b"\r\n\r\n", 1)[0]
+        what = escape(head[:200]) if head else "nothing"
+        return f"{what} ({len(self.raw)} bytes{', ' + self.error if self.error else ''})"
+
+
+def escape(data, limit=200):
+    text = data[:limit].decode("latin-1").encode("unicode_escape").decode("ascii")
+    return repr(text) + (f"... ({len(data)} bytes)" if len(data) > limit else "")
+
+
+def request_bytes(method, target, close=True):
+    return (f"{method} {target} HTTP/1.1\r\nHost: localhost\r\n" +
+            ("Connection: close\r\n" if close else "") + "\r\n").encode("latin-1")
+
+
+def open_client(port, timeout):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def read_response(sock, timeout, head_only=False, started=None):
+    """Reads one response: the head, then Content-Length bytes of body (none for HEAD), or up to EOF when
+    there is no Content-Length. Never waits past timeout in all."""
+    started = started if started is not None else time.monotonic()
+    deadline = time.monotonic() + timeout
+    r = Response()
+    data = b""
+
+    def fill():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            r.error = "timed out"
+            return False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(1 << 16)
+        except socket.timeout:
+            r.error = "timed out"
+            return False
+        except OSError as e:
+            r.error = f"closed ({e.strerror})"
+            return False
+        if not chunk:
+            r.error = "closed"
+            return False
+        nonlocal data
+        data += chunk
+        return True
+
+    while b"\r\n\r\n" not in data:
+        if not fill():
+            r.raw, r.elapsed = data, time.monotonic() - started
+            return r
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+    if not m:
+        r.raw, r.error, r.elapsed = data, "malformed", time.monotonic() - started
+        return r
+    r.status = int(m.group(1))
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        r.headers[name.strip().lower()] = value.strip()
+    length = r.headers.get("content-length")
+    if head_only:
+        r.body = rest
+    elif length is not None and length.isdigit():
+        while len(rest) < int(length):
+            before = len(data)
+            if not fill():
+                break
+            rest += data[before:]
+        r.body = rest
+    else:
+        while fill():
+            pass
+        if r.error == "closed":
+            r.error = None
+        r.body = data.split(b"\r\n\r\n", 1)[1]
+    r.raw, r.elapsed = data, time.monotonic() - started
+    return r
+
+
+def fetch(t, port, target, method="GET", timeout=5.0, raw=None):
+    """One request on a new connection; the Response."""
+    started = time.monotonic()
+    with open_client(port, t.timeout(timeout)) as sock:
+        sock.sendall(raw if raw is not None else request_bytes(method, target))
+        return read_response(sock, t.timeout(timeout), head_only=method == "HEAD", started=started)
+
+
+def expect_file(t, r, content, what):
+    """The response is a 200 whose body is content, byte for byte."""
+    if r.status is None:
+        t.fail(f"{what}: no response, got {r.describe()}",
+               cause="does the server answer every request, and close or keep the connection open after it?")
+    t.expect_eq(r.status, 200, what=f"{what}: the status")
+    length = r.headers.get("content-length")
+    t.expect(length is not None and length.isdigit() and int(length) == len(content),
+             expected=f"Content-Length: {len(content)}", actual=f"Content-Length: {length}",
+             cause="the Content-Length header must be the file's size in bytes")
+    if r.body != content:
+        first = next((i for i, (a, b) in enumerate(zip(r.body, content)) if a != b), min(len(r.body), len(content)))
+        t.fail(f"{what}: the body differs from the file from byte {first} on ({len(r.body)} bytes received, "
+               f"{len(content)} in the file): got {escape(r.body[first:first + 40])}, expected "
+               f"{escape(content[first:first + 40])}",
+               cause="is the file read and sent in binary mode ('rb', bytes), and sent whole (sendall)?")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# /proc: the server's process group, its threads, children, zombies and sockets
+
+
+def group_of(srv):
+    """The server's process group: the harness starts every program as the leader of a group of its own."""
+    return getattr(srv, "pgid", None) or srv.pid
+
+
+def group_tasks(pgid):
+    """{pid: (state, number of threads)} for every process of the group."""
+    tasks = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            tasks[int(name)] = (fields[0], int(fields[17]))
+    return tasks
+
+
+def counts(srv):
+    """(live processes, threads in all of them, zombies) of the server's process group."""
+    tasks = group_tasks(group_of(srv))
+    live = [n for state, n in tasks.values() if state != "Z"]
+    return len(live), sum(live), len(tasks) - len(live)
+
+
+def socket_holders(srv):
+    """{socket inode: set of pids of the group holding it}."""
+    holders = {}
+    for pid, (state, _) in group_tasks(group_of(srv)).items():
+        if state == "Z":
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                holders.setdefault(int(link[8:-1]), set()).add(pid)
+    return holders
+
+
+def server_side(port, client_port):
+    """(inode, bytes not yet read) of the server's end of a connection, from /proc/net/tcp*; inode 0 while
+    the connection waits in the listen backlog, not yet accepted; None if not found."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, remote = fields[1], fields[2]
+                    if int(local.rsplit(":", 1)[1], 16) == port and int(remote.rsplit(":", 1)[1], 16) == client_port:
+                        return int(fields[9]), int(fields[4].split(":")[1], 16)
+        except OSError:
+            continue
+    return None
+
+
+def wait_until(t, condition, timeout):
+    """Polls condition (a /proc read) until it is true or timeout passes; its last value."""
+    deadline = time.monotonic() + t.timeout(timeout)
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)
+
+
+def wait_accepted(t, srv, socks, timeout=3.0, read=False):
+    """Waits until the server has accepted every connection in socks (read: and read all it was sent);
+    returns {client sock: set of pids holding its server end} or None at the deadline."""
+    def check():
+        holders = socket_holders(srv)
+        result = {}
+        for s in socks:
+            side = server_side(srv.port, s.getsockname()[1])
+            if not side or side[0] == 0 or side[0] not in holders or (read and side[1] != 0):
+                return None
+            result[s] = holders[side[0]]
+        return result
+    return wait_until(t, check, timeout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The site the stages serve: made fresh in the stage's scratch folder, with a secret beside it
+
+
+class Site:
+    def __init__(self, t, big_size=4 << 20, seed=8):
+        rng = random.Random(seed)
+        base = t.scratch("site")
+        self.folder = os.path.join(base, "www")
+        os.makedirs(os.path.join(self.folder, "sub", "deeper"), exist_ok=True)
+        self.secret = b"secret outside the folder " + str(rng.random()).encode() + b"\n"
+        self.secret_path = os.path.join(base, "secret.txt")
+        self.files = {
+            "/index.html": b"<!DOCTYPE html>\n<html><body><h1>08.1</h1><img src=\"img.bin\"></body></html>\n",
+            "/notes.txt": b"plain text\r\nwith CRLF\nand LF\n",
+            "/img.bin": bytes(range(256)) * 64 + b"\x00\r\n\r\n\x00",
+            "/sub/deeper/page.html": b"<p>two levels down</p>\n",
+            "/big.bin": rng.randbytes(big_size),
+        }
+        for name, content in self.files.items():
+            with open(self.folder + name, "wb") as f:
+                f.write(content)
+        with open(self.secret_path, "wb") as f:
+            f.write(self.secret)
+
+
+def start(t, site, mode=None, delay=False):
+    args = (["-c", mode] if mode else []) + (["-d"] if delay else []) + ["-f", site.folder]
+    t.step(f"start the server: {' '.join(['server', '-p', 'PORT'] + args)}")
+    return t.start("server", args, port=True)
+
+
+def check_alive(t, srv, site, after):
+    r = fetch(t, srv.port, "/index.html")
+    if r.status != 200:
+        t.fail(f"after {after}, GET /index.html got {r.describe()}",
+               cause="did that request crash the server or its thread?")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# S1: files byte for byte, HEAD, 404, never outside the folder
+
+
+def s1_files(t, big_size=4 << 20, seed=8):
+    site = Site(t, big_size, seed)
+    srv = start(t, site)  # no -c: the handout's default, thread
+    t.repro(f"./server -p 8085 -f FOLDER &  curl -s --path-as-is http://localhost:8085/index.html")
+    for name in sorted(site.files, key=lambda n: len(site.files[n])):
+        t.step(f"GET {name} ({len(site.files[name])} bytes)")
+        expect_file(t, fetch(t, srv.port, name, timeout=10.0), site.files[name], f"GET {name}")
+
+    t.step("HEAD /notes.txt")
+    r = fetch(t, srv.port, "/notes.txt", method="HEAD")
+    t.expect_eq(r.status, 200, what="HEAD /notes.txt: the status")
+    t.expect_eq(r.headers.get("content-length"), str(len(site.files["/notes.txt"])),
+                what="HEAD /notes.txt: the Content-Length (the size GET would send)")
+    t.expect(r.body == b"", expected="no body after the head of a HEAD response", actual=escape(r.body),
+             cause="HEAD answers with the same head as GET and no body")
+
+    t.step("GET /nothing.html, a file that does not exist")
+    r = fetch(t, srv.port, "/nothing.html")
+    t.expect_eq(r.status, 404, what="GET /nothing.html: the status",
+                cause="a file that is not in the folder is answered 404 Not Found")
+    check_alive(t, srv, site, "the 404")
+
+    outside = ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/sub/deeper/../../../secret.txt",
+               "/sub/%2E%2E/%2e%2e/secret.txt", "/.%2e/secret.txt", "/" + site.secret_path]
+    for target in outside:
+        t.step(f"GET {target} sent as is (a file outside the folder)")
+        t.repro(f"printf 'GET {target} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | nc localhost 8085")
+        r = fetch(t, srv.port, target)
+        leaked = site.secret in r.raw
+        t.expect(not leaked and (r.status is None or r.status >= 400),
+                 expected="a 4xx status (400, 403 or 404) and never the file",
+                 actual=r.describe() + (" containing the secret file's text" if leaked else ""),
+                 cause="the path must stay below the folder: refuse any '..' segment after percent-decoding, "
+                       "or compare os.path.realpath of the result with the folder's")
+    check_alive(t, srv, site, "the requests for files outside the folder")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# S2 and S3: concurrency, seen from outside
+
+
+def idle_peer_check(t, srv, kind, idle_count=1):
+    """Idle clients connect and send nothing; another client must still be answered."""
+    t.step(f"{idle_count} client(s) connect and send nothing; then another client sends GET /index.html")
+    idle = [open_client(srv.port, t.timeout(2.0)) for _ in range(idle_count)]
+    try:
+        wait_accepted(t, srv, idle[:1], timeout=2.0)
+        wait = 2.0
+        r = fetch(t, srv.port, "/index.html", timeout=wait)
+        if r.status != 200:
+            t.fail(f"client {idle_count + 1} waited {t.timeout(wait):.1f} s behind idle client 1 and got "
+                   f"{r.describe()}", cause=f"are connections served one at a time? -c {kind} must serve each "
+                                            f"connection in its own {kind} while the main one goes on accepting")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def out_of_order_check(t, srv, kind, n, order=None):
+    """n connections opened in order 1..n, their requests sent in order (default: n..1), each answered
+    before the next is sent."""
+    order = list(order) if order is not None else list(reversed(range(n)))
+    t.step(f"open {n} connections, then send their requests in the order {[i + 1 for i in order]}, each answered "
+           f"before the next is sent")
+    socks = [open_client(srv.port, t.timeout(2.0)) for _ in range(n)]
+    try:
+        for i in order:
+            socks[i].sendall(request_bytes("GET", "/index.html"))
+            r = read_response(socks[i], t.timeout(2.0))
+            if r.status != 200:
+                t.fail(f"client {i + 1} (connected {i + 1}th of {n}) waited {t.timeout(2.0):.1f} s while connections "
+                       f"opened before it had sent nothing yet, and got {r.describe()}",
+                       cause="are connections served one at a time, in the order they were accepted?")
+    finally:
+        for s in socks:
+            s.close()
+
+
+def measure_delay(t, srv, site):
+    t.step("GET /index.html alone, with -d: how long the delay is")
+    r = fetch(t, srv.port, "/index.html", timeout=15.0)
+    expect_file(t, r, site.files["/index.html"], "GET /index.html with -d")
+    t.expect(r.elapsed >= 0.2, expected="-d makes a request take noticeably longer (at least 0.2 s)",
+             actual=f"{r.elapsed:.3f} s", cause="does -d (--delay) add a delay (e.g. a sleep) before the response, "
+                                              "as the handout's Testing section says?")
+    return r.elapsed
+
+
+def overlap_check(t, srv, site, clients, delay, target="/img.bin"):
+    """clients requests at once under -d must overlap: all done well before clients x delay. Returns the peak
+    (processes, threads) of the server's group seen in /proc while they were served."""
+    t.step(f"{clients} clients send GET {target} at the same moment (-d: one alone takes {delay:.2f} s)")
+    # One after another they would take clients x delay; at the same time, about one delay.
+    bound = min(t.timeout(min(clients * delay / 2, delay * 3 + 1.0)), clients * delay * 0.75)
+    results = [None] * clients
+    peak = [0, 0]
+    done = threading.Event()
+
+    def one(i):
+        try:
+            results[i] = fetch(t, srv.port, target, timeout=clients * delay + 5.0)
+        except OSError as e:
+            results[i] = Response()
+            results[i].error = str(e)
+
+    def sample():
+        while not done.is_set():
+            procs, threads, _ = counts(srv)
+            peak[0], peak[1] = max(peak[0], procs), max(peak[1], threads)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.monotonic() - started
+    done.set()
+    sampler.join()
+    for i, r in enumerate(results):
+        expect_file(t, r, site.files[target], f"client {i + 1} of {clients}")
+    finish = sorted(r.elapsed for r in results)
+    if elapsed > bound:
+        t.fail(f"{clients} requests at once took {elapsed:.2f} s (the first done after {finish[0]:.2f} s, the last "
+               f"after {finish[-1]:.2f} s); one alone takes {delay:.2f} s, so together they must be done within "
+               f"{bound:.2f} s", cause="the requests were answered one after another, not at the same time: is each "
+                                       "connection served in its own thread or process?")
+    return tuple(peak)
+
+
+def count_check(t, srv, kind, n):
+    """n idle clients: the server must hold each in a thread (or process) of its own."""
+    t.step(f"{n} clients connect and send nothing; the server's {kind}{'es' if kind == 'process' else 's'} are "
+           f"counted in /proc")
+    before_procs, before_threads, _ = counts(srv)
+    socks = [open_client(srv.port, t.timeout(2.0)) for _ in range(n)]
+    try:
+        holders = wait_accepted(t, srv, socks, timeout=3.0)
+        t.expect(holders is not None, expected=f"all {n} connections accepted within {t.timeout(3.0):.1f} s",
+                 actual="some still waiting in the listen backlog",
+                 cause="is the accept loop stuck serving one client?")
+        want = (before_threads if kind == "thread" else before_procs) + n
+        index = 0 if kind == "process" else 1
+        seen = wait_until(t, lambda: counts(srv)[index] >= want, 3.0)
+        procs, threads_now, _ = counts(srv)
+        have = procs if kind == "process" else threads_now
+        if not seen:
+            t.fail(f"with {n} clients connected the server has {have} {kind}{'es' if kind == 'process' else 's'} in all; before them it had "
+                   f"{want - n}, so at least {want} were expected",
+                   cause=f"does -c {kind} start a {kind} for each connection?")
+        if kind == "process":
+            main_pid = srv.pid
+            served_by = [next(iter(p)) for p in holders.values()]
+            in_main = sum(1 for s in holders.values() if main_pid in s)
+            t.expect(in_main == 0, expected="the main process closes its copy of each accepted socket after fork",
+                     actual=f"{in_main} of {n} connections still open in the main process (pid {main_pid})",
+                     cause="close the connection's socket in the parent once the child has it, or the descriptors "
+                           "pile up and the client never sees the end of the connection")
+            t.expect(len(set(served_by)) == n, expected=f"{n} connections held by {n} different processes",
+                     actual=f"held by {len(set(served_by))} process(es): {sorted(set(served_by))}",
+                     cause="is each connection handed to a child process of its own?")
+    finally:
+        for s in socks:
+            s.close()
+
+
+def settle_check(t, srv, kind, base_procs, base_threads, base_fds):
+    """Once every client has gone: threads or children ended (and reaped), descriptors back."""
+    t.step("every client has closed: the server's threads, children and descriptors must go back to before")
+    ok = wait_until(t, lambda: counts(srv)[2] == 0, 2.0)
+    procs, threads, zombies = counts(srv)
+    if not ok:
+        t.fail(f"{zombies} zombie child(ren) {t.timeout(2.0):.1f} s after their clients left",
+               cause="the server must wait for (reap) each child that ends while it goes on serving: a SIGCHLD "
+                     "handler calling os.waitpid(-1, os.WNOHANG) in a loop, or joining ended processes")
+    ok = wait_until(t, lambda: counts(srv)[:2] == (base_procs, base_threads), 3.0)
+    procs, threads, _ = counts(srv)
+    t.expect(ok, expected=f"{base_procs} process(es), {base_threads} thread(s), as before the clients came",
+             actual=f"{procs} process(es), {threads} thread(s)",
+             cause=f"does each {kind} end when its client's request is answered and the connection closed?")
+    if base_fds is not None:
+        ok = wait_until(t, lambda: srv.fds() <= base_fds, 2.0)
+        t.expect(ok, expected=f"{base_fds} open descriptors in the server, as before the clients came",
+                 actual=f"{srv.fds()}", cause="is every accepted socket closed once its client is served "
+                                              "(in the parent too, after the fork)?")
+
+
+def concurrency_stage(t, kind, idle_count=1, reversed_n=4, order=None, count_n=5, overlap_n=8, seed=8):
+    site = Site(t, big_size=1 << 16, seed=seed)
+    srv = start(t, site, kind)
+    t.repro(f"./server -p 8085 -c {kind} -f FOLDER &  nc localhost 8085 &  curl http://localhost:8085/index.html")
+    base_procs, base_threads, _ = counts(srv)  # before any client: what the server must come back to
+    base_fds = srv.fds()
+    check_alive(t, srv, site, "start-up")
+    idle_peer_check(t, srv, kind, idle_count)
+    out_of_order_check(t, srv, kind, reversed_n, order)
+    settle_check(t, srv, kind, base_procs, base_threads, base_fds)
+    count_check(t, srv, kind, count_n)
+    settle_check(t, srv, kind, base_procs, base_threads, base_fds)
+
+    srv2 = start(t, site, kind, delay=True)
+    t.repro(f"./server -p 8085 -c {kind} -d -f FOLDER &  for i in $(seq {overlap_n}); do "
+            f"curl -s -o /dev/null http://localhost:8085/img.bin & done; time wait")
+    base2 = counts(srv2)
+    delay = measure_delay(t, srv2, site)
+    overlap_check(t, srv2, site, overlap_n, delay)
+    settle_check(t, srv2, kind, base2[0], base2[1], None)
+
+
+def s2_threads(t):
+    concurrency_stage(t, "thread")
+
+
+def s3_processes(t):
+    concurrency_stage(t, "process")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# S4: Ctrl-C
+
+
+def ctrl_c_check(t, kind, in_flight=3, target="/img.bin", seed=8):
+    site = Site(t, big_size=1 << 16, seed=seed)
+    srv = start(t, site, kind, delay=True)
+    t.repro(f"./server -p 8085 -c {kind} -d -f FOLDER &  curl http://localhost:8085{target} &  "
+            f"sleep 0.5; kill -INT -$!   (Ctrl-C: SIGINT to the server's process group)")
+    check_alive(t, srv, site, "start-up")
+    t.step(f"{in_flight} clients send GET {target}; once the server has read every request (seen in /proc), "
+           f"Ctrl-C: SIGINT to the server's process group, as a terminal sends it")
+    socks = [open_client(srv.port, t.timeout(2.0)) for _ in range(in_flight)]
+    try:
+        for s in socks:
+            s.sendall(request_bytes("GET", target))
+        if wait_accepted(t, srv, socks, timeout=3.0, read=True) is None:
+            t.fail(f"the server did not accept and read all {in_flight} requests within {t.timeout(3.0):.1f} s",
+                   cause="is the accept loop stuck serving one client?")
+        os.killpg(group_of(srv), signal.SIGINT)
+        for i, s in enumerate(socks):
+            r = read_response(s, t.timeout(12.0))
+            if r.status is None or r.error:
+                t.fail(f"client {i + 1}'s request was in flight when Ctrl-C came; it got {r.describe()}",
+                       cause=("does the server join every thread before it exits? Threads made daemon and never "
+                              "joined die with the main thread" if kind == "thread" else
+                              "a terminal's Ctrl-C goes to every process of the group: do the children ignore "
+                              "SIGINT (signal.signal(signal.SIGINT, signal.SIG_IGN)) and finish their client, and "
+                              "does the parent wait for them before it exits?"))
+            expect_file(t, r, site.files[target], f"client {i + 1}, in flight at Ctrl-C")
+    finally:
+        for s in socks:
+            s.close()
+    t.step("the server exits 0 after Ctrl-C")
+    rc = srv.wait_exit(t.timeout(10.0))
+    t.expect(rc == 0, expected="exit status 0 after Ctrl-C", actual=(
+        f"killed by signal {-rc} ({signal.Signals(-rc).name})" if rc is not None and rc < 0 else f"exit status {rc}"),
+        cause="catch KeyboardInterrupt (or handle SIGINT), stop accepting, join the threads, reap the children, and "
+              "return normally; an uncaught KeyboardInterrupt exits 1 with a traceback")
+    t.step("nothing of the server is left")
+    left = wait_until(t, lambda: not group_tasks(group_of(srv)), 2.0)
+    t.expect(left, expected="no process of the server's group left after it exited",
+             actual=f"{sorted(group_tasks(group_of(srv)))} still there",
+             cause="does the server wait for its children before it exits?")
+
+
+def s4_ctrl_c(t):
+    ctrl_c_check(t, "thread")
+    ctrl_c_check(t, "process")
+
+
+ASSIGNMENT = Assignment(
+    id="08.1", lab="08_webclient", title="the concurrent HTTP server of the lab handout",
+    programs={"server": Program("./server", port="-p")},
+    stages=[
+        Stage("files, HEAD, 404, never outside the folder", 25, s1_files),
+        Stage("-c thread: a thread per connection", 25, s2_threads, san=True),
+        Stage("-c process: a process per connection, every child reaped", 25, s3_processes, san=True),
+        Stage("Ctrl-C: requests in flight answered, exit 0", 25, s4_ctrl_c, san=True),
+    ],
+)
