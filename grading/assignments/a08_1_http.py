@@ -107,8 +107,13 @@ def read_response(sock, timeout, head_only=False, started=None):
         name, _, value = line.partition(":")
         r.headers[name.strip().lower()] = value.strip()
     length = r.headers.get("content-length")
-    if head_only:
-        r.body = rest
+    if head_only:  # whatever follows the head before the end of the connection (or a moment) is a body
+        deadline = min(deadline, time.monotonic() + 0.5)
+        before = len(data)
+        while fill():
+            pass
+        r.error = None
+        r.body = rest + data[before:]
     elif length is not None and length.isdigit():
         while len(rest) < int(length):
             before = len(data)
@@ -366,8 +371,9 @@ def out_of_order_check(t, srv, kind, n, order=None, delay=0.0):
             socks[i].sendall(request_bytes("GET", "/index.html"))
             r = read_response(socks[i], t.timeout(2.0 + delay))
             if r.status != 200:
-                t.fail(f"client {i + 1} (connected {i + 1}th of {n}) waited {t.timeout(2.0 + delay):.1f} s while connections "
-                       f"opened before it had sent nothing yet, and got {r.describe()}",
+                t.fail(f"client {i + 1} of {n} (connections opened in order 1 to {n}) waited "
+                       f"{t.timeout(2.0 + delay):.1f} s while some opened before it had sent nothing yet, and got "
+                       f"{r.describe()}",
                        cause="are connections served one at a time, in the order they were accepted? " +
                              serve_hint(kind))
     finally:
@@ -433,13 +439,16 @@ def overlap_check(t, srv, site, clients, delay, target="/img.bin", bound_fractio
     return tuple(peak)
 
 
-def count_check(t, srv, kind, n):
+def count_check(t, srv, kind, n, what=None):
     """n idle clients: the server must hold each in a thread (or process) of its own."""
     t.step(f"{n} clients connect and send nothing; the server's {kind}{'es' if kind == 'process' else 's'} are "
            f"counted in /proc")
     before_procs, before_threads, _ = counts(srv)
     socks = [open_client(t, srv.port, t.timeout(2.0)) for _ in range(n)]
     try:
+        if kind == "process":  # and the parent has closed its copy (at once after the fork, but not before)
+            wait_until(t, lambda: (h := wait_accepted(t, srv, socks, timeout=0)) and
+                       all(srv.pid not in pids for pids in h.values()), 3.0)
         holders = wait_accepted(t, srv, socks, timeout=3.0)
         t.expect(holders is not None, expected=f"all {n} connections accepted within {t.timeout(3.0):.1f} s",
                  actual="some still waiting in the listen backlog",
@@ -450,9 +459,11 @@ def count_check(t, srv, kind, n):
         procs, threads_now, _ = counts(srv)
         have = procs if kind == "process" else threads_now
         if not seen:
-            t.fail(f"with {n} clients connected the server has {have} {kind}{'es' if kind == 'process' else 's'} in all; before them it had "
-                   f"{want - n}, so at least {want} were expected",
-                   cause=f"does -c {kind} start a {kind} for each connection?")
+            plural = "processes" if kind == "process" else "threads"
+            t.fail(f"with {n} clients connected{'' if what is None else ' and no -c'} the server has {have} {plural} "
+                   f"in all; before them it had {want - n}, so at least {want} were expected",
+                   cause=f"does -c {kind} start a {kind} for each connection?" if what is None else
+                   f"{what}: does the server start a thread for each connection when -c is not given?")
         if kind == "process":
             main_pid = srv.pid
             served_by = [next(iter(p)) for p in holders.values()]
@@ -510,6 +521,11 @@ def concurrency_stage(t, kind, idle_count=1, reversed_n=4, order=None, count_n=5
     delay = measure_delay(t, srv2, site)
     overlap_check(t, srv2, site, overlap_n, delay, kind=kind)
     settle_check(t, srv2, kind, base2[0], base2[1], None)
+
+    if kind == "thread":
+        srv3 = start(t, site)
+        t.step("the same server started with no -c: the handout's default is thread")
+        count_check(t, srv3, "thread", 3, what="with no -c (the handout's default is thread)")
 
 
 def s2_threads(t):
