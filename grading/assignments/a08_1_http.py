@@ -489,7 +489,9 @@ def settle_check(t, srv, kind, base_procs, base_threads, base_fds):
         t.fail(f"{zombies} zombie child(ren) {t.timeout(2.0):.1f} s after their clients left",
                cause="the server must wait for (reap) each child that ends while it goes on serving: a SIGCHLD "
                      "handler calling os.waitpid(-1, os.WNOHANG) in a loop, or joining ended processes")
-    ok = wait_until(t, lambda: counts(srv)[0] <= base_procs and counts(srv)[1] <= base_threads, 3.0)
+    # One thread of slack: a runtime may start a helper thread with the first client (ThreadSanitizer's
+    # background thread); a thread or a process left per client shows as several.
+    ok = wait_until(t, lambda: counts(srv)[0] <= base_procs and counts(srv)[1] <= base_threads + 1, 3.0)
     procs, threads, _ = counts(srv)
     t.expect(ok, expected=f"{base_procs} process(es), {base_threads} thread(s), as before the clients came",
              actual=f"{procs} process(es), {threads} thread(s)",
