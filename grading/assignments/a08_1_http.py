@@ -8,9 +8,9 @@ idle, requests answered in the reverse of the order their connections came in, r
 overlap, and the threads, processes and sockets of the server's process group in /proc.
 
 Stages:
-  S1 files, HEAD, 404, never outside the folder (the default mode: no -c)
-  S2 -c thread: a thread per connection
-  S3 -c process: a process per connection, every child reaped
+  S1 files, HEAD, 404, inside the folder (the default mode: no -c)
+  S2 -c thread: a thread per client
+  S3 -c process: a child per client, every child reaped
   S4 Ctrl-C: requests in flight are answered, then the server exits 0 with nothing left
 grading/hidden/a08_1_http.py varies the counts, the order and the files (HIDDEN=1).
 """
@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 
-from grading.harness import Assignment, Program, Stage
+from grading.harness import Assignment, Program, Stage, escape
 
 # ---------------------------------------------------------------------------------------------------------
 # HTTP, from the client's side (plain sockets, so that nothing is assumed of the server's framing)
@@ -43,9 +43,6 @@ class Response:
         return f"{what} ({len(self.raw)} bytes{', ' + self.error if self.error else ''})"
 
 
-def escape(data, limit=200):
-    text = data[:limit].decode("latin-1").encode("unicode_escape").decode("ascii")
-    return repr(text) + (f"... ({len(data)} bytes)" if len(data) > limit else "")
 
 
 def request_bytes(method, target, close=True):
@@ -144,9 +141,11 @@ def expect_file(t, r, content, what):
     if r.status is None:
         t.fail(f"{what}: no response, got {r.describe()}",
                cause="does the server answer every request, and close or keep the connection open after it?")
-    t.expect_eq(r.status, 200, what=f"{what}: the status")
+    t.expect(r.status == 200, message=f"{what} was answered {r.status}, not 200", expected="HTTP/1.1 200 OK",
+             actual=r.raw.split(b"\r\n\r\n", 1)[0], cause="is the path taken relative to the folder given with -f?")
     length = r.headers.get("content-length")
     t.expect(length is not None and length.isdigit() and int(length) == len(content),
+             message=f"{what}: the Content-Length header is not the file's size",
              expected=f"Content-Length: {len(content)}", actual=f"Content-Length: {length}",
              cause="the Content-Length header must be the file's size in bytes")
     if r.body != content:
@@ -297,35 +296,40 @@ def check_alive(t, srv, site, after):
 def s1_files(t, big_size=4 << 20, seed=8, extra_outside=()):
     site = Site(t, big_size, seed)
     srv = start(t, site)  # no -c: the handout's default, thread
-    t.repro(f"./server -p 8085 -f FOLDER &  curl -s --path-as-is http://localhost:8085/index.html")
+    t.repro_with(srv, f" &  curl -s http://localhost:{srv.port}/index.html")
     for name in sorted(site.files, key=lambda n: len(site.files[n])):
         t.step(f"GET {name} ({len(site.files[name])} bytes)")
         expect_file(t, fetch(t, srv.port, name, timeout=10.0), site.files[name], f"GET {name}")
 
     t.step("HEAD /notes.txt")
     r = fetch(t, srv.port, "/notes.txt", method="HEAD")
-    t.expect_eq(r.status, 200, what="HEAD /notes.txt: the status")
+    t.expect(r.status == 200, message=f"HEAD /notes.txt was answered {r.status}, not 200",
+             expected="HTTP/1.1 200 OK", actual=r.raw.split(b"\r\n\r\n", 1)[0],
+             cause="HEAD is answered like GET, without the body")
     t.expect_eq(r.headers.get("content-length"), str(len(site.files["/notes.txt"])),
                 what="HEAD /notes.txt: the Content-Length (the size GET would send)")
-    t.expect(r.body == b"", expected="no body after the head of a HEAD response", actual=escape(r.body),
+    t.expect(r.body == b"", message=f"HEAD /notes.txt was answered with a body ({len(r.body)} bytes)",
+             expected="no body after the head of a HEAD response", actual=r.body,
              cause="HEAD answers with the same head as GET and no body")
 
     t.step("GET /nothing.html, a file that does not exist")
     r = fetch(t, srv.port, "/nothing.html")
-    t.expect_eq(r.status, 404, what="GET /nothing.html: the status",
-                cause="a file that is not in the folder is answered 404 Not Found")
+    t.expect(r.status == 404, message=f"GET /nothing.html was answered {r.status}, not 404",
+             expected="HTTP/1.1 404 Not Found", actual=r.raw.split(b"\r\n\r\n", 1)[0],
+             cause="a file that is not in the folder is answered 404 Not Found")
     check_alive(t, srv, site, "the 404")
 
     outside = ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/sub/deeper/../../../secret.txt",
                "/sub/%2E%2E/%2e%2e/secret.txt", "/.%2e/secret.txt", "/" + site.secret_path] + list(extra_outside)
     for target in outside:
         t.step(f"GET {target} sent as is (a file outside the folder)")
-        t.repro(f"printf 'GET {target} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | nc localhost 8085")
+        t.repro_with(srv, f" &  printf 'GET {target} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | nc localhost {srv.port}")
         r = fetch(t, srv.port, target)
         leaked = site.secret in r.raw
         t.expect(not leaked and (r.status is None or r.status >= 400),
-                 expected="a 4xx status (400, 403 or 404) and never the file",
-                 actual=r.describe() + (" containing the secret file's text" if leaked else ""),
+                 message=f"GET {target} was answered {r.status}" +
+                         (", with the file from outside the folder" if leaked else ""),
+                 expected="a 4xx status (400, 403 or 404) and never the file", actual=r.raw[:300],
                  cause="the path must stay below the folder: refuse any '..' segment after percent-decoding, "
                        "or compare os.path.realpath of the result with the folder's")
     check_alive(t, srv, site, "the requests for files outside the folder")
@@ -385,7 +389,8 @@ def measure_delay(t, srv, site):
     t.step("GET /index.html alone, with -d: how long the delay is")
     r = fetch(t, srv.port, "/index.html", timeout=15.0)
     expect_file(t, r, site.files["/index.html"], "GET /index.html with -d")
-    t.expect(r.elapsed >= 0.2, expected="-d makes a request take noticeably longer (at least 0.2 s)",
+    t.expect(r.elapsed >= 0.2, message=f"with -d a request took {r.elapsed:.3f} s: no delay to see",
+             expected="-d makes a request take noticeably longer (at least 0.2 s)",
              actual=f"{r.elapsed:.3f} s", cause="does -d (--delay) add a delay (e.g. a sleep) before the response, "
                                               "as the handout's Testing section says?")
     return r.elapsed
@@ -450,7 +455,8 @@ def count_check(t, srv, kind, n, what=None):
             wait_until(t, lambda: (h := wait_accepted(t, srv, socks, timeout=0)) and
                        all(srv.pid not in pids for pids in h.values()), 3.0)
         holders = wait_accepted(t, srv, socks, timeout=3.0)
-        t.expect(holders is not None, expected=f"all {n} connections accepted within {t.timeout(3.0):.1f} s",
+        t.expect(holders is not None, message=f"the server did not accept all {n} connections",
+                 expected=f"all {n} connections accepted within {t.timeout(3.0):.1f} s",
                  actual="some still waiting in the listen backlog",
                  cause="is the accept loop stuck serving one client?")
         want = (before_threads if kind == "thread" else before_procs) + n
@@ -468,11 +474,13 @@ def count_check(t, srv, kind, n, what=None):
             main_pid = srv.pid
             served_by = [next(iter(p)) for p in holders.values()]
             in_main = sum(1 for s in holders.values() if main_pid in s)
-            t.expect(in_main == 0, expected="the main process closes its copy of each accepted socket after fork",
+            t.expect(in_main == 0, message="the main process keeps the accepted sockets open",
+                     expected="the main process closes its copy of each accepted socket after fork",
                      actual=f"{in_main} of {n} connections still open in the main process (pid {main_pid})",
                      cause="close the connection's socket in the parent once the child has it, or the descriptors "
                            "pile up and the client never sees the end of the connection")
-            t.expect(len(set(served_by)) == n, expected=f"{n} connections held by {n} different processes",
+            t.expect(len(set(served_by)) == n, message=f"{n} connections are not in {n} different processes",
+                     expected=f"{n} connections held by {n} different processes",
                      actual=f"held by {len(set(served_by))} process(es): {sorted(set(served_by))}",
                      cause="is each connection handed to a child process of its own?")
     finally:
@@ -493,12 +501,15 @@ def settle_check(t, srv, kind, base_procs, base_threads, base_fds):
     # background thread); a thread or a process left per client shows as several.
     ok = wait_until(t, lambda: counts(srv)[0] <= base_procs and counts(srv)[1] <= base_threads + 1, 3.0)
     procs, threads, _ = counts(srv)
-    t.expect(ok, expected=f"{base_procs} process(es), {base_threads} thread(s), as before the clients came",
+    plural = "processes" if kind == "process" else "threads"
+    t.expect(ok, message=f"the {plural} started for the clients did not end once they left",
+             expected=f"{base_procs} process(es), {base_threads} thread(s), as before the clients came",
              actual=f"{procs} process(es), {threads} thread(s)",
              cause=f"does each {kind} end when its client's request is answered and the connection closed?")
     if base_fds is not None:
         ok = wait_until(t, lambda: srv.fds() <= base_fds, 2.0)
-        t.expect(ok, expected=f"{base_fds} open descriptors in the server, as before the clients came",
+        t.expect(ok, message="descriptors left open in the server once every client left",
+                 expected=f"{base_fds} open descriptors in the server, as before the clients came",
                  actual=f"{srv.fds()}", cause="is every accepted socket closed once its client is served "
                                               "(in the parent too, after the fork)?")
 
@@ -506,7 +517,7 @@ def settle_check(t, srv, kind, base_procs, base_threads, base_fds):
 def concurrency_stage(t, kind, idle_count=1, reversed_n=4, order=None, count_n=5, overlap_n=8, seed=8):
     site = Site(t, big_size=1 << 16, seed=seed)
     srv = start(t, site, kind)
-    t.repro(f"./server -p 8085 -c {kind} -f FOLDER &  nc localhost 8085 &  curl http://localhost:8085/index.html")
+    t.repro_with(srv, f" &  nc localhost {srv.port} &  curl http://localhost:{srv.port}/index.html")
     base_procs, base_threads, _ = counts(srv)  # before any client: what the server must come back to
     base_fds = srv.fds()
     check_alive(t, srv, site, "start-up")
@@ -517,8 +528,8 @@ def concurrency_stage(t, kind, idle_count=1, reversed_n=4, order=None, count_n=5
     settle_check(t, srv, kind, base_procs, base_threads, base_fds)
 
     srv2 = start(t, site, kind, delay=True)
-    t.repro(f"./server -p 8085 -c {kind} -d -f FOLDER &  for i in $(seq {overlap_n}); do "
-            f"curl -s -o /dev/null http://localhost:8085/img.bin & done; time wait")
+    t.repro_with(srv2, f" &  for i in $(seq {overlap_n}); do curl -s -o /dev/null http://localhost:{srv2.port}/img.bin "
+                       f"& done; time wait")
     base2 = counts(srv2)
     delay = measure_delay(t, srv2, site)
     overlap_check(t, srv2, site, overlap_n, delay, kind=kind)
@@ -545,8 +556,7 @@ def s3_processes(t):
 def ctrl_c_check(t, kind, in_flight=3, target="/img.bin", seed=8, big_size=1 << 16):
     site = Site(t, big_size=big_size, seed=seed)
     srv = start(t, site, kind, delay=True)
-    t.repro(f"./server -p 8085 -c {kind} -d -f FOLDER &  curl http://localhost:8085{target} &  "
-            f"sleep 0.5; kill -INT -$!   (Ctrl-C: SIGINT to the server's process group)")
+    t.repro_with(srv, f" &  curl http://localhost:{srv.port}{target} &  then Ctrl-C in the server's terminal")
     check_alive(t, srv, site, "start-up")
     t.step(f"{in_flight} clients send GET {target}; once the server has read every request (seen in /proc), "
            f"Ctrl-C: SIGINT to the server's process group, as a terminal sends it")
@@ -573,13 +583,15 @@ def ctrl_c_check(t, kind, in_flight=3, target="/img.bin", seed=8, big_size=1 << 
             s.close()
     t.step("the server exits 0 after Ctrl-C")
     rc = srv.wait_exit(t.timeout(10.0))
-    t.expect(rc == 0, expected="exit status 0 after Ctrl-C", actual=(
+    t.expect(rc == 0, message=f"after Ctrl-C the server ended with {srv.describe_rc()}",
+             expected="exit status 0 after Ctrl-C", actual=(
         f"killed by signal {-rc} ({signal.Signals(-rc).name})" if rc is not None and rc < 0 else f"exit status {rc}"),
         cause="catch KeyboardInterrupt (or handle SIGINT), stop accepting, join the threads, reap the children, and "
               "return normally; an uncaught KeyboardInterrupt exits 1 with a traceback")
     t.step("nothing of the server is left")
     left = wait_until(t, lambda: not group_tasks(group_of(srv)), 2.0)
-    t.expect(left, expected="no process of the server's group left after it exited",
+    t.expect(left, message="processes of the server left after it exited",
+             expected="no process of the server's group left after it exited",
              actual=f"{sorted(group_tasks(group_of(srv)))} still there",
              cause="does the server wait for its children before it exits?")
 
@@ -593,9 +605,9 @@ ASSIGNMENT = Assignment(
     id="08.1", lab="08_webclient", title="the concurrent HTTP server of the lab handout",
     programs={"server": Program("./server", port="-p")},
     stages=[
-        Stage("files, HEAD, 404, never outside the folder", 25, s1_files),
-        Stage("-c thread: a thread per connection", 25, s2_threads, san=True),
-        Stage("-c process: a process per connection, every child reaped", 25, s3_processes, san=True),
-        Stage("Ctrl-C: requests in flight answered, exit 0", 25, s4_ctrl_c, san=True),
+        Stage("files, HEAD, 404, inside the folder", 25, s1_files),
+        Stage("-c thread: a thread per client", 25, s2_threads, san=True),
+        Stage("-c process: a child per client, reaped", 25, s3_processes, san=True),
+        Stage("Ctrl-C: requests in flight finish", 25, s4_ctrl_c, san=True),
     ],
 )

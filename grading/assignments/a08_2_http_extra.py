@@ -19,8 +19,8 @@ from grading.harness import Assignment, Program, Stage
 def pool_stage(t, mode, clients=16, seed=82):
     site = Site(t, big_size=1 << 16, seed=seed)
     srv = start(t, site, mode, delay=True)
-    t.repro(f"./server -p 8085 -c {mode} -d -f FOLDER &  for i in $(seq {clients}); do "
-            f"curl -s -o /dev/null http://localhost:8085/img.bin & done; time wait   (and watch ps -L)")
+    t.repro_with(srv, f" &  for i in $(seq {clients}); do curl -s -o /dev/null http://localhost:{srv.port}/img.bin & "
+                      f"done; time wait   (and watch: ps -L -g $!)")
     delay = measure_delay(t, srv, site)
     base_procs, base_threads, _ = counts(srv)  # once a request has been served: the pool is up
     if mode == "async":
@@ -32,30 +32,39 @@ def pool_stage(t, mode, clients=16, seed=82):
     limit = clients * 3 // 4
     grown_threads, grown_procs = peak_threads - base_threads, peak_procs - base_procs
     if mode == "thread-pool":
-        t.expect(grown_threads < limit, expected=f"fewer than {limit} threads more than before, for {clients} clients",
+        t.expect(grown_threads < limit,
+                 message=f"the threads grew with the clients: {grown_threads} more for {clients}",
+                 expected=f"fewer than {limit} threads more than before, for {clients} clients",
                  actual=f"{grown_threads} more ({base_threads} before, {peak_threads} at most while serving)",
                  cause="a thread pool starts a fixed number of threads once and hands them the connections "
                        "(a queue); is a thread started for each client instead?")
-        t.expect(peak_threads >= 2, expected="worker threads besides the main one", actual=f"{peak_threads} thread",
+        t.expect(peak_threads >= 2, message="no thread of a pool seen",
+                 expected="worker threads besides the main one", actual=f"{peak_threads} thread",
                  cause="is -c thread-pool serving from threads of a pool?")
-        t.expect(grown_procs == 0, expected="no new process", actual=f"{grown_procs} more processes",
+        t.expect(grown_procs == 0, message="-c thread-pool started processes",
+                 expected="no new process", actual=f"{grown_procs} more processes",
                  cause="-c thread-pool serves from threads, not processes")
     elif mode == "process-pool":
-        t.expect(grown_procs < limit, expected=f"fewer than {limit} processes more than before, for {clients} clients",
+        t.expect(grown_procs < limit,
+                 message=f"the processes grew with the clients: {grown_procs} more for {clients}",
+                 expected=f"fewer than {limit} processes more than before, for {clients} clients",
                  actual=f"{grown_procs} more ({base_procs} before, {peak_procs} at most while serving)",
                  cause="a process pool forks a fixed number of workers once, each accepting from the shared "
                        "listening socket (or fed by the parent); is a process forked for each client instead?")
-        t.expect(peak_procs >= 2, expected="worker processes besides the main one", actual=f"{peak_procs} process",
+        t.expect(peak_procs >= 2, message="no worker process of a pool seen",
+                 expected="worker processes besides the main one", actual=f"{peak_procs} process",
                  cause="is -c process-pool serving from processes of a pool?")
     else:
         t.expect(grown_threads < limit and grown_procs < limit,
+                 message="the threads or processes grew with the clients",
                  expected=f"no thread or process per client ({clients} clients at once)",
                  actual=f"{grown_threads} more threads, {grown_procs} more processes",
                  cause="-c async serves every client from one event loop (asyncio); is it starting a thread or "
                        "a process per client?")
     t.step("the clients are gone: no zombie child left")
     ok = wait_until(t, lambda: counts(srv)[2] == 0, 2.0)
-    t.expect(ok, expected="no zombie child", actual=f"{counts(srv)[2]} zombies",
+    t.expect(ok, message="zombie children once the clients left", expected="no zombie child",
+             actual=f"{counts(srv)[2]} zombies",
              cause="a pool worker that ends (or is replaced) must be reaped")
     check_alive(t, srv, site, f"{clients} clients at once")
 
@@ -76,8 +85,8 @@ ASSIGNMENT = Assignment(
     id="08.2", lab="08_webclient", title="the HTTP server's extra credit: thread pool, process pool, async",
     programs={"server": Program("./server", port="-p")},
     stages=[
-        Stage("-c thread-pool: bounded threads, concurrency with -d", 5, s1_thread_pool, san=True),
-        Stage("-c process-pool: bounded processes, concurrency with -d", 5, s2_process_pool, san=True),
-        Stage("-c async: no thread per client, concurrency with -d", 5, s3_async, san=True),
+        Stage("-c thread-pool: bounded, concurrent", 5, s1_thread_pool, san=True),
+        Stage("-c process-pool: bounded, concurrent", 5, s2_process_pool, san=True),
+        Stage("-c async: one loop, concurrent", 5, s3_async, san=True),
     ],
 )

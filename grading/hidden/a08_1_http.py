@@ -29,8 +29,8 @@ def h4_ctrl_c(t):
 
 
 STAGES = [
-    Stage("hidden: other files, traversal spelled other ways", 10, h1_files),
-    Stage("hidden: -c thread, three idle clients, a scrambled order", 10, h2_threads, san=True),
-    Stage("hidden: -c process, more clients, a scrambled order", 10, h3_processes, san=True),
-    Stage("hidden: Ctrl-C with large files in flight", 10, h4_ctrl_c, san=True),
+    Stage("other files, other traversals", 10, h1_files),
+    Stage("-c thread, other counts and order", 10, h2_threads, san=True),
+    Stage("-c process, other counts and order", 10, h3_processes, san=True),
+    Stage("Ctrl-C, large files in flight", 10, h4_ctrl_c, san=True),
 ]

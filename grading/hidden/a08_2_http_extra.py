@@ -17,7 +17,7 @@ def h3_async(t):
 
 
 STAGES = [
-    Stage("hidden: -c thread-pool, 24 clients at once", 5, h1_thread_pool, san=True),
-    Stage("hidden: -c process-pool, 20 clients at once", 5, h2_process_pool, san=True),
-    Stage("hidden: -c async, 32 clients at once", 5, h3_async, san=True),
+    Stage("-c thread-pool, 24 clients at once", 5, h1_thread_pool, san=True),
+    Stage("-c process-pool, 20 clients at once", 5, h2_process_pool, san=True),
+    Stage("-c async, 32 clients at once", 5, h3_async, san=True),
 ]
