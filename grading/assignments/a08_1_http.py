@@ -283,7 +283,7 @@ def start(t, site, mode=None, delay=False):
 
 
 def check_alive(t, srv, site, after):
-    r = fetch(t, srv.port, "/index.html")
+    r = fetch(t, srv.port, "/index.html", timeout=12.0)  # -d may be on
     if r.status != 200:
         t.fail(f"after {after}, GET /index.html got {r.describe()}",
                cause="did that request crash the server or its thread?")
