@@ -2,7 +2,8 @@
 #
 #   make                 build every lab present (and netutil, the shared helper)
 #   make 04_prefork      build one lab, and point ./server and ./client here at its programs
-#   make test            build everything and run every test; SAN=address or SAN=thread for sanitizer builds
+#   make test            build everything and run every test (and make handout-check); SAN=address or SAN=thread
+#                        for sanitizer builds
 #                        LAB=07_epoll: that lab's tests only; FILTER='Lab07EchoServer.*': GoogleTest's filter
 #   make demo            play every lab's demo (LAB=01_mtserver: just that one)
 #   make live LAB=01_mtserver   the server and each client in its own tmux pane, ready to type into
@@ -51,7 +52,11 @@ TEST_FILTER := $(if $(FILTER),$(FILTER),$(if $(LAB),Lab$(firstword $(subst _, ,$
 test: build
 	@$(MAKE) --no-print-directory -C tests -j$(JOBS)
 	@[ -z "$(SAN)" ] || $(MAKE) --no-print-directory -C tests -j$(JOBS) SAN=
-	@SAN=$(SAN) tests/run.sh '$(TEST_FILTER)'
+	@SAN=$(SAN) tests/run.sh '$(TEST_FILTER)'; rc=$$?; \
+	  if [ -z "$(SAN)$(LAB)$(FILTER)" ]; then \
+	    echo "===== make handout-check (the grader's proof; counted in build/release/test-summary)"; \
+	    python3 grading/check.py --add-to build/release/test-summary || rc=1; \
+	  fi; exit $$rc
 
 # The grader (grading/grade.py): builds the labs it grades (and their SAN= variant), then runs their stages.
 # SERVER= and CLIENT= reach it through the environment (make exports command-line variables), so any quoting
@@ -99,6 +104,6 @@ clean:
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# //'
+	@sed -n '3,18p' Makefile | sed 's/^# //'
 	@echo
 	@echo "labs: $(LABS)"
