@@ -17,13 +17,12 @@ grading/hidden/a08_1_http.py varies the counts, the order and the files (HIDDEN=
 import os
 import random
 import re
-import select
 import signal
 import socket
 import threading
 import time
 
-from grading.harness import Assignment, Program, Stage, escape
+from grading.harness import Assignment, Fail, Program, Stage, escape
 
 # ---------------------------------------------------------------------------------------------------------
 # HTTP, from the client's side (plain sockets, so that nothing is assumed of the server's framing)
@@ -43,8 +42,6 @@ class Response:
         return f"{what} ({len(self.raw)} bytes{', ' + self.error if self.error else ''})"
 
 
-
-
 def request_bytes(method, target, close=True):
     return (f"{method} {target} HTTP/1.1\r\nHost: localhost\r\n" +
             ("Connection: close\r\n" if close else "") + "\r\n").encode("latin-1")
@@ -58,6 +55,14 @@ def open_client(t, port, timeout):
                cause="did the server exit or crash (its output is in the log)?")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def send(t, sock, data):
+    try:
+        sock.sendall(data)
+    except OSError as e:
+        t.fail(f"sending a request failed: {e.strerror or e}",
+               cause="did the server close the connection (or exit) before reading the request?")
 
 
 def read_response(sock, timeout, head_only=False, started=None):
@@ -132,7 +137,7 @@ def fetch(t, port, target, method="GET", timeout=5.0, raw=None):
     """One request on a new connection; the Response."""
     started = time.monotonic()
     with open_client(t, port, t.timeout(timeout)) as sock:
-        sock.sendall(raw if raw is not None else request_bytes(method, target))
+        send(t, sock, raw if raw is not None else request_bytes(method, target))
         return read_response(sock, t.timeout(timeout), head_only=method == "HEAD", started=started)
 
 
@@ -372,7 +377,7 @@ def out_of_order_check(t, srv, kind, n, order=None, delay=0.0):
     socks = [open_client(t, srv.port, t.timeout(2.0)) for _ in range(n)]
     try:
         for i in order:
-            socks[i].sendall(request_bytes("GET", "/index.html"))
+            send(t, socks[i], request_bytes("GET", "/index.html"))
             r = read_response(socks[i], t.timeout(2.0 + delay))
             if r.status != 200:
                 t.fail(f"client {i + 1} of {n} (connections opened in order 1 to {n}) waited "
@@ -411,8 +416,8 @@ def overlap_check(t, srv, site, clients, delay, target="/img.bin", bound_fractio
 
     def one(i):
         try:
-            results[i] = fetch(t, srv.port, target, timeout=bound + 0.5)
-        except OSError as e:
+            results[i] = fetch(t, srv.port, target, timeout=bound / t.timeout(1.0) + 0.5)  # fetch scales it
+        except (OSError, Fail) as e:  # said below, for every client at once
             results[i] = Response()
             results[i].error = str(e)
 
@@ -422,16 +427,19 @@ def overlap_check(t, srv, site, clients, delay, target="/img.bin", bound_fractio
             peak[0], peak[1] = max(peak[0], procs), max(peak[1], threads)
             done.wait(0.02)
 
-    sampler = threading.Thread(target=sample)
+    # daemon threads, and the sampler stopped in finally: the stage's own time bound may interrupt the joins
+    sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.monotonic()
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.monotonic() - started
-    done.set()
+    try:
+        started = time.monotonic()
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(clients)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.monotonic() - started
+    finally:
+        done.set()
     sampler.join()
     answered = sorted(r.elapsed for r in results if r.status is not None and not r.error)
     if elapsed > bound or len(answered) < clients:
@@ -563,7 +571,7 @@ def ctrl_c_check(t, kind, in_flight=3, target="/img.bin", seed=8, big_size=1 << 
     socks = [open_client(t, srv.port, t.timeout(2.0)) for _ in range(in_flight)]
     try:
         for s in socks:
-            s.sendall(request_bytes("GET", target))
+            send(t, s, request_bytes("GET", target))
         if wait_accepted(t, srv, socks, timeout=3.0, read=True) is None:
             t.fail(f"the server did not accept and read all {in_flight} requests within {t.timeout(3.0):.1f} s",
                    cause="is the accept loop stuck serving one client?")
