@@ -587,7 +587,8 @@ def s3_processes(t):
 def ctrl_c_check(t, kind, in_flight=3, target="/img.bin", seed=8, big_size=1 << 16):
     site = Site(t, big_size=big_size, seed=seed)
     srv = start(t, site, kind, delay=True)
-    t.repro_with(srv, f" &  curl http://localhost:{srv.port}{target} &  then Ctrl-C in the server's terminal")
+    t.repro_with(srv, f"   (terminal 1), then curl http://localhost:{srv.port}{target}   (terminal 2), then "
+                      f"Ctrl-C in terminal 1 while curl waits")
     check_alive(t, srv, site, "start-up")
     t.step(f"{in_flight} clients send GET {target}; once the server has read every request (seen in /proc), "
            f"Ctrl-C: SIGINT to the server's process group, as a terminal sends it")
