@@ -19,7 +19,7 @@ def request(t, u, message, what, tries=3, wait=1.0):
     a datagram), `tries` times in all, then fails."""
     for _ in range(tries):
         u.send(message)
-        reply = u.recv(t.timeout(wait))
+        reply = u.recv(wait)  # the harness scales it
         if reply is not None:
             return reply
     t.fail(f"timed out: no reply to {what} ({message!r}) after {tries} tries, {t.timeout(wait):g} s each",
@@ -34,6 +34,8 @@ def expect_square(t, reply, number, what):
 
 def alive(srv):
     """True while the server's process is neither gone nor a zombie."""
+    if hasattr(srv, "running"):
+        return srv.running()
     try:
         with open(f"/proc/{srv.pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
@@ -68,7 +70,7 @@ def interleaved(t, srv, clients, rounds):
         for i in order:
             sockets[i].send(numbers[i].encode())
         for i in order:
-            reply = sockets[i].recv(t.timeout(2.0))
+            reply = sockets[i].recv(2.0)
             if reply is None:  # lost or late: ask again, once
                 reply = request(t, sockets[i], numbers[i].encode(), f"client {i + 1}'s number in round {r + 1}")
             expect_square(t, reply, numbers[i], f"client {i + 1}'s number in round {r + 1}")

@@ -82,16 +82,24 @@ def manager_args(nworkers, jobs, samples, seed):
 def run_with_workers(t, nworkers, jobs, samples, seed):
     """The manager and `nworkers` of the program's own workers: returns the manager's output."""
     args = manager_args(nworkers, jobs, samples, seed)
-    t.step(f"start the manager: ./server PORT {' '.join(args)}, then {nworkers} workers: ./client 127.0.0.1 PORT")
+    t.step(f"start the manager: ./server PORT {' '.join(args)}, then {nworkers} worker{'s' if nworkers != 1 else ''}: "
+           "./client 127.0.0.1 PORT")
     srv = t.start("server", args, port=True)
     t.repro(f"./server {srv.port} {' '.join(args)} & " + " & ".join([f"./client 127.0.0.1 {srv.port}"] * nworkers))
     workers = [t.start("client", ["127.0.0.1", str(srv.port)]) for _ in range(nworkers)]
-    bound = t.timeout(20.0)
-    t.step(f"expect the manager to exit with status 0 within {bound:g} s, and every worker too")
-    rc = srv.wait_exit(bound)
+    t.step(f"expect the manager to exit with status 0 within {t.timeout(20.0):g} s, and every worker too")
+    # A worker that fails (a stub, a crash) ends the wait at once: the manager would wait for it for ever.
+    t.wait_until(lambda: not srv.running() or any(not w.running() and w.rc != 0 for w in workers), 20.0,
+                 "the manager to finish the jobs", cause="does the manager hand out every job and exit once all "
+                 "are done?")
+    for i, worker in enumerate(workers):
+        if not worker.running() and worker.rc != 0:
+            t.fail(f"worker {i} exited ({worker.describe_rc()}) before the manager was done",
+                   cause="see the worker's output: a worker exits 0 once the manager says BYE")
+    rc = srv.wait_exit(5.0)
     t.expect_eq(rc, 0, what=f"the manager's exit status ({nworkers} workers)")
     for i, worker in enumerate(workers):
-        t.expect_eq(worker.wait_exit(t.timeout(5.0)), 0, what=f"worker {i}'s exit status (the manager said BYE)")
+        t.expect_eq(worker.wait_exit(5.0), 0, what=f"worker {i}'s exit status (the manager said BYE)")
     return srv.output
 
 
@@ -186,9 +194,9 @@ def expect_bye(t, w):
 
 
 def finish(t, srv, counts, samples, what):
-    bound = t.timeout(5.0)
-    t.step(f"expect the manager to exit with status 0 within {bound:g} s, the estimate {float(exact_estimate(counts, samples)):.10f}")
-    t.expect_eq(srv.wait_exit(bound), 0, what="the manager's exit status once every job is done")
+    t.step(f"expect the manager to exit with status 0 within {t.timeout(5.0):g} s, the estimate "
+           f"{float(exact_estimate(counts, samples)):.10f}")
+    t.expect_eq(srv.wait_exit(5.0), 0, what="the manager's exit status once every job is done")
     expect_estimate(t, srv.output, exact_estimate(counts, samples), what)
 
 
@@ -218,13 +226,13 @@ def s2_independent(t, jobs=6, samples=100000, seed=1, worker_counts=(1, 2, 3)):
                  actual=f"{estimates[nworkers]} (estimates so far: {estimates})",
                  cause="does every job start a generator from its own seed? A generator shared across jobs (or "
                        "seeded once per worker) makes the estimate depend on who ran which job")
-    r = t.run("server", ["--help"], timeout=t.timeout(5.0))
-    if "--local" in r.out:
+    r = t.run("server", ["--help"], timeout=5.0)
+    if "--local" in r.out + r.err:
         t.step("the CLI has --local: ./server --local with the same jobs")
         local = t.run("server", ["--local", "--jobs", str(jobs), "--samples", str(samples), "--seed", str(seed)],
-                      timeout=t.timeout(20.0))
+                      timeout=20.0)
         t.expect_eq(local.rc, 0, what="the exit status of ./server --local")
-        expect_estimate(t, local.out, exact, "--local")
+        expect_estimate(t, local.out + local.err, exact, "--local")
 
 
 def s3_queue(t, nworkers=2, jobs=7, samples=1000000, seed=40):
@@ -306,8 +314,9 @@ def s4_as_it_arrives(t, jobs=4, samples=1000000, seed=7):
         w1.close()
 
 
-def s5_lost_worker(t, jobs=5, samples=1000000, seed=3, answered_first=0):
-    """W1 takes a job (after answering `answered_first` ones) and disconnects: W0 must be given that job again."""
+def s5_lost_worker(t, jobs=5, samples=1000000, seed=3, answered_first=0, half_line=False):
+    """W1 takes a job (after answering `answered_first` ones) and disconnects (after half a RESULT line when
+    `half_line`): W0 must be given that job again."""
     srv = t.start("server", manager_args(2, jobs, samples, seed), port=True)
     t.repro(f"./server {srv.port} {' '.join(manager_args(2, jobs, samples, seed))}, then two workers by hand "
             f"(nc 127.0.0.1 {srv.port}); close one while it holds a JOB")
@@ -320,7 +329,11 @@ def s5_lost_worker(t, jobs=5, samples=1000000, seed=3, answered_first=0):
             answer(w1, job, samples)
             counts[job] = chosen_inside(job, samples)
         lost = w1.read_job(t.timeout(5.0), jobs, samples, seed)
-        t.step(f"W1 takes job {lost} and disconnects without answering it")
+        if half_line:
+            t.step(f"W1 takes job {lost}, sends half a RESULT line (no newline) and disconnects")
+            w1.sock.sendall(f"RESULT {lost} {samples}".encode())
+        else:
+            t.step(f"W1 takes job {lost} and disconnects without answering it")
         w1.close()
         t.step("W0 answers every JOB until BYE: it must be given job " + str(lost) + " too")
         while True:
@@ -347,7 +360,7 @@ ASSIGNMENT = Assignment(
     programs={"server": Program("./server", port="positional"), "client": Program("./client", port=None)},
     stages=[
         Stage("the estimate of pi, one worker", 10, s1_estimate, san=True),
-        Stage("the same estimate for 1, 2 and 3 workers", 20, s2_independent, san=True),
+        Stage("the same estimate for 1, 2, 3 workers", 20, s2_independent, san=True),
         Stage("the job queue over the protocol", 10, s3_queue, san=True),
         Stage("each result reported as it arrives", 10, s4_as_it_arrives, san=True),
         Stage("a lost worker's job is redone", 20, s5_lost_worker, san=True),
