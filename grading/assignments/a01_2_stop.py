@@ -74,7 +74,7 @@ def _clients(t):
 def start_server(t, nclients):
     t.step(f"start the server with {nclients} handlers and --stop (the port on its command line)")
     srv = t.start("server", [str(nclients), "--stop"], port=True)
-    t.repro(f"./server PORT {nclients} --stop    then, in other terminals: ./client localhost PORT ...")
+    t.repro_with(srv, f"   # then, in other terminals: ./client localhost {srv.port} --message stop (and idle ones)")
     return srv
 
 

@@ -81,7 +81,7 @@ def start_fork_server(t, extra=()):
     args = ["--mode", "fork", *extra]
     t.step("start the server: " + " ".join(["./server", "PORT", *args]))
     srv = t.start("server", args, port=True, udp=True)
-    t.repro(f"./server {srv.port} {' '.join(args)} & ./client localhost {srv.port} --processes 3")
+    t.repro_with(srv, f" & ./client localhost {srv.port} --processes 3")
     return srv
 
 
@@ -166,7 +166,8 @@ def s3_at_once(t, clients=4, delay_ms=DELAY_MS):
         thread.join()
     missing = [i + 1 for i in range(clients) if replies[i] is None]
     if missing:
-        t.fail(f"timed out: clients {missing} had no reply within {t.timeout(budget):g} s ({clients} requests of {delay:g} s each)",
+        t.fail(f"timed out: clients {missing} had no reply within {t.timeout(budget):g} s ({clients} requests of "
+               f"{delay:g} s each)",
                cause="are the requests served one at a time? The parent must go back to recvfrom at once")
     times = sorted(arrived)
     spread = times[-1] - times[0]

@@ -46,7 +46,7 @@ def alive(srv):
 def start_square_server(t):
     t.step("start the server: ./server PORT --square")
     srv = t.start("server", ["--square"], port=True, udp=True)
-    t.repro(f"./server {srv.port} --square & ./client localhost {srv.port} 12")
+    t.repro_with(srv, f" & ./client localhost {srv.port} 12")
     return srv
 
 

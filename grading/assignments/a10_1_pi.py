@@ -85,7 +85,7 @@ def run_with_workers(t, nworkers, jobs, samples, seed):
     t.step(f"start the manager: ./server PORT {' '.join(args)}, then {nworkers} worker{'s' if nworkers != 1 else ''}: "
            "./client 127.0.0.1 PORT")
     srv = t.start("server", args, port=True)
-    t.repro(f"./server {srv.port} {' '.join(args)} & " + " & ".join([f"./client 127.0.0.1 {srv.port}"] * nworkers))
+    t.repro_with(srv, " & " + " & ".join([f"./client 127.0.0.1 {srv.port}"] * nworkers))
     workers = [t.start("client", ["127.0.0.1", str(srv.port)]) for _ in range(nworkers)]
     t.step(f"expect the manager to exit with status 0 within {t.timeout(20.0):g} s, and every worker too")
     # A worker that fails (a stub, a crash) ends the wait at once: the manager would wait for it for ever.
@@ -238,8 +238,8 @@ def s2_independent(t, jobs=6, samples=100000, seed=1, worker_counts=(1, 2, 3)):
 def s3_queue(t, nworkers=2, jobs=7, samples=1000000, seed=40):
     """The grader's workers answer at once: every job goes out exactly once with its tuple, then BYE to all."""
     srv = t.start("server", manager_args(nworkers, jobs, samples, seed), port=True)
-    t.repro(f"./server {srv.port} {' '.join(manager_args(nworkers, jobs, samples, seed))}, then the protocol by hand: "
-            f"nc 127.0.0.1 {srv.port} (type HELLO pi 1, then RESULT J SAMPLES INSIDE for each JOB)")
+    t.repro_with(srv, f"   # then the protocol by hand: nc 127.0.0.1 {srv.port} (type HELLO pi 1, then "
+                      "RESULT J SAMPLES INSIDE for each JOB)")
     workers = open_workers(t, srv, nworkers)
     try:
         t.step("every grader worker answers each JOB at once, until the manager says BYE")
@@ -278,8 +278,7 @@ def s3_queue(t, nworkers=2, jobs=7, samples=1000000, seed=40):
 def s4_as_it_arrives(t, jobs=4, samples=1000000, seed=7):
     """W1 keeps its job while W0 answers the others: each of W0's results must show before W1 answers."""
     srv = t.start("server", manager_args(2, jobs, samples, seed), port=True)
-    t.repro(f"./server {srv.port} {' '.join(manager_args(2, jobs, samples, seed))}, then two workers by hand "
-            f"(nc 127.0.0.1 {srv.port}), one of them slow to answer")
+    t.repro_with(srv, f"   # then two workers by hand (nc 127.0.0.1 {srv.port}), one of them slow to answer")
     w0, w1 = open_workers(t, srv, 2)
     try:
         held = w1.read_job(t.timeout(5.0), jobs, samples, seed)
@@ -318,8 +317,7 @@ def s5_lost_worker(t, jobs=5, samples=1000000, seed=3, answered_first=0, half_li
     """W1 takes a job (after answering `answered_first` ones) and disconnects (after half a RESULT line when
     `half_line`): W0 must be given that job again."""
     srv = t.start("server", manager_args(2, jobs, samples, seed), port=True)
-    t.repro(f"./server {srv.port} {' '.join(manager_args(2, jobs, samples, seed))}, then two workers by hand "
-            f"(nc 127.0.0.1 {srv.port}); close one while it holds a JOB")
+    t.repro_with(srv, f"   # then two workers by hand (nc 127.0.0.1 {srv.port}); close one while it holds a JOB")
     w0, w1 = open_workers(t, srv, 2)
     counts = {}
     try:
