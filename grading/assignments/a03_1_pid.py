@@ -16,6 +16,13 @@ from grading.harness import Assignment, Program, Stage
 DELAY_MS = 1500  # --delay-ms of the concurrency stage: every reply waits this long in the process answering
 
 
+def open_udp(t, srv):
+    """A UDP socket of the grader to the server's port, which remembers the server (to tell a crash from a loss)."""
+    u = t.udp(srv.port)
+    u.server = srv
+    return u
+
+
 def request(t, u, message, what, tries=3, wait=1.0):
     """Sends `message` on UDP socket `u` and returns the reply (bytes); sends again after `wait` seconds without
     a reply (UDP may lose a datagram), `tries` times in all, then fails."""
@@ -24,6 +31,10 @@ def request(t, u, message, what, tries=3, wait=1.0):
         reply = u.recv(wait)  # the harness scales it
         if reply is not None:
             return reply
+    srv = getattr(u, "server", None)
+    if srv is not None and not srv.running():
+        t.fail(f"the server exited ({srv.describe_rc()}) instead of answering {what} ({message!r})",
+               cause="see the tail of its output: a request must never end the server")
     t.fail(f"timed out: no reply to {what} ({message!r}) after {tries} tries, {t.timeout(wait):g} s each",
            cause="does the server answer every datagram, to the address it came from (sendto)?")
 
@@ -88,7 +99,7 @@ def start_fork_server(t, extra=()):
 def s1_child_pid(t):
     srv = start_fork_server(t)
     t.step("send one datagram and read the reply")
-    u = t.udp(srv.port)
+    u = open_udp(t, srv)
     reply = request(t, u, b"Hi from the grader", "the first datagram")
     pid = pid_of(t, reply, "the first datagram")
     t.step(f"the reply {reply!r} names PID {pid}: not the server's ({srv.pid}), one of its children")
@@ -99,7 +110,7 @@ def s2_distinct(t, sequential=5, parallel=8):
     srv = start_fork_server(t)
     pids = {}
     t.step(f"send {sequential} datagrams one after the other from one socket")
-    u = t.udp(srv.port)
+    u = open_udp(t, srv)
     for i in range(sequential):
         what = f"datagram {i + 1}"
         pid = pid_of(t, request(t, u, f"request {i + 1}".encode(), what), what)
@@ -109,7 +120,7 @@ def s2_distinct(t, sequential=5, parallel=8):
                  cause="is one process answering every datagram? The exercise wants a new one per request")
         pids[pid] = what
     t.step(f"send {parallel} datagrams at once from {parallel} sockets")
-    sockets = [t.udp(srv.port) for _ in range(parallel)]
+    sockets = [open_udp(t, srv) for _ in range(parallel)]
     replies = [None] * parallel
 
     def ask(i):
@@ -142,7 +153,7 @@ def s3_at_once(t, clients=4, delay_ms=DELAY_MS):
     srv = start_fork_server(t, ["--delay-ms", str(delay_ms)])
     t.step(f"{clients} clients send a datagram at once; every reply waits {delay:g} s (--delay-ms) in the process "
            "that answers")
-    sockets = [t.udp(srv.port) for _ in range(clients)]
+    sockets = [open_udp(t, srv) for _ in range(clients)]
     arrived = [None] * clients
     replies = [None] * clients
     budget = delay + 3.0  # the harness scales it (t.timeout(budget))

@@ -14,6 +14,13 @@ from grading.harness import Assignment, Program, Stage
 NUMBER = re.compile(rb"\s*[-+]?\d+(\.\d+)?\s*")
 
 
+def open_udp(t, srv):
+    """A UDP socket of the grader to the server's port, which remembers the server (to tell a crash from a loss)."""
+    u = t.udp(srv.port)
+    u.server = srv
+    return u
+
+
 def request(t, u, message, what, tries=3, wait=1.0):
     """Sends `message` on UDP socket `u`, returns the reply; sends again after `wait` s without one (UDP may lose
     a datagram), `tries` times in all, then fails."""
@@ -22,6 +29,10 @@ def request(t, u, message, what, tries=3, wait=1.0):
         reply = u.recv(wait)  # the harness scales it
         if reply is not None:
             return reply
+    srv = getattr(u, "server", None)
+    if srv is not None and not srv.running():
+        t.fail(f"the server exited ({srv.describe_rc()}) instead of answering {what} ({message!r})",
+               cause="see the tail of its output: a request must never end the server")
     t.fail(f"timed out: no reply to {what} ({message!r}) after {tries} tries, {t.timeout(wait):g} s each",
            cause="does the server answer every datagram, to the address it came from (sendto)?")
 
@@ -52,7 +63,7 @@ def start_square_server(t):
 
 def s1_squares(t):
     srv = start_square_server(t)
-    u = t.udp(srv.port)
+    u = open_udp(t, srv)
     for number, sent in [("12", b"12"), ("0", b"0"), ("-7", b"-7"), ("12", b"12\n"),
                          ("12345678901234567890", b"12345678901234567890"), ("1000000007", b"1000000007")]:
         t.step(f"send {sent!r}, expect {int(number) ** 2}")
@@ -62,7 +73,7 @@ def s1_squares(t):
 def interleaved(t, srv, clients, rounds):
     """`clients` sockets each send a number before any reply is read, for `rounds` rounds (every other round in
     reversed order); each must get the square of its own number."""
-    sockets = [t.udp(srv.port) for _ in range(clients)]
+    sockets = [open_udp(t, srv) for _ in range(clients)]
     for r in range(rounds):
         order = list(range(clients)) if r % 2 == 0 else list(reversed(range(clients)))
         numbers = {i: str(1000 * (r + 1) + 17 * i + 3) for i in order}
@@ -80,11 +91,11 @@ def s2_many_clients(t, clients=5, rounds=3, burst=20):
     srv = start_square_server(t)
     interleaved(t, srv, clients, rounds)
     t.step("client S sends a number, reads its square and then stalls (never sends again)")
-    stalled = t.udp(srv.port)
+    stalled = open_udp(t, srv)
     expect_square(t, request(t, stalled, b"99", "client S's number"), "99", "client S's number")
     t.step("three other clients are answered at once, in spite of S")
     for i in range(3):
-        u = t.udp(srv.port)
+        u = open_udp(t, srv)
         number = str(31 + i)
         started = time.monotonic()
         expect_square(t, request(t, u, number.encode(), f"client T{i + 1}'s number"), number,
@@ -93,7 +104,7 @@ def s2_many_clients(t, clients=5, rounds=3, burst=20):
         t.expect(took < t.timeout(1.0), expected=f"client T{i + 1} answered within {t.timeout(1.0):g} s",
                  actual=f"{took:.2f} s", cause="does the server wait for the stalled client's next number?")
     t.step(f"{burst} clients send a number at the same moment")
-    sockets = [t.udp(srv.port) for _ in range(burst)]
+    sockets = [open_udp(t, srv) for _ in range(burst)]
     replies = [None] * burst
 
     def ask(i):
@@ -119,7 +130,7 @@ BAD_INPUTS = [b"abc", b"12abc", b"0x10", b"--5", b"1.2.3", b"twelve", b" ", b"\x
 
 def s3_bad_input(t, inputs=BAD_INPUTS):
     srv = start_square_server(t)
-    u = t.udp(srv.port)
+    u = open_udp(t, srv)
     t.step("send 12, expect 144")
     expect_square(t, request(t, u, b"12", "the datagram b'12'"), "12", "the datagram b'12'")
     for bad in inputs:
@@ -137,7 +148,7 @@ def s3_bad_input(t, inputs=BAD_INPUTS):
                  cause="bad input must be answered, never end the server")
     t.step("send an empty datagram (no reply is needed) and then 25: expect 625")
     u.send(b"")
-    other = t.udp(srv.port)
+    other = open_udp(t, srv)
     expect_square(t, request(t, other, b"25", "b'25' after the bad inputs"), "25", "b'25' after the bad inputs")
     t.expect(alive(srv), expected="the server running after an empty datagram", actual="it exited",
              cause="an empty datagram must not end the server")

@@ -1,7 +1,8 @@
 """Instructor-only stages of 03.2 (`make grade HIDDEN=1`): more clients, other orders, bigger numbers, other
 bad inputs."""
 
-from grading.assignments.a03_2_square import expect_square, request, s2_many_clients, s3_bad_input, start_square_server
+from grading.assignments.a03_2_square import (expect_square, open_udp, request, s2_many_clients, s3_bad_input,
+                                              start_square_server)
 from grading.harness import Stage
 
 
@@ -11,7 +12,7 @@ def h1_more_clients(t):
 
 def h2_big_numbers(t):
     srv = start_square_server(t)
-    u = t.udp(srv.port)
+    u = open_udp(t, srv)
     for number in ["9" * 1000, "-" + "31415926535" * 40, "+17", "0000000012"]:
         t.step(f"send a number of {len(number)} characters, expect its exact square")
         expect_square(t, request(t, u, number.encode(), f"a number of {len(number)} characters"), number,
