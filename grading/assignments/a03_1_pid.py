@@ -102,7 +102,7 @@ def s1_child_pid(t):
     u = open_udp(t, srv)
     reply = request(t, u, b"Hi from the grader", "the first datagram")
     pid = pid_of(t, reply, "the first datagram")
-    t.step(f"the reply {reply!r} names PID {pid}: not the server's ({srv.pid}), one of its children")
+    t.step(f"the reply {reply!r} names PID {pid}: expect a child of the server, not the server ({srv.pid}) itself")
     expect_server_child(t, srv, pid, "the first datagram")
 
 

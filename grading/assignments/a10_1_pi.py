@@ -221,8 +221,8 @@ def s2_independent(t, jobs=6, samples=100000, seed=1, worker_counts=(1, 2, 3)):
         output = run_with_workers(t, nworkers, jobs, samples, seed)
         estimates[nworkers] = printed_estimate(output)
         t.expect(estimates[nworkers] is not None and same_to_printed_digits(estimates[nworkers], exact),
-                 expected=f"with {nworkers} workers the estimate {float(exact):.10f} (the README's generator: "
-                 f"each job counts its samples from its own seed)",
+                 expected=f"with {nworkers} worker{'s' if nworkers != 1 else ''} the estimate {float(exact):.10f} "
+                 "(the README's generator: each job counts its samples from its own seed)",
                  actual=f"{estimates[nworkers]} (estimates so far: {estimates})",
                  cause="does every job start a generator from its own seed? A generator shared across jobs (or "
                        "seeded once per worker) makes the estimate depend on who ran which job")
