@@ -13,62 +13,33 @@ from grading.harness import Assignment, Program, Stage
 EXIT_BOUND = 2.0  # seconds for the server to exit once the stop message is sent (x TIMEOUT_SCALE, x3 SAN)
 
 
-class Client:
-    """One client of the lab's protocol: a TCP connection that sends one message, a line, then closes its side."""
+def connect(t, srv, name):
+    """A client of the lab's protocol (the harness closes it when the stage ends)."""
+    conn = t.connect(srv.port, timeout=5.0)
+    conn.name = name
+    return conn
 
-    def __init__(self, t, port, name):
-        self.name = name
-        try:
-            self.sock = socket.create_connection(("127.0.0.1", port), timeout=t.timeout(5))
-        except OSError as error:
-            t.fail(f"client {name} could not connect to 127.0.0.1:{port}: {error.strerror or error}",
-                   cause="has the server exited (or stopped listening) too early?")
 
-    def send(self, data):
-        self.sock.sendall(data)
+def say(conn, message):
+    """What `./client --message TEXT` does: the message and a newline, then shutdown(SHUT_WR)."""
+    try:
+        conn.send(message.encode() + b"\n")
+        conn.sock.shutdown(socket.SHUT_WR)
+    except Exception:  # the server may have closed already: the stage judges by its exit, not by this write
+        pass
 
-    def say(self, message):
-        """What `./client --message TEXT` does: the message and a newline, then shutdown(SHUT_WR)."""
-        try:
-            self.sock.sendall(message.encode() + b"\n")
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the server may already have closed: the stage judges by its exit, not by this write
 
-    def closed_by_server(self, timeout):
-        """True when the server closed the connection (EOF or reset) within `timeout` seconds."""
-        self.sock.settimeout(timeout)
-        try:
-            while self.sock.recv(4096):
-                pass
-            return True
-        except socket.timeout:
-            return False
-        except OSError:
-            return True
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
+def closed_by_server(conn, timeout):
+    """True when the server closed the connection (EOF or reset) within `timeout` seconds (not scaled)."""
+    conn.sock.settimeout(timeout)
+    try:
+        while conn.sock.recv(4096):
             pass
-
-
-def _clients(t):
-    """The clients a stage opens, closed when it ends whatever happens."""
-    opened = []
-
-    class Opener:
-        def __call__(self, port, name):
-            c = Client(t, port, name)
-            opened.append(c)
-            return c
-
-        def close_all(self):
-            for c in opened:
-                c.close()
-
-    return Opener()
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
 
 
 def start_server(t, nclients):
@@ -107,67 +78,55 @@ def expect_exit_zero(t, srv, waiting, cause):
 def s1_stop_message(t):
     """Two handlers, two clients: `hello` is a message like any other, `stop` then ends the server."""
     srv = start_server(t, 2)
-    open_client = _clients(t)
-    try:
-        t.step("client A connects and sends `hello` (a message like any other), then closes its side")
-        a = open_client(srv.port, "A")
-        a.say("hello")
-        t.step("the server closes A's connection once its handler is done with it (EOF within 2 s)")
-        a.closed_by_server(t.timeout(2.0))  # a server that keeps it open is allowed: only the exit is judged
-        t.expect(srv_running(srv), expected="the server still running after `hello` (1 handler left)",
-                 actual="it exited", cause="does any message stop the server, or only `stop`?")
-        t.step("client B connects and sends `stop`")
-        b = open_client(srv.port, "B")
-        b.say("stop")
-        expect_exit_zero(t, srv, "every handler has had its client", cause="does the server join its handlers "
-                         "and exit once they are done?")
-    finally:
-        open_client.close_all()
+    t.step("client A connects and sends `hello` (a message like any other), then closes its side")
+    a = connect(t, srv, "A")
+    say(a, "hello")
+    t.step("the server closes A's connection once its handler is done with it (EOF within 2 s)")
+    closed_by_server(a, t.timeout(2.0))  # a server that keeps it open is allowed: only the exit is judged
+    t.expect(srv_running(srv), expected="the server still running after `hello` (1 handler left)",
+             actual="it exited", cause="does any message stop the server, or only `stop`?")
+    t.step("client B connects and sends `stop`")
+    b = connect(t, srv, "B")
+    say(b, "stop")
+    expect_exit_zero(t, srv, "every handler has had its client", cause="does the server join its handlers "
+                     "and exit once they are done?")
 
 
 def s2_wakes_accept(t):
     """Three handlers, one client: its `stop` wakes the two handlers still blocked in accept()."""
     srv = start_server(t, 3)
-    open_client = _clients(t)
-    try:
-        before = srv.fds()
-        t.step("client B connects (no other client: two handlers stay blocked in accept)")
-        b = open_client(srv.port, "B")
-        wait_accepted(t, srv, before, 1, "client B")
-        t.step("client B sends `stop`")
-        b.say("stop")
-        expect_exit_zero(t, srv, "2 handlers were waiting for a client, in accept()",
-                         cause="a handler blocked in accept() never sees a flag: wait with poll() on the "
-                               "listening socket and a stop pipe (or shut the listening socket down) so that "
-                               "`stop` wakes it")
-    finally:
-        open_client.close_all()
+    before = srv.fds()
+    t.step("client B connects (no other client: two handlers stay blocked in accept)")
+    b = connect(t, srv, "B")
+    wait_accepted(t, srv, before, 1, "client B")
+    t.step("client B sends `stop`")
+    say(b, "stop")
+    expect_exit_zero(t, srv, "2 handlers were waiting for a client, in accept()",
+                     cause="a handler blocked in accept() never sees a flag: wait with poll() on the "
+                           "listening socket and a stop pipe (or shut the listening socket down) so that "
+                           "`stop` wakes it")
 
 
 def s3_wakes_recv(t):
     """Four handlers: an idle client, a client half-way through a line, a handler in accept, then `stop`."""
     srv = start_server(t, 4)
-    open_client = _clients(t)
-    try:
-        before = srv.fds()
-        t.step("client A connects and sends nothing (its handler waits for data)")
-        a = open_client(srv.port, "A")
-        wait_accepted(t, srv, before, 1, "client A")
-        t.step("client C connects and sends `hal` without a newline (its handler waits for the rest)")
-        c = open_client(srv.port, "C")
-        c.send(b"hal")
-        wait_accepted(t, srv, before, 2, "client C")
-        t.step("client B connects and sends `stop` (one handler is still waiting in accept)")
-        b = open_client(srv.port, "B")
-        wait_accepted(t, srv, before, 3, "client B")
-        b.say("stop")
-        expect_exit_zero(t, srv, "2 handlers were waiting for data from idle clients A and C, 1 in accept()",
-                         cause="a handler blocked in recv() on an idle client never sees a flag: wait with "
-                               "poll() on the client socket and the stop pipe (or shut the client sockets down)")
-        t.step("clients A and C see their connections closed")
-        t.expect(a.closed_by_server(t.timeout(1.0)), expected="A's connection closed", actual="still open")
-    finally:
-        open_client.close_all()
+    before = srv.fds()
+    t.step("client A connects and sends nothing (its handler waits for data)")
+    a = connect(t, srv, "A")
+    wait_accepted(t, srv, before, 1, "client A")
+    t.step("client C connects and sends `hal` without a newline (its handler waits for the rest)")
+    c = connect(t, srv, "C")
+    c.send(b"hal")
+    wait_accepted(t, srv, before, 2, "client C")
+    t.step("client B connects and sends `stop` (one handler is still waiting in accept)")
+    b = connect(t, srv, "B")
+    wait_accepted(t, srv, before, 3, "client B")
+    say(b, "stop")
+    expect_exit_zero(t, srv, "2 handlers were waiting for data from idle clients A and C, 1 in accept()",
+                     cause="a handler blocked in recv() on an idle client never sees a flag: wait with "
+                           "poll() on the client socket and the stop pipe (or shut the client sockets down)")
+    t.step("clients A and C see their connections closed")
+    t.expect(closed_by_server(a, t.timeout(1.0)), expected="A's connection closed", actual="still open")
 
 
 def srv_running(srv):
