@@ -66,7 +66,7 @@ def group_members(pgid):
 def expect_server_child(t, srv, pid, what):
     """The PID is not the server's; if it is still in /proc, it is a process of the server's group."""
     t.expect(pid != srv.pid, expected=f"the reply to {what} naming a process other than the server ({srv.pid})",
-             actual=f"the server's own PID {pid}",
+             actual=f"the server's own PID {pid}", message=f"the reply to {what} names the server's own PID {pid}",
              cause="is the reply built in the parent? The child process must answer, with its own getpid()")
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -183,7 +183,8 @@ def s3_at_once(t, clients=4, delay_ms=DELAY_MS):
     times = sorted(arrived)
     spread = times[-1] - times[0]
     t.step(f"the replies came {times[0] - started:.2f} s to {times[-1] - started:.2f} s after the requests")
-    t.expect(spread < delay * 0.66, expected=f"all {clients} replies within {delay * 0.66:.2f} s of each other "
+    t.expect(spread < delay * 0.66, message=f"the replies came one after the other, {spread:.2f} s from the first "
+             "to the last", expected=f"all {clients} replies within {delay * 0.66:.2f} s of each other "
              f"(they are served at once)", actual=f"{spread:.2f} s between the first and the last",
              cause=f"a reply every {delay:g} s: does the parent wait for each child (p.join(), waitpid) before "
                    "reading the next datagram?")

@@ -60,9 +60,9 @@ def expect_estimate(t, output, exact, what):
     t.expect(printed is not None, expected=f"the estimate of pi in the manager's output ({what}): a number "
              f"with 6 or more decimals, {float(exact):.10f}", actual="no such number",
              cause="print the estimate with enough decimals to check it (%.10f)")
-    t.expect(same_to_printed_digits(printed, exact), expected=f"the estimate {float(exact):.10f} ({what})",
-             actual=printed, cause="the estimate is 4 x (sum of the counts) / (sum of the samples), every job "
-             "counted once")
+    t.expect(same_to_printed_digits(printed, exact), expected=f"{float(exact):.10f} ({what})", actual=printed,
+             message=f"the estimate printed is {printed}, not {float(exact):.10f}",
+             cause="the estimate is 4 x (sum of the counts) / (sum of the samples), every job counted once")
     return printed
 
 
@@ -220,10 +220,11 @@ def s2_independent(t, jobs=6, samples=100000, seed=1, worker_counts=(1, 2, 3)):
     for nworkers in worker_counts:
         output = run_with_workers(t, nworkers, jobs, samples, seed)
         estimates[nworkers] = printed_estimate(output)
+        workers = f"{nworkers} worker{'s' if nworkers != 1 else ''}"
         t.expect(estimates[nworkers] is not None and same_to_printed_digits(estimates[nworkers], exact),
-                 expected=f"with {nworkers} worker{'s' if nworkers != 1 else ''} the estimate {float(exact):.10f} "
-                 "(the README's generator: each job counts its samples from its own seed)",
-                 actual=f"{estimates[nworkers]} (estimates so far: {estimates})",
+                 message=f"with {workers} the estimate is {estimates[nworkers]}, the jobs give {float(exact):.10f}",
+                 expected=f"{float(exact):.10f} (the README's generator: each job counts its samples from its own "
+                 "seed)", actual=f"{estimates[nworkers]} (estimates so far, by number of workers: {estimates})",
                  cause="does every job start a generator from its own seed? A generator shared across jobs (or "
                        "seeded once per worker) makes the estimate depend on who ran which job")
     r = t.run("server", ["--help"], timeout=5.0)
@@ -295,6 +296,8 @@ def s4_as_it_arrives(t, jobs=4, samples=1000000, seed=7):
             while not reported(srv.output, inside, samples) and time.monotonic() < deadline:
                 time.sleep(0.02)
             t.expect(reported(srv.output, inside, samples),
+                     message=f"job {job}'s result is not in the manager's output {t.timeout(2.0):g} s after W0 sent "
+                     f"it (job {held} still out at W1)",
                      expected=f"job {job}'s result ({inside} inside, or its estimate "
                      f"{float(Fraction(4 * inside, samples)):.6f}) in the manager's output within "
                      f"{t.timeout(2.0):g} s", actual="not there",
