@@ -22,17 +22,17 @@ def open_udp(t, srv):
 
 
 def request(t, u, message, what, tries=3, wait=1.0):
-    """Sends `message` on UDP socket `u`, returns the reply; sends again after `wait` s without one (UDP may lose
-    a datagram), `tries` times in all, then fails."""
+    """Sends `message` on UDP socket `u` and returns the reply (bytes); sends again after `wait` seconds without
+    a reply (UDP may lose a datagram), `tries` times in all, then fails (at once if the server has exited)."""
+    srv = getattr(u, "server", None)
     for _ in range(tries):
         u.send(message)
         reply = u.recv(wait)  # the harness scales it
         if reply is not None:
             return reply
-    srv = getattr(u, "server", None)
-    if srv is not None and not srv.running():
-        t.fail(f"the server exited ({srv.describe_rc()}) instead of answering {what} ({message!r})",
-               cause="see the tail of its output: a request must never end the server")
+        if srv is not None and not srv.running():
+            t.fail(f"the server exited ({srv.describe_rc()}) instead of answering {what}",
+                   cause="see the tail of its output: a request must never end the server")
     t.fail(f"timed out: no reply to {what} ({message!r}) after {tries} tries, {t.timeout(wait):g} s each",
            cause="does the server answer every datagram, to the address it came from (sendto)?")
 
@@ -67,7 +67,7 @@ def s1_squares(t):
     for number, sent in [("12", b"12"), ("0", b"0"), ("-7", b"-7"), ("12", b"12\n"),
                          ("12345678901234567890", b"12345678901234567890"), ("1000000007", b"1000000007")]:
         t.step(f"send {sent!r}, expect {int(number) ** 2}")
-        expect_square(t, request(t, u, sent, f"the datagram {sent!r}"), number, f"the datagram {sent!r}")
+        expect_square(t, request(t, u, sent, f"the number {sent!r}"), number, f"the number {sent!r}")
 
 
 def interleaved(t, srv, clients, rounds):

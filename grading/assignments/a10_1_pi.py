@@ -97,7 +97,7 @@ def run_with_workers(t, nworkers, jobs, samples, seed):
             t.fail(f"worker {i} exited ({worker.describe_rc()}) before the manager was done",
                    cause="see the worker's output: a worker exits 0 once the manager says BYE")
     rc = srv.wait_exit(5.0)
-    t.expect_eq(rc, 0, what=f"the manager's exit status ({nworkers} workers)")
+    t.expect_eq(rc, 0, what=f"the manager's exit status ({nworkers} worker{'s' if nworkers != 1 else ''})")
     for i, worker in enumerate(workers):
         t.expect_eq(worker.wait_exit(5.0), 0, what=f"worker {i}'s exit status (the manager said BYE)")
     return srv.output
