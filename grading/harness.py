@@ -10,6 +10,23 @@ build. grading/grade.py runs the stages and prints the scores.
     ASSIGNMENT = Assignment(id="01.1", lab="01_mtserver", title="...",
                             programs={"server": Program("./stopflag")},
                             stages=[Stage("the prompt and the answers", 10, s1_prompt), ...])
+
+The Trial t given to a stage function (every time in seconds is scaled: TIMEOUT_SCALE, x3 on a sanitized build):
+    t.step(text)                       a numbered step, printed when the stage fails
+    t.start(name, args, port=True|N, udp=False, stdin=False, env=None, ready_timeout=5) -> Proc
+                                       own process group; cwd the lab folder (SERVER=/CLIENT=: the caller's);
+                                       port=True: a free port, given as Program.port says, waited for in
+                                       /proc/net/{tcp,tcp6,udp,udp6} (bound by a process of the group)
+    t.run(name, args, stdin=b"", timeout=5, port=None, env=None) -> Result(rc, out, err, out_bytes)
+    t.connect(port, host="127.0.0.1", timeout=2) -> Conn: send, recv(timeout), recv_until(delim, timeout),
+                                       recv_all(timeout), close;   t.udp(port) -> Udp: send, recv(timeout)|None
+    t.expect(cond, expected=, actual=, cause=, message=), t.expect_eq(actual, expected, what=, cause=),
+    t.fail(message, cause=), t.wait_until(predicate, timeout, what, cause=), t.timeout(seconds),
+    t.repro(command), t.repro_with(proc, tail=""), t.scratch(name), t.log(line), t.overridden(name),
+    t.variant ("tsan"/"asan" or None), t.lab_dir, t.settings
+A Proc: write(bytes), close_stdin(), wait_output(regex, timeout, what=, since=) -> match, mark(), output,
+    signal(sig), wait_exit(timeout, what=) -> status, rc, running(), describe_rc(), threads(), processes(),
+    zombies(), fds(), sanitizer_report(), port, pid, display (the command line as typed).
 """
 
 from __future__ import annotations
@@ -17,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import selectors
 import shlex
 import signal
 import socket
@@ -357,8 +373,9 @@ class Proc:
                 self._chunks.append(data)
                 self._text += data.decode(errors="replace")
                 if len(self._text) > 4_000_000:  # a program printing without end: keep the tail
-                    self._text = self._text[-2_000_000:]
-                    self._cursor = max(0, self._cursor - (len(self._text) - 2_000_000))
+                    dropped = len(self._text) - 2_000_000
+                    self._text = self._text[dropped:]
+                    self._cursor = max(0, self._cursor - dropped)
                 self._cond.notify_all()
 
     @property
@@ -1011,6 +1028,7 @@ def run_stage(settings, assignment, stage, name, log_path):
         if variant and settings.build and any(p.path and not trial.overridden(n)
                                               for n, p in assignment.programs.items()):
             _build_variant(settings, assignment, variant, trial)
+            start = time.monotonic()  # the stage's time is its own, not the build's
         if use_alarm:
             old = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, bound)
