@@ -157,11 +157,16 @@ def main(argv=None):
         print(f"{assignment.id} {assignment.title}", flush=True)
         got = possible = 0
         first_failed = None
+        failed = []  # the stages that failed or did not run, in order
         for name, stage in stages:
             log_path = os.path.join(out_dir, f"{assignment.id}.{name}.log")
-            if first_failed is not None:
+            if stage.needs is None or name.startswith("H"):
+                missing = first_failed
+            else:
+                missing = next((f for f in failed if f in stage.needs), None)
+            if missing is not None:
                 result = StageResult(name, stage.title, stage.points, 0, "not run",
-                                     note=f"not run (needs {first_failed})")
+                                     note=f"not run (needs {missing})")
                 with open(log_path, "w") as f:
                     f.write(f"{assignment.id} {name} {stage.title}\n{result.note}: it runs once every stage before "
                             f"it passes\n")
@@ -183,8 +188,10 @@ def main(argv=None):
                 for line in result.detail.splitlines():
                     print("    " + line)
                 sys.stdout.flush()
-            if result.status in ("fail", "not run") and first_failed is None:
-                first_failed = name
+            if result.status in ("fail", "not run"):
+                failed.append(name)
+                if first_failed is None:
+                    first_failed = name
             got += result.score
             possible += result.points
             output = result.detail if result.status == "fail" else (result.note or "passed")

@@ -68,7 +68,9 @@ class Stage:
     san=True: under `make grade SAN=...` the stage runs the sanitized build (otherwise the normal build).
     needs_san="thread"|"address": the stage always runs that sanitizer's build of the kit's programs; with a
     SERVER=/CLIENT= program it is not applicable (full points, said so).
-    timeout: the bound of the whole stage, in seconds (times TIMEOUT_SCALE, x3 under a sanitizer)."""
+    timeout: the bound of the whole stage, in seconds (times TIMEOUT_SCALE, x3 under a sanitizer).
+    needs: the stages it runs after, e.g. ("S1",); None (the default) means every stage before it, () none:
+    the independent parts of an extra credit, each scored alone."""
 
     title: str
     points: int
@@ -76,6 +78,7 @@ class Stage:
     san: bool = False
     needs_san: Optional[str] = None
     timeout: float = 60.0
+    needs: Optional[tuple] = None
 
     def __post_init__(self):
         if self.needs_san not in (None, "thread", "address"):

@@ -85,8 +85,8 @@ ASSIGNMENT = Assignment(
     id="08.2", lab="08_webclient", title="the HTTP server's extra credit: thread pool, process pool, async",
     programs={"server": Program("./server", port="-p")},
     stages=[
-        Stage("-c thread-pool: bounded, concurrent", 5, s1_thread_pool, san=True),
-        Stage("-c process-pool: bounded, concurrent", 5, s2_process_pool, san=True),
-        Stage("-c async: one loop, concurrent", 5, s3_async, san=True),
+        Stage("-c thread-pool: bounded, concurrent", 5, s1_thread_pool, san=True, needs=()),
+        Stage("-c process-pool: bounded, concurrent", 5, s2_process_pool, san=True, needs=()),
+        Stage("-c async: one loop, concurrent", 5, s3_async, san=True, needs=()),
     ],
 )
