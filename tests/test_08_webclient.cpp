@@ -6,7 +6,7 @@
 // Lab08/WebClient.*/MODE (the client's three modes), Lab08WebServerLimits (out of descriptors).
 //
 // One suite runs over every concurrency mode (iterative, thread, thread-pool, process, process-pool,
-// async, async with two event loops), so no mode can skip a behaviour: GET/HEAD/404/405, traversal
+// async, async with two event loops, uring, uring with two), so no mode can skip a behaviour: GET/HEAD/404/405, traversal
 // attempts, keep-alive, pipelining, a 50 MiB file byte-exact, 100 clients at once, ten clients against -d
 // finishing together (one after another for iterative), malformed and over-long requests, a client that
 // vanishes mid-body, slowloris clients against a small pool, Ctrl-C during transfers.
@@ -94,6 +94,10 @@ std::string mode_name(const testing::TestParamInfo<Mode>& info) {
 
 class WebServer : public testing::TestWithParam<Mode> {
 protected:
+    void SetUp() override {
+        if (http_helpers::uses_uring(GetParam().args) && !http_helpers::uring_refused().empty())
+            GTEST_SKIP() << http_helpers::uring_refused();
+    }
     // Starts the server in this test's mode, serving the test site, on a free port.
     std::unique_ptr<Process> start(std::vector<std::string> extra = {}) {
         std::vector<std::string> argv{kServer, "-p", "0", "-f", site().www.string()};
@@ -117,7 +121,9 @@ INSTANTIATE_TEST_SUITE_P(Lab08, WebServer,
                                          Mode{"thread", {"-c", "thread"}}, Mode{"thread-pool", {"-c", "thread-pool"}},
                                          Mode{"process", {"-c", "process"}},
                                          Mode{"process-pool", {"-c", "process-pool"}}, Mode{"async", {"-c", "async"}},
-                                         Mode{"async-2-loops", {"-c", "async", "--workers", "2"}}),
+                                         Mode{"async-2-loops", {"-c", "async", "--workers", "2"}},
+                                         Mode{"uring", {"-c", "uring"}},
+                                         Mode{"uring-2-loops", {"-c", "uring", "--workers", "2"}}),
                          mode_name);
 
 }  // namespace
@@ -610,7 +616,8 @@ TEST(Lab08WebServerLimits, OutOfDescriptorsAnswers503AndServesOn) {
     // Release build only: the sanitizers' runtimes need descriptors of their own (to start a thread, to
     // check a type), so with none left they report errors of their own making.
     if (sanitized()) GTEST_SKIP() << "needs the release build";
-    const std::vector<std::string> modes{"thread", "async"};
+    std::vector<std::string> modes{"thread", "async"};
+    if (http_helpers::uring_refused().empty()) modes.push_back("uring");
     for (const std::string& mode : modes) {
         SCOPED_TRACE(mode);
         Process server({kServer, "-p", "0", "-f", site().www.string(), "-c", mode},
