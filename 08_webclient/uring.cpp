@@ -38,6 +38,7 @@
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
@@ -57,9 +58,18 @@ constexpr size_t kBufferSize = 16 * 1024;
 constexpr size_t kChunk = 64 * 1024;  // file bytes read (and sent) per operation
 constexpr uint16_t kBufferGroup = 0;
 
-// What a completion is for, in the low bits of its user data (a Connection's address for the last three).
-enum Op : uint64_t { kAccept = 1, kAcceptPoll = 2, kStop = 3, kIgnore = 4, kRecv = 5, kSend = 6, kRead = 7 };
-constexpr uint64_t kOpMask = 7;
+// What a completion is for, in the low bits of its user data (a Connection's address for the last four).
+enum Op : uint64_t {
+    kAccept = 1,
+    kAcceptPoll = 2,
+    kStop = 3,
+    kIgnore = 4,
+    kRecv = 5,
+    kSend = 6,
+    kSendPoll = 7,
+    kRead = 8
+};
+constexpr uint64_t kOpMask = 15;
 
 // Checks that the kernel's io_uring has the operations the server uses; throws UringUnavailable if not.
 void require_operations(const netutil::Ring& ring) {
@@ -112,7 +122,7 @@ private:
 };
 
 // One connection's state: as in async.cpp, plus which of its operations the kernel holds.
-struct alignas(8) Connection {
+struct alignas(16) Connection {
     netutil::UniqueFd fd;
     ConnectionInfo info;
     std::string in;               // bytes received, not yet parsed into requests
@@ -216,6 +226,10 @@ private:
         switch (data & kOpMask) {
             case kRecv: on_recv(c, cqe); return;
             case kSend: on_send(c, cqe.res); return;
+            case kSendPoll:
+                c.sending = false;
+                if (c.closed) return free_if_done(c);
+                return send_wire(c);
             case kRead: on_read(c, cqe.res); return;
             default: return;
         }
@@ -248,19 +262,26 @@ private:
         } else if (res == -EINVAL && multishot_accept_) {
             multishot_accept_ = false;  // a kernel before multishot accept: one accept at a time
         } else if (res == -EAGAIN) {
-            // A kernel that does not wait on a non-blocking listener: wait for it with a poll, then accept.
-            io_uring_sqe* sqe = ring_.next_sqe();
-            ::io_uring_prep_poll_add(sqe, listener_.get(), POLLIN);
-            ::io_uring_sqe_set_data64(sqe, kAcceptPoll);
-            accepting_ = true;
-            return;
+            return wait_for_client();  // a kernel that does not wait on a non-blocking listener
         } else if (res != -ECANCELED) {
             // EMFILE and the rest: the Acceptor of the other modes answers them (503 with its spare descriptor,
-            // carry on, or throw), with a plain accept4 on the non-blocking listener.
+            // carry on, or throw), with a plain accept4 on the non-blocking listener. io_uring's accept takes
+            // the new descriptor before it looks for a client, so out of descriptors it fails at once even
+            // with no client waiting: re-armed now, it would fail again and again (a spinning loop). So the
+            // next accept waits until a client is there.
             netutil::SockAddr peer;
             if (netutil::UniqueFd client = acceptor_.accept(listener_.get(), &peer)) add_connection(std::move(client));
+            return wait_for_client();
         }
         if (!accepting_) arm_accept();
+    }
+
+    // A poll on the listener; an accept follows once a client is waiting.
+    void wait_for_client() {
+        io_uring_sqe* sqe = ring_.next_sqe();
+        ::io_uring_prep_poll_add(sqe, listener_.get(), POLLIN);
+        ::io_uring_sqe_set_data64(sqe, kAcceptPoll);
+        accepting_ = true;
     }
 
     void add_connection(netutil::UniqueFd client) {
@@ -414,6 +435,9 @@ private:
         io_uring_sqe* sqe = ring_.next_sqe();
         ::io_uring_prep_read(sqe, r.file.get(), c.wire.data() + c.read_at, static_cast<unsigned>(n),
                              static_cast<uint64_t>(r.offset));
+        // RWF_NOWAIT: from the page cache, or EAGAIN at once, rather than a kernel worker thread that blocks
+        // on the disk (see on_read).
+        sqe->rw_flags = RWF_NOWAIT;
         set_data(sqe, c, kRead);
         c.reading = true;
     }
@@ -421,6 +445,15 @@ private:
     void on_read(Connection& c, int res) {
         c.reading = false;
         if (c.closed) return free_if_done(c);
+        if (res == -EAGAIN) {
+            // Not in the page cache: read it here, blocking on the disk as sendfile does in async.cpp. (Without
+            // RWF_NOWAIT, io_uring hands such a read to a worker thread of its own, iou-wrk, which lingers.)
+            const Response& r = *c.out;
+            ssize_t n = -1;
+            do n = ::pread(r.file.get(), c.wire.data() + c.read_at, c.wire.size() - c.read_at, r.offset);
+            while (n < 0 && errno == EINTR);
+            res = n < 0 ? -errno : static_cast<int>(n);
+        }
         if (res <= 0) return close(c, "dropped: connection error");  // (0: the file shrank under us)
         Response& r = *c.out;
         c.wire.resize(c.read_at + static_cast<size_t>(res));
@@ -432,8 +465,11 @@ private:
     void send_wire(Connection& c) {
         const int more = c.out->remaining > 0 ? MSG_MORE : 0;  // more of the file follows: fill the segments
         io_uring_sqe* sqe = ring_.next_sqe();
+        // MSG_DONTWAIT: a full socket buffer completes the send with EAGAIN, and the loop waits for room with
+        // a poll (on_send). Without it io_uring waits by itself, but once the client has shut its side it
+        // hands the send to a worker thread of its own (iou-wrk), which lingers after.
         ::io_uring_prep_send(sqe, c.fd.get(), c.wire.data() + c.wire_sent, c.wire.size() - c.wire_sent,
-                             MSG_NOSIGNAL | more);
+                             MSG_NOSIGNAL | MSG_DONTWAIT | more);
         set_data(sqe, c, kSend);
         c.sending = true;
     }
@@ -441,6 +477,13 @@ private:
     void on_send(Connection& c, int res) {
         c.sending = false;
         if (c.closed) return free_if_done(c);
+        if (res == -EAGAIN) {
+            io_uring_sqe* sqe = ring_.next_sqe();
+            ::io_uring_prep_poll_add(sqe, c.fd.get(), POLLOUT);
+            set_data(sqe, c, kSendPoll);
+            c.sending = true;
+            return;
+        }
         if (res < 0) return close(c, "dropped: connection error");
         c.wire_sent += static_cast<size_t>(res);
         if (c.wire_sent < c.wire.size()) return send_wire(c);  // a short send: the rest
