@@ -1,5 +1,5 @@
 // 08_webclient/uring.cpp: `-c uring`, the file server on io_uring: the Proactor of the lecture "Network
-// Programming" (slide "Event Driven Architectures" names it beside the Reactor). `--workers N` runs N loops,
+// Programming" (slide "Reactor and Proactor"), where async.cpp is its Reactor. `--workers N` runs N loops,
 // each in its own thread with its own ring and its own SO_REUSEPORT listener, as `-c async` does.
 //
 // Reactor against Proactor. async.cpp is a Reactor: epoll says a descriptor is READY, and the loop then

@@ -465,6 +465,22 @@ TEST(Lab08WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
     EXPECT_NE(missing.err.find("/no/such/folder"), std::string::npos) << missing.err;
 }
 
+// Where the kernel refuses io_uring, `-c uring` says why in one line and exits 1 before listening. The refusal
+// is made by strace, which fails the server's io_uring_setup with EPERM (as a seccomp filter does) and ENOSYS
+// (a kernel without io_uring).
+TEST(Lab08WebServerCli, UringRefusedSaysWhyAndExits1) {
+    if (::access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/strace to refuse io_uring_setup";
+    for (const std::string error : {"EPERM", "ENOSYS"}) {
+        const Result refused = run({"/usr/bin/strace", "-f", "-o", "/dev/null", "-e",
+                                    "inject=io_uring_setup:error=" + error, kServer, "-p", "0", "-c", "uring"});
+        if (refused.err.rfind("strace: ", 0) == 0) GTEST_SKIP() << "strace cannot trace here: " << refused.err;
+        EXPECT_EQ(refused.status, 1) << error << ": " << refused.err;
+        EXPECT_EQ(lines(refused.err).size(), 1u) << refused.err;
+        EXPECT_EQ(refused.err.rfind("server: io_uring is not available here: io_uring_setup: ", 0), 0u) << refused.err;
+        EXPECT_EQ(refused.out.find("listening on"), std::string::npos) << "nothing may listen";
+    }
+}
+
 // The port comes one way: `./server 21200 -p 21201` is a usage error naming both, not a silent choice.
 TEST(Lab08WebServerCli, APortGivenTwiceIsAUsageError) {
     for (const std::vector<std::string>& argv : {std::vector<std::string>{kServer, "21200", "-p", "21201"},
