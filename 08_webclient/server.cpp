@@ -7,8 +7,9 @@
 // the lecture's Proactor on io_uring.
 //
 // The modes, each in its own file: threads.cpp (iterative, thread, thread-pool), processes.cpp (process,
-// process-pool), async.cpp (async, `--workers N` epoll loops), uring.cpp (uring, `--workers N` io_uring loops). What they share is in models.cpp (the answer
-// to a request, the blocking connection handler) and http.cpp (the parser and the path resolver).
+// process-pool), async.cpp (async, `--workers N` epoll loops), uring.cpp (uring, `--workers N` io_uring
+// loops). What they share is in models.cpp (the answer to a request, the blocking connection handler) and
+// http.cpp (the parser and the path resolver).
 //
 // Watch for: with -d every request takes --delay-ms; ten clients at once finish together in every mode but
 // iterative, where they finish one after another. `-v` prefixes each log line with the connection and the

@@ -6,10 +6,11 @@
 // Lab08/WebClient.*/MODE (the client's three modes), Lab08WebServerLimits (out of descriptors).
 //
 // One suite runs over every concurrency mode (iterative, thread, thread-pool, process, process-pool,
-// async, async with two event loops, uring, uring with two), so no mode can skip a behaviour: GET/HEAD/404/405, traversal
-// attempts, keep-alive, pipelining, a 50 MiB file byte-exact, 100 clients at once, ten clients against -d
-// finishing together (one after another for iterative), malformed and over-long requests, a client that
-// vanishes mid-body, slowloris clients against a small pool, Ctrl-C during transfers.
+// async, async with two event loops, uring, uring with two), so no mode can skip a behaviour:
+// GET/HEAD/404/405, traversal attempts, keep-alive, pipelining, a 50 MiB file byte-exact, 100 clients at
+// once, ten clients against -d finishing together (one after another for iterative), malformed and
+// over-long requests, a client that vanishes mid-body, slowloris clients against a small pool, Ctrl-C
+// during transfers.
 #include "netutil/fd.hpp"
 #include "netutil/io.hpp"
 #include "netutil/socket.hpp"
