@@ -1,6 +1,7 @@
 // 08_webclient/models.hpp: what every concurrency mode of the file server shares: its settings, the counters
 // of the summary, the answer to a request, and the blocking connection handler that the iterative, thread,
-// thread-pool, process and process-pool modes all run (async has its own, non-blocking, in async.cpp).
+// thread-pool, process and process-pool modes all run (async and uring have their own, in async.cpp and
+// uring.cpp).
 #pragma once
 
 #include "http.hpp"
@@ -20,12 +21,16 @@ namespace web {
 using Clock = std::chrono::steady_clock;
 
 // -c: how connections are served; each has its run_ function below.
-enum class Concurrency { Iterative, Thread, ThreadPool, Process, ProcessPool, Async };
+enum class Concurrency { Iterative, Thread, ThreadPool, Process, ProcessPool, Async, Uring };
 // -c's names, in --help's order.
 inline const std::vector<std::pair<std::string, Concurrency>> kConcurrencyNames{
-    {"iterative", Concurrency::Iterative},      {"thread", Concurrency::Thread},
-    {"thread-pool", Concurrency::ThreadPool},   {"process", Concurrency::Process},
-    {"process-pool", Concurrency::ProcessPool}, {"async", Concurrency::Async}};
+    {"iterative", Concurrency::Iterative},
+    {"thread", Concurrency::Thread},
+    {"thread-pool", Concurrency::ThreadPool},
+    {"process", Concurrency::Process},
+    {"process-pool", Concurrency::ProcessPool},
+    {"async", Concurrency::Async},
+    {"uring", Concurrency::Uring}};
 std::string concurrency_name(Concurrency concurrency);
 
 struct Settings {
@@ -39,7 +44,7 @@ struct Settings {
     int grace_s = 5;
     int threads = 8;        // thread-pool size
     int processes = 4;      // process-pool size
-    int workers = 1;        // async event loops
+    int workers = 1;        // async and uring event loops
     int max_clients = 256;  // thread and process modes: connections served at once
     std::string bind_address = netutil::kAnyAddress;
 };
@@ -106,7 +111,7 @@ private:
 void serve_connection(netutil::UniqueFd client, const ConnectionInfo& connection, const Worker& worker,
                       const Settings& settings, int stop_fd);
 
-// The mode's main loops (threads.cpp, processes.cpp, async.cpp). Each returns once stopped, every thread
+// The mode's main loops (threads.cpp, processes.cpp, async.cpp, uring.cpp). Each returns once stopped, every thread
 // joined and every child reaped.
 void run_iterative(int listen_fd, const Settings& settings, const netutil::StopPipe& stop);
 void run_thread_per_connection(int listen_fd, const Settings& settings, const netutil::StopPipe& stop);
@@ -114,5 +119,8 @@ void run_thread_pool(int listen_fd, const Settings& settings, const netutil::Sto
 void run_process_per_connection(int listen_fd, const Settings& settings, const netutil::StopPipe& stop);
 void run_process_pool(int listen_fd, const Settings& settings, const netutil::StopPipe& stop);
 void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop);
+void run_uring(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop);
+// Throws netutil::UringUnavailable, with the reason, where io_uring (or an operation uring.cpp uses) is not there.
+void check_uring();
 
 }  // namespace web

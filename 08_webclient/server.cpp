@@ -3,11 +3,13 @@
 // Mirrors: the lab handout "Concurrent HTTP server" (all of it): the CLI
 // `server [-h] [-p PORT] [-v] [-d] [-f FOLDER] [-c {thread,thread-pool,process,process-pool,async}]`,
 // default port 8085, default concurrency `thread`, Ctrl-C that lets connected clients finish and joins every
-// thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against.
+// thread. Plus `-c iterative`, the one-client-at-a-time baseline the handout benchmarks against, and `-c uring`,
+// the lecture's Proactor on io_uring.
 //
 // The modes, each in its own file: threads.cpp (iterative, thread, thread-pool), processes.cpp (process,
-// process-pool), async.cpp (async, `--workers N` event loops). What they share is in models.cpp (the answer
-// to a request, the blocking connection handler) and http.cpp (the parser and the path resolver).
+// process-pool), async.cpp (async, `--workers N` epoll loops), uring.cpp (uring, `--workers N` io_uring
+// loops). What they share is in models.cpp (the answer to a request, the blocking connection handler) and
+// http.cpp (the parser and the path resolver).
 //
 // Watch for: with -d every request takes --delay-ms; ten clients at once finish together in every mode but
 // iterative, where they finish one after another. `-v` prefixes each log line with the connection and the
@@ -48,7 +50,9 @@ int main(int argc, char** argv) {
         web::shared_stats();  // the shared counters exist before any fork
 
         using web::Concurrency;
-        const bool reuse_port = settings.concurrency == Concurrency::Async && settings.workers > 1;
+        const bool loops = settings.concurrency == Concurrency::Async || settings.concurrency == Concurrency::Uring;
+        if (settings.concurrency == Concurrency::Uring) web::check_uring();  // before `listening on`: exit 1 here
+        const bool reuse_port = loops && settings.workers > 1;
         netutil::UniqueFd listener =
             netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port), reuse_port);
         netutil::set_nonblocking(listener.get());
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
             case Concurrency::Process: web::run_process_per_connection(listener.get(), settings, stop); break;
             case Concurrency::ProcessPool: web::run_process_pool(listener.get(), settings, stop); break;
             case Concurrency::Async: web::run_async(std::move(listener), bound_port, settings, stop); break;
+            case Concurrency::Uring: web::run_uring(std::move(listener), bound_port, settings, stop); break;
         }
 
         const int signo = netutil::caught_signal();
@@ -111,9 +116,10 @@ web::Settings parse_settings(int argc, char** argv) {
     app.add_option("-c,--concurrency", settings.concurrency,
                    "concurrency: iterative (one client at a time), thread (one per\n"
                    "connection), thread-pool (--threads), process (one per connection),\n"
-                   "process-pool (--processes), async (epoll event loops, --workers)")
+                   "process-pool (--processes), async (epoll event loops, --workers),\n"
+                   "uring (io_uring event loops, --workers)")
         ->transform(netutil::one_of(web::kConcurrencyNames).description(""))
-        ->type_name("TEXT:{iterative,thread,thread-pool,process,process-pool,async}")
+        ->type_name("TEXT:{iterative,thread,thread-pool,process,process-pool,async,uring}")
         ->default_str("thread");
     auto* delay_ms = app.add_option("--delay-ms", settings.delay_ms,
                                     "length of -d's delay in milliseconds (giving it turns the delay\n"
@@ -128,7 +134,7 @@ web::Settings parse_settings(int argc, char** argv) {
         ->capture_default_str()
         ->check(netutil::whole_number(1, 256));
     app.add_option("--workers", settings.workers,
-                   "async: number of event loops, each with its own SO_REUSEPORT listener")
+                   "async and uring: number of event loops, each with its own\nSO_REUSEPORT listener")
         ->capture_default_str()
         ->check(netutil::whole_number(1, 64));
     app.add_option("--idle-timeout", settings.idle_timeout_s,
@@ -167,7 +173,7 @@ std::string describe_concurrency(const web::Settings& settings) {
     if (settings.concurrency == Concurrency::ThreadPool) how += " of " + netutil::count(settings.threads, "thread");
     if (settings.concurrency == Concurrency::ProcessPool)
         how += " of " + netutil::count(settings.processes, "process", "processes");
-    if (settings.concurrency == Concurrency::Async)
+    if (settings.concurrency == Concurrency::Async || settings.concurrency == Concurrency::Uring)
         how += " with " + std::to_string(settings.workers) + " event loop(s)";
     return how;
 }
@@ -178,10 +184,9 @@ void print_summary(const web::Settings& settings) {
     int workers = 0;
     if (settings.concurrency == Concurrency::ThreadPool) workers = settings.threads;
     if (settings.concurrency == Concurrency::ProcessPool) workers = settings.processes;
-    if (settings.concurrency == Concurrency::Async && settings.workers > 1) workers = settings.workers;
-    const char* kind = settings.concurrency == Concurrency::Async        ? "loop"
-                       : settings.concurrency == Concurrency::ThreadPool ? "pool thread"
-                                                                         : "worker";
+    const bool loops = settings.concurrency == Concurrency::Async || settings.concurrency == Concurrency::Uring;
+    if (loops && settings.workers > 1) workers = settings.workers;
+    const char* kind = loops ? "loop" : settings.concurrency == Concurrency::ThreadPool ? "pool thread" : "worker";
     for (int i = 0; i < workers; ++i)
         netutil::print_line(std::string(kind) + " " + std::to_string(i) + " served " +
                             netutil::count(stats.worker_connections[i].load(), "connection") + ", " +

@@ -93,6 +93,16 @@ void add_port_and_workers(CLI::App& app, ManagerSettings& settings, const std::s
         ->check(netutil::whole_number(1, 256));
 }
 
+void add_prefetch_option(CLI::App& app, ManagerSettings& settings, const std::string& units, const std::string& lost) {
+    app.add_option("--prefetch", settings.prefetch,
+                   units +
+                       " out at each worker at once: it finds the next one in its socket instead of waiting a "
+                       "round trip for it (1: one at a time); " +
+                       lost)
+        ->capture_default_str()
+        ->check(netutil::whole_number(1, kMaxPrefetch));
+}
+
 Doorway::Doorway(const ManagerSettings& settings) : limits_(settings.limits()) {
     netutil::stop_on_signals(stop_, {SIGINT, SIGTERM, SIGHUP});
     listener_ = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port));

@@ -48,7 +48,6 @@ using mandelbrot::Canvas;
 using mandelbrot::Schedule;
 
 constexpr uint16_t kDefaultPort = 11268;
-constexpr size_t kWindow = 2;  // columns out at one worker at once
 
 // The command line (parse_settings, below main).
 struct Settings {
@@ -184,7 +183,7 @@ private:
 };
 
 // The manager's end of one worker's connection: reads the replies, header lines and blocks of bytes alike,
-// through one buffer (replies may follow each other closely, since two columns are out at once).
+// through one buffer (replies may follow each other closely, since up to --prefetch columns are out at once).
 // Every wait also watches `quit` (manager::Stopped) and gives up after the reply timeout (manager::Lost, as
 // for anything that is not a column). One thread (the handler) only.
 class ReplyReader {
@@ -252,16 +251,19 @@ std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int 
     throw manager::Lost{"sent " + netutil::quote(line) + " instead of PIXELS " + std::to_string(column)};
 }
 
-// The slide's hand-out, in the handler thread of worker t: columns until none is left. Two columns out at
-// once: while the worker computes one, the next is already in its socket, so it never idles for a round trip.
-// Only with nothing out does the handler wait for a free column. `in_flight` (the columns sent, replies still
+// The slide's hand-out, in the handler thread of worker t: columns until none is left. Up to `window`
+// (--prefetch) columns out at once, sent before the first reply is read, and one more sent per reply: while
+// the worker computes one, the next is already in its socket, so it never idles for a round trip (with 1, it
+// does: the worker's reply, then the manager's next column). Only with nothing out does the handler wait for a
+// free column. `in_flight` (the columns sent, replies still
 // to come, in order) and `busy` (since the worker last had nothing to do) are what the worker owes if it is
 // lost.
 void hand_out_columns(int fd, int t, ColumnBoard& board, const Canvas& canvas, const netutil::RunEvents& events,
-                      int reply_timeout_ms, std::deque<int>& in_flight, std::optional<netutil::Stopwatch>& busy) {
+                      int reply_timeout_ms, size_t window, std::deque<int>& in_flight,
+                      std::optional<netutil::Stopwatch>& busy) {
     ReplyReader reader(fd, events, reply_timeout_ms);
     for (;;) {
-        while (in_flight.size() < kWindow) {
+        while (in_flight.size() < window) {
             const std::optional<int> column = board.next(t, in_flight.empty());
             if (!column) break;
             if (in_flight.empty()) busy.emplace();
@@ -280,14 +282,15 @@ void hand_out_columns(int fd, int t, ColumnBoard& board, const Canvas& canvas, c
 // The handler thread of one connection: the handshake (manager.hpp: HELLO, then the CANVAS line, then the wait
 // for the others), the columns, BYE. A lost worker's columns go back to the board for the others.
 void serve_worker(manager::Caller caller, manager::Greeting& greeting, ColumnBoard& board, const Canvas& canvas,
-                  const netutil::RunEvents& events, const netutil::ManagerLimits& limits) {
+                  const netutil::RunEvents& events, const netutil::ManagerLimits& limits, int prefetch) {
     std::deque<int> in_flight;
     std::optional<netutil::Stopwatch> busy;
     const manager::Handshake handshake{mandelbrot::kHello, mandelbrot::kMaxLine, mandelbrot::canvas_line(canvas)};
     manager::serve_connection(
         std::move(caller), greeting, board.roster(), events, limits, handshake,
         [&](int fd, int t) {
-            hand_out_columns(fd, t, board, canvas, events, limits.reply_timeout_ms, in_flight, busy);
+            hand_out_columns(fd, t, board, canvas, events, limits.reply_timeout_ms, static_cast<size_t>(prefetch),
+                             in_flight, busy);
         },
         [&](int t, const std::string& why) {
             if (!in_flight.empty() && busy) board.add_busy(t, busy->seconds());
@@ -393,7 +396,7 @@ int run_manager(const Settings& settings) {
     manager::Handlers handlers(door, board.roster());
     while (std::optional<manager::Caller> caller = door.accept(board.roster(), handlers.saying_hello()))
         handlers.start(std::move(*caller), [&](manager::Caller worker, manager::Greeting& greeting) {
-            serve_worker(std::move(worker), greeting, board, canvas, events, door.limits());
+            serve_worker(std::move(worker), greeting, board, canvas, events, door.limits(), settings.common.prefetch);
         });
     handlers.join_all();
 
@@ -447,6 +450,8 @@ Settings parse_settings(int argc, char** argv) {
                    "picture file: always a PGM; a name ending in .png also gets a PNG (and the PGM beside it, "
                    "NAME.pgm)")
         ->capture_default_str();
+    manager::add_prefetch_option(app, settings.common, "columns",
+                                 "a lost worker's columns out are all redone by the others");
     app.add_flag("--local", settings.local,
                  "compute here, one thread, no sockets (the reference for speed and for the picture)");
     netutil::add_manager_options(app, settings.common.reply_timeout,

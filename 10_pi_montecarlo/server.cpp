@@ -84,8 +84,9 @@ public:
     }
 
     // The next job from the front of the queue. Waits while jobs are out at other workers (one of them may
-    // die and give its job back); std::nullopt when every job is done or the run is over.
-    std::optional<Job> next() {
+    // die and give its jobs back); std::nullopt when every job is done or the run is over, or (wait false) when
+    // no job is waiting right now.
+    std::optional<Job> next(bool wait) {
         // BEGIN SOLUTION 10.1 "the next job from the queue"
         auto lock = roster_.lock();
         for (;;) {
@@ -95,13 +96,16 @@ public:
                 waiting_.pop_front();
                 return job;
             }
+            if (!wait) return std::nullopt;
             roster_.wait_locked(lock);
         }
         // END SOLUTION
         // BEGIN STUB
         // // TODO (assignment 3): take the next (samples, seed) job from the front of `waiting_`, under the lock
         // // (roster_.lock()); while none is waiting but some are still out at workers, wait (roster_.wait_locked):
-        // // a lost worker may give its job back. std::nullopt once the run is over (roster_.over_locked()).
+        // // a lost worker may give its jobs back. std::nullopt once the run is over (roster_.over_locked()), or
+        // // at once when none is waiting and `wait` is false.
+        // (void)wait;
         // netutil::not_implemented("10.1");
         // END STUB
     }
@@ -135,21 +139,29 @@ public:
         // END STUB
     }
 
-    // Worker t is gone while it had `in_flight`: that job goes back to the front of the queue.
-    void lose(int t, const std::optional<Job>& in_flight, const std::string& why) {
-        // BEGIN SOLUTION 10.1 "a lost worker's job goes back to the queue"
+    // Worker t is gone while it had the jobs `in_flight` out (in the order sent): they all go back to the front
+    // of the queue, in that order. The first is the one it was working on; the others were sent ahead.
+    void lose(int t, const std::deque<Job>& in_flight, const std::string& why) {
+        // BEGIN SOLUTION 10.1 "a lost worker's jobs go back to the queue"
         const auto lock = roster_.lock();
-        const bool give_back = in_flight && !done_[static_cast<size_t>(in_flight->number)];
-        if (give_back) waiting_.push_front(*in_flight);
+        std::vector<Job> given_back;
+        for (const Job& job : in_flight)
+            if (!done_[static_cast<size_t>(job.number)]) given_back.push_back(job);
+        waiting_.insert(waiting_.begin(), given_back.begin(), given_back.end());
         stats_[static_cast<size_t>(t)].lost = true;
-        netutil::print_line(
-            "worker " + std::to_string(t) + " lost (" + why + ")" +
-            (give_back ? ": job " + std::to_string(in_flight->number) + " goes back to the queue" : std::string()));
+        netutil::print_line("worker " + std::to_string(t) + " lost (" + why + ")" +
+                            (given_back.empty()
+                                 ? std::string()
+                                 : ": job " + std::to_string(given_back.front().number) + " goes back to the queue"));
+        for (size_t i = 1; i < given_back.size(); ++i)
+            netutil::print_line("job " + std::to_string(given_back[i].number) + ", sent ahead to worker " +
+                                std::to_string(t) + ", goes back to the queue too");
         roster_.lost_locked();
         // END SOLUTION
         // BEGIN STUB
-        // // TODO (assignment 3): worker t is gone; the job it had (`in_flight`, if any and not done) goes back to
-        // // the front of the queue so that another worker redoes it; tell the roster (roster_.lost_locked()).
+        // // TODO (assignment 3): worker t is gone; the jobs it had out (`in_flight`, those not done) go back to
+        // // the front of the queue, in that order, so that other workers redo them; tell the roster
+        // // (roster_.lost_locked()).
         // (void)t;
         // (void)in_flight;
         // (void)why;
@@ -189,11 +201,10 @@ private:
     std::vector<bool> done_;
 };
 
-// Sends one job and checks the reply: RESULT with the same job number and sample count, and a count of
-// points inside that is at most the samples. Anything else loses the worker (manager::Lost); the end of the
-// run while it waits is manager::Stopped.
-uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
-    netutil::write_all(fd, montecarlo::job_line(job) + "\n");
+// The reply for `job` (the oldest job out), checked: RESULT with the same job number and sample count, and a
+// count of points inside that is at most the samples. Anything else loses the worker (manager::Lost); the end
+// of the run while it waits is manager::Stopped. `last` (no other job is out): nothing may follow it.
+uint64_t read_result(netutil::LineReader& reader, const Job& job, bool last) {
     std::string line;
     switch (reader.read_line(line)) {
         case netutil::LineReader::Status::Line: break;
@@ -206,7 +217,7 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
     if (const auto result = montecarlo::parse_result_line(line)) {
         if (result->number != job.number || result->samples != job.samples)
             throw manager::Lost{"sent " + netutil::quote(line) + " for job " + std::to_string(job.number)};
-        if (!reader.buffered().empty())
+        if (last && !reader.buffered().empty())
             throw manager::Lost{"sent more than one result for job " + std::to_string(job.number)};
         return result->inside;
     }
@@ -214,28 +225,42 @@ uint64_t run_job(netutil::LineReader& reader, int fd, const Job& job) {
     throw manager::Lost{"sent " + netutil::quote(line) + " instead of RESULT " + std::to_string(job.number)};
 }
 
-// The assignment's hand-out, in the handler thread of worker t: one job at a time from the front of the queue,
-// until none is left. `in_flight` is the job the worker owes if it is lost.
+// The assignment's hand-out, in the handler thread of worker t: jobs from the front of the queue until none is
+// left. Up to `window` (--prefetch) jobs out at once, sent before the first result is read, and one more sent
+// per result: while the worker runs one, the next already waits in its socket, so it never idles for a round
+// trip (with 1, it does). Only with nothing out does the handler wait for a job. `in_flight` (the jobs sent,
+// results still to come, in order) is what the worker owes if it is lost; `busy` runs while it has jobs out.
 void hand_out_jobs(int fd, int t, JobQueue& queue, const netutil::RunEvents& events, int reply_timeout_ms,
-                   std::optional<Job>& in_flight) {
+                   size_t window, std::deque<Job>& in_flight) {
     netutil::LineReader reader(fd, montecarlo::kMaxLine, events.quit.fd(), reply_timeout_ms);
-    while ((in_flight = queue.next())) {
-        const netutil::Stopwatch watch;
-        const uint64_t inside = run_job(reader, fd, *in_flight);
-        queue.finish(t, *in_flight, inside, watch.seconds());
-        in_flight.reset();
+    std::optional<netutil::Stopwatch> busy;
+    for (;;) {
+        while (in_flight.size() < window) {
+            const std::optional<Job> job = queue.next(in_flight.empty());
+            if (!job) break;
+            if (in_flight.empty()) busy.emplace();
+            in_flight.push_back(*job);
+            netutil::write_all(fd, montecarlo::job_line(*job) + "\n");
+        }
+        if (in_flight.empty()) return;
+        const Job job = in_flight.front();
+        const uint64_t inside = read_result(reader, job, in_flight.size() == 1);
+        in_flight.pop_front();
+        queue.finish(t, job, inside, in_flight.empty() ? busy->seconds() : 0.0);
     }
 }
 
 // The handler thread of one connection: the handshake (manager.hpp: HELLO, then the wait for the others), the
 // jobs, BYE. A lost worker's job goes back to the queue.
 void serve_worker(manager::Caller caller, manager::Greeting& greeting, JobQueue& queue,
-                  const netutil::RunEvents& events, const netutil::ManagerLimits& limits) {
-    std::optional<Job> in_flight;
+                  const netutil::RunEvents& events, const netutil::ManagerLimits& limits, int prefetch) {
+    std::deque<Job> in_flight;
     const manager::Handshake handshake{montecarlo::kHello, montecarlo::kMaxLine, ""};
     manager::serve_connection(
         std::move(caller), greeting, queue.roster(), events, limits, handshake,
-        [&](int fd, int t) { hand_out_jobs(fd, t, queue, events, limits.reply_timeout_ms, in_flight); },
+        [&](int fd, int t) {
+            hand_out_jobs(fd, t, queue, events, limits.reply_timeout_ms, static_cast<size_t>(prefetch), in_flight);
+        },
         [&](int t, const std::string& why) { queue.lose(t, in_flight, why); });
 }
 
@@ -282,7 +307,7 @@ int run_manager(const Settings& settings) {
 
     // The handler of each worker: the handshake, then jobs from the queue.
     auto serve = [&](manager::Caller worker, manager::Greeting& greeting) {
-        serve_worker(std::move(worker), greeting, queue, events, door.limits());
+        serve_worker(std::move(worker), greeting, queue, events, door.limits(), settings.common.prefetch);
     };
     // The accept loop: one handler thread per connection while workers are missing (newcomers after the start
     // are turned away at the door), until every job is done, no worker is left, or Ctrl-C.
@@ -327,6 +352,8 @@ Settings parse_settings(int argc, char** argv) {
     Settings settings;
     manager::add_port_and_workers(app, settings.common, "jobs");
     montecarlo::add_job_options(app, settings.jobs);
+    manager::add_prefetch_option(app, settings.common, "jobs",
+                                 "a lost worker's jobs out all go back to the front of the queue");
     app.add_flag("--local", settings.local, "run the jobs here, one thread, no sockets (the reference estimate)");
     netutil::add_manager_options(app, settings.common.reply_timeout,
                                  "seconds a worker may take for one job before it counts as lost and its job goes "

@@ -17,6 +17,7 @@ have() { command -v "$1"; }
 
 need g++            have g++
 need make           have make
+need python3        have python3         # the grader (grading/grade.py, make grade) and tools/handout.py
 need libcli11-dev   test -e /usr/include/CLI/CLI.hpp
 need libgtest-dev   test -e /usr/include/gtest/gtest.h
 need tmux           have tmux

@@ -15,18 +15,43 @@
 
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <linux/io_uring.h>
 #include <map>
 #include <string>
+#include <sys/syscall.h>
 #include <system_error>
 #include <unistd.h>
+#include <vector>
 
 namespace http_helpers {
 
 using namespace std::chrono_literals;
 using harness::Connection;
 using harness::Duration;
+
+// Why the kernel refuses io_uring here ("" where it allows it): `-c uring` tests are skipped, saying so, only
+// where io_uring_setup itself fails (kernel.io_uring_disabled, an old kernel, a seccomp filter).
+inline std::string uring_refused() {
+    static const std::string reason = [] {
+        io_uring_params params{};
+        const long fd = ::syscall(SYS_io_uring_setup, 4, &params);
+        if (fd >= 0) {
+            ::close(static_cast<int>(fd));
+            return std::string();
+        }
+        return "the kernel refuses io_uring here (io_uring_setup: " + std::string(std::strerror(errno)) + ")";
+    }();
+    return reason;
+}
+// Whether a server's arguments choose `-c uring`.
+inline bool uses_uring(const std::vector<std::string>& args) {
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+        if ((args[i] == "-c" || args[i] == "--concurrency") && args[i + 1] == "uring") return true;
+    return false;
+}
 
 // A folder PREFIX-PID under the temporary directory, removed with everything in it when the object ends
 // (with the test program: a site lives in a function-local static).

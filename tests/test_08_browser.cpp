@@ -50,7 +50,8 @@ struct Profile : http_helpers::SiteFolder {
 
 class Browser : public testing::TestWithParam<std::string> {};
 INSTANTIATE_TEST_SUITE_P(Lab08, Browser,
-                         testing::Values("iterative", "thread", "thread-pool", "process", "process-pool", "async"),
+                         testing::Values("iterative", "thread", "thread-pool", "process", "process-pool", "async",
+                                         "uring"),
                          [](const testing::TestParamInfo<std::string>& info) {
                              std::string name = info.param;
                              for (char& c : name)
@@ -66,6 +67,7 @@ TEST_P(Browser, LoadsTheShippedPageWithEveryPicture) {
         GTEST_SKIP() << "chromium is not installed (mk/deps.sh browser installs it): "
                         "the page was not loaded in a browser";
     ASSERT_TRUE(fs::exists(kSite / "index.html")) << kSite;
+    if (GetParam() == "uring" && !http_helpers::uring_refused().empty()) GTEST_SKIP() << http_helpers::uring_refused();
 
     std::vector<std::string> argv{kServer, "-p", "0", "-f", kSite.string(), "-v", "-c", GetParam()};
     // A browser opens several connections to a server (up to 6) and keeps them alive: the iterative server

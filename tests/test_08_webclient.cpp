@@ -6,10 +6,11 @@
 // Lab08/WebClient.*/MODE (the client's three modes), Lab08WebServerLimits (out of descriptors).
 //
 // One suite runs over every concurrency mode (iterative, thread, thread-pool, process, process-pool,
-// async, async with two event loops), so no mode can skip a behaviour: GET/HEAD/404/405, traversal
-// attempts, keep-alive, pipelining, a 50 MiB file byte-exact, 100 clients at once, ten clients against -d
-// finishing together (one after another for iterative), malformed and over-long requests, a client that
-// vanishes mid-body, slowloris clients against a small pool, Ctrl-C during transfers.
+// async, async with two event loops, uring, uring with two), so no mode can skip a behaviour:
+// GET/HEAD/404/405, traversal attempts, keep-alive, pipelining, a 50 MiB file byte-exact, 100 clients at
+// once, ten clients against -d finishing together (one after another for iterative), malformed and
+// over-long requests, a client that vanishes mid-body, slowloris clients against a small pool, Ctrl-C
+// during transfers.
 #include "netutil/fd.hpp"
 #include "netutil/io.hpp"
 #include "netutil/socket.hpp"
@@ -94,6 +95,10 @@ std::string mode_name(const testing::TestParamInfo<Mode>& info) {
 
 class WebServer : public testing::TestWithParam<Mode> {
 protected:
+    void SetUp() override {
+        if (http_helpers::uses_uring(GetParam().args) && !http_helpers::uring_refused().empty())
+            GTEST_SKIP() << http_helpers::uring_refused();
+    }
     // Starts the server in this test's mode, serving the test site, on a free port.
     std::unique_ptr<Process> start(std::vector<std::string> extra = {}) {
         std::vector<std::string> argv{kServer, "-p", "0", "-f", site().www.string()};
@@ -117,7 +122,9 @@ INSTANTIATE_TEST_SUITE_P(Lab08, WebServer,
                                          Mode{"thread", {"-c", "thread"}}, Mode{"thread-pool", {"-c", "thread-pool"}},
                                          Mode{"process", {"-c", "process"}},
                                          Mode{"process-pool", {"-c", "process-pool"}}, Mode{"async", {"-c", "async"}},
-                                         Mode{"async-2-loops", {"-c", "async", "--workers", "2"}}),
+                                         Mode{"async-2-loops", {"-c", "async", "--workers", "2"}},
+                                         Mode{"uring", {"-c", "uring"}},
+                                         Mode{"uring-2-loops", {"-c", "uring", "--workers", "2"}}),
                          mode_name);
 
 }  // namespace
@@ -459,6 +466,23 @@ TEST(Lab08WebServerCli, UsageErrorsExit2AndAMissingFolderExits1) {
     EXPECT_NE(missing.err.find("/no/such/folder"), std::string::npos) << missing.err;
 }
 
+// Where the kernel refuses io_uring, `-c uring` says why in one line and exits 1 before listening. The refusal
+// is made by strace, which fails the server's io_uring_setup with EPERM (as a seccomp filter does) and ENOSYS
+// (a kernel without io_uring).
+TEST(Lab08WebServerCli, UringRefusedSaysWhyAndExits1) {
+    if (::access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/strace to refuse io_uring_setup";
+    for (const std::string error : {"EPERM", "ENOSYS"}) {
+        // (-E: LeakSanitizer cannot run under ptrace, so the AddressSanitizer build runs without it here.)
+        const Result refused = run({"/usr/bin/strace", "-f", "-o", "/dev/null", "-E", "ASAN_OPTIONS=detect_leaks=0",
+                                    "-e", "inject=io_uring_setup:error=" + error, kServer, "-p", "0", "-c", "uring"});
+        if (refused.err.rfind("strace: ", 0) == 0) GTEST_SKIP() << "strace cannot trace here: " << refused.err;
+        EXPECT_EQ(refused.status, 1) << error << ": " << refused.err;
+        EXPECT_EQ(lines(refused.err).size(), 1u) << refused.err;
+        EXPECT_EQ(refused.err.rfind("server: io_uring is not available here: io_uring_setup: ", 0), 0u) << refused.err;
+        EXPECT_EQ(refused.out.find("listening on"), std::string::npos) << "nothing may listen";
+    }
+}
+
 // The port comes one way: `./server 21200 -p 21201` is a usage error naming both, not a silent choice.
 TEST(Lab08WebServerCli, APortGivenTwiceIsAUsageError) {
     for (const std::vector<std::string>& argv : {std::vector<std::string>{kServer, "21200", "-p", "21201"},
@@ -610,7 +634,8 @@ TEST(Lab08WebServerLimits, OutOfDescriptorsAnswers503AndServesOn) {
     // Release build only: the sanitizers' runtimes need descriptors of their own (to start a thread, to
     // check a type), so with none left they report errors of their own making.
     if (sanitized()) GTEST_SKIP() << "needs the release build";
-    const std::vector<std::string> modes{"thread", "async"};
+    std::vector<std::string> modes{"thread", "async"};
+    if (http_helpers::uring_refused().empty()) modes.push_back("uring");
     for (const std::string& mode : modes) {
         SCOPED_TRACE(mode);
         Process server({kServer, "-p", "0", "-f", site().www.string(), "-c", mode},

@@ -14,9 +14,12 @@
 #include "tests/harness.hpp"
 #include "tests/worker_helpers.hpp"
 
+#include "09_mandelbrot/mandelbrot.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -314,4 +317,101 @@ TEST(Lab09Mandelbrot, UsageErrorsExit2) {
         run({kServer, "--local", "--width", "8", "--height", "8", "-o", "/nonexistent/dir/x.pgm"});
     EXPECT_EQ(unwritable.status, 1);
     EXPECT_NE(unwritable.err.find("/nonexistent/dir/x.pgm"), std::string::npos) << unwritable.err;
+}
+
+namespace {
+
+const std::vector<std::string> kTiny = {"--width", "16", "--height", "8"};
+
+// The test plays the worker on `c`: the next line must be COLUMN K of `canvas`; returns K.
+std::optional<int> read_column(Connection& c, const mandelbrot::Canvas& canvas) {
+    const auto line = c.read_line(scaled(10s));
+    if (!line) return std::nullopt;
+    return mandelbrot::parse_column_line(*line, canvas.width);
+}
+std::string pixels_for(const mandelbrot::Canvas& canvas, int column) {
+    std::vector<uint8_t> gray(static_cast<size_t>(canvas.height));
+    const uint64_t iterations = mandelbrot::compute_column(canvas, column, gray.data());
+    return mandelbrot::pixels_line({column, iterations}) + "\n" + std::string(gray.begin(), gray.end());
+}
+// HELLO, then the CANVAS line the manager sends back.
+std::optional<mandelbrot::Canvas> say_hello(Connection& c) {
+    c.send(std::string(mandelbrot::kHello) + "\n");
+    const auto line = c.read_line(scaled(10s));
+    return line ? mandelbrot::parse_canvas_line(*line) : std::nullopt;
+}
+
+}  // namespace
+
+// --prefetch K: the manager sends K columns before it reads the first answer, then one more per answer, never
+// more than K out. With 1, one column at a time. The test plays the only worker and answers nothing at first.
+TEST(Lab09Mandelbrot, PrefetchKeepsKColumnsOutBeforeAnyAnswer) {
+    TempDir dir;
+    const Reference reference = local_reference(dir, kTiny);
+    for (const int k : {1, 4}) {
+        SCOPED_TRACE("--prefetch " + std::to_string(k));
+        Process server(with({kServer, "0", "1", "--prefetch", std::to_string(k), "-o", dir.file("k.pgm")}, kTiny));
+        const uint16_t port = server.wait_for_listening();
+        Connection fake(port);
+        const auto canvas = say_hello(fake);
+        ASSERT_TRUE(canvas);
+        std::deque<int> out;
+        for (int i = 0; i < k; ++i) {
+            const auto column = read_column(fake, *canvas);
+            ASSERT_TRUE(column) << "column " << i << " of " << k << " not sent before any answer";
+            EXPECT_EQ(*column, i);
+            out.push_back(*column);
+        }
+        EXPECT_FALSE(fake.read_line(300ms)) << "more than " << k << " columns out";
+        fake.send(pixels_for(*canvas, out.front()));
+        out.pop_front();
+        const auto next = read_column(fake, *canvas);
+        ASSERT_TRUE(next) << "no column sent for the answer";
+        EXPECT_EQ(*next, k);
+        out.push_back(*next);
+        EXPECT_FALSE(fake.read_line(300ms)) << "more than one column sent for one answer";
+        // The rest of the run: the columns out answered, then each new one as it comes, until BYE.
+        for (const auto& held : out) fake.send(pixels_for(*canvas, held));
+        for (;;) {
+            const auto line = fake.read_line(scaled(10s));
+            ASSERT_TRUE(line);
+            if (*line == "BYE") break;
+            const auto column = mandelbrot::parse_column_line(*line, canvas->width);
+            ASSERT_TRUE(column) << *line;
+            fake.send(pixels_for(*canvas, *column));
+        }
+        EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+        server.wait_output_closed();
+        EXPECT_EQ(total_line(server.out()), reference.total);
+        EXPECT_EQ(read_file(dir.file("k.pgm")), reference.pgm);
+    }
+}
+
+// A worker lost with K columns out (the dynamic schedule: it owns no others): all K go to the other worker,
+// and the picture is still identical to --local's.
+TEST(Lab09Mandelbrot, WorkerLostWithColumnsAheadLosesNothing) {
+    TempDir dir;
+    const Reference reference = local_reference(dir, kSmall);
+    Process server(
+        with({kServer, "0", "2", "--schedule", "dynamic", "--prefetch", "4", "-o", dir.file("lost.pgm")}, kSmall));
+    const uint16_t port = server.wait_for_listening();
+    Connection fake(port);
+    const auto canvas = say_hello(fake);
+    ASSERT_TRUE(canvas);
+    Process steady(worker_args(port, {"--delay-ms", "5"}), {.name = "steady worker"});
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(read_column(fake, *canvas)) << "column " << i << " of 4";
+    fake.close();
+    ASSERT_TRUE(server.wait_for_line("worker 0 lost (connection closed): 4 unfinished columns go to the other workers",
+                                     scaled(10s)));
+    EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
+    server.wait_output_closed();
+    EXPECT_EQ(total_line(server.out()), reference.total);
+    EXPECT_EQ(read_file(dir.file("lost.pgm")), reference.pgm);
+    EXPECT_TRUE(server.wait_for_match(std::regex("worker 1: 120 columns, .*")));
+}
+
+TEST(Lab09Mandelbrot, PrefetchUsageErrorsExit2) {
+    worker_helpers::expect_usage_errors(kServer, {{"--prefetch", "0"}, {"--prefetch", "x"}, {"--prefetch", "65"}},
+                                        {"--prefetch", "round trip"});
 }

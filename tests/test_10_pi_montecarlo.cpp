@@ -14,9 +14,12 @@
 #include "tests/harness.hpp"
 #include "tests/worker_helpers.hpp"
 
+#include "10_pi_montecarlo/montecarlo.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <deque>
 #include <regex>
 #include <set>
 
@@ -129,8 +132,9 @@ TEST(Lab10PiMonteCarlo, WorkerKilledMidJobLosesNothing) {
     ASSERT_TRUE(holding);
     const std::string job = holding->substr(std::string("working on job ").size());
     doomed.signal(SIGKILL);
-    ASSERT_TRUE(
-        server.wait_for_line("worker 1 lost (connection closed): job " + job + " goes back to the queue", scaled(10s)));
+    // "connection closed", or a reset when the job sent ahead (--prefetch) still waited unread in its socket.
+    ASSERT_TRUE(server.wait_for_match(std::regex("worker 1 lost \\(.*\\): job " + job + " goes back to the queue"),
+                                      scaled(10s)));
     EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
     EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
     server.wait_output_closed();
@@ -225,4 +229,98 @@ TEST(Lab10PiMonteCarlo, UsageErrorsExit2) {
         kServer, {{"--jobs", "0"}, {"--samples", "0"}, {"--samples", "-3"}, {"--seed", "x"}, {"0", "0"}},
         {"--jobs", "16", "--samples", "10000000", "--seed", "--local", "11269", "--hello-timeout", "--reply-timeout",
          "SIGHUP"});
+}
+
+namespace {
+
+const std::vector<std::string> kEightJobs = {"--jobs", "8", "--samples", "2000", "--seed", "42"};
+
+// The test plays the worker on `c`: reads the next line, which must be a JOB; returns it parsed.
+std::optional<montecarlo::Job> read_job(Connection& c) {
+    const auto line = c.read_line(scaled(10s));
+    if (!line) return std::nullopt;
+    return montecarlo::parse_job_line(*line);
+}
+std::string result_for(const montecarlo::Job& job) {
+    return montecarlo::result_line({job.number, job.samples, montecarlo::count_inside(job.samples, job.seed)}) + "\n";
+}
+
+}  // namespace
+
+// --prefetch K: the manager sends K jobs before it reads the first result, then one more per result, never
+// more than K out. With 1, one job at a time. The test plays the only worker and answers nothing at first.
+TEST(Lab10PiMonteCarlo, PrefetchKeepsKJobsOutBeforeAnyResult) {
+    const Result local = run(with({kServer, "--local"}, kEightJobs), "", scaled(30s));
+    for (const int k : {1, 3}) {
+        SCOPED_TRACE("--prefetch " + std::to_string(k));
+        Process server(with({kServer, "0", "1", "--prefetch", std::to_string(k)}, kEightJobs));
+        const uint16_t port = server.wait_for_listening();
+        Connection fake(port);
+        fake.send("HELLO pi 1\n");
+        std::deque<montecarlo::Job> out;
+        for (int i = 0; i < k; ++i) {
+            const auto job = read_job(fake);
+            ASSERT_TRUE(job) << "job " << i << " of " << k << " not sent before any result";
+            EXPECT_EQ(job->number, i);
+            out.push_back(*job);
+        }
+        EXPECT_FALSE(fake.read_line(300ms)) << "more than " << k << " jobs out";
+        fake.send(result_for(out.front()));
+        out.pop_front();
+        const auto next = read_job(fake);
+        ASSERT_TRUE(next) << "no job sent for the result";
+        EXPECT_EQ(next->number, k);
+        out.push_back(*next);
+        EXPECT_FALSE(fake.read_line(300ms)) << "more than one job sent for one result";
+        // The rest of the run: the jobs out answered, then each new one as it comes, until BYE.
+        for (const auto& held : out) fake.send(result_for(held));
+        for (;;) {
+            const auto line = fake.read_line(scaled(10s));
+            ASSERT_TRUE(line);
+            if (*line == "BYE") break;
+            const auto job = montecarlo::parse_job_line(*line);
+            ASSERT_TRUE(job) << *line;
+            fake.send(result_for(*job));
+        }
+        EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
+        server.wait_output_closed();
+        EXPECT_EQ(estimate_line(server.out()), estimate_line(local.out));
+        EXPECT_EQ(jobs_reported(server.out()), (std::multiset<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+    }
+}
+
+// A worker lost with K jobs out: all K go back to the front of the queue (the first named on the "lost" line,
+// the ones sent ahead on a line each), the other worker does them, each counted once, the estimate unchanged.
+TEST(Lab10PiMonteCarlo, WorkerLostWithJobsAheadLosesNothing) {
+    const Result local = run(with({kServer, "--local"}, kEightJobs), "", scaled(30s));
+    Process server(with({kServer, "0", "2", "--prefetch", "3"}, kEightJobs));
+    const uint16_t port = server.wait_for_listening();
+    Connection fake(port);
+    fake.send("HELLO pi 1\n");
+    ASSERT_TRUE(server.wait_for_text("worker 0 connected from"));
+    Process steady(worker_args(port, {"--delay-ms", "20"}), {.name = "steady worker"});
+    std::vector<int> held;
+    for (int i = 0; i < 3; ++i) {
+        const auto job = read_job(fake);
+        ASSERT_TRUE(job);
+        held.push_back(job->number);
+    }
+    fake.close();
+    ASSERT_TRUE(server.wait_for_line(
+        "worker 0 lost (connection closed): job " + std::to_string(held[0]) + " goes back to the queue", scaled(10s)));
+    for (size_t i = 1; i < held.size(); ++i)
+        EXPECT_TRUE(server.wait_for_line("job " + std::to_string(held[i]) +
+                                         ", sent ahead to worker 0, goes back to the queue too"));
+    EXPECT_EQ(steady.wait_exit(scaled(30s)), 0);
+    EXPECT_EQ(server.wait_exit(scaled(30s)), 0);
+    server.wait_output_closed();
+    EXPECT_EQ(estimate_line(server.out()), estimate_line(local.out));
+    EXPECT_EQ(jobs_reported(server.out()), (std::multiset<int>{0, 1, 2, 3, 4, 5, 6, 7})) << "every job counted once";
+    for (const int job : held)
+        EXPECT_EQ(server.count_matching(std::regex("job " + std::to_string(job) + " .* by worker 1: .*")), 1u);
+}
+
+TEST(Lab10PiMonteCarlo, PrefetchUsageErrorsExit2) {
+    worker_helpers::expect_usage_errors(kServer, {{"--prefetch", "0"}, {"--prefetch", "x"}, {"--prefetch", "65"}},
+                                        {"--prefetch", "round trip"});
 }

@@ -16,7 +16,7 @@
 //   a client that never reads a large reply .... FaultsHttp.NeverReadingClientIsDroppedAndOthersAreServed
 //   descriptor exhaustion (RLIMIT_NOFILE 32) ... FaultsHttp.OutOfDescriptorsNoSpinAndEveryoneServedLater (every
 //                                               mode, CPU time checked; test_08's
-//                                               OutOfDescriptorsAnswers503AndServesOn: thread and async)
+//                                               OutOfDescriptorsAnswers503AndServesOn: thread, async, uring)
 //   slowloris, more clients than the pool ...... FaultsHttp.SlowlorisIsTimedOutAndOthersAreServed (test_08's
 //                                               SlowClientsTimeOutAndCannotStarveAPool: two, trickling)
 //   SIGINT / SIGTERM under the client's load ... FaultsHttpSignals.StopDuringLoadAnswersEveryAcceptedRequest
@@ -52,6 +52,8 @@ using namespace harness;
 using http_helpers::get;
 using http_helpers::read_reply;
 using http_helpers::Reply;
+using http_helpers::uring_refused;
+using http_helpers::uses_uring;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -136,6 +138,8 @@ const std::vector<Mode> kModes = {
     {"process-pool", {"-c", "process-pool"}},
     {"async", {"-c", "async"}},
     {"async-2-loops", {"-c", "async", "--workers", "2"}},
+    {"uring", {"-c", "uring"}},
+    {"uring-2-loops", {"-c", "uring", "--workers", "2"}},
 };
 
 // Starts a server, waits until it is idle with every pool member started, and remembers its footprint.
@@ -155,7 +159,7 @@ public:
         };
         const std::string concurrency = mode.args.at(1);
         if (concurrency == "thread-pool") idle_threads_ = 1 + value("--threads", 8);
-        if (concurrency == "async") idle_threads_ = value("--workers", 1);
+        if (concurrency == "async" || concurrency == "uring") idle_threads_ = value("--workers", 1);
         if (concurrency == "process-pool") idle_children_ = static_cast<size_t>(value("--processes", 4));
         options.name = "server " + mode.name;
         if (nohup) argv.insert(argv.begin(), "/usr/bin/nohup");
@@ -207,7 +211,12 @@ private:
     size_t idle_children_ = 0;
 };
 
-class FaultsHttp : public testing::TestWithParam<Mode> {};
+class FaultsHttp : public testing::TestWithParam<Mode> {
+protected:
+    void SetUp() override {
+        if (uses_uring(GetParam().args) && !uring_refused().empty()) GTEST_SKIP() << uring_refused();
+    }
+};
 
 INSTANTIATE_TEST_SUITE_P(Lab08, FaultsHttp, testing::ValuesIn(kModes),
                          [](const testing::TestParamInfo<Mode>& info) { return mode_name(info.param.name); });
@@ -426,7 +435,12 @@ TEST_P(FaultsHttp, UnderNohupSighupIsIgnored) {
 
 namespace {
 
-class FaultsHttpSignals : public testing::TestWithParam<std::tuple<Mode, int>> {};
+class FaultsHttpSignals : public testing::TestWithParam<std::tuple<Mode, int>> {
+protected:
+    void SetUp() override {
+        if (uses_uring(std::get<0>(GetParam()).args) && !uring_refused().empty()) GTEST_SKIP() << uring_refused();
+    }
+};
 
 INSTANTIATE_TEST_SUITE_P(Lab08, FaultsHttpSignals,
                          testing::Combine(testing::ValuesIn(kModes), testing::Values(SIGINT, SIGTERM)),

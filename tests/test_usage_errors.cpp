@@ -115,8 +115,12 @@ const std::vector<BadCommand> kBadCommands = {
     {"08_webclient",
      "server",
      {"-c", "threads"},
-     "server: --concurrency: 'threads' is not one of: iterative, thread, thread-pool, process, process-pool, async "
-     "(see --help)"},
+     "server: --concurrency: 'threads' is not one of: iterative, thread, thread-pool, process, process-pool, async, "
+     "uring (see --help)"},
+    {"08_webclient",
+     "server",
+     {"-c", "uring", "--workers", "0"},
+     "server: --workers: '0' is not a whole number from 1 to 64 (see --help)"},
     {"08_webclient",
      "server",
      {"-p"},
