@@ -69,7 +69,7 @@ Shared* map_shared(int workers) {
 }
 
 // A pthread call's result: 0, or the error number (pthreads do not set errno).
-void checked(int rc, const char* what) {
+[[maybe_unused]] void checked(int rc, const char* what) {
     if (rc != 0) netutil::throw_error(rc, what);
 }
 
@@ -77,6 +77,7 @@ void checked(int rc, const char* what) {
 class AcceptLock {
 public:
     AcceptLock(Model model, Shared* shared) : model_(model), mutex_(&shared->accept_mutex) {
+        // BEGIN SOLUTION 04.1 "the accept lock: made once, before the children are forked"
         if (model_ == Model::Flock || model_ == Model::Hybrid) {
             // UNP's my_lock_init: a temporary file, unlinked at once; only its lock matters.
             char path[] = "/tmp/prefork-lock.XXXXXX";
@@ -91,10 +92,18 @@ public:
             checked(::pthread_mutexattr_destroy(&attr), "pthread_mutexattr_destroy");
             checked(rc, "pthread_mutex_init");
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 1): make the lock the children share, before any is forked. flock, hybrid: a file
+        // // whose fcntl() record lock is the lock (file_); mutex: a pthread mutex in the shared memory (mutex_),
+        // // PTHREAD_PROCESS_SHARED, and robust, so that a child killed while holding it cannot freeze the pool.
+        // if (model_ != Model::NoLock) netutil::not_implemented("04.1");
+        // END STUB
     }
 
     // Returns true if the mutex's last owner died holding it (EOWNERDEAD), which this call repaired.
     bool lock() {
+        // BEGIN SOLUTION 04.1 "taking the accept lock"
         if (model_ == Model::Flock || model_ == Model::Hybrid) {
             struct flock lock {};
             lock.l_type = F_WRLCK;
@@ -111,10 +120,17 @@ public:
             }
             checked(rc, "pthread_mutex_lock");
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 1): wait until this child (flock, hybrid: this process) holds the lock: F_SETLKW on
+        // // file_, or pthread_mutex_lock on *mutex_. Return true if the mutex's last owner died holding it
+        // // (EOWNERDEAD), after making it consistent again.
+        // END STUB
         return false;
     }
 
     void unlock() {
+        // BEGIN SOLUTION 04.1 "releasing the accept lock"
         if (model_ == Model::Flock || model_ == Model::Hybrid) {
             struct flock lock {};
             lock.l_type = F_UNLCK;
@@ -123,6 +139,10 @@ public:
         } else if (model_ == Model::Mutex) {
             checked(::pthread_mutex_unlock(mutex_), "pthread_mutex_unlock");
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 1): release what lock() took (F_UNLCK, or pthread_mutex_unlock).
+        // END STUB
     }
 
 private:
@@ -130,6 +150,22 @@ private:
     pthread_mutex_t* mutex_;
     netutil::UniqueFd file_;  // flock, hybrid: the lock file, shared by all children (fcntl locks belong to processes)
 };
+
+// The accept probe of assignment 04.1 (README, "Assignments"): with PREFORK_ACCEPT_PROBE=1 in the
+// environment, each worker writes `accept enter ID` right before accept() and `accept leave ID` right
+// after it returns (ID: the child's PID; in a hybrid child PID.TID), each line one write(2) to standard
+// output, so the lines of all the children come in the order of the events. With the accept lock the
+// lines alternate, enter and leave of one worker; without it several children enter before one leaves.
+void probe_accept(const char* what) {
+    static const bool enabled = [] {
+        const char* value = std::getenv("PREFORK_ACCEPT_PROBE");
+        return value != nullptr && *value != '\0' && std::string(value) != "0";
+    }();
+    if (!enabled) return;
+    std::string id = std::to_string(::getpid());
+    if (::gettid() != ::getpid()) id += "." + std::to_string(::gettid());
+    netutil::print_line(std::string("accept ") + what + " " + id);
+}
 
 // Waits for the next connection and accepts it. nolock: asleep in poll() with every other idle child, then
 // accept() without blocking: empty if another child was quicker (EAGAIN). The others: the one child
@@ -142,7 +178,10 @@ netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who) 
             return {};  // wait again
         }
     }
-    return byte_count::accept_or_wait(server.listener.get(), who);
+    probe_accept("enter");
+    netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), who);
+    probe_accept("leave");
+    return client;
 }
 
 // The wake-ups of the calling thread: each time it went to sleep (a voluntary context switch) and was
