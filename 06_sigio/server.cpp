@@ -91,10 +91,19 @@ std::string band_names(long band) {
 // The slide's three fcntl calls, plus F_SETSIG: signals for `fd` go to this process, as `signo` with
 // siginfo, and I/O on it never blocks.
 void enable_signal_driven_io(int fd, int signo) {
+    // BEGIN SOLUTION 06.1 "signal-driven I/O on one descriptor"
     netutil::check(::fcntl(fd, F_SETOWN, ::getpid()), "fcntl F_SETOWN");
     const int flags = netutil::check(::fcntl(fd, F_GETFL), "fcntl F_GETFL");
     netutil::check(::fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK), "fcntl F_SETFL O_ASYNC|O_NONBLOCK");
     netutil::check(::fcntl(fd, F_SETSIG, signo), "fcntl F_SETSIG");
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 1): make `fd` raise `signo` (with siginfo: si_fd, si_code, si_band) at this process
+    // // whenever it becomes ready, and never block: the slide's three fcntl() calls, and F_SETSIG.
+    // (void)fd;
+    // (void)signo;
+    // netutil::not_implemented("06.1");
+    // END STUB
 }
 
 class SigioServer {
@@ -302,12 +311,20 @@ int SigioServer::run() {
             continue;
         }
         if (signo == SIGIO) {
+            // BEGIN SOLUTION 06.1 "the realtime queue overflowed"
             check_everything();
             continue;
+            // END SOLUTION
+            // BEGIN STUB
+            // // TODO (assignment 1): the realtime queue overflowed, signals (events) were lost: which ones,
+            // // nobody can tell. See check_everything().
+            // netutil::not_implemented("06.1");
+            // END STUB
         }
         const int fd = info.si_fd;
         log("no:" + std::to_string(signo) + " (" + signal_label(signo) + "), for fd:" + std::to_string(fd) +
             ", event code:" + code_name(info.si_code) + ", event band:" + band_names(info.si_band));
+        // BEGIN SOLUTION 06.1 "one realtime signal: which descriptor, what to do"
         if (signo == listen_signal_) {
             if (listener_ && fd == listener_.get()) accept_all();
             continue;
@@ -317,6 +334,12 @@ int SigioServer::run() {
             continue;
         }
         serve(fd);
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (assignment 1): the listening socket's signal: accept every waiting client (accept_all);
+        // // a connection's: serve it (serve), unless the socket closed since the signal was queued.
+        // netutil::not_implemented("06.1");
+        // END STUB
     }
     if (open_ > 0) netutil::print_line("grace period over: closing " + netutil::count(open_, "connection"));
     table_.clear();

@@ -154,9 +154,9 @@ def check_one_inside(t, events, mode):
 def s2_one_inside(t, modes=("flock", "mutex"), children=4, connections=12, at_once=3):
     for mode in modes:
         srv = start_pool(t, mode, children, probe=True)
-        t.step("wait for the probe's first `accept enter ID` line")
-        srv.wait_output(r"(?m)^accept enter \S+", 5.0, what="the probe line `accept enter ID`",
-                        since=0)
+        if mode != "hybrid":  # a hybrid thread holding both locks waits in poll() before it accepts
+            t.step("wait for the probe's first `accept enter ID` line")
+            srv.wait_output(r"(?m)^accept enter \S+", 5.0, what="the probe line `accept enter ID`", since=0)
         time.sleep(t.timeout(0.5))  # every child has started and waits (for the lock, or in accept)
         load(t, srv.port, connections, at_once, f"--mode {mode}")
         time.sleep(t.timeout(0.3))
