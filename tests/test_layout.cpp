@@ -1,11 +1,12 @@
 // tests/test_layout.cpp: the kit's C++ files keep one layout, the one `.clang-format` describes (120 columns),
 // so a lab file reads the same in an editor, a terminal and a printed handout; and every test the READMEs
 // and docs/index.md name by its `LabNN...` name exists, so "slide to code to test" never leads nowhere; and the
-// instructor's answer key answers every exercise of every lab README.
+// instructor's answer key answers every exercise of every lab README, and every assignment has its hints.
 //
 // Slides: none; the style card (STYLE.md) and `make format`, which applies `.clang-format` to every file.
 #include "harness.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -216,6 +217,39 @@ TEST(Docs, TheAnswerKeyAnswersEveryExercise) {
     for (const auto& answer : answered)
         if (!exercises.contains(answer)) problems += answer + ": answered, but no such exercise in the README\n";
     EXPECT_EQ(problems, "") << exercises.size() << " exercises in the lab READMEs, " << answered.size() << " answered";
+}
+
+// Every assignment of grading/assignments.txt has its graded hints (`make hint`): grading/hints/<id>.md, three
+// hints separated by lines `---` (the idea, the system calls, the pitfall), none empty.
+TEST(Docs, EveryAssignmentHasThreeHints) {
+    std::ifstream listing(kRoot / "grading" / "assignments.txt");
+    ASSERT_TRUE(listing) << "no grading/assignments.txt";
+    std::string line, problems;
+    size_t assignments = 0;
+    std::smatch match;
+    while (std::getline(listing, line)) {
+        if (!std::regex_match(line, match, std::regex(R"(^(\d\d\.\d+)\s.*)"))) continue;
+        ++assignments;
+        const std::string id = match[1].str();
+        std::ifstream hints(kRoot / "grading" / "hints" / (id + ".md"));
+        if (!hints) {
+            problems += id + ": no grading/hints/" + id + ".md\n";
+            continue;
+        }
+        std::vector<size_t> lines_per_hint{0};
+        std::string text;
+        while (std::getline(hints, text)) {
+            if (text == "---")
+                lines_per_hint.push_back(0);
+            else if (!text.empty())
+                ++lines_per_hint.back();
+        }
+        if (lines_per_hint.size() != 3 || std::count(lines_per_hint.begin(), lines_per_hint.end(), 0u) != 0)
+            problems += id + ": " + std::to_string(lines_per_hint.size()) +
+                        " hints (or an empty one); expected three separated by lines `---`\n";
+    }
+    EXPECT_GT(assignments, 6u) << "too few assignments read from grading/assignments.txt";
+    EXPECT_EQ(problems, "");
 }
 
 }  // namespace
