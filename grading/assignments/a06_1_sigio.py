@@ -135,7 +135,8 @@ def overflow(t, srv, clients=10):
 
 def s2_overflow(t):
     srv = start_server(t, sigpending=4)
-    t.repro_with(srv, "   # run it as: (ulimit -i 4; ./server PORT), then kill -STOP it, send on 10 clients, kill -CONT")
+    t.repro_with(srv, "   # run it as: (ulimit -i 4; ./server PORT), then kill -STOP it, send on 10 clients, "
+                      "kill -CONT")
     overflow(t, srv)
     t.expect(srv.running(), expected="the server still running", actual=srv.describe_rc())
 
