@@ -40,6 +40,9 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
     control(epoll_fd.get(), EPOLL_CTL_ADD, server.listen_fd(), EPOLLIN | edge);
     bool listener_watched = true;
     const int listen_fd = server.listen_fd();  // the number stays ours until begin_stop() closes it
+    epoll_event events[kMaxEvents];
+
+    // BEGIN SOLUTION 07.1 "the epoll event loop"
 
     // Level-triggered: keep the registration in step with what the connection wants.
     auto sync = [&](int fd) {
@@ -65,7 +68,6 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
         }
     };
 
-    epoll_event events[kMaxEvents];
     while (!server.done()) {
         if (server.resume_due()) add(server.accept_clients(0));
         // EMFILE: a level-triggered listener we cannot empty would be reported on every call.
@@ -105,6 +107,19 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
             if (progress == Progress::Open) sync(fd);
         }
     }
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (07.1): the loop, until server.done(): register accepted clients (server.accept_clients) with
+    // // EPOLL_CTL_ADD, wait with epoll_wait(epoll_fd, events, kMaxEvents, server.wait_timeout_ms()), and for each
+    // // event: stop_fd readable -> EPOLL_CTL_DEL it, server.begin_stop(); listen_fd -> accept; a connection ->
+    // // server.on_writable (EPOLLOUT) then server.on_readable (EPOLLIN, EPOLLHUP, EPOLLERR), and while it is
+    // // open keep its registration in step (EPOLL_CTL_MOD) with wants_read()/wants_write(). Also
+    // // server.resume_due() and, level-triggered, stop watching the listener while !server.accepting().
+    // (void)edge;
+    // (void)listener_watched;
+    // (void)events;
+    // netutil::not_implemented("07.1");
+    // END STUB
 }
 
 }  // namespace echo
