@@ -117,6 +117,7 @@ void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered) {
     // // server.resume_due() and, level-triggered, stop watching the listener while !server.accepting().
     // (void)edge;
     // (void)listener_watched;
+    // (void)listen_fd;
     // (void)events;
     // netutil::not_implemented("07.1");
     // END STUB

@@ -93,6 +93,7 @@ class Worker:
         self.t, self.name, self.local, self.delay, self.answer = t, name, local, delay, answer
         self.buffer, self.asked, self.answered, self.bye, self.closed = b"", [], [], False, False
         self.due = []  # (time, column) to answer
+        self.limit = None  # answer only this many columns, then keep the others
         try:
             self.sock = socket.create_connection(("127.0.0.1", port), timeout=t.timeout(5.0))
         except OSError as error:
@@ -129,7 +130,7 @@ class Worker:
                  cause="the protocol of the README")
         k = int(fields[1])
         self.asked.append(k)
-        if self.answer:
+        if self.answer and (self.limit is None or len(self.answered) + len(self.due) < self.limit):
             start = max([time.monotonic()] + [d for d, _ in self.due[-1:]])
             self.due.append((start + self.delay, k))
 
@@ -180,18 +181,15 @@ def s2_lost_worker(t, prefetch=2, canvas_args=("--width", "120", "--height", "80
     t.repro_with(srv, f"   # then a worker by hand (nc 127.0.0.1 {srv.port}: HELLO mandelbrot 1) and "
                       f"./client 127.0.0.1 {srv.port}; close nc once it got its COLUMN lines")
     w0 = Worker(t, srv.port, "worker W0", local, answer=answered_first > 0)
+    w0.limit = answered_first
     try:
         t.step("then the kit's worker: ./client 127.0.0.1 PORT")
         client = t.start("client", ["127.0.0.1", str(srv.port)])
-        goal = answered_first + prefetch
         if answered_first:
             t.step(f"W0 answers its first {answered_first} column(s)")
             play(t, [w0], lambda: len(w0.answered) >= answered_first, 10.0, f"W0's first {answered_first} "
                  "COLUMN lines", cause="the manager sends a column to every worker once all have said HELLO")
-            w0.answer = False
-            w0.due = []
         t.step(f"W0 waits until it holds {prefetch} COLUMN line(s) (--prefetch {prefetch}) and does not answer them")
-        w0.answer = w0.answer and answered_first > 0
         play(t, [w0], lambda: len(w0.asked) - len(w0.answered) >= prefetch, 10.0, f"{prefetch} COLUMN lines "
              "out at W0", cause=f"the manager sends up to --prefetch ({prefetch}) columns at once")
         kept = [k for k in w0.asked if k not in w0.answered]
