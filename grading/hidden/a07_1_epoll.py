@@ -14,11 +14,11 @@ def h2_slow_reader_more_others(t):
 
 
 def h3_idle_cost(t):
-    s3_idle_cost(t, idle=3000, count=1500, ratio=0.5)
+    s3_idle_cost(t, idle=3000, count=800, ratio=0.5)
 
 
 STAGES = [
     Stage("60 clients echoed byte for byte", 10, h1_more_clients, san=True),
     Stage("a client that never reads, 15 others", 10, h2_slow_reader_more_others, san=True),
-    Stage("3,000 idle connections, 1,500 messages", 10, h3_idle_cost, timeout=120.0),
+    Stage("3,000 idle connections, 800 messages", 10, h3_idle_cost, timeout=120.0),
 ]
