@@ -16,9 +16,6 @@ import time
 
 from grading.harness import Assignment, Program, Stage, group_members
 
-SERVER_ARGS = ["--mode", "epoll", "--quiet"]
-
-
 def start_server(t, name="server", mode="epoll"):
     args = ["--mode", mode, "--quiet"]
     t.step(f"start ./server PORT {' '.join(args)}" + (" (the kit's reference)" if name != "server" else ""))
@@ -34,14 +31,20 @@ def connect(t, port, what):
     return sock
 
 
-def exchange(t, port, payloads, timeout, what, chunk=16384, seed=7):
+def exchange(t, port, payloads, timeout, what, chunk=16384, seed=7, socks=None, sent=None, stuck_cause=None):
     """Clients (one per payload) send their payload in pieces of random size while reading what comes back,
     all at once in one select loop; then shut down their sending side and read until the server closes.
-    Fails unless each client got its own bytes back, exactly."""
+    Fails unless each client got its own bytes back, exactly. `socks` and `sent`: clients already connected
+    (non-blocking) that sent that many bytes of their payload already."""
     rng = random.Random(seed)
-    socks = [connect(t, port, f"client {i}") for i in range(len(payloads))]
-    sent, got, eof = [0] * len(payloads), [bytearray() for _ in payloads], [False] * len(payloads)
+    socks = socks or [connect(t, port, f"client {i}") for i in range(len(payloads))]
+    sent = sent or [0] * len(payloads)
+    got, eof = [bytearray() for _ in payloads], [False] * len(payloads)
     shut = [False] * len(payloads)
+    for i, s in enumerate(socks):
+        if sent[i] == len(payloads[i]):
+            s.shutdown(socket.SHUT_WR)
+            shut[i] = True
     deadline = time.monotonic() + t.timeout(timeout)
     try:
         while not all(eof):
@@ -50,8 +53,9 @@ def exchange(t, port, payloads, timeout, what, chunk=16384, seed=7):
                 detail = ", ".join(f"client {i}: sent {sent[i]}/{len(p)}, got {len(got[i])}"
                                    for i, p in enumerate(payloads) if not eof[i])
                 t.fail(f"timed out after {t.timeout(timeout):g} s: {what} ({detail})",
-                       cause="does every connection get its turn? Each event must be handled without blocking: "
-                             "a write the socket does not take whole goes to that connection's output buffer")
+                       cause=stuck_cause or "does every connection get its turn? Each event must be handled "
+                                            "without blocking: a write the socket does not take whole goes to "
+                                            "that connection's output buffer")
             writers = [s for i, s in enumerate(socks) if sent[i] < len(payloads[i])]
             readers = [s for i, s in enumerate(socks) if not eof[i]]
             r, w, _ = select.select(readers, writers, [], min(left, 0.5))
@@ -114,8 +118,8 @@ def payload(rng, size):
     return bytes(rng.getrandbits(8) for _ in range(size)) if size < 4096 else rng.randbytes(size)
 
 
-def s1_echo(t, clients=20, size=200000, seed=71):
-    srv = start_server(t)
+def s1_echo(t, clients=20, size=200000, seed=71, mode="epoll"):
+    srv = start_server(t, mode=mode)
     t.repro_with(srv, f"   # then: ./client 127.0.0.1 {srv.port} (type lines)")
     rng = random.Random(seed)
     t.step("one client sends 5 bytes and reads them back")
@@ -126,8 +130,8 @@ def s1_echo(t, clients=20, size=200000, seed=71):
     exchange(t, srv.port, payloads, 30.0, f"the echo of {clients} clients")
 
 
-def s2_slow_reader(t, others=5, size=65536, cap=128 << 20, seed=72):
-    srv = start_server(t)
+def s2_slow_reader(t, others=5, size=65536, cap=128 << 20, seed=72, mode="epoll"):
+    srv = start_server(t, mode=mode)
     t.repro_with(srv, f"   # then a client that sends and never reads, and others: ./client 127.0.0.1 {srv.port}")
     rng = random.Random(seed)
     t.step("client S sends without ever reading, until its sends block for 0.5 s (the server stopped reading "
