@@ -17,6 +17,7 @@
 //   ./client --message 1        one request per connection; or ./client --count 7 for seven
 // See also: client.cpp (the peer), ../01_mtserver (handlers that each serve one client, no manager).
 #include "netutil/cli.hpp"
+#include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
@@ -178,6 +179,7 @@ public:
         // // TODO (02.1): join slot i's finished thread (--live_), count its request in tally_.cnt and
         // // slot.served when its outcome is Handled, and restart it with start(i) only while fewer than m
         // // threads were started in all and no stop was requested: exactly m handler threads, ever.
+        // (void)i;
         // netutil::not_implemented("02.1");
         // END STUB
     }

@@ -8,6 +8,7 @@
 // summary says how many times the main thread had to wait so (the array was too small for the load).
 #include "05_prethread/models.hpp"
 
+#include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 

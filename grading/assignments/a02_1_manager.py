@@ -108,6 +108,18 @@ def expect_exit(t, srv, after, cause):
                 "output's tail")
 
 
+def settled(t, srv, n):
+    """The server's descriptors once its n handlers are up (threads seen in /proc): the count to compare with
+    once clients are accepted."""
+    t.wait_until(lambda: srv.threads() >= n + 1 or not srv.running(), 3.0,
+                 what=f"{n} handler threads besides the main thread (/proc/PID/status)",
+                 cause="are the n handler threads started at once, before any client comes?")
+    if not srv.running():
+        t.fail(f"the server exited before any client came ({srv.describe_rc()})",
+               cause="a stub or an error: see the output's tail")
+    return srv.fds()
+
+
 def wait_accepted(t, srv, before, count, who):
     t.wait_until(lambda: srv.fds() >= before + count or not srv.running(), 3.0,
                  what=f"{who} accepted (the server's descriptors in /proc/PID/fd: {before} + {count})",
@@ -200,7 +212,7 @@ def s2_at_most_n(t):
     srv = start(t, n, m)
     sampler = ThreadSampler(srv)
     try:
-        before = srv.fds()
+        before = settled(t, srv, n)
         t.step(f"{n} clients connect and send nothing: all {n} handlers hold one each")
         held = [Client(t, srv.port, token(i + 1)) for i in range(n)]
         wait_accepted(t, srv, before, n, f"{n} idle clients")
@@ -239,7 +251,7 @@ def s2_at_most_n(t):
 def s3_ctrl_c(t):
     n, m = 3, 10
     srv = start(t, n, m)
-    before = srv.fds()
+    before = settled(t, srv, n)
     t.step("2 clients connect and send nothing yet: their handlers have accepted them")
     a, b = Client(t, srv.port, token(1)), Client(t, srv.port, token(2))
     wait_accepted(t, srv, before, 2, "2 idle clients")

@@ -1,7 +1,7 @@
 """Instructor-only stages of 02.1 (`make grade HIDDEN=1`): one handler, fewer requests than handlers, and a
 slow client that must not hold up the other handler."""
 
-from grading.assignments.a02_1_manager import SERVED, Client, expect_exit, start, token, wait_accepted
+from grading.assignments.a02_1_manager import SERVED, Client, expect_exit, settled, start, token, wait_accepted
 from grading.harness import Stage
 
 
@@ -34,7 +34,7 @@ def h2_fewer_requests(t):
 def h3_slow_client(t):
     n, m = 2, 5
     srv = start(t, n, m)
-    before = srv.fds()
+    before = settled(t, srv, n)
     t.step("a slow client holds one handler; the other, restarted after each request, serves 3 more")
     slow = Client(t, srv.port, token(0))
     wait_accepted(t, srv, before, 1, "the slow client")
