@@ -10,7 +10,8 @@ unanswered or served twice. Ctrl-C (SIGINT) stops it: exit 0.
 Black-box: the grader plays the clients over TCP and reads the replies, the exit status and /proc (the
 process's descriptors and CPU time); nothing of the output but a sanitizer's report.
 
-S1 every client served: 12 clients at once, 3 requests each, 4 threads, an array of 2; every reply exact.
+S1 every client served: 12 clients at once, 3 requests each, 4 threads, an array of 16 (never full);
+   every reply exact.
 S2 a full array makes the main thread wait, never overwrite: 1 thread held by a client, an array of 2,
    4 more clients with a request each; none closed unanswered while the array is full, the process asleep
    (CPU time from /proc), then each one answered exactly once it is its turn.
@@ -94,7 +95,7 @@ def load(t, srv, clients=12, sizes=(1000, 1, 70000)):
 
 
 def s1_all_served(t):
-    srv = start(t, 4, 2)
+    srv = start(t, 4, 16)  # more slots than clients: the array never fills here (that is S2)
     t.repro_with(srv, f"   # then ../05_prethread/client localhost {srv.port} 12 3 70000")
     t.step("12 clients at once, each asks for 1000, 1, then 70000 bytes on its connection")
     problems = load(t, srv)
