@@ -12,6 +12,7 @@
 #   make fuzz            fuzz the parsers that read network input (FUZZ_SECONDS=60 each by default)
 #   make grade           grade the assignments (LAB=08_webclient or LAB=08.1, STAGE=K, VERBOSE=1, SAN=thread,
 #                        TIMEOUT_SCALE=3, HIDDEN=1, SERVER="python3 server.py", CLIENT=...): ASSIGNMENTS.md
+#   make hint LAB=08_webclient N=1 [LEVEL=2|3|all]   an assignment's graded hints, one level at a time
 #   make handout-check   prove the handout and the grader (the stubs score 0, the kit full marks, known-bad fail)
 #   make deps            install the Debian/Ubuntu packages that are missing
 #   make format          lay out every C++ file with clang-format (.clang-format: 120 columns)
@@ -24,7 +25,7 @@ LABS := $(sort $(patsubst %/Makefile,%,$(wildcard [0-9][0-9]_*/Makefile)))
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all build netutil markers handout test demo live bench bench-handout fuzz deps format clean help grade \
-	handout-check $(LABS)
+	hint handout-check $(LABS)
 .DEFAULT_GOAL := all
 
 # The student handout leaves out tests/, bench/, fuzz/ and tools/: their targets say so there.
@@ -91,6 +92,10 @@ grade: deps
 	  $(if $(VERBOSE),--verbose) $(if $(SAN),--san $(SAN)) $(if $(TIMEOUT_SCALE),--timeout-scale $(TIMEOUT_SCALE)) \
 	  $(if $(HIDDEN),--hidden) $${SERVER:+--server "$$SERVER"} $${CLIENT:+--client "$$CLIENT"}
 
+# The hints of grading/hints/<id>.md: LEVEL=1 (the idea, the default), 2 (the system calls), 3 (the pitfall), all.
+hint:
+	@python3 grading/hint.py '$(LAB)' $(if $(N),'$(N)') --level '$(if $(LEVEL),$(LEVEL),1)'
+
 handout-check: build
 	@if [ ! -f grading/check.py ]; then echo "handout-check: grading/check.py is the instructor's (not in a handout)"; \
 	  exit 2; fi
@@ -126,6 +131,6 @@ clean:
 	@for lab in $(LABS); do $(MAKE) --no-print-directory -C $$lab clean >/dev/null; done
 
 help:
-	@sed -n '3,19p' Makefile | sed 's/^# //'
+	@sed -n '3,20p' Makefile | sed 's/^# //'
 	@echo
 	@echo "labs: $(LABS)"

@@ -141,8 +141,15 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
                 netutil::print_line("fd " + std::to_string(fd) + ": read " + netutil::count(n, "byte") + ", echoed " +
                                     std::to_string(written) + (written < n ? ", the rest kept for later" : ""));
             if (written < n) {
+                // BEGIN SOLUTION 07.1 "the unsent tail of a reply kept in the connection's output buffer"
                 connection.output.assign(read_buffer + written, size_t(n - written));
                 connection.output_sent = 0;
+                // END SOLUTION
+                // BEGIN STUB
+                // // TODO (07.1): the socket took only `written` of the n bytes: keep the rest, read_buffer[written,
+                // // n), in connection.output (from output_sent = 0); flush() sends it once the socket has room.
+                // netutil::not_implemented("07.1");
+                // END STUB
                 return Progress::Open;  // stop reading until the output has gone
             }
             if (!drain) return Progress::Open;  // level-triggered: the loop will tell us if there is more
@@ -159,6 +166,7 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
 }
 
 Progress EchoServer::flush(Connection& connection) {
+    // BEGIN SOLUTION 07.1 "flush: send the output buffer, keep what the socket does not take"
     while (connection.has_output()) {
         const ssize_t n = ::send(connection.fd.get(), connection.output.data() + connection.output_sent,
                                  connection.output.size() - connection.output_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -173,6 +181,15 @@ Progress EchoServer::flush(Connection& connection) {
     connection.output.shrink_to_fit();  // idle connections hold no buffer: 10,000 of them stay small
     connection.output_sent = 0;
     return Progress::Open;
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (07.1): send connection.output from output_sent on (send with MSG_NOSIGNAL | MSG_DONTWAIT), as much
+    // // as the socket takes: EAGAIN keeps the rest for later (Progress::Open), another error closes the
+    // // connection (close_connection). Once all is sent, empty the buffer (clear, shrink_to_fit) and reset
+    // // output_sent.
+    // if (connection.has_output()) netutil::not_implemented("07.1");
+    // return Progress::Open;
+    // END STUB
 }
 
 Progress EchoServer::close_connection(Connection& connection, const std::string& why) {

@@ -90,7 +90,14 @@ public:
         for (;;) {
             if (roster_.over_locked()) return std::nullopt;
             auto& own = own_[static_cast<size_t>(t)];
+            // BEGIN SOLUTION 09.1 "the next column: the worker's own, else the shared queue's front"
             auto& queue = !own.empty() ? own : shared_;
+            // END SOLUTION
+            // BEGIN STUB
+            // // TODO (09.1): the static schedule's own columns first; once none is left, the front of the shared
+            // // queue `shared_` (every column under --schedule dynamic, and those lost workers gave back).
+            // auto& queue = own;
+            // END STUB
             if (!queue.empty()) {
                 const int column = queue.front();
                 queue.pop_front();
@@ -120,6 +127,7 @@ public:
         const auto lock = roster_.lock();
         auto& own = own_[static_cast<size_t>(t)];
         size_t given_back = own.size();
+        // BEGIN SOLUTION 09.1 "a lost worker's columns go back to the shared queue"
         for (auto column = in_flight.rbegin(); column != in_flight.rend(); ++column) {
             if (done_[static_cast<size_t>(*column)]) continue;
             shared_.push_front(*column);
@@ -127,6 +135,14 @@ public:
         }
         shared_.insert(shared_.end(), own.begin(), own.end());
         own.clear();
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (09.1): every column of `in_flight` not done yet (all of them: up to --prefetch were sent) goes
+        // // to the front of `shared_`, in the order sent, and the columns still waiting in `own` to its back;
+        // // count them in `given_back`.
+        // (void)in_flight;
+        // netutil::not_implemented("09.1");
+        // END STUB
         stats_[static_cast<size_t>(t)].lost = true;
         netutil::print_line("worker " + std::to_string(t) + " lost (" + why + "): " + std::to_string(given_back) +
                             (given_back == 1 ? " unfinished column goes" : " unfinished columns go") +
@@ -162,10 +178,18 @@ private:
     void deal_locked() {
         const int nworkers = roster_.nworkers();
         for (int column = 0; column < canvas_.width; ++column) {
-            if (schedule_ == Schedule::Static)
+            if (schedule_ == Schedule::Static) {
                 own_[static_cast<size_t>(column % nworkers)].push_back(column);
-            else
-                shared_.push_back(column);
+                continue;
+            }
+            // BEGIN SOLUTION 09.1 "the dynamic schedule: every column in one shared queue"
+            shared_.push_back(column);
+            // END SOLUTION
+            // BEGIN STUB
+            // // TODO (09.1): --schedule dynamic: put the column at the back of the shared queue `shared_`, which
+            // // next() hands out to whichever worker is free.
+            // netutil::not_implemented("09.1");
+            // END STUB
         }
         netutil::print_line("all " + netutil::count(nworkers, "worker") + " connected: handing out " +
                             netutil::count(canvas_.width, "column") + ", " + mandelbrot::schedule_name(schedule_) +

@@ -38,7 +38,7 @@ JOBS = str(min(2, os.cpu_count() or 1))
 
 SOURCE_SUFFIXES = (".cpp", ".hpp", ".h", ".cc", ".c", ".py", ".sh", ".mk")
 MARKER = re.compile(r"^\s*(//|#)\s*(BEGIN SOLUTION|END SOLUTION|BEGIN STUB|END STUB)\b")
-INSTRUCTOR_ONLY = ("grading/hidden", "grading/known_bad", "grading/reference", "grading/check.py")
+INSTRUCTOR_ONLY = ("grading/hidden", "grading/known_bad", "grading/reference", "grading/answers", "grading/check.py")
 
 
 class Checks:
@@ -227,7 +227,7 @@ def solution_lines(root):
 
 
 def instructor_lines():
-    """Distinctive lines of the instructor-only files (hidden stages, known-bad, references, check.py)."""
+    """Distinctive lines of the instructor-only files (hidden stages, known-bad, references, answers, check.py)."""
     public = set()
     for rel in kit_files():
         if rel.startswith(INSTRUCTOR_ONLY):

@@ -1,10 +1,12 @@
 // tests/test_layout.cpp: the kit's C++ files keep one layout, the one `.clang-format` describes (120 columns),
 // so a lab file reads the same in an editor, a terminal and a printed handout; and every test the READMEs
-// and docs/index.md name by its `LabNN...` name exists, so "slide to code to test" never leads nowhere.
+// and docs/index.md name by its `LabNN...` name exists, so "slide to code to test" never leads nowhere; and the
+// instructor's answer key answers every exercise of every lab README, and every assignment has its hints.
 //
 // Slides: none; the style card (STYLE.md) and `make format`, which applies `.clang-format` to every file.
 #include "harness.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -150,6 +152,104 @@ TEST(Docs, EveryLabTestTheDocsNameExists) {
     }
     EXPECT_GT(checked, 100u) << "too few test names found in the docs: is the pattern still right?";
     EXPECT_EQ(unknown, "") << "tests named in the docs that no test program has (renamed? removed?)";
+}
+
+// The exercises of each lab README's "Exercises" section (`N. ...` at the start of a line), as "<lab> N".
+std::set<std::string> readme_exercises() {
+    std::set<std::string> found;
+    for (const auto& entry : fs::directory_iterator(kRoot)) {
+        const std::string lab = entry.path().filename().string();
+        if (!std::regex_match(lab, std::regex(R"(\d\d_\w+)")) || !fs::exists(entry.path() / "README.md")) continue;
+        std::ifstream in(entry.path() / "README.md");
+        std::string line;
+        bool inside = false;
+        const std::regex exercise(R"(^(\d+)\. \S.*)");
+        std::smatch match;
+        while (std::getline(in, line)) {
+            if (line.starts_with("## "))
+                inside = line == "## Exercises";
+            else if (inside && std::regex_match(line, match, exercise))
+                found.insert(lab + " " + match[1].str());
+        }
+    }
+    return found;
+}
+
+// The instructor's answer key (grading/answers/ANSWERS.md, never in the handout) answers every exercise of every
+// lab README, under `## <lab>` then `### N. ...`, each with a text: a new exercise without an answer fails here.
+TEST(Docs, TheAnswerKeyAnswersEveryExercise) {
+    const std::set<std::string> exercises = readme_exercises();
+    ASSERT_GT(exercises.size(), 60u) << "too few exercises found in the lab READMEs: is the pattern still right?";
+    const fs::path key = kRoot / "grading" / "answers" / "ANSWERS.md";
+    std::ifstream in(key);
+    ASSERT_TRUE(in) << "no answer key: " << key;
+    std::set<std::string> answered;
+    std::string lab, current, line, problems;
+    size_t text = 0;
+    const auto close = [&] {
+        if (!current.empty() && text == 0) problems += current + ": an answer heading without an answer\n";
+        current.clear();
+        text = 0;
+    };
+    std::smatch match;
+    bool fenced = false;  // inside a ``` block: a command's output, never a heading
+    for (int number = 1; std::getline(in, line); ++number) {
+        if (line.starts_with("```")) fenced = !fenced;
+        if (fenced || line.starts_with("```")) {
+            text += current.empty() ? 0 : 1;
+        } else if (std::regex_match(line, match, std::regex(R"(^## (\d\d_\w+)\s*$)"))) {
+            close();
+            lab = match[1].str();
+        } else if (std::regex_match(line, match, std::regex(R"(^### (\d+)\. .*)"))) {
+            close();
+            current = lab + " " + match[1].str();
+            if (lab.empty() || !answered.insert(current).second)
+                problems += "ANSWERS.md:" + std::to_string(number) + ": `" + line + "` twice or outside a `## <lab>`\n";
+        } else if (line.starts_with("#")) {
+            close();
+        } else if (!current.empty() && !line.empty()) {
+            ++text;
+        }
+    }
+    close();
+    for (const auto& exercise : exercises)
+        if (!answered.contains(exercise)) problems += exercise + ": no answer in grading/answers/ANSWERS.md\n";
+    for (const auto& answer : answered)
+        if (!exercises.contains(answer)) problems += answer + ": answered, but no such exercise in the README\n";
+    EXPECT_EQ(problems, "") << exercises.size() << " exercises in the lab READMEs, " << answered.size() << " answered";
+}
+
+// Every assignment of grading/assignments.txt has its graded hints (`make hint`): grading/hints/<id>.md, three
+// hints separated by lines `---` (the idea, the system calls, the pitfall), none empty.
+TEST(Docs, EveryAssignmentHasThreeHints) {
+    std::ifstream listing(kRoot / "grading" / "assignments.txt");
+    ASSERT_TRUE(listing) << "no grading/assignments.txt";
+    std::string line, problems;
+    size_t assignments = 0;
+    std::smatch match;
+    while (std::getline(listing, line)) {
+        if (!std::regex_match(line, match, std::regex(R"(^(\d\d\.\d+)\s.*)"))) continue;
+        ++assignments;
+        const std::string id = match[1].str();
+        std::ifstream hints(kRoot / "grading" / "hints" / (id + ".md"));
+        if (!hints) {
+            problems += id + ": no grading/hints/" + id + ".md\n";
+            continue;
+        }
+        std::vector<size_t> lines_per_hint{0};
+        std::string text;
+        while (std::getline(hints, text)) {
+            if (text == "---")
+                lines_per_hint.push_back(0);
+            else if (!text.empty())
+                ++lines_per_hint.back();
+        }
+        if (lines_per_hint.size() != 3 || std::count(lines_per_hint.begin(), lines_per_hint.end(), 0u) != 0)
+            problems += id + ": " + std::to_string(lines_per_hint.size()) +
+                        " hints (or an empty one); expected three separated by lines `---`\n";
+    }
+    EXPECT_GT(assignments, 6u) << "too few assignments read from grading/assignments.txt";
+    EXPECT_EQ(problems, "");
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ HASH_SUFFIXES = {".py", ".sh", ".mk"}
 # What the handout leaves out: the kit's own tests, benchmarks, fuzzers, CI, docs (which map every slide to the
 # solution's code), this tool, and the instructor's side of grading/.
 EXCLUDED_TOP = {"tests", "bench", "fuzz", ".ci", "docs", "tools", ".github", "build", ".git"}
-EXCLUDED_GRADING = {"hidden", "known_bad", "reference", "check.py"}
+EXCLUDED_GRADING = {"hidden", "known_bad", "reference", "answers", "check.py"}
 EXCLUDED_NAMES = {"__pycache__", ".pytest_cache"}
 # The part of a README only the instructor reads (the top README's instructor section).
 INSTRUCTOR_BEGIN = "<!-- BEGIN INSTRUCTOR -->"

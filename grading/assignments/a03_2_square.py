@@ -9,32 +9,10 @@ import re
 import threading
 import time
 
+from grading.assignments.a03_1_pid import open_udp, request  # both exercises speak UDP to one server
 from grading.harness import Assignment, Program, Stage
 
 NUMBER = re.compile(rb"\s*[-+]?\d+(\.\d+)?\s*")
-
-
-def open_udp(t, srv):
-    """A UDP socket of the grader to the server's port, which remembers the server (to tell a crash from a loss)."""
-    u = t.udp(srv.port)
-    u.server = srv
-    return u
-
-
-def request(t, u, message, what, tries=3, wait=1.0):
-    """Sends `message` on UDP socket `u` and returns the reply (bytes); sends again after `wait` seconds without
-    a reply (UDP may lose a datagram), `tries` times in all, then fails (at once if the server has exited)."""
-    srv = getattr(u, "server", None)
-    for _ in range(tries):
-        u.send(message)
-        reply = u.recv(wait)  # the harness scales it
-        if reply is not None:
-            return reply
-        if srv is not None and not srv.running():
-            t.fail(f"the server exited ({srv.describe_rc()}) instead of answering {what}",
-                   cause="see the tail of its output: a request must never end the server")
-    t.fail(f"timed out: no reply to {what} ({message!r}) after {tries} tries, {t.timeout(wait):g} s each",
-           cause="does the server answer every datagram, to the address it came from (sendto)?")
 
 
 def expect_square(t, reply, number, what):

@@ -125,6 +125,10 @@ class Worker:
     def line_ready(self):
         return b"\n" in self.buffer
 
+    def wait_readable(self, timeout):
+        """True once a line (or the manager's close) is there to read, False after `timeout` seconds."""
+        return self.line_ready() or bool(select.select([self.sock], [], [], timeout)[0])
+
     def read_line(self, timeout, waiting_for):
         """The next line (without its newline); fails on a time-out or when the manager closes first."""
         deadline = time.monotonic() + timeout
@@ -277,19 +281,21 @@ def s3_queue(t, nworkers=2, jobs=7, samples=1000000, seed=40):
 
 
 def s4_as_it_arrives(t, jobs=4, samples=1000000, seed=7):
-    """W1 keeps its job while W0 answers the others: each of W0's results must show before W1 answers."""
+    """W1 keeps every job it is given while W0 answers the others: each of W0's results must show before W1
+    answers. A manager may send jobs ahead (several out at a worker at once): W0 answers what it gets until
+    no more comes, and W1 then answers everything it holds."""
     srv = t.start("server", manager_args(2, jobs, samples, seed), port=True)
     t.repro_with(srv, f"   # then two workers by hand (nc 127.0.0.1 {srv.port}), one of them slow to answer")
     w0, w1 = open_workers(t, srv, 2)
     try:
-        held = w1.read_job(t.timeout(5.0), jobs, samples, seed)
-        t.step(f"W1 gets job {held} and keeps it (no RESULT yet)")
+        held = [w1.read_job(t.timeout(5.0), jobs, samples, seed)]
+        t.step(f"W1 gets job {held[0]} and keeps it (no RESULT yet)")
         counts = {}
         job = w0.read_job(t.timeout(5.0), jobs, samples, seed)
-        for n in range(jobs - 1):
+        while True:
             inside = chosen_inside(job, samples)
             t.step(f"W0 answers job {job}: RESULT {job} {samples} {inside}; the manager's output must show it "
-                   f"while W1 still has job {held}")
+                   f"while W1 still has job {held[0]}")
             answer(w0, job, samples)
             counts[job] = inside
             deadline = time.monotonic() + t.timeout(2.0)
@@ -297,19 +303,28 @@ def s4_as_it_arrives(t, jobs=4, samples=1000000, seed=7):
                 time.sleep(0.02)
             t.expect(reported(srv.output, inside, samples),
                      message=f"job {job}'s result is not in the manager's output {t.timeout(2.0):g} s after W0 sent "
-                     f"it (job {held} still out at W1)",
+                     f"it (job {held[0]} still out at W1)",
                      expected=f"job {job}'s result ({inside} inside, or its estimate "
                      f"{float(Fraction(4 * inside, samples)):.6f}) in the manager's output within "
                      f"{t.timeout(2.0):g} s", actual="not there",
-                     cause=f"is each result printed as it arrives? The manager must not wait for job {held}, "
+                     cause=f"is each result printed as it arrives? The manager must not wait for job {held[0]}, "
                            "still out at the other worker, to print the others")
-            if n < jobs - 2:
-                job = w0.read_job(t.timeout(5.0), jobs, samples, seed)
-        t.step(f"W1 answers job {held} at last")
-        answer(w1, held, samples)
-        counts[held] = chosen_inside(held, samples)
+            if len(counts) + 1 >= jobs or not w0.wait_readable(t.timeout(1.0)):
+                break  # the jobs left are out at W1 (sent ahead to it)
+            job = w0.read_job(t.timeout(5.0), jobs, samples, seed)
+        t.step("W1 answers what it holds at last, and every JOB after it, until BYE")
+        while True:
+            for j in held:
+                if j not in counts:
+                    answer(w1, j, samples)
+                    counts[j] = chosen_inside(j, samples)
+            line = w1.read_line(t.timeout(5.0), "a JOB or BYE")
+            if line == "BYE":
+                break
+            held.append(w1.parse_job(line, jobs, samples, seed))
+        t.expect_eq(sorted(counts), list(range(jobs)), what="the jobs done before BYE",
+                    cause="BYE only when every job is done")
         expect_bye(t, w0)
-        expect_bye(t, w1)
         finish(t, srv, counts, samples, "every job counted once")
     finally:
         w0.close()
