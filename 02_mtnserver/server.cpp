@@ -17,6 +17,7 @@
 //   ./client --message 1        one request per connection; or ./client --count 7 for seven
 // See also: client.cpp (the peer), ../01_mtserver (handlers that each serve one client, no manager).
 #include "netutil/cli.hpp"
+#include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 #include "netutil/signals.hpp"
@@ -160,6 +161,7 @@ public:
     // A finished handler: join it, count its request, and restart it while requests remain. The slide's
     // condition `cnt <= mrq - nbr` is `started < m` here: exactly m handler threads are ever started.
     void retire(int i) {
+        // BEGIN SOLUTION 02.1 "retire: join the finished handler, count its request, restart it"
         Slot& slot = slots_[static_cast<size_t>(i)];
         slot.thread.join();
         --live_;
@@ -172,10 +174,19 @@ public:
             netutil::print_line("restarting " + std::to_string(i));
             start(i);
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (02.1): join slot i's finished thread (--live_), count its request in tally_.cnt and
+        // // slot.served when its outcome is Handled, and restart it with start(i) only while fewer than m
+        // // threads were started in all and no stop was requested: exactly m handler threads, ever.
+        // (void)i;
+        // netutil::not_implemented("02.1");
+        // END STUB
     }
 
     // The default manager: sleeps on the condition variable, wakes when a handler is done.
     void manage_with_condition_variable() {
+        // BEGIN SOLUTION 02.1 "the manager: sleep on the condition variable, retire each finished handler"
         while (live_ > 0) {
             std::deque<int> finished;
             {
@@ -185,11 +196,20 @@ public:
             }
             for (int i : finished) retire(i);
         }
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (02.1): while handlers are live (live_ > 0), sleep on shared_.board.changed until
+        // // shared_.board.finished is not empty (under shared_.board.mutex), take the finished slots out, and
+        // // retire each one outside the lock. (Or poll as the slide does: call manage_by_polling with a
+        // // short period, once you have written it.)
+        // netutil::not_implemented("02.1");
+        // END STUB
     }
 
     // The slide's manage(): every `period`, look at each thread; alive ones are reported, a finished one
     // is counted and restarted. A handler done just after a look waits up to a whole period to be noticed.
     void manage_by_polling(std::chrono::milliseconds period) {
+        // BEGIN SOLUTION 02.1 "the slide's manage(): poll every period, retire each finished handler"
         while (live_ > 0) {
             if (netutil::wait_readable(shared_.stop.fd(), -1, static_cast<int>(period.count())) ==
                 netutil::Wait::Ready) {
@@ -209,6 +229,14 @@ public:
         }
         const std::lock_guard lock(shared_.board.mutex);
         shared_.board.finished.clear();  // the polling manager does not use the board
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (02.1, --poll, optional): the slide's manage(): while handlers are live, wait `period` (or
+        // // until the stop pipe is readable: then retire every joinable slot and return); at each look, print
+        // // `I is alive, cnt = C` for a running handler and retire a done one (slot.done, acquire).
+        // (void)period;
+        // netutil::not_implemented("02.1");
+        // END STUB
     }
 
     const Tally& tally() const { return tally_; }

@@ -8,6 +8,7 @@
 // summary says how many times the main thread had to wait so (the array was too small for the load).
 #include "05_prethread/models.hpp"
 
+#include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
 
@@ -28,6 +29,7 @@ public:
 
     // Main thread: stores a descriptor, waiting while the array is full. False once closed.
     bool put(netutil::UniqueFd fd) {
+        // BEGIN SOLUTION 05.1 "iput: store a descriptor, waiting while the array is full"
         std::unique_lock lock(mutex_);
         if (count_ == slots_.size()) {
             ++full_waits_;
@@ -44,10 +46,20 @@ public:
         ++count_;
         not_empty_.notify_one();  // the slide's pthread_cond_signal(&clifd_cond)
         return true;
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (05.1): under mutex_: when the array is full (count_ == slots_.size()), count the wait in
+        // // full_waits_ (and say so once, said_full_), then sleep on not_full_ until a slot is free or the
+        // // array is closed (false then); store fd at iput_, advance iput_ around the ring, ++count_, and
+        // // wake a worker sleeping on not_empty_. Never overwrite a stored descriptor.
+        // (void)fd;
+        // netutil::not_implemented("05.1");
+        // END STUB
     }
 
     // Worker: takes the next descriptor, sleeping while there is none; empty once closed and drained.
     netutil::UniqueFd get() {
+        // BEGIN SOLUTION 05.1 "iget: take a descriptor, sleeping while the array is empty"
         std::unique_lock lock(mutex_);
         not_empty_.wait(lock, [&] { return count_ > 0 || closed_; });
         if (count_ == 0) return {};
@@ -56,6 +68,13 @@ public:
         --count_;
         not_full_.notify_one();
         return fd;
+        // END SOLUTION
+        // BEGIN STUB
+        // // TODO (05.1): under mutex_: sleep on not_empty_ until a descriptor is stored or the array is
+        // // closed; closed and empty: return an empty UniqueFd (the worker stops). Otherwise take the one at
+        // // iget_, advance iget_ around the ring, --count_, and wake the main thread waiting on not_full_.
+        // netutil::not_implemented("05.1");
+        // END STUB
     }
 
     // How many times put() found the array full and waited (said once in the log, counted every time).
