@@ -25,7 +25,8 @@ namespace prefork {
 namespace {
 
 // UNP's write_fd: one byte of data carries the descriptor as SCM_RIGHTS ancillary data.
-void send_descriptor(int channel, int fd) {
+[[maybe_unused]] void send_descriptor(int channel, int fd) {  // unused in the handout's stub
+    // BEGIN SOLUTION 04.2 "sending the connected descriptor over the socket pair (SCM_RIGHTS)"
     char byte = 0;
     iovec iov{&byte, 1};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -41,10 +42,19 @@ void send_descriptor(int channel, int fd) {
     std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
     while (::sendmsg(channel, &message, MSG_NOSIGNAL) == -1)
         if (errno != EINTR) netutil::throw_errno("sendmsg SCM_RIGHTS");
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 2): send fd to the child at the other end of channel: one byte of data, the descriptor
+    // // as SCM_RIGHTS ancillary data (sendmsg with a cmsghdr at SOL_SOCKET level; CMSG_SPACE, CMSG_DATA).
+    // (void)channel;
+    // (void)fd;
+    // netutil::not_implemented("04.2");
+    // END STUB
 }
 
 // UNP's read_fd: the received descriptor, or an empty one when the parent closed the socket pair.
 netutil::UniqueFd receive_descriptor(int channel) {
+    // BEGIN SOLUTION 04.2 "receiving the descriptor in the child"
     char byte = 0;
     iovec iov{&byte, 1};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -63,6 +73,16 @@ netutil::UniqueFd receive_descriptor(int channel) {
     int fd = -1;
     std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
     return netutil::UniqueFd(fd);
+    // END SOLUTION
+    // BEGIN STUB
+    // // TODO (assignment 2): receive the descriptor the parent sent on channel (recvmsg with room for one
+    // // SCM_RIGHTS cmsghdr); return it, or an empty UniqueFd when recvmsg returns 0 (the parent closed it).
+    // // (Until then this stub waits for the parent's first byte, so that its children do not die and get
+    // // replaced forever before the first client.)
+    // char byte = 0;
+    // if (::recv(channel, &byte, 1, 0) == 0) return {};
+    // netutil::not_implemented("04.2");
+    // END STUB
 }
 
 // The parent's record of one child (UNP's Child structure).
@@ -163,6 +183,7 @@ void run_descriptor_passing(Server& server) {
         }
 
         if (fds[1].revents != 0) {
+            // BEGIN SOLUTION 04.2 "the parent accepts and hands the connection to an idle child"
             netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
             if (!client) continue;
             for (auto& child : children) {
@@ -178,6 +199,14 @@ void run_descriptor_passing(Server& server) {
                 break;
             }
             // Passed on (the child has its own copy) or, if every idle child died at once, dropped.
+            // END SOLUTION
+            // BEGIN STUB
+            // // TODO (assignment 2): accept the client (byte_count::accept_or_wait; empty: nothing to accept)
+            // // and pass it with send_descriptor to the first idle child (a channel, not busy); mark that child
+            // // busy and count the connection. A child that died just now (sendmsg fails): try the next one.
+            // // The parent then closes its own copy of the connection.
+            // netutil::not_implemented("04.2");
+            // END STUB
         }
     }
 
