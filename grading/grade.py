@@ -114,7 +114,7 @@ def main(argv=None):
     if args.client:
         overrides["client"] = args.client
     settings = Settings(root=root, cwd=cwd, san=args.san, timeout_scale=args.timeout_scale, overrides=overrides,
-                        verbose=args.verbose, build=not args.no_build)
+                        verbose=args.verbose, build=not args.no_build, out=out_dir)
     grading_dir = os.path.join(GRADER_ROOT, "grading")
 
     assignments = discover(grading_dir)

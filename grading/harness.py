@@ -129,6 +129,7 @@ class Settings:
     overrides: dict = dataclasses.field(default_factory=dict)  # {"server": "python3 x.py", "client": ...}
     verbose: bool = False
     build: bool = True  # build the sanitizer variants a stage needs (make -C ROOT LAB SAN=...)
+    out: Optional[str] = None  # where logs and scratch folders go (default ROOT/build/grade)
 
 
 def escape(value, limit=400) -> str:
@@ -734,10 +735,11 @@ class Trial:
         return seconds * scale
 
     def scratch(self, name=""):
-        """A fresh folder for this stage (under build/grade/scratch/), or a path inside it."""
+        """A fresh folder for this stage (scratch/ of the run's output folder, build/grade/ by default), or a path
+        inside it: two runs with their own --out never share one."""
         if self._scratch is None:
-            base = os.path.join(self.settings.root, "build", "grade", "scratch",
-                                f"{self.assignment.id}.{self.stage_name}")
+            out = self.settings.out or os.path.join(self.settings.root, "build", "grade")
+            base = os.path.join(out, "scratch", f"{self.assignment.id}.{self.stage_name}")
             if os.path.isdir(base):
                 import shutil
                 shutil.rmtree(base, ignore_errors=True)
