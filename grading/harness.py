@@ -257,10 +257,9 @@ def socket_inodes(pids):
     return inodes
 
 
-def bound_inodes(port, udp=False):
-    """Inodes of the sockets bound to port: TCP in LISTEN state, or UDP (any state), IPv4 and IPv6."""
-    found = set()
-    tables = ("udp", "udp6") if udp else ("tcp", "tcp6")
+def proc_net_sockets(tables):
+    """(local port, remote port, state, inode) of every socket in /proc/net/<table> for the tables given
+    (tcp, tcp6, udp, udp6); state is the kernel's hex code (0A: TCP_LISTEN)."""
     for table in tables:
         try:
             with open(f"/proc/net/{table}") as f:
@@ -271,16 +270,19 @@ def bound_inodes(port, udp=False):
             fields = line.split()
             if len(fields) < 10:
                 continue
-            local, state, inode = fields[1], fields[3], fields[9]
             try:
-                local_port = int(local.rsplit(":", 1)[1], 16)
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
             except (IndexError, ValueError):
                 continue
-            if local_port != port:
-                continue
-            if udp or state == "0A":  # 0A: TCP_LISTEN; UDP sockets bound are in the table in 07 (CLOSE)
-                found.add(inode)
-    return found
+            yield local_port, remote_port, fields[3], fields[9]
+
+
+def bound_inodes(port, udp=False):
+    """Inodes of the sockets bound to port: TCP in LISTEN state, or UDP (any state), IPv4 and IPv6."""
+    # 0A: TCP_LISTEN; a bound UDP socket is in the table in state 07 (CLOSE)
+    return {inode for local_port, _, state, inode in proc_net_sockets(("udp", "udp6") if udp else ("tcp", "tcp6"))
+            if local_port == port and (udp or state == "0A")}
 
 
 def free_port(udp=False):

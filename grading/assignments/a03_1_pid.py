@@ -39,6 +39,29 @@ def request(t, u, message, what, tries=3, wait=1.0):
            cause="does the server answer every datagram, to the address it came from (sendto)?")
 
 
+def requests_at_once(t, srv, messages, whats):
+    """Sends each message from its own socket at the same moment (a thread each) and returns the replies in
+    order; the first failure is raised again here, in the stage's thread."""
+    sockets = [open_udp(t, srv) for _ in messages]
+    replies = [None] * len(messages)
+
+    def ask(i):
+        try:
+            replies[i] = request(t, sockets[i], messages[i], whats[i])
+        except Exception as error:  # harness.Fail, raised again below from the stage's thread
+            replies[i] = error
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(messages))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
 def pid_of(t, reply, what):
     """The PID a reply names: its last whole number."""
     numbers = re.findall(rb"\d+", reply)
@@ -120,23 +143,9 @@ def s2_distinct(t, sequential=5, parallel=8):
                  cause="is one process answering every datagram? The exercise wants a new one per request")
         pids[pid] = what
     t.step(f"send {parallel} datagrams at once from {parallel} sockets")
-    sockets = [open_udp(t, srv) for _ in range(parallel)]
-    replies = [None] * parallel
-
-    def ask(i):
-        try:
-            replies[i] = request(t, sockets[i], f"client {i + 1}".encode(), f"client {i + 1}")
-        except Exception as error:  # harness.Fail, reported below from this thread's result
-            replies[i] = error
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(parallel)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    replies = requests_at_once(t, srv, [f"client {i + 1}".encode() for i in range(parallel)],
+                               [f"client {i + 1}" for i in range(parallel)])
     for i, reply in enumerate(replies):
-        if isinstance(reply, Exception):
-            raise reply
         what = f"client {i + 1}'s datagram"
         pid = pid_of(t, reply, what)
         expect_server_child(t, srv, pid, what)

@@ -6,10 +6,9 @@ number (the kit's `error: not a number: ...`), and the server serves on. Black-b
 """
 
 import re
-import threading
 import time
 
-from grading.assignments.a03_1_pid import open_udp, request  # both exercises speak UDP to one server
+from grading.assignments.a03_1_pid import open_udp, request, requests_at_once  # both exercises speak UDP to one server
 from grading.harness import Assignment, Program, Stage
 
 NUMBER = re.compile(rb"\s*[-+]?\d+(\.\d+)?\s*")
@@ -82,23 +81,9 @@ def s2_many_clients(t, clients=5, rounds=3, burst=20):
         t.expect(took < t.timeout(1.0), expected=f"client T{i + 1} answered within {t.timeout(1.0):g} s",
                  actual=f"{took:.2f} s", cause="does the server wait for the stalled client's next number?")
     t.step(f"{burst} clients send a number at the same moment")
-    sockets = [open_udp(t, srv) for _ in range(burst)]
-    replies = [None] * burst
-
-    def ask(i):
-        try:
-            replies[i] = request(t, sockets[i], str(7 * i + 5).encode(), f"burst client {i + 1}'s number")
-        except Exception as error:  # harness.Fail, raised again below from the main thread
-            replies[i] = error
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(burst)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    replies = requests_at_once(t, srv, [str(7 * i + 5).encode() for i in range(burst)],
+                               [f"burst client {i + 1}'s number" for i in range(burst)])
     for i, reply in enumerate(replies):
-        if isinstance(reply, Exception):
-            raise reply
         expect_square(t, reply, str(7 * i + 5), f"burst client {i + 1}'s number")
 
 

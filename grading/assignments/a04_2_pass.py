@@ -20,7 +20,7 @@ import signal
 import time
 
 from grading.assignments.a04_1_accept_lock import load, read_exact
-from grading.harness import Assignment, Program, Stage, _all_processes, socket_inodes
+from grading.harness import Assignment, Program, Stage, _all_processes, proc_net_sockets, socket_inodes
 
 
 def start_pool(t, children=4):
@@ -39,24 +39,8 @@ def server_end_inode(conn):
     """The inode of the server's end of the grader's connection conn, from /proc/net/tcp and tcp6 (or None)."""
     client_port = conn.sock.getsockname()[1]
     server_port = conn.sock.getpeername()[1]
-    for table in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/net/{table}") as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 10:
-                continue
-            try:
-                local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-            except (IndexError, ValueError):
-                continue
-            if local_port == server_port and remote_port == client_port and fields[9] != "0":
-                return fields[9]
-    return None
+    return next((inode for local_port, remote_port, _, inode in proc_net_sockets(("tcp", "tcp6"))
+                 if local_port == server_port and remote_port == client_port and inode != "0"), None)
 
 
 def holders(srv, inode):
