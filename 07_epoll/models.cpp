@@ -46,44 +46,68 @@ std::vector<int> EchoServer::accept_clients(size_t limit) {
             if (errno == EMFILE || errno == ENFILE) {
                 // Out of descriptors. accept() would fail again at once, and the listening socket stays
                 // readable: a level-triggered loop would spin at 100% CPU. Stop watching it instead.
-                if (!short_of_descriptors_) {
-                    short_of_descriptors_ = true;
-                    netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(errno)) + ") with " +
-                                        netutil::count(open_, "client") +
-                                        " connected: new clients wait in the backlog");
-                }
-                paused_ = true;
-                freed_since_pause_ = false;
-                retry_at_ = Clock::now() + std::chrono::seconds(1);
-                ++pauses_;
+                pause_accepting(errno);
                 break;
             }
             netutil::throw_errno("accept");
         }
-        netutil::UniqueFd owned(fd);
-        if (short_of_descriptors_) {
-            short_of_descriptors_ = false;
-            netutil::print_line("accepting again (" + netutil::count(open_, "client") + " connected)");
-        }
-        if (fd >= fd_limit_) {
-            // select() takes a bit array of FD_SETSIZE bits: FD_SET on this descriptor would write past it.
-            ++refused_;
-            netutil::print_line("refused " + peer.to_string() + ": descriptor " + std::to_string(fd) +
-                                " >= FD_SETSIZE (" + std::to_string(fd_limit_) + "), select() cannot watch it");
-            continue;  // `owned` closes it
-        }
-        if (size_t(fd) >= table_.size()) table_.resize(size_t(fd) + 1);
-        auto connection = std::make_unique<Connection>();
-        connection->fd = std::move(owned);
-        connection->peer = peer.to_string();
-        table_[fd] = std::move(connection);
-        ++open_;
-        ++accepted_;
-        if (open_ > peak_open_) peak_open_ = open_;
-        if (!settings_.quiet) netutil::print_line("accepted " + table_[fd]->peer + " on fd " + std::to_string(fd));
-        accepted.push_back(fd);
+        if (adopt(netutil::UniqueFd(fd), peer) >= 0) accepted.push_back(fd);
     }
     return accepted;
+}
+
+void EchoServer::pause_accepting(int error) {
+    if (!short_of_descriptors_) {
+        short_of_descriptors_ = true;
+        netutil::print_line("out of descriptors (accept: " + std::string(std::strerror(error)) + ") with " +
+                            netutil::count(open_, "client") + " connected: new clients wait in the backlog");
+    }
+    paused_ = true;
+    freed_since_pause_ = false;
+    retry_at_ = Clock::now() + std::chrono::seconds(1);
+    ++pauses_;
+}
+
+int EchoServer::adopt(netutil::UniqueFd owned, const netutil::SockAddr& peer) {
+    const int fd = owned.get();
+    if (short_of_descriptors_) {
+        short_of_descriptors_ = false;
+        netutil::print_line("accepting again (" + netutil::count(open_, "client") + " connected)");
+    }
+    if (fd >= fd_limit_) {
+        // select() takes a bit array of FD_SETSIZE bits: FD_SET on this descriptor would write past it.
+        ++refused_;
+        netutil::print_line("refused " + peer.to_string() + ": descriptor " + std::to_string(fd) + " >= FD_SETSIZE (" +
+                            std::to_string(fd_limit_) + "), select() cannot watch it");
+        return -1;  // `owned` closes it
+    }
+    if (size_t(fd) >= table_.size()) table_.resize(size_t(fd) + 1);
+    auto connection = std::make_unique<Connection>();
+    connection->fd = std::move(owned);
+    connection->peer = peer.to_string();
+    connection->serial = static_cast<uint32_t>(accepted_);
+    table_[fd] = std::move(connection);
+    ++open_;
+    ++accepted_;
+    if (open_ > peak_open_) peak_open_ = open_;
+    if (!settings_.quiet) netutil::print_line("accepted " + table_[fd]->peer + " on fd " + std::to_string(fd));
+    return fd;
+}
+
+void EchoServer::count_read(size_t bytes) {
+    ++reads_;
+    bytes_ += bytes;
+}
+
+void EchoServer::log_echo(int fd, size_t bytes, size_t written) const {
+    if (!settings_.quiet)
+        netutil::print_line("fd " + std::to_string(fd) + ": read " + netutil::count(bytes, "byte") + ", echoed " +
+                            std::to_string(written) + (written < bytes ? ", the rest kept for later" : ""));
+}
+
+Progress EchoServer::close(int fd, const std::string& why) {
+    Connection* connection = find(fd);
+    return connection == nullptr ? Progress::Closed : close_connection(*connection, why);
 }
 
 bool EchoServer::resume_due() {
@@ -128,8 +152,7 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
     for (;;) {
         const ssize_t n = ::read(fd, read_buffer, kReadSize);
         if (n > 0) {
-            ++reads_;
-            bytes_ += size_t(n);
+            count_read(size_t(n));
             // Try to echo at once; whatever the socket does not take is kept in the output buffer.
             ssize_t written = ::send(fd, read_buffer, size_t(n), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (written == -1) {
@@ -137,9 +160,7 @@ Progress EchoServer::echo_input(Connection& connection, bool drain) {
                     return close_connection(connection, std::string("write: ") + std::strerror(errno));
                 written = 0;
             }
-            if (!settings_.quiet)
-                netutil::print_line("fd " + std::to_string(fd) + ": read " + netutil::count(n, "byte") + ", echoed " +
-                                    std::to_string(written) + (written < n ? ", the rest kept for later" : ""));
+            log_echo(fd, size_t(n), size_t(written));
             if (written < n) {
                 // BEGIN SOLUTION 07.1 "the unsent tail of a reply kept in the connection's output buffer"
                 connection.output.assign(read_buffer + written, size_t(n - written));

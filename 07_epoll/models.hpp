@@ -2,11 +2,13 @@
 // buffer, and the echo itself (read what came, write it back, keep what the socket would not take).
 //
 // Owns: the listening socket and every client socket (closed here, never by a loop). One thread: the
-// event loop of the mode, which only decides WHEN to call these functions (select.cpp, poll.cpp, epoll.cpp).
+// event loop of the mode, which only decides WHEN to call these functions (select.cpp, poll.cpp, epoll.cpp);
+// the completion-based loop (uring.cpp) reads and writes through its ring and uses the bookkeeping here.
 #pragma once
 
 #include "07_epoll/options.hpp"
 #include "netutil/fd.hpp"
+#include "netutil/socket.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -17,10 +19,13 @@
 
 namespace echo {
 
-enum class Mode { Select, Poll, Epoll, EpollEt };
+enum class Mode { Select, Poll, Epoll, EpollEt, Uring };
 // --mode's names, in --help's order.
-inline const std::vector<std::pair<std::string, Mode>> kModeNames{
-    {"select", Mode::Select}, {"poll", Mode::Poll}, {"epoll", Mode::Epoll}, {"epoll-et", Mode::EpollEt}};
+inline const std::vector<std::pair<std::string, Mode>> kModeNames{{"select", Mode::Select},
+                                                                  {"poll", Mode::Poll},
+                                                                  {"epoll", Mode::Epoll},
+                                                                  {"epoll-et", Mode::EpollEt},
+                                                                  {"uring", Mode::Uring}};
 std::string mode_name(Mode mode);
 
 // The command line: PORT, --bind, --quiet, --grace (options.hpp), and --mode.
@@ -35,6 +40,12 @@ struct Connection {
     size_t output_sent = 0;    // how much of `output` has gone
     bool peer_closed = false;  // EOF seen: close once the output is flushed
     uint32_t registered = 0;   // what the loop currently watches for it (epoll: events given to epoll_ctl)
+    // The completion-based loop (uring.cpp): its operations in flight. While a send is in flight the kernel
+    // reads `output`, so bytes received meanwhile wait in `queued`.
+    uint32_t serial = 0;     // numbers the connection: a late completion for an older one on this fd is ignored
+    bool receiving = false;  // a receive is submitted and has not ended
+    bool sending = false;    // a send of `output` is in flight
+    std::string queued;
 
     bool has_output() const { return output_sent < output.size(); }
     // Level-triggered loops watch for input only while nothing waits to go out: a client that sends but
@@ -80,6 +91,16 @@ public:
     size_t open_count() const { return open_; }
     void print_summary(int signo) const;
 
+    // For the completion-based loop (uring.cpp), where the kernel accepts, reads and writes:
+    // the table entry for a socket the kernel accepted (the descriptor, or -1 if refused);
+    int adopt(netutil::UniqueFd fd, const netutil::SockAddr& peer);
+    // accept failed with EMFILE or ENFILE: pause as accept_clients() does;
+    void pause_accepting(int error);
+    // a read of `bytes` came in (the summary's counts); its echo's first send took `written` (the log line);
+    void count_read(size_t bytes);
+    void log_echo(int fd, size_t bytes, size_t written) const;
+    Progress close(int fd, const std::string& why);
+
 private:
     Progress echo_input(Connection& connection, bool drain);
     Progress flush(Connection& connection);
@@ -105,5 +126,7 @@ private:
 void run_select(EchoServer& server, int stop_fd);
 void run_poll(EchoServer& server, int stop_fd);
 void run_epoll(EchoServer& server, int stop_fd, bool edge_triggered);
+// Throws netutil::UringUnavailable (with the reason) where the kernel refuses io_uring.
+void run_uring(EchoServer& server, int stop_fd);
 
 }  // namespace echo

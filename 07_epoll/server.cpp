@@ -1,15 +1,16 @@
-// 07_epoll/server.cpp: one process, one thread, many clients: an echo server in four modes.
+// 07_epoll/server.cpp: one process, one thread, many clients: an echo server in five modes.
 //
 // Mirrors the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides "Single
 // Process Servers" to "Event Driven Architectures": C10k, level- vs edge-triggered notification, select() and
 // poll() against epoll (the CPU-time table: bench/07_epoll.sh), and the epoll server of the slides
 // (epoll_create, epoll_ctl, epoll_wait, accept and add to the interest list, read and write back, close on
-// EOF).
+// EOF); then "Reactor and Proactor": the same server on io_uring.
 //
 //   --mode select    select.cpp   level-triggered; cannot watch descriptors >= FD_SETSIZE (refused)
 //   --mode poll      poll.cpp     level-triggered; the whole list passed in and scanned on every call
 //   --mode epoll     epoll.cpp    level-triggered; the kernel keeps the list, returns only ready sockets
 //   --mode epoll-et  epoll.cpp    edge-triggered; must read and accept until EAGAIN
+//   --mode uring     uring.cpp    io_uring: the kernel reports operations completed (the Proactor)
 //
 // Watch for: one thread serves every client, none waits for another; a client that stops reading
 // gets its echo kept in its own output buffer (models.cpp) while the others go on; out of
@@ -29,6 +30,7 @@
 #include "netutil/signals.hpp"
 #include "netutil/socket.hpp"
 #include "netutil/text.hpp"
+#include "netutil/uring.hpp"
 
 #include <climits>
 #include <sys/resource.h>
@@ -59,6 +61,7 @@ std::string describe(echo::Mode mode) {
         case echo::Mode::Poll: return "poll(), level-triggered";
         case echo::Mode::Epoll: return "epoll, level-triggered";
         case echo::Mode::EpollEt: return "epoll, edge-triggered (EPOLLET), drained to EAGAIN";
+        case echo::Mode::Uring: return "io_uring, completion-based (the Proactor)";
     }
     return "?";
 }
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
 
     return netutil::run_main([&] {
         netutil::ignore_sigpipe();
+        // Where the kernel refuses io_uring, say why (netutil::UringUnavailable) before anyone can connect.
+        if (settings.mode == echo::Mode::Uring) netutil::Ring probe(1);
         const rlim_t fd_limit = raise_descriptor_limit();
         netutil::UniqueFd listener = netutil::tcp_listen(settings.bind_address, static_cast<uint16_t>(settings.port));
         netutil::print_listening(listener.get());
@@ -91,6 +96,7 @@ int main(int argc, char** argv) {
             case echo::Mode::Poll: echo::run_poll(server, stop.get()); break;
             case echo::Mode::Epoll: echo::run_epoll(server, stop.get(), false); break;
             case echo::Mode::EpollEt: echo::run_epoll(server, stop.get(), true); break;
+            case echo::Mode::Uring: echo::run_uring(server, stop.get()); break;
         }
         if (server.open_count() > 0)
             netutil::print_line("grace period over: closing " + netutil::count(server.open_count(), "connection"));
@@ -113,7 +119,8 @@ echo::Settings parse_settings(int argc, char** argv) {
     echo::Settings settings;
     app.add_option("--mode", settings.mode,
                    "how to wait for many sockets: select, poll, epoll\n"
-                   "(level-triggered) or epoll-et (edge-triggered)")
+                   "(level-triggered), epoll-et (edge-triggered), or uring\n"
+                   "(io_uring: completions, the Proactor)")
         ->transform(netutil::one_of(echo::kModeNames).description(""))
         ->type_name("TEXT")
         ->default_str("epoll");

@@ -2,7 +2,8 @@
 # bench/07_epoll.sh: the poll/select/epoll table of the lecture "Network Programming" (slide "Level-Triggered
 # and Edge-Triggered Notification": CPU time against the number N of monitored descriptors), measured with the
 # kit's own 07_epoll server and client: N connections open, one of them active, the server's CPU time (user +
-# system, read from /proc by the client) per 100,000 echoed messages. Also: echo throughput with 100 active
+# system, read from /proc by the client) per 100,000 echoed messages, the Proactor (--mode uring) beside the
+# others. Also: echo throughput with 100 active
 # connections, and the server's peak memory at the largest N.
 #   bash bench/07_epoll.sh            full run (a couple of minutes)
 #   QUICK=1 bash bench/07_epoll.sh    short run (fewer messages per point)
@@ -16,7 +17,7 @@ source bench/lib.sh
 single_server_setup 07_epoll
 
 quick=${QUICK:-}
-modes=(select poll epoll epoll-et)
+modes=(select poll epoll epoll-et uring)
 sizes=(10 100 1000 10000)
 hard_limit=$(ulimit -Hn)
 if [ "$hard_limit" != unlimited ] && [ "$hard_limit" -lt 10100 ]; then
@@ -74,6 +75,7 @@ for mode in "${modes[@]}"; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) printf "n/a"; else if (a / b < 10) printf "%.1fx", a / b; else printf "%.0fx", a / b }'; }
+ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) printf "n/a"; else printf "%.2fx", a / b }'; }
 cell() { local v=${cpu[$1,$2]:-}; echo "${v:--}"; }
 
 echo "## 07_epoll: select, poll and epoll as the number of descriptors grows"
@@ -82,20 +84,21 @@ echo "The lecture's table (TLPI 63-9): N descriptors monitored, one of them acti
 echo "monitoring operations. Here: the 07_epoll server with N connections open (N-1 idle, each first proven"
 echo "served by a one-byte echo), one client connection sending 16-byte messages one at a time; the server's"
 echo "CPU time (user + system, from /proc/PID/stat) during those messages, scaled to 100,000 messages."
-echo "select stops at N = 1,000: it cannot watch descriptors >= FD_SETSIZE (1024)."
+echo "select stops at N = 1,000: it cannot watch descriptors >= FD_SETSIZE (1024). uring is the Proactor"
+echo "(io_uring: the kernel reports operations completed); epoll / uring above 1 means uring takes less CPU."
 echo
-echo "| N | select (s) | poll (s) | epoll (s) | epoll-et (s) | poll / epoll | lecture: select | lecture: poll | lecture: epoll |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| N | select (s) | poll (s) | epoll (s) | epoll-et (s) | uring (s) | poll / epoll | epoll / uring | lecture: select | lecture: poll | lecture: epoll |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 declare -A lecture_select=([10]=0.73 [100]=3.0 [1000]=35 [10000]=930)
 declare -A lecture_poll=([10]=0.61 [100]=2.9 [1000]=35 [10000]=990)
 declare -A lecture_epoll=([10]=0.41 [100]=0.42 [1000]=0.53 [10000]=0.66)
 for n in "${sizes[@]}"; do
-    echo "| $n | $(cell select "$n") | $(cell poll "$n") | $(cell epoll "$n") | $(cell epoll-et "$n") | $(ratio "${cpu[poll,$n]:-0}" "${cpu[epoll,$n]:-0}") | ${lecture_select[$n]} | ${lecture_poll[$n]} | ${lecture_epoll[$n]} |"
+    echo "| $n | $(cell select "$n") | $(cell poll "$n") | $(cell epoll "$n") | $(cell epoll-et "$n") | $(cell uring "$n") | $(ratio "${cpu[poll,$n]:-0}" "${cpu[epoll,$n]:-0}") | $(ratio2 "${cpu[epoll,$n]:-0}" "${cpu[uring,$n]:-0}") | ${lecture_select[$n]} | ${lecture_poll[$n]} | ${lecture_epoll[$n]} |"
 done
 echo
-tsv N select poll epoll epoll-et "lecture: select" "lecture: poll" "lecture: epoll" >"$tmp/cpu.tsv"
+tsv N select poll epoll epoll-et uring "lecture: select" "lecture: poll" "lecture: epoll" >"$tmp/cpu.tsv"
 for n in "${sizes[@]}"; do
-    tsv "$n" "$(cell select "$n")" "$(cell poll "$n")" "$(cell epoll "$n")" "$(cell epoll-et "$n")" \
+    tsv "$n" "$(cell select "$n")" "$(cell poll "$n")" "$(cell epoll "$n")" "$(cell epoll-et "$n")" "$(cell uring "$n")" \
         "${lecture_select[$n]}" "${lecture_poll[$n]}" "${lecture_epoll[$n]}" >>"$tmp/cpu.tsv"
 done
 plot 07_epoll_cpu "Server CPU time against N, log-log: this run solid, the lecture dashed" --logx --logy \
@@ -112,7 +115,7 @@ echo
 echo "Commands (one point; the script starts a fresh server per point, port 0; K messages as listed below):"
 echo
 echo '```'
-echo "07_epoll/server 0 --mode MODE --quiet --grace 1 &      # MODE: select poll epoll epoll-et"
+echo "07_epoll/server 0 --mode MODE --quiet --grace 1 &      # MODE: select poll epoll epoll-et uring"
 echo "07_epoll/client 127.0.0.1 PORT --idle N-1 --connections 1 --messages K --size 16 --server-pid \$! --timeout 60"
 echo "kill -INT \$!                                           # (prints the peak resident memory used below)"
 echo '```'

@@ -1,5 +1,5 @@
-// Tests of 07_epoll: one suite run over every mode, select, poll, epoll and epoll-et, so no mode can skip a
-// behaviour. Each test runs the real ./server, ./client and ./poll_pipes.
+// Tests of 07_epoll: one suite run over every mode, select, poll, epoll, epoll-et and uring, so no mode can
+// skip a behaviour. Each test runs the real ./server, ./client and ./poll_pipes.
 // Slides: the lecture "Network Programming" (Stevens UNP ch. 26/30, Kerrisk TLPI ch. 63), slides "Single
 // Process Servers" to "Event Driven Architectures", and the poll() example (TLPI's poll_pipes.c).
 // Suites: Lab07/EchoModes.*/MODE (every mode), Lab07EchoServer (usage errors), Lab07EchoClient (--server-pid
@@ -224,7 +224,7 @@ TEST_P(EchoModes, CtrlCPrintsSummaryAndExits) {
         std::regex("CPU time: user [0-9.]+ s, system [0-9.]+ s, total [0-9.]+ s; peak resident memory \\d+ MiB")));
 }
 
-INSTANTIATE_TEST_SUITE_P(Lab07, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et"),
+INSTANTIATE_TEST_SUITE_P(Lab07, EchoModes, ::testing::Values("select", "poll", "epoll", "epoll-et", "uring"),
                          [](const auto& info) {
                              std::string name = info.param;
                              std::erase(name, '-');
@@ -238,6 +238,7 @@ TEST(Lab07EchoServer, UsageErrors) {
     const Result help = run({kServer, "--help"});
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("epoll-et"), std::string::npos);
+    EXPECT_NE(help.out.find("uring"), std::string::npos) << help.out;
     const Result client_help = run({kClient, "--help"});
     EXPECT_NE(client_help.out.find("--idle"), std::string::npos);
     const Result both = run({kClient, "--message", "x", "--idle", "3"});

@@ -109,7 +109,8 @@ const std::vector<EchoServer> kLab06Servers = {{"sigio", "06_sigio", ""}};
 const std::vector<EchoServer> kLab07Servers = {{"select", "07_epoll", "select"},
                                                {"poll", "07_epoll", "poll"},
                                                {"epoll", "07_epoll", "epoll"},
-                                               {"epollet", "07_epoll", "epoll-et"}};
+                                               {"epollet", "07_epoll", "epoll-et"},
+                                               {"uring", "07_epoll", "uring"}};
 
 // What the echo servers share, whichever the parameterization.
 class EchoFixture {

@@ -82,6 +82,7 @@ std::vector<Case> cases() {
          {"localhost", "PORT", "--connections", "5", "--messages", "3", "--size", "100"},
          ""},
         {"epoll_message", "07_epoll", {"0", "--mode", "epoll"}, {"localhost", "PORT", "--message", "hello"}, "hello"},
+        {"uring_message", "07_epoll", {"0", "--mode", "uring"}, {"localhost", "PORT", "--message", "hello"}, "hello"},
         {"epoll_idle",
          "07_epoll",
          {"0", "--mode", "epoll"},

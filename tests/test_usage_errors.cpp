@@ -106,7 +106,7 @@ const std::vector<BadCommand> kBadCommands = {
     {"07_epoll",
      "server",
      {"--mode", "kqueue"},
-     "server: --mode: 'kqueue' is not one of: select, poll, epoll, epoll-et (see --help)"},
+     "server: --mode: 'kqueue' is not one of: select, poll, epoll, epoll-et, uring (see --help)"},
     {"07_epoll",
      "client",
      {"-c", "0"},
