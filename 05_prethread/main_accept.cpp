@@ -11,6 +11,7 @@
 #include "netutil/error.hpp"
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
+#include "netutil/signals.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -120,11 +121,16 @@ void run_main_thread_accept(Server& server) {
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) threads.emplace_back(thread_main, i);
 
-    // The main thread accepts, and stores each connected descriptor in the array for a worker.
-    for (;;) {
-        if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped) break;
+    // The main thread accepts, and stores each connected descriptor in the array for a worker. It tries
+    // accept() first (the listener does not block): under load the next client is already queued, and the
+    // poll() with the stop pipe is paid only when none is (serv08 blocks in accept(), one call per client).
+    while (netutil::caught_signal() == 0) {
         netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "main thread");
-        if (client && !clifd.put(std::move(client))) break;
+        if (!client) {
+            if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped) break;
+            continue;
+        }
+        if (!clifd.put(std::move(client))) break;
     }
     clifd.close();
     for (auto& thread : threads) thread.join();

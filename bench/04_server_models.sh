@@ -11,6 +11,11 @@
 #   bash bench/04_server_models.sh          full run: median of 3 runs per model (about a minute)
 #   QUICK=1 bash bench/04_server_models.sh  5 x 100 connections, one run per model (a few seconds)
 #   CHECK=1 ...                             5 x 10 connections: only checks that the script works
+#   UNP=DIR bash bench/04_server_models.sh  also the book's own servers (serv00 to serv08) from an unpv13e
+#                                           tree (github.com/unpbook/unpv13e), run beside the kit's, each
+#                                           model's kit and book runs alternating; built there if needed
+#                                           (./configure; make -C lib; make -C server serv00 ... serv08).
+#                                           Never copied into this repository.
 # Prints one markdown section on stdout (bench/run.sh puts it in docs/benchmarks.md) and draws its plots,
 # docs/04_server_models_cpu.svg and docs/04_server_models_herd.svg; progress on stderr.
 # Traffic goes to 127.0.0.1 only; every server started is stopped.
@@ -22,6 +27,22 @@ source bench/lib.sh
 make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
 if [ -n "${CHECK:-}" ]; then nloops=10; runs=1; elif [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
+# The book's servers, when UNP names an unpv13e tree: built there (not here) if they are not yet.
+unp=
+if [ -n "${UNP:-}" ]; then
+    unp=$(cd "$UNP" && pwd)
+    if [ ! -f "$unp/server/serv01.c" ]; then echo "bench: UNP=$UNP is not an unpv13e tree (no server/serv01.c)" >&2; exit 1; fi
+    book_programs=(serv00 serv01 serv02 serv03 serv04 serv05 serv06 serv07 serv08)
+    missing=0
+    for program in "${book_programs[@]}"; do [ -x "$unp/server/$program" ] || missing=1; done
+    if [ $missing = 1 ]; then
+        echo "bench: building the book's servers in $unp" >&2
+        ( cd "$unp" && { [ -f config.h ] || ./configure >/dev/null; } && make -C lib >/dev/null 2>&1 &&
+            make -C server "${book_programs[@]}" >/dev/null 2>&1 ) ||
+            { echo "bench: could not build the book's servers in $unp" >&2; exit 1; }
+    fi
+fi
+
 nchildren=5 nbytes=4000 pool=15 herd=120 hybrid_threads=5  # hybrid: 3 children x 5 threads, a pool of 15
 tmp=$(mktemp -d)
 server_pid=
@@ -63,43 +84,89 @@ run_once() {
                   END { if (min == "") print "-"; else print min "/" max }' "$out")
 }
 
-# measure LAB MODEL WORKERS: median (by CPU) of $runs runs. Sets cpu, wall, spread, wakes.
+# book_once PROGRAM [COUNT]: the book's server (UNP's serv0N, "serv0N 127.0.0.1 PORT [COUNT]") under the same
+# load; it prints nothing until SIGINT, then "user time = U, sys time = S" (its children included). Its port
+# is a free one the kernel picked; it is ready when it listens there. Sets book_cpu (s).
+book_once() {
+    run_count=$((run_count + 1))
+    local program=$1 count=${2:-} out=$tmp/book.$run_count.out port tries=0
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # shellcheck disable=SC2086 # COUNT: no argument for the servers without a pool
+    "$unp/server/$program" 127.0.0.1 "$port" $count >"$out" 2>&1 &
+    server_pid=$!
+    until ss -Hltn "sport = :$port" | grep -q .; do
+        tries=$((tries + 1))
+        if [ $tries -gt 200 ]; then echo "bench: $program did not start" >&2; cat "$out" >&2; exit 1; fi
+        sleep 0.05
+    done
+    sleep 0.2
+    if [ -z "${NO_LOAD:-}" ] && ! "04_prefork/client" 127.0.0.1 "$port" "$nchildren" "$nloops" "$nbytes" >/dev/null 2>"$tmp/client.err"; then
+        echo "bench: the client failed against $program:" >&2; cat "$tmp/client.err" >&2; exit 1
+    fi
+    kill -INT "$server_pid"
+    wait "$server_pid" || true  # the book's servers exit 0 on SIGINT, or end by the signal (serv06 to serv08)
+    server_pid=
+    book_cpu=$(sed -n 's/^user time = \([0-9.e+-]*\), sys time = \([0-9.e+-]*\)$/\1 \2/p' "$out" |
+        awk '{ printf "%.3f", $1 + $2 }')
+    [ -n "$book_cpu" ] || { echo "bench: $program printed no CPU time:" >&2; cat "$out" >&2; exit 1; }
+}
+
+# measure LAB MODEL WORKERS [BOOK_PROGRAM [BOOK_COUNT]]: median (by CPU) of $runs runs. Sets cpu, wall,
+# spread, wakes; with the book's sources and a BOOK_PROGRAM, also book_cpu (median of as many runs, each
+# right after the kit's, so that both see the same load on the machine), else book_cpu=-.
 measure() {
-    local results=() i
+    local results=() books=() i book=${4:-} book_count=${5:-}
+    [ -n "$unp" ] || book=
     for ((i = 0; i < runs; i++)); do
-        run_once "$@"
+        run_once "$1" "$2" "$3"
         results+=("$cpu $wall $spread $wakes")
+        if [ -n "$book" ]; then book_once "$book" "$book_count"; books+=("$book_cpu"); fi
     done
     read -r cpu wall spread wakes < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-    echo "bench:   $1 --mode $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread, wake-ups $wakes" >&2
+    book_cpu=-
+    [ -n "$book" ] && book_cpu=$(printf '%s\n' "${books[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    echo "bench:   $1 --mode $2 ($3 workers): cpu $cpu s, wall $wall s, per worker $spread, wake-ups $wakes${book:+, $book $book_cpu s}" >&2
 }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || b + 0 <= 0) print "-"; else printf "%.2fx", a / b }'; }
 
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.3f", d }'; }
 
-# lab model workers lecture-figure plot-label description
+# lab model workers lecture-figure book-program plot-label description. The book's program is UNP's server
+# of the same design (each serv0N.c says which): serv00 iterative, serv01 a fork per client, serv02 children
+# calling accept with no lock, serv03 an fcntl lock around accept, serv04 a pthread mutex in shared memory,
+# serv05 the parent passing the descriptor, serv06 a thread per client, serv07 threads calling accept under
+# a mutex, serv08 the main thread accepting; the hybrid has no counterpart in the book ("-").
 models=(
-    "04_prefork iterative 1 0.0 iterative Iterative (base case)"
-    "04_prefork fork 1 20.90 fork One fork per client request"
-    "04_prefork nolock $pool 1.80 prefork_no_lock Prefork, children call accept (no lock)"
-    "04_prefork flock $pool - prefork_fcntl_lock Prefork, fcntl lock around accept"
-    "04_prefork mutex $pool 1.75 prefork_mutex Prefork, mutex around accept"
-    "04_prefork pass $pool 2.58 prefork_pass_fd Prefork, parent passes the socket to a child"
-    "04_prefork hybrid $((pool / hybrid_threads)) - prefork_hybrid Prefork of threads (Apache's worker)"
-    "05_prethread thread 1 0.99 thread Thread per client request"
-    "05_prethread accept $pool 1.93 prethreaded_accept Prethreaded, threads call accept (mutex)"
-    "05_prethread main $pool 2.05 prethreaded_main Prethreaded, main thread calls accept"
+    "04_prefork iterative 1 0.0 serv00 iterative Iterative (base case)"
+    "04_prefork fork 1 20.90 serv01 fork One fork per client request"
+    "04_prefork nolock $pool 1.80 serv02 prefork_no_lock Prefork, children call accept (no lock)"
+    "04_prefork flock $pool - serv03 prefork_fcntl_lock Prefork, fcntl lock around accept"
+    "04_prefork mutex $pool 1.75 serv04 prefork_mutex Prefork, mutex around accept"
+    "04_prefork pass $pool 2.58 serv05 prefork_pass_fd Prefork, parent passes the socket to a child"
+    "04_prefork hybrid $((pool / hybrid_threads)) - - prefork_hybrid Prefork of threads (Apache's worker)"
+    "05_prethread thread 1 0.99 serv06 thread Thread per client request"
+    "05_prethread accept $pool 1.93 serv07 prethreaded_accept Prethreaded, threads call accept (mutex)"
+    "05_prethread main $pool 2.05 serv08 prethreaded_main Prethreaded, main thread calls accept"
 )
 
 rows=()
 base=
 tsv model "this machine" "lecture" >"$tmp/cpu.tsv"
 for entry in "${models[@]}"; do
-    read -r lab model workers lecture label description <<<"$entry"
-    measure "$lab" "$model" "$workers"
+    read -r lab model workers lecture book label description <<<"$entry"
+    book_count=
+    [ "$workers" != 1 ] && book_count=$workers
+    [ "$book" = - ] && book=
+    measure "$lab" "$model" "$workers" "$book" "$book_count"
     [ -z "$base" ] && base=$cpu
     command="$lab/server 0 $workers --mode $model"
     [ "$model" = hybrid ] && command+=" --threads $hybrid_threads"
-    rows+=("| $description | \`$command\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
+    if [ -n "$unp" ]; then
+        rows+=("| $description | \`$command\` | $cpu | ${book:--} | $book_cpu | $(ratio "$cpu" "$book_cpu") | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
+    else
+        rows+=("| $description | \`$command\` | $cpu | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
+    fi
     tsv "${label//_/ }" "$(minus "$cpu" "$base")" "$lecture" >>"$tmp/cpu.tsv"
 done
 
@@ -118,6 +185,19 @@ for model in nolock mutex; do
 done
 
 connections=$((nchildren * nloops))
+if [ -n "$unp" ]; then
+    table_head="| model | command | server CPU (s) | book's server | its CPU (s) | kit / book | process control (s) | lecture (s) | wall (s) | connections per worker (min/max) | wake-ups per connection |
+|---|---|---|---|---|---|---|---|---|---|---|"
+    table_intro="*Book's server*: Stevens' own C server of the same design, built from the UNP 3e sources (unpv13e) and
+run in the same run under the same load, right after the kit's each time (\`serv0N 127.0.0.1 PORT [N]\`, its CPU
+from what it prints on SIGINT, children included); *kit / book* is the ratio of the two CPU times."
+else
+    table_head="| model | command | server CPU (s) | process control (s) | lecture (s) | wall (s) | connections per worker (min/max) | wake-ups per connection |
+|---|---|---|---|---|---|---|---|"
+    table_intro="The book's own servers are not in this run: get the UNP 3e sources (\`git clone
+https://github.com/unpbook/unpv13e\`, never copied into this repository) and run \`UNP=DIR make bench\` (or
+\`UNP=DIR bash bench/04_server_models.sh\`) to measure them beside the kit's, with a kit / book column."
+fi
 cat <<EOF
 ## Server design alternatives (labs 04 and 05)
 
@@ -128,8 +208,9 @@ $nbytes bytes = $connections connections), pools of $pool; $( [ "$runs" -gt 1 ] 
 *process control* is that minus the iterative server's, as the lecture counts it. *Wall* is the client's.
 The lecture's figures come from a slower machine and 5,000 connections: compare the ordering and the ratios.
 
-| model | command | server CPU (s) | process control (s) | lecture (s) | wall (s) | connections per worker (min/max) | wake-ups per connection |
-|---|---|---|---|---|---|---|---|
+$table_intro
+
+$table_head
 $(printf '%s\n' "${rows[@]}")
 
 $(plot 04_server_models_cpu "Process control CPU time per server model, this machine and the lecture" --bars \
@@ -147,9 +228,9 @@ kill -TERM SERVER_PID                        # it prints "CPU time: user ... sys
 
 The lecture's own figures are its *process control CPU time* column (5,000 connections, at most 10 at once,
 pools of 15, on the hardware of UNP's time); they are in the *lecture* column and on the plot's right axis.
-For reference, Stevens' own C servers (UNP's serv00 to serv08), measured on this class of machine (2 cores,
-loopback, 2,500 connections), used about: iterative 0.09 s, the pools 0.10 to 0.24 s, thread per client
-0.73 s, fork per client 8.3 s of server CPU (compare with the *server CPU* column of a full run).
+Stevens' own C servers (UNP's serv00 to serv08) are measured beside the kit's when \`UNP=DIR\` names an
+unpv13e tree (see above); the release build links the kit's servers statically, which is what keeps its
+fork per client at or below serv01 (04_prefork/README.md, "What a fork costs").
 
 What to see: one fork per client costs far more CPU than any pool, which all stay near the iterative baseline
 (\`hybrid\`, Apache's worker design from the lecture's "Concurrency in Apache", is a pool of 15 too: 3 children
