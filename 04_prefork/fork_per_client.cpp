@@ -49,14 +49,15 @@ void run_fork_per_client(Server& server) {
                 for (const auto& done : netutil::reap_children()) serving.erase(done.pid);
         }
         if (stop_signal != 0 || full || fds[1].revents == 0) continue;
-        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
+        netutil::SockAddr peer;
+        netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server", &peer);
         if (!client) continue;
         pid_t pid = -1;
         try {
             pid = fork_child([&] {
                 server.listener.reset();  // the child serves this one client only
                 server.close_parent_only();
-                serve(client.get(), server, server.stop.fd(), "child " + std::to_string(::getpid()));
+                serve(client.get(), server, server.stop.fd(), "child " + std::to_string(::getpid()), &peer);
             });
         } catch (const std::system_error& error) {
             // No process for this client (EAGAIN: the user's process limit; ENOMEM): it is closed

@@ -26,11 +26,12 @@ void run_iterative(Server& server) {
         }
         if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
         if (stop_signal != 0 || fds[1].revents == 0) continue;
-        const netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server");
+        netutil::SockAddr peer;
+        const netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server", &peer);
         if (!client) continue;
         ++served;
         // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.
-        serve(client.get(), server, server.signals.fd(), "server");
+        serve(client.get(), server, server.signals.fd(), "server", &peer);
     }
     byte_count::print_summary(stop_signal, {{"server", served}}, "", served, kCpuNote);
 }

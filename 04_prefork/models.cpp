@@ -185,9 +185,9 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
 
 // ------------------------------------------------------------------------------------------------ serving
 
-bool serve(int fd, const Server& server, int stop_fd, const std::string& who) {
+bool serve(int fd, const Server& server, int stop_fd, const std::string& who, const netutil::SockAddr* peer) {
     return byte_count::serve_and_log(fd, {.stop_fd = stop_fd, .idle_timeout_ms = server.settings.idle_timeout_ms()},
-                                     who);
+                                     who, peer);
 }
 
 }  // namespace prefork

@@ -88,7 +88,7 @@ void stop_children(Server& server, std::vector<pid_t> pids, const std::function<
 
 // Serves one connection of the byte-count protocol, logging anything unusual under `who`. Returns true if
 // the server is stopping (the stop pipe was seen).
-bool serve(int fd, const Server& server, int stop_fd, const std::string& who);
+bool serve(int fd, const Server& server, int stop_fd, const std::string& who, const netutil::SockAddr* peer = nullptr);
 
 // The summary is byte_count::print_summary (protocol.hpp), printed once, by the parent, after every child
 // is reaped, with the CPU time of the parent and all its children.

@@ -169,8 +169,8 @@ void probe_accept(const char* what) {
 
 // Waits for the next connection and accepts it. nolock: asleep in poll() with every other idle child, then
 // accept() without blocking: empty if another child was quicker (EAGAIN). The others: the one child
-// holding the lock waits in accept() itself.
-netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who) {
+// holding the lock waits in accept() itself. `peer` receives the client's address.
+netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who, netutil::SockAddr& peer) {
     if (server.settings.model == Model::NoLock) {
         pollfd pfd{server.listener.get(), POLLIN, 0};
         if (::poll(&pfd, 1, -1) == -1) {
@@ -179,7 +179,7 @@ netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who) 
         }
     }
     probe_accept("enter");
-    netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), who);
+    netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), who, &peer);
     probe_accept("leave");
     return client;
 }
@@ -222,13 +222,14 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
         // gets EOWNERDEAD: that is no death to report, and it leaves quietly too.
         if (server.settings.model != Model::NoLock && server.stop.stop_requested()) ::_exit(0);
         if (recovered) netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
-        netutil::UniqueFd client = wait_and_accept(server, who);
+        netutil::SockAddr peer;
+        netutil::UniqueFd client = wait_and_accept(server, who, peer);
         lock.unlock();
         end_waiting();  // first: from here on, a SIGTERM no longer counts this wait too
         counts.wakeups.fetch_add(sleeps_so_far() - asleep_when_waiting_began);
         if (!client) continue;
         counts.connections.fetch_add(1, std::memory_order_relaxed);
-        const bool stopping = serve(client.get(), server, server.stop.fd(), who);
+        const bool stopping = serve(client.get(), server, server.stop.fd(), who, &peer);
         if (stopping || stop_requested()) return;
     }
 }
@@ -269,6 +270,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
         for (;;) {
             begin_waiting();
             if (stop_requested()) park();  // SIGTERM while another thread finishes: take nothing new
+            netutil::SockAddr peer;
             netutil::UniqueFd client;
             const long asleep_before = sleeps_so_far();
             bool server_stops = false;
@@ -276,7 +278,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
                 const std::lock_guard inner(threads_lock);
                 lock.lock();
                 if (wait_for_connection_or_stop(server))
-                    client = wait_and_accept(server, who);
+                    client = wait_and_accept(server, who, peer);
                 else
                     server_stops = true;  // (see child_main)
                 lock.unlock();
@@ -288,7 +290,7 @@ void hybrid_child_main(Server& server, AcceptLock& lock, Counts* counts, int slo
             mine.wakeups.fetch_add(sleeps_so_far() - asleep_before);
             if (!client) continue;
             mine.connections.fetch_add(1, std::memory_order_relaxed);
-            const bool stopping = serve(client.get(), server, server.stop.fd(), who);
+            const bool stopping = serve(client.get(), server, server.stop.fd(), who, &peer);
             if (stopping || stop_requested()) {
                 begin_waiting();  // the last thread to finish ends the child if a SIGTERM came
                 park();

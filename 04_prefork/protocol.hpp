@@ -11,6 +11,7 @@
 #pragma once
 
 #include "netutil/fd.hpp"
+#include "netutil/socket.hpp"
 
 #include <optional>
 #include <string>
@@ -54,12 +55,15 @@ Served serve_connection(int fd, const ServeOptions& options);
 
 // serve_connection, then one log line `WHO: PEER: what happened` when it ended unusually (a bad request,
 // the idle timeout, a client that vanished mid-reply). Returns true if it ended because the server stops.
-bool serve_and_log(int fd, const ServeOptions& options, const std::string& who);
+// PEER is the client's address if the caller has it from accept(); else it is asked for (getpeername).
+bool serve_and_log(int fd, const ServeOptions& options, const std::string& who,
+                   const netutil::SockAddr* peer = nullptr);
 
 // accept() that survives running out of descriptors: EMFILE/ENFILE is logged once per shortage (failures
 // less than a second apart, in any thread, are one shortage) and waited out (100 ms at a time), never spun
-// on and never fatal. An empty result means nothing was accepted: try again.
-netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who);
+// on and never fatal. An empty result means nothing was accepted: try again. `peer`, when given, receives
+// the client's address.
+netutil::UniqueFd accept_or_wait(int listen_fd, const std::string& who, netutil::SockAddr* peer = nullptr);
 
 // The summary a server prints once when it stops:
 //   server stopped by SIGINT

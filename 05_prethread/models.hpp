@@ -36,9 +36,10 @@ struct Server {
     Settings settings;
 
     // Serves one connection (the byte-count protocol); true if it ended because the server stops.
-    bool serve(int fd, const std::string& who) const {
-        return byte_count::serve_and_log(fd, {.stop_fd = stop.fd(), .idle_timeout_ms = settings.idle_timeout_ms()},
-                                         who);
+    // PEER: the client's address, if the caller accepted it.
+    bool serve(int fd, const std::string& who, const netutil::SockAddr* peer = nullptr) const {
+        return byte_count::serve_and_log(fd, {.stop_fd = stop.fd(), .idle_timeout_ms = settings.idle_timeout_ms()}, who,
+                                         peer);
     }
 };
 

@@ -8,6 +8,7 @@
 
 #include "netutil/io.hpp"
 #include "netutil/output.hpp"
+#include "netutil/signals.hpp"
 
 #include <mutex>
 #include <thread>
@@ -24,17 +25,24 @@ void run_prethreaded_accept(Server& server) {
         const std::string who = "thread " + std::to_string(i);
         netutil::print_line(who + " starting");
         for (;;) {
+            netutil::SockAddr peer;
             netutil::UniqueFd client;
             {
                 const std::lock_guard lock(accept_mutex);
-                // Waiting for a client is done holding the mutex, as the slide's accept() is; the stop pipe
-                // is watched too, so Ctrl-C reaches the thread that waits here.
-                if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped) return;
-                client = byte_count::accept_or_wait(server.listener.get(), who);
+                // Waiting for a client is done holding the mutex, as the slide's accept() is: a client already
+                // queued is taken at once; else the thread waits in poll() with the stop pipe too, so that
+                // Ctrl-C reaches the thread that waits here.
+                if (netutil::caught_signal() != 0) return;
+                client = byte_count::accept_or_wait(server.listener.get(), who, &peer);
+                if (!client) {
+                    if (netutil::wait_readable(server.listener.get(), server.stop.fd()) == netutil::Wait::Stopped)
+                        return;
+                    client = byte_count::accept_or_wait(server.listener.get(), who, &peer);
+                }
             }
             if (!client) continue;  // another process took it, or out of descriptors for a moment
             ++connections[static_cast<size_t>(i)];
-            if (server.serve(client.get(), who)) return;
+            if (server.serve(client.get(), who, &peer)) return;
         }
     };
     std::vector<std::thread> threads;
