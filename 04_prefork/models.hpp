@@ -26,11 +26,15 @@ inline std::string model_name(Model model) { return byte_count::mode_name(kModel
 std::string model_description(Model model);
 
 // The command line (server.cpp's parse_settings): what lab 05 shares (options.hpp), and this lab's own.
+// How nolock's idle children wait for a connection: in accept() itself, or in poll() then accept().
+enum class Wait { Accept, Poll };
+
 struct Settings : byte_count::ServerSettings {
     Model model = Model::NoLock;
     int nchildren = 5;
-    int threads = 4;     // hybrid model: threads in each child
-    double grace_s = 5;  // on Ctrl-C, how long busy children may take to finish
+    int threads = 4;           // hybrid model: threads in each child
+    double grace_s = 5;        // on Ctrl-C, how long busy children may take to finish
+    Wait wait = Wait::Accept;  // nolock: how an idle child waits for a connection (--wait)
 };
 
 // The parent's signals: SIGINT, SIGTERM and SIGHUP (stop; SIGHUP stays ignored under nohup) and SIGCHLD

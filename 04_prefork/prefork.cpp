@@ -2,12 +2,13 @@
 // serv03, serv04; the lecture's "Preforking or Process Pool", "Thundering Herd", "Locking Around accept"),
 // and Apache's hybrid of processes and threads (the lecture's "Concurrency in Apache").
 //
-//   nolock  N children all wait on the one listening socket, then accept(); the kernel hands each new
-//           connection to one of them. They wait in poll() rather than in a blocking accept(): Linux wakes
-//           only one task asleep in accept() (an exclusive wait), which would hide the herd; poll() wakes
-//           every child for each connection, as the lecture's kernels did for accept(): the first to
-//           accept gets it, the others go back to sleep (most inside poll(), some after an accept() that
-//           finds nothing, EAGAIN): the thundering herd.
+//   nolock  N children all call accept() on the one listening socket, with no lock; the kernel hands each
+//           new connection to one of them. Linux wakes only one task asleep in accept() (an exclusive
+//           wait), so the slide's herd is gone there. With --wait poll they wait in poll() instead, then
+//           accept() without blocking, the way event-driven servers wait: poll() wakes every child for each
+//           connection, as the lecture's kernels did for accept(): the first to accept gets it, the others
+//           go back to sleep (most inside poll(), some after an accept() that finds nothing, EAGAIN): the
+//           thundering herd.
 //   flock   each child takes an fcntl() record lock on a file around accept(), so one child at a time
 //           waits in accept() and the others wait for the lock.
 //   mutex   the same with a pthread mutex in memory shared by all the children (mmap MAP_SHARED,
@@ -54,8 +55,10 @@ static_assert(std::atomic<long>::is_always_lock_free, "counters in shared memory
 // counts of every worker, slot by slot (a hybrid child's threads one after the other).
 struct Shared {
     pthread_mutex_t accept_mutex;
-    Counts* counts;  // nchildren x threads, right after this struct in the same mapping
+    Counts* counts;                     // nchildren x threads, right after this struct in the same mapping
+    std::atomic<bool> stopping{false};  // set by the parent as it stops, before the stop pipe and SIGTERM
 };
+static_assert(std::atomic<bool>::is_always_lock_free, "a flag in shared memory must be lock-free");
 
 Shared* map_shared(int workers) {
     const size_t size = sizeof(Shared) + sizeof(Counts) * static_cast<size_t>(workers);
@@ -167,11 +170,11 @@ void probe_accept(const char* what) {
     netutil::print_line(std::string("accept ") + what + " " + id);
 }
 
-// Waits for the next connection and accepts it. nolock: asleep in poll() with every other idle child, then
-// accept() without blocking: empty if another child was quicker (EAGAIN). The others: the one child
-// holding the lock waits in accept() itself. `peer` receives the client's address.
+// Waits for the next connection and accepts it. nolock --wait poll: asleep in poll() with every other idle
+// child, then accept() without blocking: empty if another child was quicker (EAGAIN). Otherwise the child
+// waits in accept() itself (with a lock, the one child holding it). `peer` receives the client's address.
 netutil::UniqueFd wait_and_accept(const Server& server, const std::string& who, netutil::SockAddr& peer) {
-    if (server.settings.model == Model::NoLock) {
+    if (server.settings.wait == Wait::Poll) {
         pollfd pfd{server.listener.get(), POLLIN, 0};
         if (::poll(&pfd, 1, -1) == -1) {
             if (errno != EINTR) netutil::throw_errno("poll");
@@ -205,7 +208,7 @@ void count_wakeups_before_exit() {
 }
 
 // UNP's child_main: lock, accept, unlock, serve; forever, until told to stop.
-void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
+void child_main(Server& server, AcceptLock& lock, Counts& counts, const std::atomic<bool>& server_stops, int slot) {
     server.close_parent_only();
     const std::string who = "child " + std::to_string(slot);
     netutil::print_line(who + " starting (pid " + std::to_string(::getpid()) + ")");
@@ -216,11 +219,11 @@ void child_main(Server& server, AcceptLock& lock, Counts& counts, int slot) {
         begin_waiting();  // from here until end_waiting(), a SIGTERM ends this child at once
         const bool recovered = lock.lock();
         // A child that waited for the lock while the server stopped may learn it only now (under
-        // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the stop
-        // pipe is readable once the parent stops, and reads as closed once it died.
+        // ThreadSanitizer a signal that comes during fcntl() is held back until a later call): the parent
+        // sets the flag in shared memory before it stops the children (read without a system call).
         // Stopping, the child holding the mutex exits holding it (SIGTERM while waiting), so the next one
         // gets EOWNERDEAD: that is no death to report, and it leaves quietly too.
-        if (server.settings.model != Model::NoLock && server.stop.stop_requested()) ::_exit(0);
+        if (server.settings.model != Model::NoLock && server_stops.load()) ::_exit(0);
         if (recovered) netutil::print_line(who + ": the accept mutex's owner died holding it: recovered (EOWNERDEAD)");
         netutil::SockAddr peer;
         netutil::UniqueFd client = wait_and_accept(server, who, peer);
@@ -319,7 +322,7 @@ void run_preforked(Server& server) {
     const int n = server.settings.nchildren;
     const bool hybrid = server.settings.model == Model::Hybrid;
     const int threads = hybrid ? server.settings.threads : 1;
-    if (server.settings.model == Model::NoLock) netutil::set_nonblocking(server.listener.get());  // see above
+    if (server.settings.wait == Wait::Poll) netutil::set_nonblocking(server.listener.get());  // see above
     Shared* shared = map_shared(n * threads);
     AcceptLock lock(server.settings.model, shared);
     std::vector<pid_t> pids(static_cast<size_t>(n));
@@ -329,7 +332,7 @@ void run_preforked(Server& server) {
             if (hybrid)
                 hybrid_child_main(server, lock, counts, slot, threads);
             else
-                child_main(server, lock, *counts, slot);
+                child_main(server, lock, *counts, shared->stopping, slot);
         });
     };
     for (int slot = 0; slot < n; ++slot) make_child(slot);
@@ -360,6 +363,7 @@ void run_preforked(Server& server) {
         }
     }
     std::erase(pids, -1);
+    shared->stopping = true;
     stop_children(server, pids);
 
     // One line per child; a hybrid child's threads below it, indented; then the wake-ups of the pool.

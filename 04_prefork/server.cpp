@@ -79,7 +79,17 @@ prefork::Settings parse_settings(int argc, char** argv) {
     app.add_option("--grace", settings.grace_s, "seconds busy children get to finish on a stop")
         ->capture_default_str()
         ->check(netutil::real_number(0.0, 3600.0));
+    const std::vector<std::pair<std::string, prefork::Wait>> waits{{"accept", prefork::Wait::Accept},
+                                                                   {"poll", prefork::Wait::Poll}};
+    auto* wait = app.add_option("--wait", settings.wait,
+                                "nolock mode: idle children wait in accept() (the slide's code; Linux wakes one)\n"
+                                "or in poll() (every child wakes for each connection: the thundering herd)")
+                     ->transform(netutil::one_of(waits))
+                     ->type_name("accept|poll")
+                     ->default_str("accept");
     byte_count::add_server_options(app, settings, settings.nchildren, settings.model, prefork::kModels, kOptionWords);
     netutil::parse_or_exit(app, argc, argv);
+    if (wait->count() > 0 && settings.model != prefork::Model::NoLock)
+        netutil::usage_error("--wait is for --mode nolock");
     return settings;
 }

@@ -61,6 +61,7 @@ run_once() {
     local lab=$1 model=$2 workers=$3 out=$tmp/server.$run_count.out port= tries=0
     local extra=()
     [ "$model" = hybrid ] && extra=(--threads "$hybrid_threads")
+    [ "$model" = nolock-poll ] && model=nolock extra=(--wait poll)  # nolock, the children waiting in poll()
     "$lab/server" 0 "$workers" --mode "$model" "${extra[@]}" >"$out" 2>&1 &
     server_pid=$!
     until port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -n 1) && [ -n "$port" ]; do
@@ -141,6 +142,7 @@ models=(
     "04_prefork iterative 1 0.0 serv00 iterative Iterative (base case)"
     "04_prefork fork 1 20.90 serv01 fork One fork per client request"
     "04_prefork nolock $pool 1.80 serv02 prefork_no_lock Prefork, children call accept (no lock)"
+    "04_prefork nolock-poll $pool - - prefork_no_lock_poll Prefork, no lock, children wait in poll() (the herd)"
     "04_prefork flock $pool - serv03 prefork_fcntl_lock Prefork, fcntl lock around accept"
     "04_prefork mutex $pool 1.75 serv04 prefork_mutex Prefork, mutex around accept"
     "04_prefork pass $pool 2.58 serv05 prefork_pass_fd Prefork, parent passes the socket to a child"
@@ -162,6 +164,7 @@ for entry in "${models[@]}"; do
     [ -z "$base" ] && base=$cpu
     command="$lab/server 0 $workers --mode $model"
     [ "$model" = hybrid ] && command+=" --threads $hybrid_threads"
+    [ "$model" = nolock-poll ] && command="$lab/server 0 $workers --mode nolock --wait poll"
     if [ -n "$unp" ]; then
         rows+=("| $description | \`$command\` | $cpu | ${book:--} | $book_cpu | $(ratio "$cpu" "$book_cpu") | $(minus "$cpu" "$base") | $lecture | $wall | $spread | $wakes |")
     else
@@ -172,7 +175,7 @@ done
 
 herd_rows=()
 tsv model "load, $pool children" "load, $herd children" "idle pool, $pool children" "idle pool, $herd children" >"$tmp/herd.tsv"
-for model in nolock mutex; do
+for model in nolock-poll nolock mutex; do
     NO_LOAD=1 measure 04_prefork "$model" "$pool"
     small_idle=$cpu
     measure 04_prefork "$model" "$pool"
@@ -240,7 +243,8 @@ children (the first idle child in its table gets the next client); with the othe
 
 ### Thundering herd: $pool children against $herd
 
-The same load against the preforked pool with $pool and with $herd children (\`04_prefork/server 0 N --mode M\`).
+The same load against the preforked pool with $pool and with $herd children (\`04_prefork/server 0 N --mode M\`;
+*nolock-poll* is \`--mode nolock --wait poll\`).
 *Idle pool* is the CPU of starting and stopping the same server with no client at all (forking and reaping
 the children); *load* is the difference, what serving the connections cost with that many children asleep.
 
@@ -258,11 +262,13 @@ The lecture's own figures: none for the herd; it describes it ("all N children a
 N - 1 will all go back to sleep") and answers it with a lock around accept (the slides "Preforking: Locking Around accept").
 
 On the lecture's kernels every child asleep in accept() woke for each connection (the thundering herd).
-Linux has long woken only one task blocked in accept() (an exclusive wait), so \`nolock\`'s children wait
-in poll() on the listening socket and then accept without blocking: poll() still wakes every waiting child,
-as the lecture describes. *Wake-ups per connection* is what the server prints on stopping: each time a child
-went to sleep while waiting for a connection (its voluntary context switches), whether it got one or not.
-With $herd children \`nolock\` pays dozens of wake-ups per connection, and its *load* CPU grows with them;
+Linux has long woken only one task blocked in accept() (an exclusive wait): \`nolock\`'s children block in
+accept() as the slide's (and serv02's) do, and its wake-ups stay near 1 per connection with $herd children
+too. With \`--wait poll\` they wait in poll() on the listening socket and then accept without blocking, the
+way event-driven servers wait: poll() still wakes every waiting child, as the lecture describes.
+*Wake-ups per connection* is what the server prints on stopping: each time a child went to sleep while
+waiting for a connection (its voluntary context switches), whether it got one or not.
+With $herd children \`nolock --wait poll\` pays dozens of wake-ups per connection, and its *load* CPU grows with them;
 with the lock (\`mutex\`) one child sleeps on the socket and the count stays near 1, or below 1 when
 connections are already queued as a child comes back. Most of what $herd children add under a lock is the
 cost of forking and reaping them (the idle pool).

@@ -91,6 +91,8 @@ const std::vector<BadCommand> kBadCommands = {
      "server",
      {"--mode", "threads"},
      "server: --mode: 'threads' is not one of: iterative, fork, nolock, flock, mutex, pass, hybrid (see --help)"},
+    {"04_prefork", "server", {"--wait", "sleep"}, "server: --wait: 'sleep' is not one of: accept, poll (see --help)"},
+    {"04_prefork", "server", {"--mode", "mutex", "--wait", "poll"}, "server: --wait is for --mode nolock"},
     {"04_prefork",
      "client",
      {"localhost", "9877", "0"},
