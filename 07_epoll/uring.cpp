@@ -35,8 +35,12 @@ namespace echo {
 namespace {
 
 constexpr unsigned kRingEntries = 256;
-constexpr unsigned kBuffers = 256;  // lent to the kernel for receives (a power of two)
-constexpr unsigned kBufferSize = 16 * 1024;
+// The buffers lent to the kernel for receives: 64 (a power of two) of 64 KiB, the size the other modes read
+// at a time. Smaller buffers split a message the others echo in one write (20,000 bytes into 16,384 + 3,616)
+// into two sends, and Nagle's algorithm holds the short second one until the client acknowledges the first,
+// which it delays: about 11 ms per message on the loopback, 17.7 s instead of 80 ms for 1,600 such messages.
+constexpr unsigned kBuffers = 64;
+constexpr unsigned kBufferSize = 64 * 1024;
 constexpr int kBufferGroup = 0;
 
 // What a completion is for (its user_data): the operation in the top byte, then a flag (a send's first

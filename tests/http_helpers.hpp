@@ -12,6 +12,7 @@
 #pragma once
 
 #include "tests/harness.hpp"
+#include "tests/uring_helpers.hpp"
 
 #include <cctype>
 #include <cstdint>
@@ -32,20 +33,8 @@ using namespace std::chrono_literals;
 using harness::Connection;
 using harness::Duration;
 
-// Why the kernel refuses io_uring here ("" where it allows it): `-c uring` tests are skipped, saying so, only
-// where io_uring_setup itself fails (kernel.io_uring_disabled, an old kernel, a seccomp filter).
-inline std::string uring_refused() {
-    static const std::string reason = [] {
-        io_uring_params params{};
-        const long fd = ::syscall(SYS_io_uring_setup, 4, &params);
-        if (fd >= 0) {
-            ::close(static_cast<int>(fd));
-            return std::string();
-        }
-        return "the kernel refuses io_uring here (io_uring_setup: " + std::string(std::strerror(errno)) + ")";
-    }();
-    return reason;
-}
+using uring_helpers::uring_refused;  // (tests/uring_helpers.hpp)
+
 // Whether a server's arguments choose `-c uring`.
 inline bool uses_uring(const std::vector<std::string>& args) {
     for (size_t i = 0; i + 1 < args.size(); ++i)

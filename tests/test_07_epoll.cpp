@@ -12,6 +12,7 @@
 // every mode of 07.
 #include "tests/echo_helpers.hpp"
 #include "tests/harness.hpp"
+#include "tests/uring_helpers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,6 +35,10 @@ const std::string kClient = program("07_epoll", "client");
 
 class EchoModes : public ::testing::TestWithParam<std::string> {
 protected:
+    void SetUp() override {
+        if (GetParam() == "uring" && !uring_helpers::uring_refused().empty())
+            GTEST_SKIP() << uring_helpers::uring_refused();
+    }
     std::unique_ptr<Process> start(std::vector<std::string> extra = {}, Options options = {}) {
         std::vector<std::string> argv{kServer, "0", "--mode", GetParam()};
         argv.insert(argv.end(), extra.begin(), extra.end());
@@ -243,6 +248,24 @@ TEST(Lab07EchoServer, UsageErrors) {
     EXPECT_NE(client_help.out.find("--idle"), std::string::npos);
     const Result both = run({kClient, "--message", "x", "--idle", "3"});
     EXPECT_EQ(both.status, 2);
+}
+
+// Where the kernel refuses io_uring, `--mode uring` says why in one line and exits 1 before listening. The
+// refusal is made by strace, which fails the server's io_uring_setup with EPERM (as a seccomp filter or
+// kernel.io_uring_disabled does) and ENOSYS (a kernel without io_uring).
+TEST(Lab07EchoServer, UringRefusedSaysWhyAndExits1) {
+    if (::access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/strace to refuse io_uring_setup";
+    for (const std::string error : {"EPERM", "ENOSYS"}) {
+        // (-E: LeakSanitizer cannot run under ptrace, so the AddressSanitizer build runs without it here.)
+        const Result refused = run({"/usr/bin/strace", "-f", "-o", "/dev/null", "-E", "ASAN_OPTIONS=detect_leaks=0",
+                                    "-e", "inject=io_uring_setup:error=" + error, kServer, "0", "--mode", "uring"});
+        if (refused.err.rfind("strace: ", 0) == 0) GTEST_SKIP() << "strace cannot trace here: " << refused.err;
+        EXPECT_EQ(refused.status, 1) << error << ": " << refused.err;
+        EXPECT_EQ(lines(refused.err).size(), 1u) << refused.err;
+        EXPECT_EQ(refused.err.rfind("server: io_uring is not available here: io_uring_setup: ", 0), 0u) << refused.err;
+        EXPECT_NE(refused.err.find(error == "EPERM" ? "refused" : "no io_uring"), std::string::npos) << refused.err;
+        EXPECT_EQ(refused.out.find("listening on"), std::string::npos) << "nothing may listen";
+    }
 }
 
 TEST(Lab07EchoClient, RefusedConnectionIsARuntimeError) {

@@ -53,6 +53,7 @@
 #include "tests/echo_helpers.hpp"
 #include "tests/faults.hpp"
 #include "tests/harness.hpp"
+#include "tests/uring_helpers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -171,6 +172,10 @@ protected:
 
 class FaultsEcho : public ::testing::TestWithParam<EchoServer>, protected EchoFixture {
 protected:
+    void SetUp() override {
+        if (GetParam().mode == "uring" && !uring_helpers::uring_refused().empty())
+            GTEST_SKIP() << uring_helpers::uring_refused();
+    }
     std::unique_ptr<Process> start(std::vector<std::string> extra = {}, Options options = {}) {
         return start_echo(GetParam(), std::move(extra), std::move(options));
     }
@@ -369,7 +374,13 @@ INSTANTIATE_TEST_SUITE_P(Lab07, FaultsEcho, ::testing::ValuesIn(kLab07Servers),
 // SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed; kit policy: the same graceful stop) while a load
 // client runs: the server stops accepting, still echoes every byte of every connection it had accepted,
 // exits 0 once they leave, with its summary naming the signal.
-class FaultsEchoSignals : public ::testing::TestWithParam<std::tuple<EchoServer, int>>, protected EchoFixture {};
+class FaultsEchoSignals : public ::testing::TestWithParam<std::tuple<EchoServer, int>>, protected EchoFixture {
+protected:
+    void SetUp() override {
+        if (std::get<0>(GetParam()).mode == "uring" && !uring_helpers::uring_refused().empty())
+            GTEST_SKIP() << uring_helpers::uring_refused();
+    }
+};
 
 TEST_P(FaultsEchoSignals, StopDuringLoadEchoesEveryAcceptedClient) {
     const auto& [kind, signo] = GetParam();
