@@ -99,7 +99,7 @@ public:
     UringLoop(EchoServer& server, int stop_fd)
         : server_(server),
           stop_fd_(stop_fd),
-          ring_(kRingEntries),
+          ring_(kRingEntries, netutil::Ring::OwnThread{}),
           buffers_(ring_.get()),
           multishot_(ring_.supports(IORING_OP_SEND_ZC)) {}
 

@@ -9,7 +9,8 @@
 // the loop never asks "is it ready?" and never retries. Operations are queued in a submission ring and their
 // results appear in a completion ring, both shared memory between the program and the kernel, so one
 // io_uring_enter() per loop turn submits every new operation and waits for results: the system calls per
-// request fall from about six (async) to the open and fstat of the file and its close (see the README).
+// request fall from about six (async) to the open and fstat of the file (see the README); its close is an
+// operation of the ring too.
 //
 // Watch for:
 // - Multishot accept: one accept operation keeps producing a completion per new client (Linux 5.19).
@@ -73,11 +74,11 @@ constexpr uint64_t kOpMask = 15;
 
 // Checks that the kernel's io_uring has the operations the server uses; throws UringUnavailable if not.
 void require_operations(const netutil::Ring& ring) {
-    for (const int op :
-         {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READ, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL})
+    for (const int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READ, IORING_OP_CLOSE,
+                         IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL})
         if (!ring.supports(op))
             throw netutil::UringUnavailable(
-                "io_uring here lacks the accept, recv, send or read operation (Linux 5.6 or newer has them)");
+                "io_uring here lacks the accept, recv, send, read or close operation (Linux 5.6 or newer has them)");
 }
 
 // The provided buffers: a ring of kBuffers buffers registered with the kernel (Linux 5.19), from which it
@@ -150,7 +151,7 @@ public:
           listener_(std::move(listener)),
           settings_(settings),
           stop_fd_(stop_fd),
-          ring_(kRingEntries) {
+          ring_(kRingEntries, netutil::Ring::OwnThread{}) {
         require_operations(ring_);
         netutil::set_nonblocking(listener_.get());  // (for the Acceptor's accept4)
         // IORING_OP_SOCKET came in the same kernel (5.19) as multishot accept and buffer rings.
@@ -459,6 +460,12 @@ private:
         c.wire.resize(c.read_at + static_cast<size_t>(res));
         r.offset += res;
         r.remaining -= static_cast<size_t>(res);
+        if (r.remaining == 0) {
+            // All read: the file is closed by the kernel as well, queued with the send (no close() call).
+            io_uring_sqe* sqe = ring_.next_sqe();
+            ::io_uring_prep_close(sqe, r.file.release());
+            ::io_uring_sqe_set_data64(sqe, kIgnore);
+        }
         send_wire(c);
     }
 
@@ -573,26 +580,26 @@ void check_uring() {
 }
 
 void run_uring(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
-    // Every loop gets its own ring and its own listener on the same port; the first is the one main opened.
-    std::vector<std::unique_ptr<UringLoop>> loops;
-    loops.push_back(std::make_unique<UringLoop>(0, std::move(listener), settings, stop.fd()));
+    // Every loop gets its own listener on the same port (the first is the one main opened) and its own ring,
+    // made in the loop's thread: the ring is that thread's alone (netutil::Ring::OwnThread).
+    std::vector<netutil::UniqueFd> listeners;
+    listeners.push_back(std::move(listener));
     for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<UringLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings,
-                                                    stop.fd()));
+        listeners.push_back(netutil::tcp_listen(settings.bind_address, port, true));
 
     std::vector<std::thread> threads;
     std::exception_ptr failure;
     std::mutex failure_mutex;
     const auto run = [&](size_t i) {
         try {
-            loops[i]->run();
+            UringLoop(static_cast<int>(i), std::move(listeners[i]), settings, stop.fd()).run();
         } catch (...) {
             const std::lock_guard lock(failure_mutex);
             failure = std::current_exception();
             stop.request_stop();
         }
     };
-    for (size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, i);
+    for (size_t i = 1; i < listeners.size(); ++i) threads.emplace_back(run, i);
     run(0);
     for (auto& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);

@@ -29,6 +29,13 @@ Ring::Ring(unsigned entries) {
     probe_ = ::io_uring_get_probe_ring(&ring_);
 }
 
+Ring::Ring(unsigned entries, OwnThread) {
+    int rc = ::io_uring_queue_init(entries, &ring_, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    if (rc == -EINVAL) rc = ::io_uring_queue_init(entries, &ring_, 0);  // a kernel older than 6.1
+    if (rc < 0) throw UringUnavailable(why_unavailable(-rc));
+    probe_ = ::io_uring_get_probe_ring(&ring_);
+}
+
 Ring::~Ring() {
     if (probe_ != nullptr) ::io_uring_free_probe(probe_);
     ::io_uring_queue_exit(&ring_);
