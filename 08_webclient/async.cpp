@@ -15,12 +15,10 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -287,36 +285,8 @@ private:
 
 void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
     // BEGIN SOLUTION 08.2 "an event loop"
-    // Every loop gets its own listener on the same port; the first is the one main already opened.
-    std::vector<std::unique_ptr<EventLoop>> loops;
-    loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
-    for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<EventLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings,
-                                                    stop.fd()));
-
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    for (size_t i = 1; i < loops.size(); ++i) {
-        threads.emplace_back([&, i] {
-            try {
-                loops[i]->run();
-            } catch (...) {
-                const std::lock_guard lock(failure_mutex);
-                failure = std::current_exception();
-                stop.request_stop();
-            }
-        });
-    }
-    try {
-        loops[0]->run();
-    } catch (...) {
-        const std::lock_guard lock(failure_mutex);
-        failure = std::current_exception();
-        stop.request_stop();
-    }
-    for (auto& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    // Every loop gets its own listener on the same port, and its own thread (event_loop.hpp).
+    run_loops<EventLoop>(std::move(listener), port, settings, stop);
     // END SOLUTION
     // BEGIN STUB
     // // TODO (extra credit, -c async): one thread serving every connection with non-blocking sockets and an

@@ -2,8 +2,8 @@
 // ready, the loop makes the call) and uring.cpp (the Proactor: the loop hands io_uring the operation, the
 // kernel says when it has completed). Both keep the same HTTP state per connection and move it along the same
 // way; how the bytes come in and go out is what differs, and that stays in each file. Here: that state, the
-// steps of a request that do no I/O of their own (what follows a response, a request that -d delays, the
-// close of an idle connection), and the loop's timers.
+// steps that are the same in both (what follows a response, a request that -d delays, the linger, the close
+// of an idle connection), the loop's timers, and the threads of `--workers N`.
 //
 // Each loop owns its connections and its timers and calls these from its one thread; shared_stats() is the only
 // thing the loops share.
@@ -12,10 +12,14 @@
 #include "models.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <vector>
 
 namespace web {
@@ -142,5 +146,35 @@ private:
     std::multimap<Clock::time_point, Key> timers_;
     Clock::time_point next_scan_ = Clock::now() + kScanInterval;
 };
+
+// `--workers N`: N loops of one kind (constructed from their index, their listener, the settings and the stop
+// pipe), each in its own thread with its own SO_REUSEPORT listener on the same port, as nginx runs its worker
+// processes; the first gets the listener main opened and runs in this thread. A loop that fails stops them
+// all; its exception is rethrown once every thread is joined.
+template <class Loop>
+void run_loops(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
+    std::vector<std::unique_ptr<Loop>> loops;
+    loops.push_back(std::make_unique<Loop>(0, std::move(listener), settings, stop.fd()));
+    for (int i = 1; i < settings.workers; ++i)
+        loops.push_back(
+            std::make_unique<Loop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings, stop.fd()));
+
+    std::vector<std::thread> threads;
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    const auto run = [&](size_t i) {
+        try {
+            loops[i]->run();
+        } catch (...) {
+            const std::lock_guard lock(failure_mutex);
+            failure = std::current_exception();
+            stop.request_stop();
+        }
+    };
+    for (size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, i);
+    run(0);
+    for (auto& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+}
 
 }  // namespace web

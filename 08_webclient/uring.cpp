@@ -32,13 +32,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -515,29 +513,8 @@ void check_uring() {
 }
 
 void run_uring(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
-    // Every loop gets its own ring and its own listener on the same port; the first is the one main opened.
-    std::vector<std::unique_ptr<UringLoop>> loops;
-    loops.push_back(std::make_unique<UringLoop>(0, std::move(listener), settings, stop.fd()));
-    for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<UringLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings,
-                                                    stop.fd()));
-
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    const auto run = [&](size_t i) {
-        try {
-            loops[i]->run();
-        } catch (...) {
-            const std::lock_guard lock(failure_mutex);
-            failure = std::current_exception();
-            stop.request_stop();
-        }
-    };
-    for (size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run, i);
-    run(0);
-    for (auto& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    // Every loop gets its own ring, its own listener on the same port, and its own thread (event_loop.hpp).
+    run_loops<UringLoop>(std::move(listener), port, settings, stop);
 }
 
 }  // namespace web
