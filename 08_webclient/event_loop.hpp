@@ -43,6 +43,7 @@ struct HttpConnection {
     bool lingering = false;        // we closed our side and read what still comes, then close
 };
 
+// A connection that has just done something is next called idle at this time (never with --idle-timeout 0).
 inline Clock::time_point idle_deadline(const Settings& settings) {
     return settings.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings.idle_timeout_s)
                                        : Clock::time_point::max();
