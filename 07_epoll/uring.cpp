@@ -104,6 +104,7 @@ public:
           multishot_(ring_.supports(IORING_OP_SEND_ZC)) {}
 
     void run() {
+        ring_.start();  // from here on, this thread alone submits to the ring
         // The kernel waits for clients itself: the listening socket need not be non-blocking.
         netutil::set_nonblocking(server_.listen_fd(), false);
         netutil::print_line(std::string("io_uring: ") +

@@ -7,21 +7,18 @@
 // EPOLLIN; a response that does not fit in the socket buffer stays in the connection's state and the loop
 // waits for EPOLLOUT; the -d delay is a timer, not a sleep. So an idle or slow client costs memory only,
 // never the loop's time.
+#include "event_loop.hpp"
 #include "models.hpp"
 
 #include "netutil/error.hpp"
 #include "netutil/output.hpp"
 
 #include <algorithm>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <optional>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -31,23 +28,11 @@ namespace web {
 // BEGIN SOLUTION 08.2 "the event loop"
 namespace {
 
-constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
-constexpr auto kLinger = std::chrono::milliseconds(500);        // reading the rest after a closing response
-constexpr size_t kMaxBuffered = http::kMaxRequestLine + http::kMaxHeaderBytes + http::kMaxBody + 4096;
-
-// One connection's state. The loop moves it along: read requests -> (delay) -> send the response -> next.
-struct Connection {
-    netutil::UniqueFd fd;
-    ConnectionInfo info;
-    std::string in;               // bytes received, not yet parsed into requests
-    std::optional<Response> out;  // the response being sent
+// One connection's state (HttpConnection, event_loop.hpp: the socket, the input, the response, the -d timer, the
+// idle deadline), and what the Reactor adds: how much of the response's head is out, what epoll watches for.
+struct Connection : HttpConnection {
     size_t head_sent = 0;
-    std::optional<http::ParseResult> delayed;  // -d: a request waiting for its timer
-    Clock::time_point delay_until{};
-    Clock::time_point deadline{};  // idle deadline, or the end of the linger
-    bool eof = false;              // the client closed its side
-    bool lingering = false;        // we closed our side and read what still comes, then close
-    uint32_t events = 0;           // what epoll watches for it now
+    uint32_t events = 0;  // what epoll watches for it now
 };
 
 class EventLoop {
@@ -65,10 +50,8 @@ public:
 
     void run() {
         std::vector<epoll_event> events(256);
-        auto next_scan = Clock::now() + kScanInterval;
         for (;;) {
-            const int n =
-                ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms(next_scan));
+            const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms());
             if (n == -1 && errno != EINTR) netutil::throw_errno("epoll_wait");
             for (int i = 0; i < n; ++i) {
                 const int fd = events[i].data.fd;
@@ -80,11 +63,8 @@ public:
                     on_event(*it->second, events[i].events);
             }
             const auto now = Clock::now();
-            run_timers(now);
-            if (now >= next_scan) {
-                close_idle(now);
-                next_scan = now + kScanInterval;
-            }
+            timers_.run_due(now, connections_, [this](Connection& c) { advance(c); });
+            if (timers_.scan_due(now)) close_idle(now);
             if (stopping_ && (connections_.empty() || now >= grace_deadline_)) break;
         }
         // The grace period is over: whatever is left is closed (its client sees the connection end).
@@ -105,10 +85,9 @@ private:
         watch(c.fd.get(), events, EPOLL_CTL_MOD);
     }
 
-    int timeout_ms(Clock::time_point next_scan) const {
-        auto wake = next_scan;
-        if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
+    // How long epoll_wait may wait: until the next timer or idle scan.
+    int timeout_ms() const {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timers_.wake() - Clock::now()).count();
         return static_cast<int>(std::clamp<long>(left + 1, 0, kScanInterval.count()));
     }
 
@@ -122,7 +101,7 @@ private:
             ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             auto c = std::make_unique<Connection>();
             c->info = ConnectionInfo{++shared_stats().connections, peer.to_string()};
-            c->deadline = idle_deadline();
+            c->deadline = idle_deadline(settings_);
             c->events = EPOLLIN;
             watch(client.get(), EPOLLIN, EPOLL_CTL_ADD);
             c->fd = std::move(client);
@@ -131,11 +110,6 @@ private:
             const int fd = c->fd.get();
             connections_[fd] = std::move(c);
         }
-    }
-
-    Clock::time_point idle_deadline() const {
-        return settings_.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings_.idle_timeout_s)
-                                            : Clock::time_point::max();
     }
 
     // Ctrl-C: stop accepting (close the listener), then let each connection finish what it has begun.
@@ -209,14 +183,9 @@ private:
                     want(c, EPOLLOUT);
                     return true;
                 }
-                shared_stats().requests++;
-                shared_stats().worker_requests[worker_.index]++;
-                const bool close_after = c.out->close_after;
-                const bool unread_input = c.out->status >= 400 && c.out->status != 404 && c.out->status != 403;
-                c.out.reset();
-                c.deadline = idle_deadline();
-                if (close_after && (unread_input || !c.in.empty())) return linger(c);
-                if (close_after) return close(c, "closed after the response");
+                const AfterResponse next = response_sent(c, settings_, worker_);
+                if (next == AfterResponse::Linger) return linger(c);
+                if (next == AfterResponse::Close) return close(c, "closed after the response");
                 continue;
             }
             if (c.delayed) {
@@ -237,13 +206,8 @@ private:
                 return true;
             }
             c.in.erase(0, parsed.consumed);
-            if (settings_.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
-                log_line(settings_, worker_, c.info,
-                         parsed.request.method + " " + parsed.request.target + " received, answering in " +
-                             std::to_string(settings_.delay_ms) + " ms");
-                c.delayed = parsed;
-                c.delay_until = Clock::now() + std::chrono::milliseconds(settings_.delay_ms);
-                timers_.emplace(c.delay_until, c.fd.get());
+            if (delay_request(c, parsed, settings_, worker_)) {
+                timers_.add(c.delay_until, c.fd.get());
                 continue;
             }
             c.out = respond(parsed, settings_, worker_, c.info);
@@ -269,7 +233,7 @@ private:
             const ssize_t n = ::sendfile(c.fd.get(), r.file.get(), &r.offset, std::min<size_t>(r.remaining, 1 << 20));
             if (n > 0) {
                 r.remaining -= static_cast<size_t>(n);
-                c.deadline = idle_deadline();  // a client that reads is not idle
+                c.deadline = idle_deadline(settings_);  // a client that reads is not idle
                 continue;
             }
             if (n == 0) return -1;  // the file shrank: the promised length cannot be kept
@@ -279,15 +243,9 @@ private:
         return 1;
     }
 
-    // A closing response is out: shut our side and read (discard) what the client still sends until it
-    // closes, for at most kLinger, so that unread bytes never make the kernel reset the connection before
-    // the client has read the response.
+    // A closing response is out, and the client may still be sending: shut our side, read on (event_loop.hpp).
     bool linger(Connection& c) {
-        log_line(settings_, worker_, c.info, "closed after the response");
-        ::shutdown(c.fd.get(), SHUT_WR);
-        c.lingering = true;
-        c.in.clear();
-        c.deadline = Clock::now() + kLinger;
+        begin_linger(c, settings_, worker_);
         return advance(c);
     }
 
@@ -299,30 +257,11 @@ private:
         return false;
     }
 
-    void run_timers(Clock::time_point now) {
-        while (!timers_.empty() && timers_.begin()->first <= now) {
-            const auto [when, fd] = *timers_.begin();
-            timers_.erase(timers_.begin());
-            const auto it = connections_.find(fd);
-            if (it != connections_.end() && it->second->delayed && it->second->delay_until == when)
-                advance(*it->second);
-        }
-    }
-
-    // A connection that has not completed a request (or read any of its response) within the idle timeout
-    // gets a 408 and is closed: this is what keeps slowloris clients from piling up forever.
+    // Past the idle timeout: a 408 for a client that has not sent a whole request, and the close (event_loop.hpp).
     void close_idle(Clock::time_point now) {
-        std::vector<int> expired;
-        for (const auto& [fd, c] : connections_)
-            if (now >= c->deadline && !c->delayed) expired.push_back(fd);
-        for (const int fd : expired) {
+        for (const int fd : past_deadline(connections_, now)) {
             Connection& c = *connections_.at(fd);
-            if (!c.lingering && !c.out) {
-                const Response response = timeout_response();
-                [[maybe_unused]] auto ignored =
-                    ::send(fd, response.head.data(), response.head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            }
-            close(c, c.lingering ? nullptr : c.out ? "dropped: the client stopped reading" : "timed out (408)");
+            close(c, time_out(c));
         }
     }
 
@@ -333,7 +272,7 @@ private:
     netutil::UniqueFd epoll_;
     Acceptor acceptor_;
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;
-    std::multimap<Clock::time_point, int> timers_;
+    LoopTimers<int> timers_;  // -d's, by descriptor
     bool stopping_ = false;
     Clock::time_point grace_deadline_{};
 };
@@ -346,36 +285,8 @@ private:
 
 void run_async(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
     // BEGIN SOLUTION 08.2 "an event loop"
-    // Every loop gets its own listener on the same port; the first is the one main already opened.
-    std::vector<std::unique_ptr<EventLoop>> loops;
-    loops.push_back(std::make_unique<EventLoop>(0, std::move(listener), settings, stop.fd()));
-    for (int i = 1; i < settings.workers; ++i)
-        loops.push_back(std::make_unique<EventLoop>(i, netutil::tcp_listen(settings.bind_address, port, true), settings,
-                                                    stop.fd()));
-
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    for (size_t i = 1; i < loops.size(); ++i) {
-        threads.emplace_back([&, i] {
-            try {
-                loops[i]->run();
-            } catch (...) {
-                const std::lock_guard lock(failure_mutex);
-                failure = std::current_exception();
-                stop.request_stop();
-            }
-        });
-    }
-    try {
-        loops[0]->run();
-    } catch (...) {
-        const std::lock_guard lock(failure_mutex);
-        failure = std::current_exception();
-        stop.request_stop();
-    }
-    for (auto& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    // Every loop gets its own listener on the same port, and its own thread (event_loop.hpp).
+    run_loops<EventLoop>(std::move(listener), port, settings, stop);
     // END SOLUTION
     // BEGIN STUB
     // // TODO (extra credit, -c async): one thread serving every connection with non-blocking sockets and an

@@ -1,7 +1,7 @@
 // 08_webclient/models.hpp: what every concurrency mode of the file server shares: its settings, the counters
 // of the summary, the answer to a request, and the blocking connection handler that the iterative, thread,
 // thread-pool, process and process-pool modes all run (async and uring have their own, in async.cpp and
-// uring.cpp).
+// uring.cpp, with what those two share in event_loop.hpp).
 #pragma once
 
 #include "http.hpp"

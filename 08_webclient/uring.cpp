@@ -22,6 +22,7 @@
 // - Ctrl-C reaches the loop through the ring too: a poll operation on the stop pipe completes.
 // - There is no sendfile operation: the file is read into memory (an io_uring read) and sent with the head,
 //   in chunks of 64 KiB for a large file.
+#include "event_loop.hpp"
 #include "models.hpp"
 
 #include "netutil/error.hpp"
@@ -31,16 +32,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <optional>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -49,10 +46,7 @@ namespace web {
 
 namespace {
 
-constexpr auto kScanInterval = std::chrono::milliseconds(250);  // idle deadlines are checked this often
-constexpr auto kLinger = std::chrono::milliseconds(500);        // reading the rest after a closing response
-constexpr auto kDrain = std::chrono::seconds(2);                // at the end, waiting for operations in flight
-constexpr size_t kMaxBuffered = http::kMaxRequestLine + http::kMaxHeaderBytes + http::kMaxBody + 4096;
+constexpr auto kDrain = std::chrono::seconds(2);  // at the end, waiting for operations in flight
 constexpr unsigned kRingEntries = 512;
 constexpr unsigned kBuffers = 256;  // provided receive buffers per loop (a power of two)
 constexpr size_t kBufferSize = 16 * 1024;
@@ -122,22 +116,14 @@ private:
     std::unique_ptr<char[]> data_;
 };
 
-// One connection's state: as in async.cpp, plus which of its operations the kernel holds.
-struct alignas(16) Connection {
-    netutil::UniqueFd fd;
-    ConnectionInfo info;
-    std::string in;               // bytes received, not yet parsed into requests
-    std::optional<Response> out;  // the response being sent
-    bool out_done = false;        // ... and all of it is out
-    std::string wire;             // the bytes of it the kernel is sending: the head and a chunk of the file
+// One connection's state: as in async.cpp (HttpConnection, event_loop.hpp), plus the bytes the kernel is
+// sending and which of its operations the kernel holds.
+struct alignas(16) Connection : HttpConnection {
+    bool out_done = false;  // all of `out` is out
+    std::string wire;       // the bytes of it the kernel is sending: the head and a chunk of the file
     size_t wire_sent = 0;
-    size_t read_at = 0;                        // where in `wire` the file chunk being read goes
-    std::optional<http::ParseResult> delayed;  // -d: a request waiting for its timer
-    Clock::time_point delay_until{};
-    Clock::time_point deadline{};  // idle deadline, or the end of the linger
-    bool eof = false;              // the client closed its side
-    bool lingering = false;        // we closed our side and read what still comes, then close
-    bool closed = false;           // freed once no operation is in flight
+    size_t read_at = 0;                                        // where in `wire` the file chunk being read goes
+    bool closed = false;                                       // freed once no operation is in flight
     bool receiving = false, sending = false, reading = false;  // the operations in flight
     std::unique_ptr<char[]> own_buffer;                        // without provided buffers: its receive buffer
 
@@ -161,19 +147,16 @@ public:
     }
 
     void run() {
+        ring_.start();  // from here on, this thread alone submits to the ring
         arm_accept();
         io_uring_sqe* sqe = ring_.next_sqe();
         ::io_uring_prep_poll_add(sqe, stop_fd_, POLLIN);  // Ctrl-C: a byte in the stop pipe
         ::io_uring_sqe_set_data64(sqe, kStop);
-        auto next_scan = Clock::now() + kScanInterval;
         for (;;) {
-            wait_and_handle(next_scan);
+            wait_and_handle(timers_.wake());
             const auto now = Clock::now();
-            run_timers(now);
-            if (now >= next_scan) {
-                close_idle(now);
-                next_scan = now + kScanInterval;
-            }
+            timers_.run_due(now, connections_, [this](Connection& c) { advance(c); });
+            if (timers_.scan_due(now)) close_idle(now);
             if (stopping_ && (connections_.empty() || now >= grace_deadline_)) break;
         }
         // The grace period is over: whatever is left is closed (its client sees the connection end), and the
@@ -187,10 +170,8 @@ public:
     }
 
 private:
-    // Submits what is queued, waits for at least one completion (or the next timer), and handles them all.
-    void wait_and_handle(Clock::time_point next_scan) {
-        auto wake = next_scan;
-        if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
+    // Submits what is queued, waits for at least one completion (or until `wake`), and handles them all.
+    void wait_and_handle(Clock::time_point wake) {
         const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(wake - Clock::now()).count();
         const long long wait_ns = std::clamp<long long>(left, 0, 1'000'000'000LL);
         __kernel_timespec timeout{wait_ns / 1'000'000'000LL, wait_ns % 1'000'000'000LL};
@@ -296,17 +277,12 @@ private:
             if (::getpeername(client.get(), address.get(), &address.length) == 0) peer = address.to_string();
         }
         c.info = ConnectionInfo{++shared_stats().connections, peer};
-        c.deadline = idle_deadline();
+        c.deadline = idle_deadline(settings_);
         c.fd = std::move(client);
         shared_stats().worker_connections[worker_.index]++;
         log_line(settings_, worker_, c.info, "connected");
         connections_[&c] = std::move(owned);
         arm_recv(c);
-    }
-
-    Clock::time_point idle_deadline() const {
-        return settings_.idle_timeout_s > 0 ? Clock::now() + std::chrono::seconds(settings_.idle_timeout_s)
-                                            : Clock::time_point::max();
     }
 
     // Ctrl-C: stop accepting (cancel the accept, then close the listener), then let each connection finish
@@ -380,14 +356,9 @@ private:
             }
             if (c.out) {
                 if (!c.out_done) return arm_recv(c);  // (receiving while sending: pipelined requests)
-                shared_stats().requests++;
-                shared_stats().worker_requests[worker_.index]++;
-                const bool close_after = c.out->close_after;
-                const bool unread_input = c.out->status >= 400 && c.out->status != 404 && c.out->status != 403;
-                c.out.reset();
-                c.deadline = idle_deadline();
-                if (close_after && (unread_input || !c.in.empty())) return linger(c);
-                if (close_after) return close(c, "closed after the response");
+                const AfterResponse next = response_sent(c, settings_, worker_);
+                if (next == AfterResponse::Linger) return linger(c);
+                if (next == AfterResponse::Close) return close(c, "closed after the response");
                 continue;
             }
             if (c.delayed) {
@@ -403,13 +374,8 @@ private:
                 return arm_recv(c);
             }
             c.in.erase(0, parsed.consumed);
-            if (settings_.delay_ms > 0 && parsed.status == http::ParseStatus::Complete) {
-                log_line(settings_, worker_, c.info,
-                         parsed.request.method + " " + parsed.request.target + " received, answering in " +
-                             std::to_string(settings_.delay_ms) + " ms");
-                c.delayed = parsed;
-                c.delay_until = Clock::now() + std::chrono::milliseconds(settings_.delay_ms);
-                timers_.emplace(c.delay_until, &c);
+            if (delay_request(c, parsed, settings_, worker_)) {
+                timers_.add(c.delay_until, &c);
                 continue;
             }
             start_response(c, respond(parsed, settings_, worker_, c.info));
@@ -495,7 +461,7 @@ private:
         c.wire_sent += static_cast<size_t>(res);
         if (c.wire_sent < c.wire.size()) return send_wire(c);  // a short send: the rest
         if (c.out->remaining > 0) {
-            c.deadline = idle_deadline();  // a client that reads is not idle
+            c.deadline = idle_deadline(settings_);  // a client that reads is not idle
             c.wire.clear();
             c.wire_sent = 0;
             return read_chunk(c);
@@ -504,15 +470,9 @@ private:
         advance(c);
     }
 
-    // A closing response is out: shut our side and read (discard) what the client still sends until it
-    // closes, for at most kLinger, so that unread bytes never make the kernel reset the connection before
-    // the client has read the response.
+    // A closing response is out, and the client may still be sending: shut our side, read on (event_loop.hpp).
     void linger(Connection& c) {
-        log_line(settings_, worker_, c.info, "closed after the response");
-        ::shutdown(c.fd.get(), SHUT_WR);
-        c.lingering = true;
-        c.in.clear();
-        c.deadline = Clock::now() + kLinger;
+        begin_linger(c, settings_, worker_);
         advance(c);
     }
 
@@ -530,30 +490,11 @@ private:
         if (c.closed && !c.busy()) connections_.erase(&c);  // closes the descriptor
     }
 
-    void run_timers(Clock::time_point now) {
-        while (!timers_.empty() && timers_.begin()->first <= now) {
-            const auto [when, key] = *timers_.begin();
-            timers_.erase(timers_.begin());
-            const auto it = connections_.find(key);
-            if (it != connections_.end() && it->second->delayed && it->second->delay_until == when)
-                advance(*it->second);
-        }
-    }
-
-    // A connection that has not completed a request (or read any of its response) within the idle timeout
-    // gets a 408 and is closed: this is what keeps slowloris clients from piling up forever.
+    // Past the idle timeout: a 408 for a client that has not sent a whole request, and the close (event_loop.hpp).
+    // A connection already closed is only waiting for its operations to complete.
     void close_idle(Clock::time_point now) {
-        std::vector<Connection*> expired;
-        for (const auto& [key, c] : connections_)
-            if (!c->closed && now >= c->deadline && !c->delayed) expired.push_back(key);
-        for (Connection* c : expired) {
-            if (!c->lingering && !c->out) {
-                const Response response = timeout_response();
-                [[maybe_unused]] auto ignored =
-                    ::send(c->fd.get(), response.head.data(), response.head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            }
-            close(*c, c->lingering ? nullptr : c->out ? "dropped: the client stopped reading" : "timed out (408)");
-        }
+        for (Connection* c : past_deadline(connections_, now))
+            if (!c->closed) close(*c, time_out(*c));
     }
 
     Worker worker_;
@@ -567,7 +508,7 @@ private:
     bool accepting_ = false;  // an accept (or the poll before one) is in flight
     Acceptor acceptor_;
     std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-    std::multimap<Clock::time_point, Connection*> timers_;
+    LoopTimers<Connection*> timers_;  // -d's, by the connection's address
     bool stopping_ = false;
     Clock::time_point grace_deadline_{};
 };
@@ -580,29 +521,9 @@ void check_uring() {
 }
 
 void run_uring(netutil::UniqueFd listener, uint16_t port, const Settings& settings, const netutil::StopPipe& stop) {
-    // Every loop gets its own listener on the same port (the first is the one main opened) and its own ring,
-    // made in the loop's thread: the ring is that thread's alone (netutil::Ring::OwnThread).
-    std::vector<netutil::UniqueFd> listeners;
-    listeners.push_back(std::move(listener));
-    for (int i = 1; i < settings.workers; ++i)
-        listeners.push_back(netutil::tcp_listen(settings.bind_address, port, true));
-
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    const auto run = [&](size_t i) {
-        try {
-            UringLoop(static_cast<int>(i), std::move(listeners[i]), settings, stop.fd()).run();
-        } catch (...) {
-            const std::lock_guard lock(failure_mutex);
-            failure = std::current_exception();
-            stop.request_stop();
-        }
-    };
-    for (size_t i = 1; i < listeners.size(); ++i) threads.emplace_back(run, i);
-    run(0);
-    for (auto& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    // Every loop gets its own ring, its own listener on the same port, and its own thread (event_loop.hpp); the
+    // thread starts the ring (netutil::Ring::OwnThread), and is the only one that submits to it.
+    run_loops<UringLoop>(std::move(listener), port, settings, stop);
 }
 
 }  // namespace web

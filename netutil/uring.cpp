@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace netutil {
 
@@ -30,10 +32,20 @@ Ring::Ring(unsigned entries) {
 }
 
 Ring::Ring(unsigned entries, OwnThread) {
-    int rc = ::io_uring_queue_init(entries, &ring_, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    int rc = ::io_uring_queue_init(entries, &ring_,
+                                   IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED);
+    disabled_ = rc == 0;
     if (rc == -EINVAL) rc = ::io_uring_queue_init(entries, &ring_, 0);  // a kernel older than 6.1
     if (rc < 0) throw UringUnavailable(why_unavailable(-rc));
     probe_ = ::io_uring_get_probe_ring(&ring_);
+}
+
+void Ring::start() {
+    if (!disabled_) return;
+    // (io_uring_register directly: Debian's liburing 2.3 has no io_uring_enable_rings.)
+    if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) == -1)
+        throw_errno("io_uring_register IORING_REGISTER_ENABLE_RINGS");
+    disabled_ = false;
 }
 
 Ring::~Ring() {

@@ -23,12 +23,15 @@ class Ring {
 public:
     // A ring of `entries` submission slots (the completion queue is twice as long).
     explicit Ring(unsigned entries);
-    // The ring of a server loop that only its own thread uses, the one that makes it: the kernel runs the
-    // work that completes its operations when the loop waits for completions, not at any moment in between
-    // (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, Linux 6.1): fewer interruptions, completions
-    // in batches. A kernel without them gets a plain ring.
+    // The ring of a server loop that only one thread uses: the kernel runs the work that completes its
+    // operations when the loop waits for completions, not at any moment in between (IORING_SETUP_SINGLE_ISSUER
+    // | IORING_SETUP_DEFER_TASKRUN, Linux 6.1): fewer interruptions, completions in batches. It is made
+    // disabled (its buffers can be registered from any thread); the thread that runs the loop calls
+    // start() before its first submission, and is from then on the only one that may submit. A kernel
+    // without these flags gets a plain ring, which start() leaves as it is.
     struct OwnThread {};
     Ring(unsigned entries, OwnThread);
+    void start();
     ~Ring();
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;
@@ -42,6 +45,7 @@ public:
 private:
     io_uring ring_{};
     io_uring_probe* probe_ = nullptr;
+    bool disabled_ = false;
 };
 
 }  // namespace netutil
