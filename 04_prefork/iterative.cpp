@@ -15,23 +15,30 @@
 namespace prefork {
 
 void run_iterative(Server& server) {
-    netutil::set_nonblocking(server.listener.get());  // only this process uses it: poll, then accept
+    netutil::set_nonblocking(server.listener.get());  // only this process uses it: accept, or poll when empty
     long served = 0;
     int stop_signal = 0;
+    int unpolled = 0;  // clients accepted in a row without a look at the signals
     while (stop_signal == 0) {
-        pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) == -1) {
-            if (errno == EINTR) continue;
-            netutil::throw_errno("poll");
-        }
-        if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
-        if (stop_signal != 0 || fds[1].revents == 0) continue;
+        // A client already waiting in the backlog is taken at once; poll() (the signals and the listening
+        // socket) only when there is none, or every 16 clients, so that a Ctrl-C is seen under any load.
         netutil::SockAddr peer;
-        const netutil::UniqueFd client = byte_count::accept_or_wait(server.listener.get(), "server", &peer);
-        if (!client) continue;
+        netutil::UniqueFd client;
+        if (unpolled < 16) client = byte_count::accept_or_wait(server.listener.get(), "server", &peer);
+        if (!client) {
+            unpolled = 0;
+            pollfd fds[2] = {{server.signals.fd(), POLLIN, 0}, {server.listener.get(), POLLIN, 0}};
+            if (::poll(fds, 2, -1) == -1) {
+                if (errno == EINTR) continue;
+                netutil::throw_errno("poll");
+            }
+            if (fds[0].revents != 0) stop_signal = server.signals.read().stop_signal;
+            continue;
+        }
+        ++unpolled;
         ++served;
         // While it serves, the signalfd doubles as the stop signal: a Ctrl-C ends this client's turn.
-        serve(client.get(), server, server.signals.fd(), "server", &peer);
+        if (serve(client.get(), server, server.signals.fd(), "server", &peer)) unpolled = 16;  // look now
     }
     byte_count::print_summary(stop_signal, {{"server", served}}, "", served, kCpuNote);
 }

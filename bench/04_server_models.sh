@@ -8,7 +8,7 @@
 # connections x 4000 bytes, against pools of 15. Each server's CPU time (user + system, its children
 # included: what it prints on SIGTERM) minus the iterative server's is the model's "process control" CPU.
 #
-#   bash bench/04_server_models.sh          full run: median of 3 runs per model (about a minute)
+#   bash bench/04_server_models.sh          full run: median of 5 runs per model (about two minutes)
 #   QUICK=1 bash bench/04_server_models.sh  5 x 100 connections, one run per model (a few seconds)
 #   CHECK=1 ...                             5 x 10 connections: only checks that the script works
 #   UNP=DIR bash bench/04_server_models.sh  also the book's own servers (serv00 to serv08) from an unpv13e
@@ -26,7 +26,7 @@ source bench/lib.sh
 # Built in place (not `make 04_prefork` at the root, which would repoint the ./server and ./client links).
 make --no-print-directory -C 04_prefork >/dev/null && make --no-print-directory -C 05_prethread >/dev/null
 
-if [ -n "${CHECK:-}" ]; then nloops=10; runs=1; elif [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=3; fi
+if [ -n "${CHECK:-}" ]; then nloops=10; runs=1; elif [ -n "${QUICK:-}" ]; then nloops=100; runs=1; else nloops=500; runs=5; fi
 # The book's servers, when UNP names an unpv13e tree: built there (not here) if they are not yet.
 unp=
 if [ -n "${UNP:-}" ]; then

@@ -208,6 +208,49 @@ syscalls_per_request() {  # server options... -> "TOTAL|top calls, per request"
             printf "%.2f|%s\n", total / n, line
         }' "$trace"
 }
+# --- Reactor against Proactor: server CPU per request -------------------------------------------------------------
+# wrk shares the 2 cores with the server, so requests/s is also wrk's speed; the server's own CPU time per
+# request (user + system of every thread or worker process, from /proc, over one wrk -t2 -c100 run) is its
+# efficiency alone. Best of $repeat runs. nginx: its worker process (one worker), the master does nothing.
+cpu_ticks() {  # PID... -> utime + stime, in clock ticks, of every thread of those processes
+    local pid total=0 t
+    for pid in "$@"; do
+        for t in /proc/"$pid"/task/*/stat; do
+            total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t" 2>/dev/null || echo 0)))
+        done
+    done
+    echo "$total"
+}
+cpu_per_request() {  # PORT PID... -> "REQUESTS_PER_SECOND MICROSECONDS_OF_SERVER_CPU_PER_REQUEST"
+    local port=$1 out requests before after best_us= best_rate=0 us rate
+    shift
+    for _ in $(seq 1 "$repeat"); do
+        before=$(cpu_ticks "$@")
+        out=$(wrk -t2 -c100 -d"${duration}s" "http://127.0.0.1:$port/page.html" 2>&1 || true)
+        after=$(cpu_ticks "$@")
+        requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
+        rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+        [ -n "$requests" ] && [ "$requests" -gt 0 ] || continue
+        us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
+        if [ -z "$best_us" ] || awk -v a="$us" -v b="$best_us" 'BEGIN {exit !(a < b)}'; then best_us=$us best_rate=$rate; fi
+    done
+    echo "${best_rate:-0} ${best_us:--}"
+}
+declare -a cpu_rows
+if [ -z "$uring_note" ]; then
+    log "server CPU per request (nginx, async, uring)"
+    start_nginx 1
+    read -r rate us < <(cpu_per_request "$PORT" $(pgrep -P "$SERVER_PID"))
+    kill -INT "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
+    cpu_rows+=("nginx, 1 worker|$rate|$us")
+    for mode in async uring; do
+        start_server -c "$mode"
+        read -r rate us < <(cpu_per_request "$PORT" "$SERVER_PID")
+        kill -INT "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
+        cpu_rows+=("$mode (1 event loop)|$rate|$us")
+    done
+fi
+
 declare -a syscall_rows
 if command -v strace >/dev/null && [ -z "$uring_note" ]; then
     log "system calls per request (strace -c -f)"
@@ -268,7 +311,21 @@ if [ -z "$uring_note" ]; then
     echo "Reactor against Proactor in this run, at -t2 -c100: uring (1 event loop) is $(ratio "${best[$ua,1]:-0}" "${best[$aa,1]:-0}")x"
     echo "async (1 event loop) and $(ratio "${best[$ua,1]:-0}" "$nginx1_c100")x nginx with one worker; uring --workers 2 is"
     echo "$(ratio "${best[$u2,1]:-0}" "${best[$a2,1]:-0}")x async --workers 2 and $(ratio "${best[$u2,1]:-0}" "${best[1,1]:-0}")x nginx with two workers"
-    echo "(the issue's targets, one worker: 1.15x async and 1.8x nginx)."
+    echo "(the targets, one worker: 1.15x async and 1.8x nginx)."
+    echo
+    echo "Server CPU per request (user + system of the server's threads, or of nginx's worker, from /proc, over one"
+    echo "\`wrk -t2 -c100 -d${duration}s\`; best of $repeat): what the server itself spends, whoever is the bottleneck. wrk"
+    echo "needs about a core of its own here, so on 2 cores requests/s measures wrk as much as the server."
+    echo
+    echo "| server | req/s in that run | server CPU per request (µs) | requests per server CPU second | against nginx | against async |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    nginx_us=$(IFS='|' read -r _ _ us <<<"${cpu_rows[0]}"; echo "$us")
+    async_us=$(IFS='|' read -r _ _ us <<<"${cpu_rows[1]}"; echo "$us")
+    for row in "${cpu_rows[@]}"; do
+        IFS='|' read -r label rate us <<<"$row"
+        per_s=$(awk -v u="$us" 'BEGIN { if (u > 0) printf "%.0f", 1e6 / u; else print "-" }')
+        echo "| $label | $(printf '%.0f' "$rate") | $us | $per_s | $(ratio "$nginx_us" "$us")x | $(ratio "$async_us" "$us")x |"
+    done
 else
     echo "No uring rows: $uring_note"
 fi
