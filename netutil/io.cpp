@@ -64,6 +64,21 @@ LineReader::Status LineReader::read_line(std::string& line) {
             return Status::Line;
         }
         if (buffer_.size() > max_line_) return Status::TooLong;
+        // With only a time-out to keep (no stop descriptor), what has already arrived on a socket is read at
+        // once: poll() only when there is nothing yet (a worker that finds its next unit waiting makes one
+        // system call, not two).
+        if (stop_fd_ < 0 && timeout_ms_ >= 0 && !not_a_socket_) {
+            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+            if (n > 0) {
+                buffer_.append(chunk, static_cast<size_t>(n));
+                continue;
+            }
+            if (n == -1 && errno == ENOTSOCK)
+                not_a_socket_ = true;
+            else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                throw_errno("read");
+            // (0: the peer closed; read_some below sees it too, after the wait returns at once)
+        }
         if (stop_fd_ >= 0 || timeout_ms_ >= 0) {
             const Wait waited = wait_readable(fd_, stop_fd_, timeout_ms_);
             if (waited == Wait::Stopped) return Status::Stopped;

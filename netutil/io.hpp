@@ -49,6 +49,7 @@ public:
     std::string_view buffered() const { return buffer_; }
 
 private:
+    bool not_a_socket_ = false;  // a pipe or a file: no recv()
     int fd_;
     size_t max_line_;
     int stop_fd_;
