@@ -303,7 +303,7 @@ for row in "${rows[@]}"; do
     tsv "$label" "$c10" "$c100" "$c1000" >>"$work/wrk.tsv"
 done
 echo
-# The issue's targets for the Proactor, in this run: uring at least 1.15x async and 1.8x nginx, one worker each.
+# The targets for the Proactor, in this run: uring at least 1.15x async and 1.8x nginx, one worker each.
 label_index() { local i; for i in "${!labels[@]}"; do [ "${labels[$i]}" = "$1" ] && echo "$i"; done; return 0; }
 if [ -z "$uring_note" ]; then
     ua=$(label_index "uring (1 event loop)") aa=$(label_index "async (1 event loop)")
@@ -363,7 +363,7 @@ echo "other connections wait in the queue or the backlog (starved, which the rat
 echo "column counts only the timeouts it notices). thread and process serve every connection (process up to"
 echo "--max-clients 256); the event loops serve them all from one thread each, as nginx does. Rows measured in"
 echo "one run are comparable with each other; between runs the machine's other load moves every number."
-echo "The issue's targets on this class of machine (2 cores, wrk on the same machine): nginx one worker about"
+echo "The targets on this class of machine (2 cores, wrk on the same machine): nginx one worker about"
 echo "37,000 req/s at -t2 -c100, two workers 40,000-45,000, Python's http.server about 1,300, a minimal asyncio"
 echo "server about 17,000; async must reach nginx one worker's rate (ratio >= 1.0), async --workers 2 nginx two"
 echo "workers' rate, thread-pool 0.7 of nginx one worker."

@@ -91,7 +91,7 @@ echo "### Columns out per worker (\`--prefetch K\`)"
 echo
 echo "With one column out at a time (K = 1) the worker idles for a round trip per column: its pixels travel to the"
 echo "manager, the manager's handler wakes, reads them, and only then sends the next column. With K >= 2 the next"
-echo "column already waits in the worker's socket. Static schedule, the same run as above; targets (issue 18): 1 worker"
+echo "column already waits in the worker's socket. Static schedule, the same run as above; targets: 1 worker"
 echo "within 1.03x of \`--local\`, 2 workers at least 1.95x faster than 1."
 echo
 echo "| K | 1 worker (s) | 1 worker / --local | 2 workers (s) | speed-up of 2 over 1 |"
@@ -101,7 +101,7 @@ for k in "${prefetches[@]}"; do
     echo "| $k$([ "$k" = 2 ] && echo " (default)") | $w1 | $(quotient "$w1" "$local_wall") | $w2 | $(quotient "$w1" "$w2") |"
 done
 echo
-echo "The protocol's cost at 1 worker (target, issue 8: under 5%) is the share of the manager's wall time in which its"
+echo "The protocol's cost at 1 worker (target: under 5%) is the share of the manager's wall time in which its"
 echo "only worker was not computing: 1 - busy / wall time, where busy is the worker's own (the time in its columns, from"
 echo "its BYE line; the table's busy column is the manager's count, from handing a column out to having it back), both"
 echo "from the same run. The speed-up over \`--local\` above compares two separate runs, and moves by several per cent"
@@ -136,7 +136,7 @@ echo
 if mpi_heading 09_mandelbrot; then
     echo "The same canvas with the Open MPI version (09_mandelbrot/mpi.cpp: rank 0 manages, ranks 1 to N work; the"
     echo "same schedules), its wall time measured the same way (from the moment every rank is up to the last column),"
-    echo "the fastest of $reps runs, the picture byte-identical to \`--local\`'s. Target (issue 8): ours within 10% of"
+    echo "the fastest of $reps runs, the picture byte-identical to \`--local\`'s. Target: ours within 10% of"
     echo "MPI's time, socket / MPI <= 1.10."
     echo
     echo "| workers | schedule | sockets: wall time (s) | MPI: wall time (s) | sockets / MPI | target <= 1.10 |"

@@ -74,7 +74,7 @@ echo
 echo "### Jobs out per worker (\`--prefetch K\`)"
 echo
 echo "With one job out at a time (K = 1) the worker idles for a round trip per job (its result to the manager, the"
-echo "next job back); with K >= 2 the next job already waits in its socket. Same jobs, same run; targets (issue 18):"
+echo "next job back); with K >= 2 the next job already waits in its socket. Same jobs, same run; targets:"
 echo "1 worker within 1.03x of \`--local\`, 2 workers at least 1.95x faster than 1."
 echo
 echo "| K | 1 worker (s) | 1 worker / --local | 2 workers (s) | speed-up of 2 over 1 |"
@@ -102,7 +102,7 @@ echo
 if mpi_heading 10_pi_montecarlo; then
     echo "The same jobs with the Open MPI version (10_pi_montecarlo/mpi.cpp: rank 0 keeps the job queue, ranks 1 to N"
     echo "run the jobs, one out per worker as with sockets), its wall time measured the same way (from the moment every"
-    echo "rank is up to the last result), the fastest of $reps runs, the estimate equal to \`--local\`'s. Target (issue 8):"
+    echo "rank is up to the last result), the fastest of $reps runs, the estimate equal to \`--local\`'s. Target:"
     echo "ours within 10% of MPI's time, socket / MPI <= 1.10."
     echo
     echo "| workers | sockets: wall time (s) | MPI: wall time (s) | sockets / MPI | target <= 1.10 |"
