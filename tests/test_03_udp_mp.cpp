@@ -212,7 +212,7 @@ TEST_P(Modes, RepliesComeFromTheRightKindOfProcess) {
 // 200 client processes at once (the real client's --processes): every one gets its answer, and the
 // concurrent servers leave no zombie behind.
 TEST_P(Modes, TwoHundredClientsAtOnceAllGetAnswers) {
-    const int k = 200;  // the figure, also under the sanitizers (small datagrams: it stays fast)
+    const int k = 200;  // also under the sanitizers (small datagrams: it stays fast)
     Process server(server_args());
     const uint16_t port = server.wait_for_listening();
     const Result clients = run({kClient, "localhost", std::to_string(port), "--processes", std::to_string(k),
