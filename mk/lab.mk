@@ -28,7 +28,8 @@ $(1)_OBJS := $$(addprefix $(OBJDIR)/,$$(notdir $$($(1)_SRCS:.cpp=.o)))
 ALL_OBJS += $$($(1)_OBJS)
 $(BINDIR)/$(1): $$($(1)_OBJS) $(NETUTIL_LIB)
 	@mkdir -p $$(@D)
-	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(NETUTIL_LIB) $$($(1)_LDLIBS) $$(LDLIBS) 2>$(OBJDIR)/$(1).link.log; \
+	@echo "$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(NETUTIL_LIB) $$($(1)_LDLIBS) $$(LDLIBS)"
+	@$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $(NETUTIL_LIB) $$($(1)_LDLIBS) $$(LDLIBS) 2>$(OBJDIR)/$(1).link.log; \
 	  status=$$$$?; awk -f $(ROOT)/mk/static-note.awk $(OBJDIR)/$(1).link.log >&2; exit $$$$status
 endef
 # glibc's link-time note for a program linked with -static that calls getaddrinfo() (04 and 05 link their
