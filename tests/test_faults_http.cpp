@@ -497,12 +497,15 @@ TEST(Lab08FaultsHttpPool, KilledWorkerIsReplacedAndThePoolServesOn) {
     Connection busy(server.port);
     busy.send(get("/index.html"));  // keep-alive: its worker stays with it
     ASSERT_EQ(read_reply(busy).status, 200);
-    const std::regex serving(".*\\[conn \\d+ [^,]+, worker (\\d) \\(pid (\\d+)\\)\\] GET /index.html -> 200.*");
+    // The worker logs the request after it has answered: wait for the line of this connection (its client
+    // port), not the last one logged so far, which may be settle()'s connection on the other worker.
+    const std::regex serving(".*\\[conn \\d+ [^,]+:" + std::to_string(busy.local_port()) +
+                             ", worker (\\d) \\(pid (\\d+)\\)\\] GET /index.html -> 200.*");
     std::smatch match;
-    std::string line;
-    for (const std::string& l : server.process->out_lines())
-        if (std::regex_match(l, serving)) line = l;
-    ASSERT_TRUE(std::regex_match(line, match, serving)) << server.process->out();
+    const std::optional<std::string> logged = server.process->wait_for_match(serving);
+    ASSERT_TRUE(logged) << server.process->out();
+    const std::string line = *logged;
+    ASSERT_TRUE(std::regex_match(line, match, serving)) << line;
     const pid_t busy_pid = std::stoi(match[2]);
     ::kill(busy_pid, SIGKILL);
     EXPECT_TRUE(busy.wait_closed()) << "the killed worker's connection ends";
