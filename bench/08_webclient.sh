@@ -221,33 +221,42 @@ cpu_ticks() {  # PID... -> utime + stime, in clock ticks, of every thread of tho
     done
     echo "$total"
 }
-cpu_per_request() {  # PORT PID... -> "REQUESTS_PER_SECOND MICROSECONDS_OF_SERVER_CPU_PER_REQUEST"
-    local port=$1 out requests before after best_us= best_rate=0 us rate
+machine_ticks() {  # the CPU time of the whole machine so far (every core: user, nice, system, irq, softirq), in ticks
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+# PORT PID... -> "REQUESTS_PER_SECOND SERVER_CPU_PER_REQUEST REST_OF_THE_MACHINE_PER_REQUEST" (microseconds; the
+# rest is wrk, the loopback's other half and whatever else ran, in the same run)
+cpu_per_request() {
+    local port=$1 out requests before after all_before all_after best_us= best_rate=0 best_rest=- us rest rate
     shift
     for _ in $(seq 1 "$repeat"); do
-        before=$(cpu_ticks "$@")
+        before=$(cpu_ticks "$@") all_before=$(machine_ticks)
         out=$(wrk -t2 -c100 -d"${duration}s" "http://127.0.0.1:$port/page.html" 2>&1 || true)
-        after=$(cpu_ticks "$@")
+        after=$(cpu_ticks "$@") all_after=$(machine_ticks)
         requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
         rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
         [ -n "$requests" ] && [ "$requests" -gt 0 ] || continue
         us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
-        if [ -z "$best_us" ] || awk -v a="$us" -v b="$best_us" 'BEGIN {exit !(a < b)}'; then best_us=$us best_rate=$rate; fi
+        rest=$(awk -v t=$((all_after - all_before - (after - before))) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+            'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
+        if [ -z "$best_us" ] || awk -v a="$us" -v b="$best_us" 'BEGIN {exit !(a < b)}'; then
+            best_us=$us best_rate=$rate best_rest=$rest
+        fi
     done
-    echo "${best_rate:-0} ${best_us:--}"
+    echo "${best_rate:-0} ${best_us:--} $best_rest"
 }
 declare -a cpu_rows
 if [ -z "$uring_note" ]; then
     log "server CPU per request (nginx, async, uring)"
     start_nginx 1
-    read -r rate us < <(cpu_per_request "$PORT" $(pgrep -P "$SERVER_PID"))
+    read -r rate us rest < <(cpu_per_request "$PORT" $(pgrep -P "$SERVER_PID"))
     kill -INT "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
-    cpu_rows+=("nginx, 1 worker|$rate|$us")
+    cpu_rows+=("nginx, 1 worker|$rate|$us|$rest")
     for mode in async uring; do
         start_server -c "$mode"
-        read -r rate us < <(cpu_per_request "$PORT" "$SERVER_PID")
+        read -r rate us rest < <(cpu_per_request "$PORT" "$SERVER_PID")
         kill -INT "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true
-        cpu_rows+=("$mode (1 event loop)|$rate|$us")
+        cpu_rows+=("$mode (1 event loop)|$rate|$us|$rest")
     done
 fi
 
@@ -317,15 +326,31 @@ if [ -z "$uring_note" ]; then
     echo "\`wrk -t2 -c100 -d${duration}s\`; best of $repeat): what the server itself spends, whoever is the bottleneck. wrk"
     echo "needs about a core of its own here, so on 2 cores requests/s measures wrk as much as the server."
     echo
-    echo "| server | req/s in that run | server CPU per request (µs) | requests per server CPU second | against nginx | against async |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    nginx_us=$(IFS='|' read -r _ _ us <<<"${cpu_rows[0]}"; echo "$us")
-    async_us=$(IFS='|' read -r _ _ us <<<"${cpu_rows[1]}"; echo "$us")
+    echo "| server | req/s in that run | server CPU per request (µs) | requests per server CPU second | against nginx | against async | rest of the machine per request (µs) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    nginx_us=$(IFS='|' read -r _ _ us _ <<<"${cpu_rows[0]}"; echo "$us")
+    async_us=$(IFS='|' read -r _ _ us _ <<<"${cpu_rows[1]}"; echo "$us")
     for row in "${cpu_rows[@]}"; do
-        IFS='|' read -r label rate us <<<"$row"
+        IFS='|' read -r label rate us rest <<<"$row"
         per_s=$(awk -v u="$us" 'BEGIN { if (u > 0) printf "%.0f", 1e6 / u; else print "-" }')
-        echo "| $label | $(printf '%.0f' "$rate") | $us | $per_s | $(ratio "$nginx_us" "$us")x | $(ratio "$async_us" "$us")x |"
+        echo "| $label | $(printf '%.0f' "$rate") | $us | $per_s | $(ratio "$nginx_us" "$us")x | $(ratio "$async_us" "$us")x | $rest |"
     done
+    echo
+    # The ceiling: requests/s can be no more than the cores over the CPU a request costs the whole machine, the
+    # server's share plus the rest (wrk above all), taken as measured beside uring (it moves a little with the
+    # server: a client that waits more often for a slower server spends more per request).
+    IFS='|' read -r _ nginx_rate _ _ <<<"${cpu_rows[0]}"
+    IFS='|' read -r _ async_rate _ _ <<<"${cpu_rows[1]}"
+    IFS='|' read -r _ _ uring_us uring_rest <<<"${cpu_rows[2]}"
+    awk -v cores="$(nproc)" -v nr="$nginx_rate" -v ar="$async_rate" -v ur="$uring_rest" -v uu="$uring_us" 'BEGIN {
+        if (nr <= 0 || ar <= 0 || ur <= 0) exit
+        n = 1.8 * nr; nb = 1e6 * cores / n - ur; a = 1.15 * ar; ab = 1e6 * cores / a - ur
+        printf "The ceiling on %d cores: requests/s <= %d x 1,000,000 / (server + rest) µs. Beside uring the rest of the\n", cores, cores
+        printf "machine (wrk, the client half of loopback TCP) took %.2f µs a request, so even a server that cost nothing would\n", ur
+        printf "reach %.0f req/s. 1.15x async (%.0f req/s) leaves the server %.2f µs a request, 1.8x nginx (%.0f req/s)\n", 1e6 * cores / ur, a, ab, n
+        printf "%.2f µs; uring takes %.2f.\n", nb, uu
+    }'
+    echo "The rest is measured from /proc/stat over the same runs: every core's CPU time minus the server's."
 else
     echo "No uring rows: $uring_note"
 fi
