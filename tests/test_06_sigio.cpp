@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <memory>
 #include <regex>
 #include <sys/resource.h>
@@ -215,7 +216,13 @@ TEST(Lab06SigioStdin, SigioSaysInputCameAndTheLoopReadsItUntilHash) {
     const auto done =
         reader.wait_for_match(std::regex("done \\(read #\\): 5 characters read, (\\d+) SIGIO signals taken"));
     ASSERT_TRUE(done) << reader.out();
-    EXPECT_GE(std::stoi(done->substr(done->find("read, ") + 6)), 2) << *done;
+    // One signal per write: the first was taken before `read b` could be printed (a pending signal is taken
+    // as the program returns from its next system call), so the second is another. ThreadSanitizer holds
+    // a signal back until a later call of its choosing: the first may still be pending when the second
+    // comes, and a standard signal pending twice is taken once.
+    const char* variant = std::getenv("LABKIT_VARIANT");
+    const int at_least = variant != nullptr && std::string(variant) == "tsan" ? 1 : 2;
+    EXPECT_GE(std::stoi(done->substr(done->find("read, ") + 6)), at_least) << *done;
     EXPECT_EQ(reader.out().find("read x"), std::string::npos) << reader.out();
 }
 
