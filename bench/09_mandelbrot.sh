@@ -111,8 +111,8 @@ cost_line static
 cost_line dynamic
 echo
 echo "Most of what is not computing is the kernel's: each of the $width columns comes back as one write() of $height bytes"
-echo "through loopback TCP, and its reading in the manager (\`/usr/bin/time\` on the worker shows its system time at"
-echo "about 7% of the run). Open MPI's shared memory does little better (the next table)."
+echo "through loopback TCP, and its reading in the manager (\`perf stat\` on the worker shows its system time at"
+echo "3 to 5% of the run). Open MPI's shared memory does little better (the next table)."
 echo
 tsv workers "static (k mod n)" "dynamic (queue)" "ideal on $(nproc) cores" >"$tmp/speedup.tsv"
 for n in 1 2 4; do
