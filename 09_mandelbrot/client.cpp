@@ -22,6 +22,7 @@
 #include "netutil/workers.hpp"
 
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -54,26 +55,26 @@ int main(int argc, char** argv) {
         const netutil::UniqueFd manager = netutil::connect_to_manager(options);
         // After HELLO: the CANVAS line first, then COLUMN K for each column to compute, until BYE (netutil
         // handles HELLO, BYE, error: lines and the manager going away).
-        auto work = [&](const std::string& line) {
+        auto work = [&](const std::string& line) -> std::optional<std::string> {
             if (!canvas) {
                 canvas = mandelbrot::parse_canvas_line(line);
-                if (!canvas) return false;
+                if (!canvas) return std::nullopt;
                 gray.resize(static_cast<size_t>(canvas->height));
                 netutil::print_line("canvas " + std::to_string(canvas->width) + "x" + std::to_string(canvas->height));
-                return true;
+                return "";  // nothing to answer
             }
             const auto column = mandelbrot::parse_column_line(line, canvas->width);
-            if (!column) return false;
+            if (!column) return std::nullopt;
             if (options.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.delay_ms));
             const netutil::Stopwatch watch;
             const uint64_t column_iterations = mandelbrot::compute_column(*canvas, *column, gray.data());
             busy += watch.seconds();
-            const std::string header = mandelbrot::pixels_line({*column, column_iterations}) + "\n";
-            netutil::write_all(manager.get(), header + std::string(gray.begin(), gray.end()));
             ++columns;
             iterations += column_iterations;
             if (options.verbose) netutil::print_line("computed column " + std::to_string(*column));
-            return true;
+            // The answer: the PIXELS line, then the column's bytes (netutil sends it, with the next ones when
+            // more columns already wait here: see work_for_manager).
+            return mandelbrot::pixels_line({*column, column_iterations}) + "\n" + std::string(gray.begin(), gray.end());
         };
         auto summary = [&] {
             return netutil::count(columns, "column") + ", " + netutil::count(iterations, "iteration") + ", busy " +

@@ -93,7 +93,9 @@ void add_port_and_workers(CLI::App& app, ManagerSettings& settings, const std::s
         ->check(netutil::whole_number(1, 256));
 }
 
-void add_prefetch_option(CLI::App& app, ManagerSettings& settings, const std::string& units, const std::string& lost) {
+void add_prefetch_option(CLI::App& app, ManagerSettings& settings, int default_k, const std::string& units,
+                         const std::string& lost) {
+    settings.prefetch = default_k;
     app.add_option("--prefetch", settings.prefetch,
                    units +
                        " out at each worker at once: it finds the next one in its socket instead of waiting a "

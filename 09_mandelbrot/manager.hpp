@@ -40,9 +40,9 @@ namespace manager {
 // The bounds both managers keep beside their timeouts (seconds, from their command lines).
 inline constexpr int kMaxPending = 64;  // connections still saying hello at once; more wait in the backlog
 inline constexpr int kPauseMs = 100;    // while accepting is paused, how often the door looks again
-// Units of work (columns, jobs) out at one worker at once: with 2, the next one already waits in the worker's
-// socket while it computes one, so it never idles for a round trip (README.md, "Costs of the design").
-inline constexpr int kDefaultPrefetch = 2;
+// Units of work (columns, jobs) out at one worker at once (--prefetch): with 2 or more, the next one already
+// waits in the worker's socket while it computes one, so it never idles for a round trip; each lab chooses its
+// default by measurement (its README.md, "Costs of the design").
 inline constexpr int kMaxPrefetch = 64;
 
 // The command line every manager has: PORT and NWORKERS (add_port_and_workers, first), then, after the lab's
@@ -53,16 +53,17 @@ struct ManagerSettings {
     int reply_timeout = 60;  // seconds
     int hello_timeout = 5;   // seconds
     std::string bind_address = netutil::kAnyAddress;
-    int prefetch = kDefaultPrefetch;  // units of work out at one worker at once (--prefetch)
+    int prefetch = 1;  // units of work out at one worker at once (--prefetch; add_prefetch_option sets the default)
     netutil::ManagerLimits limits() const {
         return {kMaxPending, kPauseMs, hello_timeout * 1000, reply_timeout * 1000};
     }
 };
 // PORT, and NWORKERS: "number of workers to wait for before handing out `work`".
 void add_port_and_workers(CLI::App& app, ManagerSettings& settings, const std::string& work);
-// --prefetch K: how many `units` ("columns", "jobs") the manager keeps out at each worker; `lost` says what
-// happens to them when the worker is lost.
-void add_prefetch_option(CLI::App& app, ManagerSettings& settings, const std::string& units, const std::string& lost);
+// --prefetch K (default `default_k`): how many `units` ("columns", "jobs") the manager keeps out at each worker;
+// `lost` says what happens to them when the worker is lost.
+void add_prefetch_option(CLI::App& app, ManagerSettings& settings, int default_k, const std::string& units,
+                         const std::string& lost);
 
 // How a handler's wait for a worker ends when it is not a reply: thrown inside the handler, caught there.
 struct Stopped {};  // the run is over (Ctrl-C, or the end): nothing to tell, nothing lost

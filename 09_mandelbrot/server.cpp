@@ -48,6 +48,10 @@ using mandelbrot::Canvas;
 using mandelbrot::Schedule;
 
 constexpr uint16_t kDefaultPort = 11268;
+// Columns out at each worker at once (--prefetch), chosen by measurement (README.md, "Costs of the design"): with
+// 8, one worker is within 1% of --local and two are 1.98x faster than one; more gains next to nothing, and a lost
+// worker gives back more.
+constexpr int kColumnsOut = 8;
 
 // The command line (parse_settings, below main).
 struct Settings {
@@ -235,6 +239,12 @@ public:
         buffer_.erase(0, size);
     }
 
+    // Whether a whole reply of a column of `height` bytes is already here (a worker may send several in one write).
+    bool holds_reply(size_t height) const {
+        const size_t newline = buffer_.find('\n');
+        return newline != std::string::npos && buffer_.size() - newline - 1 >= height;
+    }
+
 private:
     bool fill(int column) {
         switch (netutil::wait_readable(fd_, events_.quit.fd(), timeout_ms_)) {
@@ -276,24 +286,28 @@ std::vector<uint8_t> read_column(ReplyReader& reader, const Canvas& canvas, int 
 }
 
 // The slide's hand-out, in the handler thread of worker t: columns until none is left. Up to `window`
-// (--prefetch) columns out at once, sent before the first reply is read, and one more sent per reply: while
-// the worker computes one, the next is already in its socket, so it never idles for a round trip (with 1, it
-// does: the worker's reply, then the manager's next column). Only with nothing out does the handler wait for a
-// free column. `in_flight` (the columns sent, replies still
-// to come, in order) and `busy` (since the worker last had nothing to do) are what the worker owes if it is
-// lost.
+// (--prefetch) columns out at once, sent before the first reply is read, and the window topped up again as
+// replies come: while the worker computes one, the next is already in its socket, so it never idles for a round
+// trip (with 1, it does: the worker's reply, then the manager's next column). A worker with several columns
+// waiting sends its replies several to a write (netutil::work_for_manager); the handler reads them all before
+// it tops up, so their columns go out in one write too. Only with nothing out does the handler wait for a free
+// column. `in_flight` (the columns sent, replies still to come, in order) and `busy` (since the worker last had
+// nothing to do) are what the worker owes if it is lost.
 void hand_out_columns(int fd, int t, ColumnBoard& board, const Canvas& canvas, const netutil::RunEvents& events,
                       int reply_timeout_ms, size_t window, std::deque<int>& in_flight,
                       std::optional<netutil::Stopwatch>& busy) {
     ReplyReader reader(fd, events, reply_timeout_ms);
+    const auto height = static_cast<size_t>(canvas.height);
     for (;;) {
-        while (in_flight.size() < window) {
+        std::string columns;
+        while (in_flight.size() < window && (in_flight.empty() || !reader.holds_reply(height))) {
             const std::optional<int> column = board.next(t, in_flight.empty());
             if (!column) break;
             if (in_flight.empty()) busy.emplace();
             in_flight.push_back(*column);
-            netutil::write_all(fd, mandelbrot::column_line(*column) + "\n");
+            columns += mandelbrot::column_line(*column) + "\n";
         }
+        if (!columns.empty()) netutil::write_all(fd, columns);
         if (in_flight.empty()) return;
         uint64_t iterations = 0;
         const std::vector<uint8_t> gray = read_column(reader, canvas, in_flight.front(), iterations);
@@ -474,7 +488,7 @@ Settings parse_settings(int argc, char** argv) {
                    "picture file: always a PGM; a name ending in .png also gets a PNG (and the PGM beside it, "
                    "NAME.pgm)")
         ->capture_default_str();
-    manager::add_prefetch_option(app, settings.common, "columns",
+    manager::add_prefetch_option(app, settings.common, kColumnsOut, "columns",
                                  "a lost worker's columns out are all redone by the others");
     app.add_flag("--local", settings.local,
                  "compute here, one thread, no sockets (the reference for speed and for the picture)");

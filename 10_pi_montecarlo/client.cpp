@@ -23,6 +23,8 @@
 #include "netutil/workers.hpp"
 
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <thread>
 
 namespace {
@@ -55,18 +57,17 @@ int main(int argc, char** argv) {
         };
         // After HELLO, one JOB line at a time, answered with its RESULT, until BYE (netutil handles HELLO, BYE,
         // error: lines and the manager going away).
-        auto run_job = [&](const std::string& line) {
+        auto run_job = [&](const std::string& line) -> std::optional<std::string> {
             const auto job = montecarlo::parse_job_line(line);
-            if (!job) return false;
+            if (!job) return std::nullopt;
             if (options.verbose) netutil::print_line("working on job " + std::to_string(job->number));
             if (options.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.delay_ms));
             const netutil::Stopwatch watch;
             const uint64_t inside = montecarlo::count_inside(job->samples, job->seed);
             busy += watch.seconds();
-            netutil::write_all(manager.get(), montecarlo::result_line({job->number, job->samples, inside}) + "\n");
             ++jobs;
             samples_done += job->samples;
-            return true;
+            return montecarlo::result_line({job->number, job->samples, inside}) + "\n";
         };
         return netutil::work_for_manager(manager.get(), montecarlo::kHello, montecarlo::kMaxLine,
                                          options.timeout_seconds, run_job, summary);

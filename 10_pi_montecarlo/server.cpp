@@ -43,6 +43,9 @@
 namespace {
 
 constexpr uint16_t kDefaultPort = 11269;
+// Jobs out at each worker at once (--prefetch): 2 hides the round trip between jobs, measured (README.md, "Costs
+// of the design"); more would only hand the last jobs out less evenly.
+constexpr int kJobsOut = 2;
 
 using montecarlo::Job;
 using montecarlo::JobOptions;
@@ -352,7 +355,7 @@ Settings parse_settings(int argc, char** argv) {
     Settings settings;
     manager::add_port_and_workers(app, settings.common, "jobs");
     montecarlo::add_job_options(app, settings.jobs);
-    manager::add_prefetch_option(app, settings.common, "jobs",
+    manager::add_prefetch_option(app, settings.common, kJobsOut, "jobs",
                                  "a lost worker's jobs out all go back to the front of the queue");
     app.add_flag("--local", settings.local, "run the jobs here, one thread, no sockets (the reference estimate)");
     netutil::add_manager_options(app, settings.common.reply_timeout,

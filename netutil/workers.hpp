@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -86,11 +87,15 @@ WorkerOptions parse_worker_options(int argc, char** argv, const std::string& abo
 UniqueFd connect_to_manager(const WorkerOptions& options);
 
 // The worker's conversation on `fd`: sends `hello`, then hands each message of the manager to `work`, which
-// answers it, or returns false for a line that is not the protocol. BYE or the manager going away ends it
-// with status 0, saying so with `summary()`; a line that is not the protocol (told to the manager), an
+// returns the answer to send, or nothing for a line that is not the protocol. BYE or the manager going away
+// ends it with status 0, saying so with `summary()`; a line that is not the protocol (told to the manager), an
 // `error:` line, a broken line or `timeout_seconds` of silence throw.
+// Answers go out in batches when the manager keeps several messages out (its --prefetch K): an answer is held
+// while another message already waits here and fewer than half of the most seen out at once are held, so
+// about K/2 leave in one write (one wake-up of the manager instead of K/2), K = 1 and 2 answer each message
+// at once, and no answer is held while the worker waits for the manager.
 int work_for_manager(int fd, std::string_view hello, size_t max_line, int timeout_seconds,
-                     const std::function<bool(const std::string& line)>& work,
+                     const std::function<std::optional<std::string>(const std::string& line)>& work,
                      const std::function<std::string()>& summary);
 
 }  // namespace netutil

@@ -233,7 +233,7 @@ TEST(Lab09Mandelbrot, WrongAnswersAreRejectedAndRedone) {
         fake->send(reply);
         if (i == 3) fake->close();
         ASSERT_TRUE(server.wait_for_match(
-            std::regex("worker \\d lost \\(.*\\): [12] unfinished columns? go(es)? to the other workers"),
+            std::regex("worker \\d lost \\(.*\\): [1-9]\\d* unfinished columns? go(es)? to the other workers"),
             scaled(10s)));
         EXPECT_EQ(honest.wait_exit(scaled(20s)), 0);
         EXPECT_EQ(server.wait_exit(scaled(20s)), 0);
@@ -370,6 +370,18 @@ TEST(Lab09Mandelbrot, PrefetchKeepsKColumnsOutBeforeAnyAnswer) {
         EXPECT_EQ(*next, k);
         out.push_back(*next);
         EXPECT_FALSE(fake.read_line(300ms)) << "more than one column sent for one answer";
+        if (k >= 3) {
+            // Two answers in one write (as the kit's worker sends them with columns waiting): two columns more.
+            fake.send(pixels_for(*canvas, out[0]) + pixels_for(*canvas, out[1]));
+            out.erase(out.begin(), out.begin() + 2);
+            for (int i = 0; i < 2; ++i) {
+                const auto more = read_column(fake, *canvas);
+                ASSERT_TRUE(more) << "answer " << i << " of two in one write: no column sent for it";
+                EXPECT_EQ(*more, k + 1 + i);
+                out.push_back(*more);
+            }
+            EXPECT_FALSE(fake.read_line(300ms)) << "more than two columns sent for two answers";
+        }
         // The rest of the run: the columns out answered, then each new one as it comes, until BYE.
         for (const auto& held : out) fake.send(pixels_for(*canvas, held));
         for (;;) {
@@ -385,6 +397,30 @@ TEST(Lab09Mandelbrot, PrefetchKeepsKColumnsOutBeforeAnyAnswer) {
         EXPECT_EQ(total_line(server.out()), reference.total);
         EXPECT_EQ(read_file(dir.file("k.pgm")), reference.pgm);
     }
+}
+
+// Columns that come together (the manager tops its window up in one write) are all answered, in order, a few
+// to a write, and the answers before a line that is not the protocol are sent before the error (status 1).
+TEST(Lab09Mandelbrot, WorkerAnswersColumnsThatCameTogether) {
+    const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
+    const uint16_t port = netutil::local_address(listener.get()).port();
+    Process worker(worker_helpers::worker_argv(kClient, port));
+    const netutil::UniqueFd manager = netutil::accept_client(listener.get());
+    ASSERT_TRUE(manager);
+    const std::string canvas_line = "CANVAS 9 7 -2 0.5 -1 1 255";
+    netutil::write_all(manager.get(), canvas_line + "\nCOLUMN 0\nCOLUMN 1\nCOLUMN 2\nCOLUMN 3\nCOLUMN 4\nnonsense\n");
+    EXPECT_EQ(worker.wait_exit(), 1);
+    EXPECT_TRUE(worker.wait_for_err_text("which is not the protocol"));
+    // Everything the worker sent, up to its close.
+    std::string got;
+    char chunk[4096];
+    while (const size_t n = netutil::read_some(manager.get(), chunk, sizeof chunk)) got.append(chunk, n);
+    const auto canvas = mandelbrot::parse_canvas_line(canvas_line);
+    ASSERT_TRUE(canvas);
+    std::string expected = std::string(mandelbrot::kHello) + "\n";
+    for (int k = 0; k < 5; ++k) expected += pixels_for(*canvas, k);
+    expected += "error: unexpected \"nonsense\"\n";
+    EXPECT_EQ(got, expected);
 }
 
 // A worker lost with K columns out (the dynamic schedule: it owns no others): all K go to the other worker,

@@ -217,7 +217,7 @@ def s3_balance(t, width=60, height=40, delay=0.04):
     counts = {}
     for schedule in ("static", "dynamic"):
         out = t.scratch(f"{schedule}.pgm")
-        args = ["2", "--schedule", schedule, *canvas_args, "-o", out]
+        args = ["2", "--schedule", schedule, "--prefetch", "2", *canvas_args, "-o", out]
         t.step(f"./server PORT {' '.join(args)}; grader workers W0 (fast: answers at once) and W1 (slow: "
                f"{delay * 1000:g} ms a column)")
         srv = t.start("server", args, port=True)
