@@ -4,7 +4,8 @@
 #   bench/run.sh             the full run (about ten minutes on 2 cores); `make bench` runs it
 #   QUICK=1 bench/run.sh     short versions (a couple of minutes in all); `make bench QUICK=1`
 #   bench/run.sh 04          only the benchmarks whose name starts with 04 (the file is still rewritten,
-#                            with the other sections as the last run left them in build/bench/)
+#                            with the other sections as the last run left them in build/bench/, or, in a
+#                            fresh checkout, as docs/benchmarks.md has them)
 #   CHECK=1 bench/run.sh     a check that every script still works (about a minute): tiny runs, written to
 #                            build/bench-check/ (docs/ is left alone), then every section must have at least
 #                            one table and a plot drawn for each table; exits 1 otherwise. `make bench CHECK=1`
@@ -29,6 +30,20 @@ fi
 sections=$BENCH_BUILD
 output=$BENCH_DOCS/benchmarks.md
 mkdir -p "$sections" "$BENCH_DOCS"
+# The sections this run leaves alone and build/bench/ does not have (a fresh checkout) are taken from the file
+# as it is: each section there follows a line <!-- bench/NN_name.sh -->.
+if [ -z "${CHECK:-}" ] && [ -f "$output" ]; then
+    awk -v dir="$sections" '
+        function keep(   file, i) {
+            if (name == "") return
+            file = dir "/" name ".md"
+            while (n > 0 && lines[n] == "") n--
+            if (system("test -f \"" file "\"") != 0) { for (i = 1; i <= n; i++) print lines[i] > file; close(file) }
+        }
+        /^<!-- bench\/[0-9][0-9]_[A-Za-z0-9_]*\.sh -->$/ { keep(); n = 0; name = substr($2, 7); sub(/\.sh$/, "", name); next }
+        name != "" { lines[++n] = $0 }
+        END { keep() }' "$output"
+fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 machine="${cpu:-unknown CPU}, $(nproc) cores, Linux $(uname -r)"
 
@@ -80,6 +95,7 @@ esac
         [ -f "$section" ] || continue
         found=1
         echo
+        echo "<!-- bench/$(basename "$section" .md).sh -->"
         cat "$section"
     done
     if [ $found -eq 0 ]; then
