@@ -54,7 +54,8 @@ for schedule in static dynamic; do
         done
     fi
 done
-prefetches=(1 2 4)
+prefetches=(1 2 4 8 16 64)
+default_k=$("$lab/server" --help | sed -n 's/.*--prefetch INT:INT in \[1 - [0-9]*\]=\([0-9]*\).*/\1/p')
 for k in "${prefetches[@]}"; do
     for n in 1 2; do
         echo "bench: 09_mandelbrot $n workers, --prefetch $k" >&2
@@ -91,14 +92,16 @@ echo "### Columns out per worker (\`--prefetch K\`)"
 echo
 echo "With one column out at a time (K = 1) the worker idles for a round trip per column: its pixels travel to the"
 echo "manager, the manager's handler wakes, reads them, and only then sends the next column. With K >= 2 the next"
-echo "column already waits in the worker's socket. Static schedule, the same run as above; targets: 1 worker"
-echo "within 1.03x of \`--local\`, 2 workers at least 1.95x faster than 1."
+echo "column already waits in the worker's socket; with K >= 3 the worker also answers about K/2 columns in one write,"
+echo "and the manager sends their replacements in one write: one wake-up of each side per K/2 columns instead of per"
+echo "column. Static schedule, the same run as above; targets: 1 worker within 1.03x of \`--local\`, 2 workers at"
+echo "least 1.95x faster than 1."
 echo
 echo "| K | 1 worker (s) | 1 worker / --local | 2 workers (s) | speed-up of 2 over 1 |"
 echo "|---|---|---|---|---|"
 for k in "${prefetches[@]}"; do
     w1=$(wall_time "k$k-1") w2=$(wall_time "k$k-2")
-    echo "| $k$([ "$k" = 2 ] && echo " (default)") | $w1 | $(quotient "$w1" "$local_wall") | $w2 | $(quotient "$w1" "$w2") |"
+    echo "| $k$([ "$k" = "$default_k" ] && echo " (default)") | $w1 | $(quotient "$w1" "$local_wall") | $w2 | $(quotient "$w1" "$w2") |"
 done
 echo
 echo "The protocol's cost at 1 worker (target: under 5%) is the share of the manager's wall time in which its"
@@ -110,9 +113,11 @@ echo
 cost_line static
 cost_line dynamic
 echo
-echo "Most of what is not computing is the kernel's: each of the $width columns comes back as one write() of $height bytes"
-echo "through loopback TCP, and its reading in the manager (\`perf stat\` on the worker shows its system time at"
-echo "3 to 5% of the run). Open MPI's shared memory does little better (the next table)."
+echo "What is not computing is the kernel's: the columns' $height bytes each through loopback TCP, a wake-up of the"
+echo "manager's handler per write, and the end of the run, where the worker turns Nagle's algorithm off"
+echo "(TCP_NODELAY): with it on, its last, smaller write waited for the manager's delayed ACK, 40 ms, since the"
+echo "manager had no column left to send that would carry the ACK (09_mandelbrot/README.md, \"Costs of the design\")."
+echo "Open MPI's shared memory is compared in the next table."
 echo
 tsv workers "static (k mod n)" "dynamic (queue)" "ideal on $(nproc) cores" >"$tmp/speedup.tsv"
 for n in 1 2 4; do
