@@ -405,6 +405,8 @@ TEST(Lab09Mandelbrot, WorkerAnswersColumnsThatCameTogether) {
     const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
     const uint16_t port = netutil::local_address(listener.get()).port();
     Process worker(worker_helpers::worker_argv(kClient, port));
+    ASSERT_EQ(netutil::wait_readable(listener.get(), -1, static_cast<int>(scaled(10s).count())), netutil::Wait::Ready)
+        << "the worker did not connect";
     const netutil::UniqueFd manager = netutil::accept_client(listener.get());
     ASSERT_TRUE(manager);
     const std::string canvas_line = "CANVAS 9 7 -2 0.5 -1 1 255";

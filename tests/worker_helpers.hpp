@@ -57,6 +57,8 @@ inline void expect_worker_rejects(const std::string& client, const std::string& 
     const netutil::UniqueFd listener = netutil::tcp_listen("127.0.0.1", 0);
     const uint16_t port = netutil::local_address(listener.get()).port();
     Process worker(worker_argv(client, port));
+    ASSERT_EQ(netutil::wait_readable(listener.get(), -1, static_cast<int>(scaled(10s).count())), netutil::Wait::Ready)
+        << "the worker did not connect";
     const netutil::UniqueFd connection = netutil::accept_client(listener.get());
     ASSERT_TRUE(connection);
     netutil::LineReader reader(connection.get(), 200, -1, static_cast<int>(scaled(5s).count()));
