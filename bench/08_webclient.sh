@@ -12,7 +12,8 @@
 #     150 ms round trip of the lecture.
 # QUICK=1: 1 s runs, one of each (about half a minute). DURATION=30 REPEAT=3: the handout's exact settings.
 # CHECK=1: only -c100, 1 s, and a 5 ms delay: only checks that the script works.
-# Draws one plot per table: docs/08_webclient_wrk.svg, docs/08_webclient_client.svg.
+# Draws one plot per table: docs/08_webclient_wrk.svg, 08_webclient_cpu.svg, 08_webclient_syscalls.svg and
+# 08_webclient_client.svg.
 # All traffic goes to 127.0.0.1; every process started here is stopped on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -351,6 +352,15 @@ if [ -z "$uring_note" ]; then
         printf "%.2f µs; uring takes %.2f.\n", nb, uu
     }'
     echo "The rest is measured from /proc/stat over the same runs: every core's CPU time minus the server's."
+    echo
+    tsv server "the server" "the rest of the machine (wrk, loopback TCP)" >"$work/cpu.tsv"
+    for row in "${cpu_rows[@]}"; do
+        IFS='|' read -r label _ us rest <<<"$row"
+        tsv "$label" "$us" "$rest" >>"$work/cpu.tsv"
+    done
+    plot 08_webclient_cpu "CPU per request of the server and of the rest of the machine, nginx, async and uring" --bars \
+        --key "top right" --title "08_webclient: CPU per request at wrk -t2 -c100 (µs), best of $repeat" \
+        --ylabel "CPU per request (µs)" "$work/cpu.tsv"
 else
     echo "No uring rows: $uring_note"
 fi
@@ -366,6 +376,29 @@ if [ ${#syscall_rows[@]} -gt 0 ]; then
         echo "| $label | $total | $detail |"
     done
     echo
+    # The plot: one cluster per system call, a bar per server (0 where a server does not make that call).
+    for row in "${syscall_rows[@]}"; do
+        IFS='|' read -r label _ detail <<<"$row"
+        printf '%s\n' "${label%% (*}" "$detail"
+    done | awk '
+        NR % 2 == 1 { server[++n] = $0; next }
+        {
+            count = split($0, calls, ", ")
+            for (i = 1; i <= count; i++) {
+                split(calls[i], part, " ")
+                if (!(part[1] in seen)) { seen[part[1]] = 1; order[++m] = part[1] }
+                per[n, part[1]] = part[2]
+            }
+        }
+        END {
+            line = "system call"; for (s = 1; s <= n; s++) line = line "\t" server[s]; print line
+            for (c = 1; c <= m; c++) {
+                line = order[c]; for (s = 1; s <= n; s++) line = line "\t" ((s, order[c]) in per ? per[s, order[c]] : 0); print line
+            }
+        }' >"$work/syscalls.tsv"
+    plot 08_webclient_syscalls "System calls per request by call, the Reactor (async) and the Proactor (uring)" --bars \
+        --key "top right" --title "08_webclient: system calls per request, by call" \
+        --ylabel "calls per request" "$work/syscalls.tsv"
 fi
 plot 08_webclient_wrk "Requests per second of every concurrency mode and nginx, three wrk loads" --bars --key "below horizontal" \
     --title "08_webclient: requests/s serving a 4 KB page, $([ "$repeat" -gt 1 ] && echo "best of $repeat runs" || echo "one run") of ${duration} s" \

@@ -8,9 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/bench/lib.sh"
 manager_worker_setup 09_mandelbrot  # lab, tmp, pids, mpirun_cmd, have_mpi: see bench/lib.sh
-# The canvas, and how many times each run is repeated, the fastest kept (the machine may be busy with other work):
+# The canvas, and how many rounds of runs, the fastest of each configuration kept (the machine may be busy with other
+# work):
 # CHECK=1 (only checks that the script works), QUICK=1, the full run.
-read -r width height reps <<<"$(by_mode "250 200 1" "1500 1200 2" "3000 2400 3")"
+read -r width height reps <<<"$(by_mode "250 200 1" "1500 1200 2" "3000 2400 5")"
 canvas=(--width "$width" --height "$height")
 
 # run_workers NAME NWORKERS SCHEDULE: the manager on a free port with NWORKERS local workers; its output in
@@ -37,38 +38,61 @@ spread() {  # slowest over fastest worker
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "bench: 09_mandelbrot --local ${width}x${height}" >&2
+rounds=$(count_of "$reps" round)
+echo "bench: 09_mandelbrot ${width}x${height}, $rounds" >&2
 run_local() { "$lab/server" --local "${canvas[@]}" -o "$tmp/local.pgm" >"$tmp/local.out"; }
-fastest_of local run_local
-local_wall=$(wall_time local)
-total=$(sed -n 's/^total iterations \([0-9]*\).*/\1/p' "$tmp/local.out")
-for schedule in static dynamic; do
-    for n in 1 2 4; do
-        echo "bench: 09_mandelbrot $n workers, $schedule" >&2
-        fastest_of "$schedule$n" run_workers "$schedule$n" "$n" "$schedule"
-    done
-    if [ -n "$have_mpi" ]; then
-        for n in 1 2; do
-            echo "bench: 09_mandelbrot MPI $n workers, $schedule" >&2
-            fastest_of "mpi$schedule$n" run_mpi "mpi$schedule$n" "$n" "$schedule"
-        done
-    fi
-done
+# run_pair: what two cores give here: two --local processes at once, the whole canvas each (no sockets, no
+# manager); the wall time written to $tmp/pair.out is the slower one's.
+run_pair() {
+    local a
+    "$lab/server" --local "${canvas[@]}" -o "$tmp/pair-a.pgm" >"$tmp/pair-a.out" &
+    a=$!
+    pids+=("$a")
+    "$lab/server" --local "${canvas[@]}" -o "$tmp/pair-b.pgm" >"$tmp/pair-b.out"
+    wait "$a"
+    echo "wall time $(cat "$tmp"/pair-[ab].out | sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' | sort -n | tail -1) s" >"$tmp/pair.out"
+}
 prefetches=(1 2 4 8 16 64)
 default_k=$("$lab/server" --help | sed -n 's/.*--prefetch INT:INT in \[1 - [0-9]*\]=\([0-9]*\).*/\1/p')
-for k in "${prefetches[@]}"; do
-    for n in 1 2; do
-        echo "bench: 09_mandelbrot $n workers, --prefetch $k" >&2
-        fastest_of "k$k-$n" run_prefetch "k$k-$n" "$n" "$k"
+# One round runs every configuration once; the fastest of the rounds is kept for each. Rounds, not each
+# configuration $reps times in a row: the runs compared (1 worker against 2, K against K) share the moments when
+# other work slows the machine down. The default K with the default (static) schedule: its row is static1, static2.
+one_round() {
+    fastest_of local run_local
+    fastest_of pair run_pair
+    for schedule in static dynamic; do
+        for n in 1 2 4; do
+            fastest_of "$schedule$n" run_workers "$schedule$n" "$n" "$schedule"
+        done
+        if [ -n "$have_mpi" ]; then
+            for n in 1 2; do
+                fastest_of "mpi$schedule$n" run_mpi "mpi$schedule$n" "$n" "$schedule"
+            done
+        fi
     done
+    for k in "${prefetches[@]}"; do
+        [ "$k" = "$default_k" ] && continue
+        for n in 1 2; do
+            fastest_of "k$k-$n" run_prefetch "k$k-$n" "$n" "$k"
+        done
+    done
+}
+for ((round = 1; round <= reps; round++)); do
+    echo "bench: 09_mandelbrot round $round of $reps" >&2
+    reps=1 one_round
 done
+for n in 1 2; do cp "$tmp/static$n.out" "$tmp/k$default_k-$n.out"; done
+local_wall=$(wall_time local)
+total=$(sed -n 's/^total iterations \([0-9]*\).*/\1/p' "$tmp/local.out")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "## 09_mandelbrot: manager/worker speed-up"
 echo
 echo "Canvas ${width}x${height} over [-2, 0.5] x [-1, 1], $total iterations (the picture of every run below is"
 echo "byte-identical to \`--local\`'s). Wall time is the manager's, from the moment all workers are connected to the"
-echo "last column, the fastest of $reps runs; \`--local\` computes the same columns in one thread without sockets. $(nproc) cores."
+echo "last column, the fastest of $rounds (a round runs every configuration of this section once, so that those"
+echo "compared share the machine's busy moments); \`--local\` computes the same columns in one thread without sockets."
+echo "$(nproc) cores."
 echo
 echo "| run | wall time (s) | speed-up over --local | speed-up over 1 worker | busy per worker (s) | slowest / fastest worker |"
 echo "|---|---|---|---|---|---|"
@@ -81,6 +105,14 @@ for schedule in static dynamic; do
         echo "| $n worker$([ "$n" -gt 1 ] && echo s), $schedule | $w | $(quotient "$local_wall" "$w") | $(quotient "$one" "$w") | $b | $(spread "$b") |"
     done
 done
+echo
+echo "Slowest and fastest of the $rounds (s): \`--local\` $(time_spread local), 1 worker $(time_spread static1), 2 workers"
+echo "$(time_spread static2) (static): single runs vary by that much here; the ratios use the fastest."
+echo
+echo "What two cores give this computation here, in the same rounds: two \`--local\` processes at once, the whole canvas"
+echo "each (no sockets, no manager), take $(wall_time pair) s (the slower of the two): two busy cores do $(quotient "$(awk -v l="$local_wall" 'BEGIN { print 2 * l }')" "$(wall_time pair)")x the work of one"
+echo "in the same time. That is the machine's own speed-up from one busy core to two, with no protocol at all: read the workers'"
+echo "2 over 1 beside it (the cores are virtual; once both are busy, whatever else runs takes from a worker)."
 echo
 cost_line() {
     local w b
@@ -101,9 +133,16 @@ echo "| K | 1 worker (s) | 1 worker / --local | 2 workers (s) | speed-up of 2 ov
 echo "|---|---|---|---|---|"
 for k in "${prefetches[@]}"; do
     w1=$(wall_time "k$k-1") w2=$(wall_time "k$k-2")
-    echo "| $k$([ "$k" = "$default_k" ] && echo " (default)") | $w1 | $(quotient "$w1" "$local_wall") | $w2 | $(quotient "$w1" "$w2") |"
+    echo "| $k$([ "$k" = "$default_k" ] && echo " (default: the static runs above)") | $w1 | $(quotient "$w1" "$local_wall") | $w2 | $(quotient "$w1" "$w2") |"
 done
 echo
+tsv K "1 worker" "2 workers" "--local" "--local / 2" >"$tmp/prefetch.tsv"
+for k in "${prefetches[@]}"; do
+    tsv "$k" "$(wall_time "k$k-1")" "$(wall_time "k$k-2")" "$local_wall" "$(awk -v l="$local_wall" 'BEGIN { print l / 2 }')" >>"$tmp/prefetch.tsv"
+done
+plot 09_mandelbrot_prefetch "Wall time against the columns out per worker (--prefetch K), 1 and 2 workers" --logx --dashed 4,5 \
+    --set "set xtics (1, 2, 4, 8, 16, 64)" --key "bottom right" --title "09_mandelbrot: wall time against --prefetch K, ${width}x${height}" \
+    --xlabel "--prefetch K (columns out per worker, log scale)" --ylabel "wall time (s)" "$tmp/prefetch.tsv"
 echo "The protocol's cost at 1 worker (target: under 5%) is the share of the manager's wall time in which its"
 echo "only worker was not computing: 1 - busy / wall time, where busy is the worker's own (the time in its columns, from"
 echo "its BYE line; the table's busy column is the manager's count, from handing a column out to having it back), both"

@@ -61,10 +61,13 @@ single_server_cleanup() {
 #                                   silence
 #   run_mpirun NAME N ARGS...       mpirun -np N+1 $lab/mpi ARGS..., output in $tmp/NAME.out. Bounded: 300 s
 #   fastest_of NAME COMMAND...      runs COMMAND (which writes $tmp/NAME.out) $reps times, keeps the fastest output
+#                                   (of these and of earlier calls for NAME: calling it with reps=1 in rounds works)
 #   wall_time NAME [best]           the `wall time S s` of $tmp/NAME.out (or of the fastest so far)
+#   time_spread NAME                "SLOWEST to FASTEST": the wall times of every run of NAME by fastest_of
 #   busy_times NAME                 each worker's busy seconds in $tmp/NAME.out, space-separated, as the manager
 #                                   counts them (from handing out work to having it back)
 #   computing_times NAME            each worker's own busy seconds (computing only, from its BYE line)
+#   count_of N WORD                 "1 WORD" or "N WORDs"
 #   quotient A B                    A / B, two decimals (0 when B is 0)
 #   by_mode CHECK QUICK FULL        prints the one of the three for this run: CHECK=1 (only checks that the script
 #                                   works), QUICK=1 or the full run
@@ -133,6 +136,7 @@ fastest_of() {
     shift
     for ((r = 0; r < reps; r++)); do
         "$@"
+        wall_time "$name" >>"$tmp/$name.times"
         if [ ! -f "$tmp/$name.best" ] || awk -v a="$(wall_time "$name")" -v b="$(wall_time "$name" best)" 'BEGIN { exit !(a < b) }'; then
             cp "$tmp/$name.out" "$tmp/$name.best"
         fi
@@ -140,9 +144,11 @@ fastest_of() {
     cp "$tmp/$name.best" "$tmp/$name.out"
 }
 wall_time() { sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' "$tmp/$1.${2:-out}"; }
+time_spread() { sort -n "$tmp/$1.times" | sed -n '$p;1p' | paste -sd' ' | awk '{ printf "%s to %s", $2, $1 }'; }
 busy_times() { sed -n 's/^worker [0-9]*: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
 computing_times() { sed -n 's/^manager says BYE: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
 by_mode() { if [ -n "${CHECK:-}" ]; then echo "$1"; elif [ -n "${QUICK:-}" ]; then echo "$2"; else echo "$3"; fi; }
+count_of() { if [ "$1" = 1 ]; then echo "1 $2"; else echo "$1 $2s"; fi; }
 quotient() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 plot_speedup() {
