@@ -76,6 +76,8 @@ case "$modes" in
     "CHECK=1 run") mode_line="Mode: **CHECK=1 run**: tiny runs checking that the scripts work; the numbers mean nothing." ;;
     *) mode_line="Mode: **mixed**: each section says whether it comes from a full run (\`make bench\`) or a QUICK=1 run." ;;
 esac
+# Sections kept from earlier runs may come from other machines: the header says so.
+machines=$(cat "$sections"/[0-9][0-9]_*.md 2>/dev/null | sed -n 's/^\*Measured .*), on \(.*\), [0-9]* cores, \(Linux [^;]*\);.*/\1 \2/p' | sort -u | wc -l)
 {
     echo "# Benchmarks"
     echo
@@ -83,6 +85,9 @@ esac
     echo "$mode_line"
     echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),"
     echo "Linux $(uname -r), $(g++ --version | head -n 1). All traffic on the loopback interface."
+    if [ "$machines" -gt 1 ]; then
+        echo "The sections come from $machines machines (those kept from earlier runs): each says on what it was measured."
+    fi
     echo
     echo "Absolute numbers depend on the machine; compare the ratios within one table, which come from one run."
     echo "Each table has its plot (docs/NN_*.svg, drawn with gnuplot by bench/plot.sh from the same numbers):"
