@@ -50,7 +50,7 @@ run_pair() {
     pids+=("$a")
     "$lab/server" --local "${canvas[@]}" -o "$tmp/pair-b.pgm" >"$tmp/pair-b.out"
     wait "$a"
-    echo "wall time $(cat "$tmp"/pair-[ab].out | sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' | sort -n | tail -1) s" >"$tmp/pair.out"
+    slower_of pair pair-a pair-b
 }
 prefetches=(1 2 4 8 16 64)
 default_k=$("$lab/server" --help | sed -n 's/.*--prefetch INT:INT in \[1 - [0-9]*\]=\([0-9]*\).*/\1/p')
@@ -109,10 +109,11 @@ echo
 echo "Slowest and fastest of the $rounds (s): \`--local\` $(time_spread local), 1 worker $(time_spread static1), 2 workers"
 echo "$(time_spread static2) (static): single runs vary by that much here; the ratios use the fastest."
 echo
-echo "What two cores give this computation here, in the same rounds: two \`--local\` processes at once, the whole canvas"
-echo "each (no sockets, no manager), take $(wall_time pair) s (the slower of the two): two busy cores do $(quotient "$(awk -v l="$local_wall" 'BEGIN { print 2 * l }')" "$(wall_time pair)")x the work of one"
-echo "in the same time. That is the machine's own speed-up from one busy core to two, with no protocol at all: read the workers'"
-echo "2 over 1 beside it (the cores are virtual; once both are busy, whatever else runs takes from a worker)."
+echo "What two cores give this computation here, in the same rounds: two \`--local\` processes at once, the whole"
+echo "canvas each (no sockets, no manager), take $(wall_time pair) s (the slower of the two): two busy cores do"
+echo "$(quotient "$(awk -v l="$local_wall" 'BEGIN { print 2 * l }')" "$(wall_time pair)")x the work of one in the same time. That is the machine's own speed-up from one busy core"
+echo "to two, with no protocol at all: read the workers' 2 over 1 beside it (the cores are virtual; once both are"
+echo "busy, whatever else runs takes from a worker)."
 echo
 cost_line() {
     local w b

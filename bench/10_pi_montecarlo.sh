@@ -41,7 +41,7 @@ run_pair() {
     pids+=("$a")
     "$lab/server" --local --jobs "$half" --samples "$samples" --seed $((1 + half)) >"$tmp/pair-b.out"
     wait "$a"
-    echo "wall time $(cat "$tmp"/pair-[ab].out | sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' | sort -n | tail -1) s" >"$tmp/pair.out"
+    slower_of pair pair-a pair-b
 }
 rate() { sed -n 's/^wall time .* s, \(.*\) samples\/s/\1/p' "$tmp/$1.out"; }
 estimate() { sed -n 's/^estimate of pi \([0-9.]*\) .*/\1/p' "$tmp/$1.out"; }

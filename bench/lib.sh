@@ -64,6 +64,8 @@ single_server_cleanup() {
 #                                   (of these and of earlier calls for NAME: calling it with reps=1 in rounds works)
 #   wall_time NAME [best]           the `wall time S s` of $tmp/NAME.out (or of the fastest so far)
 #   time_spread NAME                "SLOWEST to FASTEST": the wall times of every run of NAME by fastest_of
+#   slower_of NAME A B              writes $tmp/NAME.out with the `wall time` of the slower of $tmp/A.out and
+#                                   $tmp/B.out (two runs at once: the pair is done when both are)
 #   busy_times NAME                 each worker's busy seconds in $tmp/NAME.out, space-separated, as the manager
 #                                   counts them (from handing out work to having it back)
 #   computing_times NAME            each worker's own busy seconds (computing only, from its BYE line)
@@ -144,6 +146,7 @@ fastest_of() {
     cp "$tmp/$name.best" "$tmp/$name.out"
 }
 wall_time() { sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' "$tmp/$1.${2:-out}"; }
+slower_of() { echo "wall time $(cat "$tmp/$2.out" "$tmp/$3.out" | sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' | sort -n | tail -1) s" >"$tmp/$1.out"; }
 time_spread() { sort -n "$tmp/$1.times" | sed -n '$p;1p' | paste -sd' ' | awk '{ printf "%s to %s", $2, $1 }'; }
 busy_times() { sed -n 's/^worker [0-9]*: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
 computing_times() { sed -n 's/^manager says BYE: .* busy \([0-9.]*\) s.*/\1/p' "$tmp/$1.out" | paste -sd' '; }
