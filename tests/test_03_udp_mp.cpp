@@ -502,6 +502,16 @@ TEST(Lab03UdpConversation, AnIdleConversationEnds) {
 // The number of conversations the server has started (a child's "PID: talks with ..." line each).
 size_t conversations_started(const Process& server) { return server.count_matching(std::regex("\\d+: talks with .*")); }
 
+// Waits until the parent has said `n` conversations are over. Count a child's lines only after that: the test
+// reads the server's output on its own thread, a child writes it from another process than the parent, and
+// the parent writes "over" once the child has exited, so every line of that child is read before it.
+bool conversations_over(const Process& server, size_t n) {
+    const std::regex over("conversation with .* over \\(child \\d+ reaped\\): \\d+ going on");
+    const bool all = wait_until([&] { return server.count_matching(over) >= n; }, 10s);
+    EXPECT_TRUE(all) << server.count_matching(over) << " of " << n << " conversations ended with bye";
+    return all;
+}
+
 // 200 one-shot clients at once, with the client's default timeout (1 s) and retries (3): every one is
 // answered, by one conversation each, and every conversation has ended with its bye. `delay_ms` makes each
 // reply slower than the client's timeout, so every client sends its opening again: a retry must start no
@@ -516,11 +526,7 @@ void two_hundred_clients_at_once(int delay_ms) {
     EXPECT_NE(clients.out.find(std::to_string(k) + " of " + std::to_string(k) + " client processes got their replies"),
               std::string::npos)
         << clients.err;
-    // Counted once the parent has said every conversation is over: each "over" line is written after its
-    // child has exited, so by then the output read holds every child's lines.
-    const std::regex over("conversation with .* over \\(child \\d+ reaped\\): \\d+ going on");
-    EXPECT_TRUE(wait_until([&] { return server.count_matching(over) >= static_cast<size_t>(k); }, 10s))
-        << server.count_matching(over) << " of " << k << " conversations ended with bye";
+    conversations_over(server, static_cast<size_t>(k));
     EXPECT_EQ(conversations_started(server), static_cast<size_t>(k)) << "one conversation per client";
     EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 10s)) << "every child reaped";
     EXPECT_TRUE(no_zombies(server));
@@ -556,10 +562,7 @@ TEST(Lab03UdpConversation, StrangersRandomDatagramsNeverStopAValidClient) {
     const std::regex ignored("(Ignored '.*' from .*: not printable text, no conversation|An empty datagram: .*)");
     EXPECT_TRUE(wait_until([&] { return server.count_matching(ignored) >= 100; }, 10s))
         << server.count_matching(ignored) << " of the strangers' 100 datagrams read";
-    // The parent prints "over" after the child has exited, so once that line is read every line of the
-    // child's is too (the test reads the server's output on its own thread).
-    EXPECT_TRUE(server.wait_for_match(std::regex("conversation with .* over \\(child \\d+ reaped\\): 0 going on")))
-        << "the client's conversation ended";
+    conversations_over(server, 1);
     EXPECT_EQ(conversations_started(server), 1u) << "the client's, none for a stranger";
     EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 5s)) << "the client's child reaped";
     for (const auto& stranger : strangers) EXPECT_FALSE(stranger->receive(10ms)) << "a stranger gets no reply";
@@ -592,9 +595,7 @@ TEST(Lab03UdpConversation, ARepeatedOpeningIsOneConversationAndByeEndsItAtOnce) 
     EXPECT_EQ(bye->data, "bye");
     EXPECT_TRUE(server.wait_for_line("conversation with " + from + " over (child " + std::to_string(child) +
                                      " reaped): 0 going on"));
-    // Counted only now: the child's own lines come from another process than the parent's "again" line, and
-    // the parent's "over" line is written after the child has exited.
-    EXPECT_EQ(conversations_started(server), 1u);
+    EXPECT_EQ(conversations_started(server), 1u);  // only now (see conversations_over)
     EXPECT_TRUE(wait_until([&] { return server.children().empty(); }, 5s)) << "the child has ended and been reaped";
 }
 

@@ -96,8 +96,10 @@ def expect_server_child(t, srv, pid, what):
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return  # already gone (it answered and was reaped): fine
+    # Being reaped at this very moment: already unlinked (parent 0, group -1, state X or Z), so gone too. (PIDs 1
+    # and 2, init and kthreadd, have parent 0 for good.)
     if fields[0] == "X" or (int(fields[1]) == 0 and pid > 2):
-        return  # being reaped at this very moment (already unlinked: parent 0, group -1, state X or Z): gone too
+        return
     t.expect(int(fields[2]) == srv.pid, expected=f"PID {pid} (named in the reply to {what}) a process of the "
              f"server's group {srv.pid}", actual=f"a process of group {fields[2]}, parent {fields[1]}",
              cause="the reply must name the process that answers, a child of the server")
